@@ -1,0 +1,118 @@
+//! The command line: global options, the subcommands, and turning errors into one line and an
+//! exit code. Each subcommand lives in its own module with its arguments and a `run` function.
+
+use crate::error::{ExitCode, MngrError, Result};
+use clap::{Args, Parser, Subcommand};
+
+pub mod agents;
+pub mod config_cmd;
+pub mod plugin_cmd;
+pub mod provider_cmd;
+pub mod snapshot_cmd;
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  error
+  2  bad command line (unknown flag, missing argument, conflicting options)
+  3  stop/destroy: agent processes remain
+  4  stop/destroy: local state remains
+  5  destroy: a host or cloud resource remains
+  6  a provider could not be reached
+  7  message: delivered but the agent appears stuck
+  8  invalid settings (a settings file, MNGR__* variable or -S value)
+  9  the named agent, host, provider or snapshot does not exist
+  10 the provider does not support the operation";
+
+#[derive(Debug, Parser)]
+#[command(name = "mngr", version, about = "Create, run and manage AI coding agents on local and remote hosts", after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOptions {
+    /// Output format: human, json, jsonl, or a template such as '{name}\t{state}'
+    #[arg(long, global = true, default_value = "human")]
+    pub format: String,
+    /// Print less
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more (-v debug, -vv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Override a setting for this run: KEY=VALUE with a dotted key (value parsed as TOML, else string)
+    #[arg(short = 'S', long = "setting", global = true, value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+    /// Do not load this plugin for this run (repeatable)
+    #[arg(long = "disable-plugin", global = true, value_name = "NAME")]
+    pub disable_plugin: Vec<String>,
+    /// Load no plugins for this run (only built-in backends)
+    #[arg(long = "no-plugins", global = true)]
+    pub no_plugins: bool,
+    /// Never prompt or open an editor
+    #[arg(long, global = true, env = "MNGR_HEADLESS")]
+    pub headless: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show and change settings
+    #[command(visible_alias = "cfg", subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// Show the provider plugins mngr found
+    #[command(visible_alias = "plug", subcommand)]
+    Plugin(plugin_cmd::PluginCommand),
+    /// Show provider instances
+    #[command(subcommand)]
+    Provider(provider_cmd::ProviderCommand),
+    /// Snapshots of an agent's host
+    #[command(visible_alias = "snap", subcommand)]
+    Snapshot(snapshot_cmd::SnapshotCommand),
+    #[command(flatten)]
+    Agent(agents::AgentCommand),
+}
+
+/// Parse arguments, run the command, print any error as one line, return the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() {
+                ExitCode::Usage as i32
+            } else {
+                0
+            };
+            let _ = err.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(()) => 0,
+        Err(err) => {
+            report_error(&err);
+            err.code as i32
+        }
+    }
+}
+
+pub fn report_error(err: &MngrError) {
+    eprintln!("Error: {}", err.message);
+    if let Some(hint) = &err.hint {
+        eprintln!("  hint: {hint}");
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Config(cmd) => config_cmd::run(&cli.global, cmd),
+        Command::Plugin(cmd) => plugin_cmd::run(&cli.global, cmd),
+        Command::Provider(cmd) => provider_cmd::run(&cli.global, cmd),
+        Command::Snapshot(cmd) => snapshot_cmd::run(&cli.global, cmd),
+        Command::Agent(cmd) => agents::run(&cli.global, cmd),
+    }
+}

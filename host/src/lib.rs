@@ -1,0 +1,8 @@
+//! The `mngr` host: command line, settings, plugin loading and the backend registry,
+//! host transports, the agent layer and the built-in `local` provider.
+
+pub mod cli;
+pub mod error;
+pub mod paths;
+pub mod providers;
+pub mod transport;

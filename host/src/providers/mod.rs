@@ -1,0 +1,3 @@
+//! Built-in provider backends.
+
+pub mod local;

@@ -1,0 +1,20 @@
+//! The provider contract for mngr.
+//!
+//! A provider *backend* is a stateless factory (`docker`, `modal`, ...) that builds provider
+//! *instances* from a configuration table. An instance creates and manages *hosts*. Plugins
+//! implement [`ProviderBackend`] and [`ProviderInstance`] as plain Rust and export them with
+//! one macro; the FFI layer (the only place `abi_stable` appears) carries them across the
+//! shared-library boundary.
+
+pub mod error;
+pub mod ids;
+pub mod provider;
+pub mod types;
+
+pub use error::{ErrorKind, ProviderError, ProviderResult};
+pub use ids::{AgentId, HostId, HostName, NameError, SafeName, validate_safe_name};
+pub use provider::{HostServices, InstanceContext, LogLevel, ProviderBackend, ProviderInstance};
+pub use types::*;
+
+/// The version of this crate, which is the plugin API version a plugin is built against.
+pub const PLUGIN_API_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,164 @@
+//! The provider traits. Built-in and plugin backends implement the same traits; the FFI layer
+//! adapts them in both directions. Calls are synchronous: the host calls them from blocking
+//! tasks, and a plugin that needs async runs its own runtime.
+
+use crate::error::{ProviderError, ProviderResult};
+use crate::ids::{HostId, HostName};
+use crate::types::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// Services the host offers to providers: logging and progress reach the user through these.
+pub trait HostServices: Send + Sync {
+    fn log(&self, level: LogLevel, message: &str);
+    /// A short line describing what is happening now ("building image", "waiting for sshd").
+    fn progress(&self, message: &str);
+    /// The version of the host binary.
+    fn host_version(&self) -> String;
+}
+
+/// What a backend receives when it builds an instance.
+#[derive(Clone)]
+pub struct InstanceContext {
+    /// The instance name (`[providers.NAME]`).
+    pub instance_name: String,
+    /// A directory on this machine that belongs to this instance (keys, caches):
+    /// `<mngr root>/providers/<instance>`. Created by the host before the call.
+    pub state_dir: PathBuf,
+    /// The resource prefix (`mngr-` by default) for names of containers, sessions, labels.
+    pub prefix: String,
+    pub services: Arc<dyn HostServices>,
+}
+
+/// A provider backend: a stateless factory of provider instances.
+pub trait ProviderBackend: Send + Sync {
+    fn describe(&self) -> BackendDescription;
+
+    /// Build an instance from its configuration table (common keys such as `backend` and
+    /// `is_enabled` already removed). Unknown keys must be rejected with `InvalidConfig`.
+    /// Must not create remote resources.
+    fn build_instance(
+        &self,
+        ctx: InstanceContext,
+        config: serde_json::Map<String, serde_json::Value>,
+    ) -> ProviderResult<Box<dyn ProviderInstance>>;
+}
+
+fn unsupported<T>(what: &str) -> ProviderResult<T> {
+    Err(ProviderError::unsupported(format!(
+        "this provider does not support {what}"
+    )))
+}
+
+/// A configured provider endpoint that creates and manages hosts.
+///
+/// Operations a provider does not support keep their default body, which returns an
+/// `Unsupported` error; its [`Capabilities`] must say so too.
+pub trait ProviderInstance: Send + Sync {
+    fn capabilities(&self) -> Capabilities;
+
+    /// Create and start a host. A name already used on this instance is `AlreadyExists`.
+    fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
+        let _ = request;
+        unsupported("creating hosts")
+    }
+    fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
+        let _ = host;
+        unsupported("stopping hosts")
+    }
+    fn start_host(&self, host: &HostId, snapshot: Option<&str>) -> ProviderResult<HostRecord> {
+        let _ = (host, snapshot);
+        unsupported("starting hosts")
+    }
+    /// Destroy the host and everything made for it. "Already gone" is success.
+    fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
+        let _ = host;
+        unsupported("destroying hosts")
+    }
+    /// Forget every record of a destroyed host (called by gc).
+    fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
+        let _ = host;
+        Ok(())
+    }
+
+    /// Look a host up by id or name. Absent is `NotFound`.
+    fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord>;
+    /// List this instance's hosts without connecting to them.
+    fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>>;
+    /// How to reach a running host.
+    fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess>;
+
+    fn create_snapshot(&self, host: &HostId, name: Option<&str>) -> ProviderResult<SnapshotInfo> {
+        let _ = (host, name);
+        unsupported("snapshots")
+    }
+    /// Newest first. Providers without snapshots return an empty list.
+    fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
+        let _ = host;
+        Ok(Vec::new())
+    }
+    fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
+        let _ = (host, snapshot_id);
+        unsupported("snapshots")
+    }
+
+    fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
+        Ok(self.get_host(host.as_str())?.tags)
+    }
+    /// Replace all tags.
+    fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        let _ = (host, tags);
+        unsupported("changing tags")
+    }
+    /// Insert or update these tags.
+    fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        let mut all = self.get_tags(host)?;
+        all.extend(tags);
+        self.set_tags(host, all)
+    }
+    fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
+        let mut all = self.get_tags(host)?;
+        for key in keys {
+            all.remove(&key);
+        }
+        self.set_tags(host, all)
+    }
+
+    fn rename_host(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
+        let _ = (host, new_name);
+        unsupported("renaming hosts")
+    }
+
+    /// Records kept in the provider so agents can be listed while the host is offline.
+    /// Each is the agent's `data.json` object.
+    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
+        let _ = host;
+        Ok(Vec::new())
+    }
+    /// Called after every agent record write so offline views stay current.
+    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+        let _ = (host, record);
+        Ok(())
+    }
+    fn remove_persisted_agent_record(&self, host: &HostId, agent_id: &str) -> ProviderResult<()> {
+        let _ = (host, agent_id);
+        Ok(())
+    }
+    /// Called after every host `data.json` write with its contents.
+    fn persist_host_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+        let _ = (host, record);
+        Ok(())
+    }
+}
