@@ -1,8 +1,12 @@
 //! The `mngr` host: command line, settings, plugin loading and the backend registry,
 //! host transports, the agent layer and the built-in `local` provider.
 
+pub mod app;
 pub mod cli;
+pub mod config;
 pub mod error;
+pub mod output;
 pub mod paths;
 pub mod providers;
+pub mod registry;
 pub mod transport;
