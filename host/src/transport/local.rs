@@ -1,0 +1,329 @@
+//! The local transport: this machine, through `std::process` and the filesystem.
+
+use super::{
+    CommandOutput, HostLockGuard, PushOptions, Transport, TransportError, TransportResult,
+};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Default, Clone)]
+pub struct LocalTransport;
+
+impl LocalTransport {
+    pub fn new() -> Self {
+        LocalTransport
+    }
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// A unique temp path beside `path`, so the final rename stays on one filesystem.
+fn temp_beside(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
+}
+
+/// Write `data` to `path` atomically: temp file, mode, rename.
+pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = temp_beside(path);
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(data)?;
+        if let Some(mode) = mode {
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+struct LocalLock {
+    _file: File,
+}
+
+impl HostLockGuard for LocalLock {}
+
+fn flock(file: &File, flags: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: flock on a valid, open file descriptor owned by `file`.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), flags) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn bump_generation(host_dir: &Path) -> std::io::Result<()> {
+    let path = host_dir.join("host_lock.generation");
+    let current = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    write_atomic(&path, (current + 1).to_string().as_bytes(), None)
+}
+
+impl Transport for LocalTransport {
+    fn run(&self, script: &str, timeout: Option<Duration>) -> TransportResult<CommandOutput> {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(script).stdin(Stdio::null());
+        let Some(timeout) = timeout else {
+            let out = command.output()?;
+            return Ok(CommandOutput {
+                exit_code: exit_code(out.status),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        };
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let out_reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = stdout.read_to_end(&mut buf);
+            buf
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = stderr.read_to_end(&mut buf);
+            buf
+        });
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(TransportError::Timeout(format!(
+                    "command did not finish within {} s",
+                    timeout.as_secs_f64()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        Ok(CommandOutput {
+            exit_code: exit_code(status),
+            stdout: String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned(),
+            stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
+        })
+    }
+
+    fn read_file(&self, path: &str) -> TransportResult<Option<Vec<u8>>> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(TransportError::Io(format!("reading {path}: {e}"))),
+        }
+    }
+
+    fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> TransportResult<()> {
+        write_atomic(Path::new(path), data, mode)
+            .map_err(|e| TransportError::Io(format!("writing {path}: {e}")))
+    }
+
+    fn push_dir(&self, src: &Path, dest: &str, options: &PushOptions) -> TransportResult<()> {
+        std::fs::create_dir_all(dest)
+            .map_err(|e| TransportError::Io(format!("creating {dest}: {e}")))?;
+        let mut command = Command::new("rsync");
+        command.arg("-a");
+        for pattern in &options.excludes {
+            command.arg(format!("--exclude={pattern}"));
+        }
+        if options.files.is_some() {
+            command.arg("--from0").arg("--files-from=-");
+        }
+        let mut src_arg = src.as_os_str().to_owned();
+        src_arg.push("/");
+        let mut dest_arg = std::ffi::OsString::from(dest);
+        dest_arg.push("/");
+        command
+            .arg(src_arg)
+            .arg(dest_arg)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                TransportError::Io("rsync is not installed on this machine".to_string())
+            } else {
+                TransportError::Io(format!("running rsync: {e}"))
+            }
+        })?;
+        let mut stdin = child.stdin.take().expect("piped");
+        if let Some(files) = &options.files {
+            let mut list = Vec::new();
+            for file in files {
+                list.extend_from_slice(file.as_bytes());
+                list.push(0);
+            }
+            // rsync may exit early on an error; its stderr says why, so ignore a broken pipe.
+            let _ = stdin.write_all(&list);
+        }
+        drop(stdin);
+        let out = child.wait_with_output()?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(TransportError::Io(format!(
+                "rsync {} -> {dest} failed: {}",
+                src.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+
+    fn lock_host(
+        &self,
+        host_dir: &str,
+        timeout: Option<Duration>,
+    ) -> TransportResult<Box<dyn HostLockGuard>> {
+        let dir = Path::new(host_dir);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| TransportError::Io(format!("creating {host_dir}: {e}")))?;
+        let path = dir.join("host_lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| TransportError::Io(format!("opening {}: {e}", path.display())))?;
+        match timeout {
+            None => flock(&file, libc::LOCK_EX)?,
+            Some(timeout) => {
+                let deadline = Instant::now() + timeout;
+                loop {
+                    match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+                        Ok(()) => break,
+                        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+                            if Instant::now() >= deadline {
+                                return Err(TransportError::Timeout(format!(
+                                    "another mngr process holds the host lock {}",
+                                    path.display()
+                                )));
+                            }
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        bump_generation(dir)?;
+        Ok(Box::new(LocalLock { _file: file }))
+    }
+
+    fn run_interactive(&self, script: &str) -> TransportResult<i32> {
+        let status = Command::new("sh").arg("-c").arg(script).status()?;
+        Ok(exit_code(status))
+    }
+
+    fn is_local(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_scripts_and_reports_exit_codes() {
+        let t = LocalTransport::new();
+        let out = t.run("echo hi; echo err >&2; exit 3", None).unwrap();
+        assert_eq!(
+            (out.exit_code, out.stdout.as_str(), out.stderr.as_str()),
+            (3, "hi\n", "err\n")
+        );
+        let out = t.run("echo fast", Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(out.stdout, "fast\n");
+        let err = t
+            .run("sleep 5", Some(Duration::from_millis(50)))
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Timeout(_)));
+    }
+
+    #[test]
+    fn writes_atomically_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = LocalTransport::new();
+        let path = dir.path().join("a/b/file");
+        let path = path.to_str().unwrap();
+        assert!(t.read_file(path).unwrap().is_none());
+        t.write_file(path, b"one", Some(0o600)).unwrap();
+        t.write_file(path, b"two", None).unwrap();
+        assert_eq!(t.read_file(path).unwrap().unwrap(), b"two");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("a/b")).unwrap().collect();
+        assert_eq!(leftovers.len(), 1);
+    }
+
+    #[test]
+    fn host_lock_excludes_a_second_holder_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let host_dir = dir.path().to_str().unwrap();
+        let t = LocalTransport::new();
+        let guard = t.lock_host(host_dir, None).unwrap();
+        let err = t
+            .lock_host(host_dir, Some(Duration::from_millis(30)))
+            .err()
+            .expect("second lock must wait");
+        assert!(matches!(err, TransportError::Timeout(_)));
+        drop(guard);
+        let _again = t.lock_host(host_dir, Some(Duration::from_secs(1))).unwrap();
+        let generation = std::fs::read_to_string(dir.path().join("host_lock.generation")).unwrap();
+        assert_eq!(generation, "2");
+    }
+
+    #[test]
+    fn push_dir_copies_everything_or_only_listed_files() {
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(src.path().join("sub")).unwrap();
+        std::fs::write(src.path().join("sub/a"), "a").unwrap();
+        std::fs::write(src.path().join("b"), "b").unwrap();
+        std::fs::write(src.path().join("skip.log"), "x").unwrap();
+        let t = LocalTransport::new();
+        let all = dst.path().join("all");
+        let options = PushOptions {
+            excludes: vec!["*.log".into()],
+            files: None,
+        };
+        t.push_dir(src.path(), all.to_str().unwrap(), &options)
+            .unwrap();
+        assert!(all.join("sub/a").exists() && all.join("b").exists());
+        assert!(!all.join("skip.log").exists());
+        let some = dst.path().join("some");
+        let options = PushOptions {
+            excludes: vec![],
+            files: Some(vec!["sub/a".into()]),
+        };
+        t.push_dir(src.path(), some.to_str().unwrap(), &options)
+            .unwrap();
+        assert!(some.join("sub/a").exists() && !some.join("b").exists());
+    }
+}
