@@ -2,28 +2,24 @@
 //! plus plugins), and the enabled provider instances.
 
 use crate::cli::GlobalOptions;
-use crate::config::Settings;
+use crate::config::{LoadOptions, Settings};
 use crate::error::{MngrError, Result};
+pub use crate::instances::{InstancePlan, ProviderHandle};
+use crate::instances::{PluginSwitches, build_instances, plan_instances};
 use crate::output::OutputFormat;
-use crate::paths;
 use crate::providers::local::LocalBackend;
 use crate::registry::{BackendOrigin, Registry};
-use mngr_plugin_api::{Capabilities, HostServices, InstanceContext, LogLevel, ProviderInstance};
+use mngr_plugin_api::{HostServices, LogLevel};
 use std::sync::Arc;
-
-/// One enabled provider instance.
-pub struct ProviderHandle {
-    pub name: String,
-    pub backend: String,
-    pub instance: Arc<dyn ProviderInstance>,
-    pub capabilities: Capabilities,
-}
 
 pub struct App {
     pub global: GlobalOptions,
     pub format: OutputFormat,
     pub settings: Settings,
     pub registry: Registry,
+    /// Every provider instance, enabled or not (for `mngr provider list`).
+    pub instances: Vec<InstancePlan>,
+    /// The enabled instances, built.
     pub providers: Vec<ProviderHandle>,
 }
 
@@ -62,44 +58,23 @@ impl App {
 
     /// Load settings and backends and build every enabled provider instance.
     pub fn load(global: &GlobalOptions) -> Result<App> {
-        let settings = Settings::default();
-        let mut registry = Registry::new();
-        registry
-            .register(
-                Arc::new(LocalBackend {
-                    root: paths::mngr_root(),
-                }),
-                BackendOrigin::BuiltIn,
-            )
-            .map_err(|d| MngrError::failure(format!("backend '{}' registered twice", d.name)))?;
+        App::from_settings(global, load_settings(global)?)
+    }
+
+    /// Like `load`, with settings already loaded (`mngr config set` checks a change this way
+    /// before writing it).
+    pub fn from_settings(global: &GlobalOptions, mut settings: Settings) -> Result<App> {
+        // Flags are the top layer.
+        settings.headless |= global.headless;
+        let registry = build_registry(global, &settings)?;
         let services = services_for(global);
-        let mut providers = Vec::new();
-        for name in registry.names() {
-            let entry = registry.get(&name).expect("listed");
-            let ctx = InstanceContext {
-                instance_name: name.clone(),
-                state_dir: paths::provider_state_dir(&name),
-                prefix: settings.prefix.clone(),
-                services: services.clone(),
-            };
-            let instance: Arc<dyn ProviderInstance> = Arc::from(
-                entry
-                    .backend
-                    .build_instance(ctx, serde_json::Map::new())
-                    .map_err(|e| MngrError::from_provider(&name, e))?,
-            );
-            providers.push(ProviderHandle {
-                capabilities: instance.capabilities(),
-                name: name.clone(),
-                backend: name,
-                instance,
-            });
-        }
+        let (instances, providers) = provider_instances(global, &settings, &registry, &services)?;
         Ok(App {
             format: OutputFormat::parse(&global.format),
             global: global.clone(),
             settings,
             registry,
+            instances,
             providers,
         })
     }
@@ -116,6 +91,46 @@ impl App {
                 ))
             })
     }
+}
+
+/// Merge every settings layer for this run (files, environment, `-S`).
+pub fn load_settings(global: &GlobalOptions) -> Result<Settings> {
+    crate::config::load(&LoadOptions::from_process(
+        &global.settings,
+        Some(crate::cli::command_options()),
+    ))
+}
+
+/// The backends of this run: built-in ones, then those plugins register.
+pub fn build_registry(global: &GlobalOptions, settings: &Settings) -> Result<Registry> {
+    let _ = (global, settings);
+    let mut registry = Registry::new();
+    registry
+        .register(
+            Arc::new(LocalBackend {
+                root: settings.locations.root.clone(),
+            }),
+            BackendOrigin::BuiltIn,
+        )
+        .map_err(|d| MngrError::failure(format!("backend '{}' registered twice", d.name)))?;
+    Ok(registry)
+}
+
+/// Plan every provider instance and build the enabled ones.
+pub fn provider_instances(
+    global: &GlobalOptions,
+    settings: &Settings,
+    registry: &Registry,
+    services: &Arc<dyn HostServices>,
+) -> Result<(Vec<InstancePlan>, Vec<ProviderHandle>)> {
+    let switches = PluginSwitches {
+        settings_disabled: &settings.disabled_plugins,
+        run_disabled: &global.disable_plugin,
+        no_plugins: global.no_plugins,
+    };
+    let mut plans = plan_instances(settings, registry, &switches)?;
+    let handles = build_instances(&mut plans, settings, registry, services)?;
+    Ok((plans, handles))
 }
 
 fn services_for(global: &GlobalOptions) -> Arc<dyn HostServices> {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod instances;
 pub mod output;
 pub mod paths;
 pub mod providers;

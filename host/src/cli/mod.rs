@@ -100,6 +100,28 @@ pub fn main() -> i32 {
     }
 }
 
+/// For `[commands.NAME]` settings: every command and the option names it accepts (clap ids,
+/// which are the long flag names with `_` for `-`), plus the names of its subcommands.
+pub fn command_options() -> crate::config::schema::CommandOptions {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let global: std::collections::BTreeSet<String> = cli
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect();
+    cli.get_subcommands()
+        .map(|sub| {
+            let mut options: std::collections::BTreeSet<String> = sub
+                .get_arguments()
+                .map(|a| a.get_id().to_string())
+                .filter(|id| !global.contains(id))
+                .collect();
+            options.extend(sub.get_subcommands().map(|s| s.get_name().to_string()));
+            (sub.get_name().to_string(), options)
+        })
+        .collect()
+}
+
 pub fn report_error(err: &MngrError) {
     eprintln!("Error: {}", err.message);
     if let Some(hint) = &err.hint {

@@ -1,0 +1,187 @@
+//! Which provider instances exist in this run, and building the enabled ones.
+//!
+//! - Every `[providers.NAME]` table is an instance of its `backend` (default: NAME).
+//! - Every registered backend also gets a default instance named after it, unless a table of
+//!   that name exists (which then configures it).
+//! - An instance is disabled by `is_enabled = false`, by a non-empty `enabled_backends` that
+//!   leaves out its backend, or by its plugin being disabled (then its backend is missing).
+//!   Disabled instances are still listed (`mngr provider list`), with the reason.
+
+use crate::config::{ProviderSettings, Settings};
+use crate::error::{MngrError, Result};
+use crate::registry::Registry;
+use mngr_plugin_api::{Capabilities, ErrorKind, HostServices, InstanceContext, ProviderInstance};
+use std::sync::Arc;
+
+/// The source label of instances that no settings table defines.
+pub const DEFAULT_SOURCE: &str = "default";
+
+/// One provider instance as settings and the registry define it, enabled or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstancePlan {
+    pub name: String,
+    pub backend: String,
+    /// Which layers defined it ("user", "project+local", ...) or "default".
+    pub source: String,
+    /// The settings table, for error messages (`None` for default instances).
+    pub settings: Option<ProviderSettings>,
+    pub enabled: bool,
+    /// Why the instance is disabled.
+    pub reason: Option<String>,
+    /// The backend's keys from the table.
+    pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One enabled, built provider instance.
+pub struct ProviderHandle {
+    pub name: String,
+    pub backend: String,
+    pub instance: Arc<dyn ProviderInstance>,
+    pub capabilities: Capabilities,
+}
+
+/// Is plugin `name` switched off for this run (in settings, `--disable-plugin` or `--no-plugins`)?
+pub struct PluginSwitches<'a> {
+    pub settings_disabled: &'a [String],
+    pub run_disabled: &'a [String],
+    pub no_plugins: bool,
+}
+
+impl PluginSwitches<'_> {
+    pub fn is_disabled(&self, plugin: &str) -> bool {
+        self.no_plugins
+            || self.settings_disabled.iter().any(|p| p == plugin)
+            || self.run_disabled.iter().any(|p| p == plugin)
+    }
+}
+
+/// Every instance, sorted by name. An enabled table naming a backend nobody registered is an
+/// error (exit 8) listing the registered backends.
+pub fn plan_instances(
+    settings: &Settings,
+    registry: &Registry,
+    plugins: &PluginSwitches,
+) -> Result<Vec<InstancePlan>> {
+    let backend_filter = |backend: &str| {
+        (!settings.enabled_backends.is_empty()
+            && !settings.enabled_backends.iter().any(|b| b == backend))
+        .then(|| format!("backend '{backend}' is not in enabled_backends"))
+    };
+    let mut plans = Vec::new();
+    for (name, table) in &settings.providers {
+        let mut reason = None;
+        if !table.is_enabled {
+            reason = Some("is_enabled = false".to_string());
+        } else if registry.get(&table.backend).is_none() {
+            if plugins.is_disabled(&table.plugin) {
+                reason = Some(format!("plugin '{}' is disabled", table.plugin));
+            } else {
+                let from = table.describe_sources("'backend'");
+                return Err(unknown_backend(name, &table.backend, &from, registry));
+            }
+        } else if let Some(why) = backend_filter(&table.backend) {
+            reason = Some(why);
+        }
+        plans.push(InstancePlan {
+            name: name.clone(),
+            backend: table.backend.clone(),
+            source: table.source.clone(),
+            settings: Some(table.clone()),
+            enabled: reason.is_none(),
+            reason,
+            config: table.config.clone(),
+        });
+    }
+    for backend in registry.names() {
+        if settings.providers.contains_key(&backend) {
+            continue;
+        }
+        let reason = backend_filter(&backend);
+        plans.push(InstancePlan {
+            name: backend.clone(),
+            backend,
+            source: DEFAULT_SOURCE.to_string(),
+            settings: None,
+            enabled: reason.is_none(),
+            reason,
+            config: serde_json::Map::new(),
+        });
+    }
+    plans.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(plans)
+}
+
+fn unknown_backend(name: &str, backend: &str, from: &str, registry: &Registry) -> MngrError {
+    MngrError::settings(format!(
+        "{from}: [providers.{name}] uses unknown backend '{backend}'; registered backends: {}",
+        registry.names().join(", ")
+    ))
+    .with_hint(format!(
+        "install the plugin that provides '{backend}' (see `mngr plugin list`), fix 'backend', or set is_enabled = false"
+    ))
+}
+
+/// Build every enabled instance through its backend. A backend refusing the configuration is
+/// an error naming `[providers.NAME]` and where it was set (exit 8); a backend that cannot reach
+/// its service right now is skipped with a warning and marked disabled in `plans`.
+pub fn build_instances(
+    plans: &mut [InstancePlan],
+    settings: &Settings,
+    registry: &Registry,
+    services: &Arc<dyn HostServices>,
+) -> Result<Vec<ProviderHandle>> {
+    let mut handles = Vec::new();
+    for plan in plans.iter_mut().filter(|p| p.enabled) {
+        let entry = registry
+            .get(&plan.backend)
+            .expect("planned instances have a registered backend");
+        let state_dir = settings.locations.root.join("providers").join(&plan.name);
+        std::fs::create_dir_all(&state_dir).map_err(|e| {
+            MngrError::failure(format!("cannot create {}: {e}", state_dir.display()))
+        })?;
+        let ctx = InstanceContext {
+            instance_name: plan.name.clone(),
+            state_dir,
+            prefix: settings.prefix.clone(),
+            services: services.clone(),
+        };
+        match entry.backend.build_instance(ctx, plan.config.clone()) {
+            Ok(instance) => {
+                let instance: Arc<dyn ProviderInstance> = Arc::from(instance);
+                handles.push(ProviderHandle {
+                    name: plan.name.clone(),
+                    backend: plan.backend.clone(),
+                    capabilities: instance.capabilities(),
+                    instance,
+                });
+            }
+            Err(err) if err.kind == ErrorKind::InvalidConfig => {
+                let from = match &plan.settings {
+                    Some(table) => table.describe_sources(&err.message),
+                    None => format!("default instance of backend '{}'", plan.backend),
+                };
+                let mut e = MngrError::settings(format!(
+                    "{from}: invalid [providers.{}] (backend '{}'): {}",
+                    plan.name, plan.backend, err.message
+                ));
+                e.hint = err.hint;
+                return Err(e);
+            }
+            Err(err)
+                if matches!(
+                    err.kind,
+                    ErrorKind::Unavailable | ErrorKind::Unauthenticated
+                ) =>
+            {
+                eprintln!(
+                    "Warning: provider '{}' is unavailable and skipped: {}",
+                    plan.name, err.message
+                );
+                plan.enabled = false;
+                plan.reason = Some(format!("unavailable: {}", err.message));
+            }
+            Err(err) => return Err(MngrError::from_provider(&plan.name, err)),
+        }
+    }
+    Ok(handles)
+}
