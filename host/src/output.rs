@@ -104,6 +104,17 @@ pub fn print_items(
     }
 }
 
+/// Print one result object: pretty JSON for `json`, one line for `jsonl`, the template once, or
+/// `human` for human output.
+pub fn print_one(format: &OutputFormat, item: &serde_json::Value, human: impl FnOnce()) {
+    match format {
+        OutputFormat::Human => human(),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(item).expect("json")),
+        OutputFormat::Jsonl => println!("{}", serde_json::to_string(item).expect("json")),
+        OutputFormat::Template(t) => println!("{}", render_template(t, item)),
+    }
+}
+
 /// A plain text table with left-aligned columns, for human output.
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();

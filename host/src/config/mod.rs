@@ -4,6 +4,7 @@
 //!
 //! Flags are applied by the commands themselves; everything below them is merged here.
 
+pub mod edit;
 pub mod files;
 pub mod merge;
 pub mod overrides;
