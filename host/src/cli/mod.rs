@@ -54,8 +54,8 @@ pub struct GlobalOptions {
     /// Load no plugins for this run (only built-in backends)
     #[arg(long = "no-plugins", global = true)]
     pub no_plugins: bool,
-    /// Never prompt or open an editor
-    #[arg(long, global = true, env = "MNGR_HEADLESS")]
+    /// Never prompt or open an editor (also MNGR_HEADLESS=1 or `headless = true` in settings)
+    #[arg(long, global = true, env = "MNGR_HEADLESS", value_parser = clap::builder::FalseyValueParser::new())]
     pub headless: bool,
 }
 
