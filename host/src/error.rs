@@ -24,7 +24,7 @@ pub enum ExitCode {
     MessageStuck = 7,
     /// A settings file or `-S` value is invalid.
     InvalidSettings = 8,
-    /// The named agent, host, provider or snapshot does not exist.
+    /// The named agent, host, provider, snapshot or setting does not exist.
     NotFound = 9,
     /// The operation is not supported by this provider.
     Unsupported = 10,

@@ -21,7 +21,7 @@ Exit codes:
   6  a provider could not be reached
   7  message: delivered but the agent appears stuck
   8  invalid settings (a settings file, MNGR__* variable or -S value)
-  9  the named agent, host, provider or snapshot does not exist
+  9  the named agent, host, provider, snapshot or setting does not exist
   10 the provider does not support the operation";
 
 #[derive(Debug, Parser)]
