@@ -185,3 +185,76 @@ pub fn build_instances(
     }
     Ok(handles)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::BackendOrigin;
+    use mngr_plugin_api::{
+        BackendDescription, LogLevel, ProviderBackend, ProviderError, ProviderResult,
+    };
+
+    /// A backend whose service is down: building an instance reports `Unavailable`.
+    struct DownBackend;
+
+    impl ProviderBackend for DownBackend {
+        fn describe(&self) -> BackendDescription {
+            BackendDescription {
+                name: "down".into(),
+                description: "service that is down".into(),
+                config_fields: Vec::new(),
+                build_args_help: String::new(),
+                start_args_help: String::new(),
+                create_flags: Vec::new(),
+            }
+        }
+        fn build_instance(
+            &self,
+            _ctx: InstanceContext,
+            _config: serde_json::Map<String, serde_json::Value>,
+        ) -> ProviderResult<Box<dyn ProviderInstance>> {
+            Err(ProviderError::new(
+                ErrorKind::Unavailable,
+                "daemon not running",
+            ))
+        }
+    }
+
+    struct Quiet;
+    impl HostServices for Quiet {
+        fn log(&self, _: LogLevel, _: &str) {}
+        fn progress(&self, _: &str) {}
+        fn host_version(&self) -> String {
+            String::new()
+        }
+    }
+
+    #[test]
+    fn an_unreachable_backend_is_skipped_and_marked_disabled() {
+        let root = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.locations.root = root.path().to_path_buf();
+        let mut registry = Registry::new();
+        registry
+            .register(Arc::new(DownBackend), BackendOrigin::BuiltIn)
+            .map_err(|_| ())
+            .unwrap();
+        let switches = PluginSwitches {
+            settings_disabled: &[],
+            run_disabled: &[],
+            no_plugins: false,
+        };
+        let mut plans = plan_instances(&settings, &registry, &switches).unwrap();
+        assert_eq!(plans.len(), 1);
+        assert!(plans[0].enabled);
+        let services: Arc<dyn HostServices> = Arc::new(Quiet);
+        let handles = build_instances(&mut plans, &settings, &registry, &services).unwrap();
+        assert!(handles.is_empty());
+        assert!(!plans[0].enabled);
+        assert_eq!(
+            plans[0].reason.as_deref(),
+            Some("unavailable: daemon not running")
+        );
+        assert!(root.path().join("providers/down").is_dir());
+    }
+}

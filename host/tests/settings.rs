@@ -475,3 +475,34 @@ fn help_documents_exit_code_8() {
     let help = w.run(&["--help"]);
     assert!(help.ok().contains("8  invalid settings"), "{}", help.stdout);
 }
+
+#[test]
+fn agent_types_merge_across_layers_and_need_a_command() {
+    let mut w = World::new();
+    let repo = w.git_repo();
+    w.write(
+        &w.user_settings(),
+        "[agent_types.claude]\ncommand = \"claude\"\n",
+    );
+    w.write(
+        &repo.join(".mngr/settings.toml"),
+        "[agent_types.claude]\nargs = [\"--model\", \"opus\"]\n",
+    );
+    let doc = w
+        .run(&["config", "get", "agent_types.claude", "--format", "json"])
+        .json();
+    assert_eq!(
+        doc["value"],
+        serde_json::json!({"command": "claude", "args": ["--model", "opus"]})
+    );
+
+    w.write(&w.user_settings(), "");
+    let line = w.run(&["provider", "list"]).error_line(8);
+    assert_eq!(
+        line,
+        format!(
+            "Error: {}: [agent_types.claude] needs a 'command' (the program to run)",
+            repo.join(".mngr/settings.toml").display()
+        )
+    );
+}
