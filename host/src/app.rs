@@ -103,7 +103,6 @@ pub fn load_settings(global: &GlobalOptions) -> Result<Settings> {
 
 /// The backends of this run: built-in ones, then those plugins register.
 pub fn build_registry(global: &GlobalOptions, settings: &Settings) -> Result<Registry> {
-    let _ = (global, settings);
     let mut registry = Registry::new();
     registry
         .register(
@@ -113,6 +112,12 @@ pub fn build_registry(global: &GlobalOptions, settings: &Settings) -> Result<Reg
             BackendOrigin::BuiltIn,
         )
         .map_err(|d| MngrError::failure(format!("backend '{}' registered twice", d.name)))?;
+    crate::plugins::load_into(
+        &mut registry,
+        &crate::plugins::PluginSwitches::for_run(settings, global),
+        services_for(global),
+        global.quiet,
+    );
     Ok(registry)
 }
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod instances;
 pub mod output;
 pub mod paths;
+pub mod plugins;
 pub mod providers;
 pub mod registry;
 pub mod transport;

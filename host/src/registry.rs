@@ -1,6 +1,7 @@
 //! The backend registry: every provider backend mngr knows in this run, built-in or from a
 //! plugin, keyed by backend name.
 
+use crate::plugins::PluginLoad;
 use mngr_plugin_api::{BackendDescription, ProviderBackend};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct BackendEntry {
 #[derive(Default)]
 pub struct Registry {
     backends: BTreeMap<String, BackendEntry>,
+    /// Every plugin file considered in this run and what became of it.
+    pub plugins: PluginLoad,
 }
 
 /// A second registration of a backend name; the first one stays.
@@ -49,11 +52,12 @@ impl Registry {
         Self::default()
     }
 
+    /// Register a backend under the name its description gives; returns that name.
     pub fn register(
         &mut self,
         backend: Arc<dyn ProviderBackend>,
         origin: BackendOrigin,
-    ) -> Result<(), DuplicateBackend> {
+    ) -> Result<String, DuplicateBackend> {
         let description = backend.describe();
         let name = description.name.clone();
         if let Some(existing) = self.backends.get(&name) {
@@ -63,14 +67,14 @@ impl Registry {
             });
         }
         self.backends.insert(
-            name,
+            name.clone(),
             BackendEntry {
                 backend,
                 description,
                 origin,
             },
         );
-        Ok(())
+        Ok(name)
     }
 
     pub fn get(&self, name: &str) -> Option<&BackendEntry> {

@@ -6,12 +6,16 @@
 //! one macro; the FFI layer (the only place `abi_stable` appears) carries them across the
 //! shared-library boundary.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod error;
+pub mod ffi;
 pub mod ids;
 pub mod provider;
 pub mod types;
 
 pub use error::{ErrorKind, ProviderError, ProviderResult};
+pub use ffi::PluginInfo;
 pub use ids::{AgentId, HostId, HostName, NameError, SafeName, validate_safe_name};
 pub use provider::{HostServices, InstanceContext, LogLevel, ProviderBackend, ProviderInstance};
 pub use types::*;

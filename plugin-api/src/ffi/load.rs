@@ -1,0 +1,325 @@
+//! The host side: open a plugin library, check it, start it, and wrap its objects back into
+//! the plain contract traits so the rest of the host never sees FFI.
+
+use super::PluginInfo;
+use super::abi::{
+    BackendBox, FfiError, FfiRegistrar, FfiRegistrar_TO, InstanceBox, PluginModuleRef,
+};
+use super::convert::{from_ffi, to_json, wire};
+use super::remote::context_box;
+use super::version::check_compatible;
+use crate::error::ProviderResult;
+use crate::ids::{HostId, HostName};
+use crate::provider::{HostServices, InstanceContext, ProviderBackend, ProviderInstance};
+use crate::types::*;
+use abi_stable::library::{LibraryError, lib_header_from_path};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::sabi_types::RMut;
+use abi_stable::std_types::{RResult, RStr};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Why a library could not be used as a plugin. [`fmt::Display`] gives one line (without the
+/// file name, which the caller adds).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadError {
+    /// Not a shared library at all, or a truncated or damaged one (found before `dlopen`).
+    Damaged { reason: String },
+    /// The dynamic loader refused the file (wrong architecture, missing dependencies, ...).
+    Open { reason: String },
+    /// A shared library that does not export the mngr plugin root module.
+    NotAPlugin,
+    /// Built against an incompatible mngr-plugin-api.
+    IncompatibleApi {
+        plugin_api: String,
+        host_api: String,
+        reason: String,
+    },
+    /// Built with another abi_stable ABI (0.y) than this mngr.
+    AbiMismatch { reason: String },
+    /// abi_stable's layout check found a different root module shape.
+    Layout { reason: String },
+    /// The library's root module failed to initialize, or its metadata is malformed.
+    Broken { reason: String },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Damaged { reason } => f.write_str(reason),
+            LoadError::Open { reason } => {
+                write!(f, "the dynamic loader cannot load it: {reason}")
+            }
+            LoadError::NotAPlugin => f.write_str(
+                "not an mngr plugin (a shared library without the mngr plugin root module); \
+                 remove it from the plugin directory",
+            ),
+            LoadError::IncompatibleApi { reason, .. } => write!(f, "refused: {reason}"),
+            LoadError::AbiMismatch { reason } => write!(
+                f,
+                "refused: built with an incompatible abi_stable ({reason}); rebuild it against mngr-plugin-api {}",
+                crate::PLUGIN_API_VERSION
+            ),
+            LoadError::Layout { reason } => write!(
+                f,
+                "refused: its plugin interface layout differs from this mngr's ({reason}); rebuild it against mngr-plugin-api {}",
+                crate::PLUGIN_API_VERSION
+            ),
+            LoadError::Broken { reason } => write!(f, "broken plugin: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// A library that passed every check; nothing of the plugin has run except `plugin_info`.
+pub struct LoadedLibrary {
+    pub info: PluginInfo,
+    module: PluginModuleRef,
+}
+
+/// What `on_startup` registered.
+pub struct StartedPlugin {
+    pub backends: Vec<Arc<dyn ProviderBackend>>,
+}
+
+/// The first line of a multi-line abi_stable message, without the file path it may repeat.
+fn first_line(text: &str, path: &Path) -> String {
+    let path_text = path.display().to_string();
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("unknown error")
+        .replace(&format!("{path_text}: "), "")
+        .replace(&path_text, "the file")
+}
+
+impl LoadedLibrary {
+    /// Open the library (it is never unloaded), check its versions and layout, read its info.
+    pub fn open(path: &Path) -> Result<LoadedLibrary, LoadError> {
+        super::precheck::check_library_file(path)
+            .map_err(|reason| LoadError::Damaged { reason })?;
+        let header = lib_header_from_path(path).map_err(|err| match err {
+            LibraryError::OpenError { err, .. } => LoadError::Open {
+                reason: first_line(&err.to_string(), path),
+            },
+            LibraryError::GetSymbolError { .. } => LoadError::NotAPlugin,
+            LibraryError::InvalidAbiHeader(found) => LoadError::AbiMismatch {
+                reason: format!("{found:?}"),
+            },
+            other => LoadError::Broken {
+                reason: first_line(&other.to_string(), path),
+            },
+        })?;
+
+        // Our own semver check first, so the message names both plugin-api versions.
+        let plugin_api = header.version_strings().version.as_str().to_string();
+        check_compatible(&plugin_api, crate::PLUGIN_API_VERSION).map_err(|reason| {
+            LoadError::IncompatibleApi {
+                plugin_api: plugin_api.clone(),
+                host_api: crate::PLUGIN_API_VERSION.to_string(),
+                reason,
+            }
+        })?;
+
+        let module = header
+            .init_root_module::<PluginModuleRef>()
+            .map_err(|err| match err {
+                LibraryError::AbiInstability(detail) => LoadError::Layout {
+                    reason: first_line(&detail.to_string(), path),
+                },
+                LibraryError::IncompatibleVersionNumber {
+                    expected_version,
+                    actual_version,
+                    ..
+                } => LoadError::IncompatibleApi {
+                    plugin_api: actual_version.to_string(),
+                    host_api: expected_version.to_string(),
+                    reason: format!(
+                        "it was built against mngr-plugin-api {actual_version}, but this mngr provides {expected_version}; rebuild the plugin against mngr-plugin-api {expected_version}"
+                    ),
+                },
+                other => LoadError::Broken {
+                    reason: first_line(&other.to_string(), path),
+                },
+            })?;
+
+        let info_json = (module.plugin_info())();
+        let info: PluginInfo =
+            serde_json::from_str(info_json.as_str()).map_err(|e| LoadError::Broken {
+                reason: format!("its plugin_info is not valid JSON metadata: {e}"),
+            })?;
+        Ok(LoadedLibrary { info, module })
+    }
+
+    /// Run the plugin's `on_startup` and wrap what it registered. A panic or error inside
+    /// comes back as a [`ProviderError`] (kind `Panic` for a panic); nothing is registered then.
+    pub fn start(&self, services: Arc<dyn HostServices>) -> ProviderResult<StartedPlugin> {
+        let mut collector = Collector(Vec::new());
+        let registrar = FfiRegistrar_TO::from_ptr(RMut::new(&mut collector), TD_Opaque);
+        let result = (self.module.on_startup())(context_box(services), registrar);
+        if let RResult::RErr(err) = result {
+            return Err(err.into());
+        }
+        let mut backends: Vec<Arc<dyn ProviderBackend>> = Vec::new();
+        for backend in collector.0 {
+            backends.push(Arc::new(import_backend(backend)?));
+        }
+        Ok(StartedPlugin { backends })
+    }
+}
+
+struct Collector(Vec<BackendBox>);
+
+impl FfiRegistrar for Collector {
+    fn register_provider_backend(&mut self, backend: BackendBox) -> RResult<(), FfiError> {
+        self.0.push(backend);
+        RResult::ROk(())
+    }
+}
+
+/// A backend living in a plugin, as a plain [`ProviderBackend`]. Its description is read once.
+pub struct PluginBackend {
+    inner: BackendBox,
+    description: BackendDescription,
+}
+
+/// Wrap a backend FFI object (from a loaded library, or from [`super::export::export_backend`]
+/// in tests) into the plain trait.
+pub fn import_backend(inner: BackendBox) -> ProviderResult<PluginBackend> {
+    let description = from_ffi("backend description", inner.describe())?;
+    Ok(PluginBackend { inner, description })
+}
+
+impl ProviderBackend for PluginBackend {
+    fn describe(&self) -> BackendDescription {
+        self.description.clone()
+    }
+
+    fn build_instance(
+        &self,
+        ctx: InstanceContext,
+        config: serde_json::Map<String, serde_json::Value>,
+    ) -> ProviderResult<Box<dyn ProviderInstance>> {
+        let context = to_json(&wire::Context {
+            instance_name: ctx.instance_name,
+            state_dir: ctx.state_dir,
+            prefix: ctx.prefix,
+        });
+        let config = to_json(&config);
+        let result = self.inner.build_instance(
+            RStr::from_str(&context),
+            context_box(ctx.services),
+            RStr::from_str(&config),
+        );
+        match result {
+            RResult::ROk(inner) => Ok(Box::new(PluginInstance { inner })),
+            RResult::RErr(err) => Err(err.into()),
+        }
+    }
+}
+
+/// An instance living in a plugin, as a plain [`ProviderInstance`].
+pub struct PluginInstance {
+    inner: InstanceBox,
+}
+
+/// Call one instance method with JSON arguments and decode its JSON result.
+macro_rules! remote {
+    ($self:ident . $method:ident ( $args:expr ) -> $what:literal) => {{
+        let args = to_json(&$args);
+        from_ffi($what, $self.inner.$method(RStr::from_str(&args)))
+    }};
+}
+
+impl ProviderInstance for PluginInstance {
+    fn capabilities(&self) -> Capabilities {
+        // Capabilities cannot fail in the trait; a broken plugin claims nothing.
+        from_ffi::<Capabilities>("capabilities", self.inner.capabilities()).unwrap_or_default()
+    }
+    fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
+        remote!(self.create_host(request) -> "host record")
+    }
+    fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
+        remote!(self.stop_host(wire::Host { host: host.clone() }) -> "stop result")
+    }
+    fn start_host(&self, host: &HostId, snapshot: Option<&str>) -> ProviderResult<HostRecord> {
+        let args = wire::Start {
+            host: host.clone(),
+            snapshot: snapshot.map(str::to_string),
+        };
+        remote!(self.start_host(args) -> "host record")
+    }
+    fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
+        remote!(self.destroy_host(wire::Host { host: host.clone() }) -> "destroy result")
+    }
+    fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
+        remote!(self.delete_host(wire::Host { host: host.clone() }) -> "delete result")
+    }
+    fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
+        let args = wire::Lookup {
+            id_or_name: id_or_name.to_string(),
+        };
+        remote!(self.get_host(args) -> "host record")
+    }
+    fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>> {
+        remote!(self.discover_hosts(wire::Discover { include_destroyed }) -> "host records")
+    }
+    fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
+        remote!(self.host_access(wire::Host { host: host.clone() }) -> "host access")
+    }
+    fn create_snapshot(&self, host: &HostId, name: Option<&str>) -> ProviderResult<SnapshotInfo> {
+        let args = wire::SnapshotCreate {
+            host: host.clone(),
+            name: name.map(str::to_string),
+        };
+        remote!(self.create_snapshot(args) -> "snapshot")
+    }
+    fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
+        remote!(self.list_snapshots(wire::Host { host: host.clone() }) -> "snapshots")
+    }
+    fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
+        let args = wire::SnapshotDelete {
+            host: host.clone(),
+            snapshot_id: snapshot_id.to_string(),
+        };
+        remote!(self.delete_snapshot(args) -> "delete result")
+    }
+    fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
+        remote!(self.get_tags(wire::Host { host: host.clone() }) -> "tags")
+    }
+    fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        remote!(self.set_tags(wire::Tags { host: host.clone(), tags }) -> "set_tags result")
+    }
+    fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        remote!(self.add_tags(wire::Tags { host: host.clone(), tags }) -> "add_tags result")
+    }
+    fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
+        remote!(self.remove_tags(wire::TagKeys { host: host.clone(), keys }) -> "remove_tags result")
+    }
+    fn rename_host(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
+        let args = wire::Rename {
+            host: host.clone(),
+            new_name: new_name.clone(),
+        };
+        remote!(self.rename_host(args) -> "host record")
+    }
+    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
+        remote!(self.persisted_agent_records(wire::Host { host: host.clone() }) -> "agent records")
+    }
+    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+        remote!(self.persist_agent_record(wire::Record { host: host.clone(), record }) -> "persist result")
+    }
+    fn remove_persisted_agent_record(&self, host: &HostId, agent_id: &str) -> ProviderResult<()> {
+        let args = wire::AgentRef {
+            host: host.clone(),
+            agent_id: agent_id.to_string(),
+        };
+        remote!(self.remove_persisted_agent_record(args) -> "remove result")
+    }
+    fn persist_host_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+        remote!(self.persist_host_record(wire::Record { host: host.clone(), record }) -> "persist result")
+    }
+}

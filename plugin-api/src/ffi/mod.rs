@@ -1,0 +1,66 @@
+//! The stable FFI layer: the only place `abi_stable` appears.
+//!
+//! A plugin is a `cdylib` that exports one root module ([`abi::PluginModule`]) with two
+//! functions: `plugin_info` (JSON metadata) and `on_startup(host context, registrar)`, which
+//! registers provider backends. Backends and instances cross as `sabi_trait` objects whose
+//! methods carry serde JSON, so the contract types can grow without breaking layout.
+//!
+//! Both directions are adapted here, so neither side ever sees FFI types:
+//! - plugin side ([`export`] and [`export_plugin!`](crate::export_plugin)): a plain Rust
+//!   `impl ProviderBackend` becomes a sabi object; every call runs under `catch_unwind`, so a
+//!   panic becomes a [`crate::ProviderError`] of kind `Panic` instead of aborting the host;
+//! - host side ([`load`]): a loaded library's objects become `Arc<dyn ProviderBackend>` and
+//!   `Box<dyn ProviderInstance>` again.
+
+pub mod abi;
+mod convert;
+#[doc(hidden)]
+pub mod export;
+pub mod load;
+mod precheck;
+mod remote;
+pub mod version;
+
+pub use load::{LoadError, LoadedLibrary, StartedPlugin};
+pub use remote::plugin_host;
+
+use serde::{Deserialize, Serialize};
+
+/// A plugin's metadata, as its `plugin_info` function reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// The plugin's name (a SafeName); `[plugins.NAME]` and `--disable-plugin NAME` use it.
+    pub name: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// The `mngr-plugin-api` version the plugin was built against.
+    pub plugin_api_version: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Re-exports the export macro needs; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::abi::FfiError;
+    pub use super::abi::{HostContextBox, PluginModuleRef, RegistrarMut};
+    pub use super::export::{PluginDefinition, on_startup, plugin_info, root_module};
+    pub use abi_stable::library::{
+        __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
+    };
+    pub use abi_stable::std_types::{RResult, RString};
+}
+
+/// The symbol the export macro writes (abi_stable's `ROOT_MODULE_LOADER_NAME`).
+pub const ROOT_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_export_macro_uses_abi_stables_root_symbol() {
+        assert_eq!(
+            super::ROOT_SYMBOL,
+            abi_stable::library::ROOT_MODULE_LOADER_NAME
+        );
+    }
+}
