@@ -77,7 +77,13 @@ pub fn plan_instances(
                 reason = Some(format!("plugin '{}' is disabled", table.plugin));
             } else {
                 let from = table.describe_sources("'backend'");
-                return Err(unknown_backend(name, &table.backend, &from, registry));
+                return Err(unknown_backend(
+                    name,
+                    &table.backend,
+                    &from,
+                    registry,
+                    plugins,
+                ));
             }
         } else if let Some(why) = backend_filter(&table.backend) {
             reason = Some(why);
@@ -111,14 +117,35 @@ pub fn plan_instances(
     Ok(plans)
 }
 
-fn unknown_backend(name: &str, backend: &str, from: &str, registry: &Registry) -> MngrError {
-    MngrError::settings(format!(
+fn unknown_backend(
+    name: &str,
+    backend: &str,
+    from: &str,
+    registry: &Registry,
+    plugins: &PluginSwitches,
+) -> MngrError {
+    let err = MngrError::settings(format!(
         "{from}: [providers.{name}] uses unknown backend '{backend}'; registered backends: {}",
         registry.names().join(", ")
-    ))
-    .with_hint(format!(
-        "install the plugin that provides '{backend}' (see `mngr plugin list`), fix 'backend', or set is_enabled = false"
-    ))
+    ));
+    let mut disabled: Vec<&str> = plugins
+        .settings_disabled
+        .iter()
+        .chain(plugins.run_disabled)
+        .map(String::as_str)
+        .collect();
+    disabled.sort_unstable();
+    disabled.dedup();
+    if disabled.is_empty() {
+        err.with_hint(format!(
+            "install the plugin that provides '{backend}' (see `mngr plugin list`), fix 'backend', or set is_enabled = false"
+        ))
+    } else {
+        err.with_hint(format!(
+            "disabled plugins: {}; if one of them provides '{backend}', add plugin = \"PLUGIN\" to [providers.{name}] so the instance is skipped with it",
+            disabled.join(", ")
+        ))
+    }
 }
 
 /// Build every enabled instance through its backend. A backend refusing the configuration is

@@ -278,6 +278,30 @@ fn instances_of_a_disabled_plugin_are_skipped_not_refused() {
         provider(&list, "remote")["reason"],
         "plugin 'docker' is disabled"
     );
+    // A backend no plugin provides is still refused, with a hint about the disabled plugins.
+    w.write(
+        &w.user_settings(),
+        "[plugins.docker]\nenabled = false\n[providers.remote]\nbackend = \"docker-ssh\"\n",
+    );
+    let run = w.run(&["provider", "list"]);
+    assert!(
+        run.error_line(8)
+            .contains("[providers.remote] uses unknown backend 'docker-ssh'")
+    );
+    assert!(
+        run.stderr.contains("hint: disabled plugins: docker; if one of them provides 'docker-ssh', add plugin = \"PLUGIN\" to [providers.remote]"),
+        "{}",
+        run.stderr
+    );
+    w.write(
+        &w.user_settings(),
+        "[plugins.docker]\nenabled = false\n[providers.remote]\nbackend = \"docker-ssh\"\nplugin = \"docker\"\n",
+    );
+    let list = providers(&w, &[]);
+    assert_eq!(
+        provider(&list, "remote")["reason"],
+        "plugin 'docker' is disabled"
+    );
     // The same for one run with --disable-plugin and --no-plugins.
     w.write(
         &w.user_settings(),
