@@ -1,0 +1,231 @@
+//! The `[providers.NAME]` table of a docker instance: parsed and validated up front, unknown
+//! keys rejected.
+
+use mngr_plugin_api::{ConfigField, ProviderError, ProviderResult};
+use serde_json::{Map, Value};
+
+/// The image used when neither `default_image`, `--dockerfile` nor `-b` says otherwise.
+/// Built locally by `scripts/build-base-image.sh` (there is no registry to pull from).
+pub const DEFAULT_IMAGE: &str = "mngr-base:bookworm";
+pub const DEFAULT_IDLE_TIMEOUT: u64 = 800;
+pub const DEFAULT_HOST_DIR: &str = "/mngr";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerConfig {
+    /// Daemon URL: empty (local daemon, `DOCKER_HOST` honoured), `unix://`, `tcp://`, `ssh://`.
+    pub host: String,
+    pub default_image: String,
+    pub default_start_args: Vec<String>,
+    pub default_idle_timeout: u64,
+    /// Where mngr keeps its records inside containers.
+    pub host_dir: String,
+    /// The image of the small always-on container that serves the state volume.
+    pub state_image: Option<String>,
+    /// The address mngr uses to reach published SSH ports (default: from `host`).
+    pub ssh_address: Option<String>,
+    pub build_timeout_seconds: u64,
+}
+
+pub fn fields() -> Vec<ConfigField> {
+    let f = |name: &str, ty: &str, help: &str, default: Option<Value>| ConfigField {
+        name: name.to_string(),
+        value_type: ty.to_string(),
+        help: help.to_string(),
+        default,
+    };
+    vec![
+        f(
+            "host",
+            "string",
+            "Docker daemon URL: empty for the local daemon (DOCKER_HOST honoured), unix:///path, tcp://host:port or ssh://user@server",
+            Some(Value::from("")),
+        ),
+        f(
+            "default_image",
+            "string",
+            "Image for new hosts when no --dockerfile or -b is given; must exist on the daemon (mngr never pulls)",
+            Some(Value::from(DEFAULT_IMAGE)),
+        ),
+        f(
+            "default_start_args",
+            "string_list",
+            "docker run flags applied to every new host, before the -s flags of a create",
+            Some(Value::Array(vec![])),
+        ),
+        f(
+            "default_idle_timeout",
+            "integer",
+            "Seconds without activity after which a host stops itself",
+            Some(Value::from(DEFAULT_IDLE_TIMEOUT)),
+        ),
+        f(
+            "host_dir",
+            "string",
+            "mngr's record directory inside containers",
+            Some(Value::from(DEFAULT_HOST_DIR)),
+        ),
+        f(
+            "state_image",
+            "string",
+            "Image of the state container serving the state volume (default: default_image)",
+            None,
+        ),
+        f(
+            "ssh_address",
+            "string",
+            "Address used to reach containers' published SSH ports (default: the host of `host`, or 127.0.0.1)",
+            None,
+        ),
+        f(
+            "build_timeout_seconds",
+            "integer",
+            "Longest an image build may take",
+            Some(Value::from(600)),
+        ),
+    ]
+}
+
+fn string(key: &str, value: Value) -> ProviderResult<String> {
+    match value {
+        Value::String(s) => Ok(s),
+        other => Err(ProviderError::invalid_config(format!(
+            "'{key}' must be a string, got {other}"
+        ))),
+    }
+}
+
+fn integer(key: &str, value: Value) -> ProviderResult<u64> {
+    value.as_u64().ok_or_else(|| {
+        ProviderError::invalid_config(format!(
+            "'{key}' must be a non-negative integer, got {value}"
+        ))
+    })
+}
+
+fn string_list(key: &str, value: Value) -> ProviderResult<Vec<String>> {
+    let bad = || ProviderError::invalid_config(format!("'{key}' must be a list of strings"));
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+impl DockerConfig {
+    pub fn parse(config: Map<String, Value>) -> ProviderResult<DockerConfig> {
+        let mut out = DockerConfig {
+            host: String::new(),
+            default_image: DEFAULT_IMAGE.to_string(),
+            default_start_args: Vec::new(),
+            default_idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            host_dir: DEFAULT_HOST_DIR.to_string(),
+            state_image: None,
+            ssh_address: None,
+            build_timeout_seconds: 600,
+        };
+        for (key, value) in config {
+            match key.as_str() {
+                "host" => out.host = string(&key, value)?,
+                "default_image" => out.default_image = string(&key, value)?,
+                "default_start_args" => out.default_start_args = string_list(&key, value)?,
+                "default_idle_timeout" => out.default_idle_timeout = integer(&key, value)?,
+                "host_dir" => out.host_dir = string(&key, value)?,
+                "state_image" => out.state_image = Some(string(&key, value)?),
+                "ssh_address" => out.ssh_address = Some(string(&key, value)?),
+                "build_timeout_seconds" => out.build_timeout_seconds = integer(&key, value)?,
+                _ => {
+                    let valid: Vec<String> = fields().into_iter().map(|f| f.name).collect();
+                    return Err(ProviderError::invalid_config(format!(
+                        "unknown key '{key}' for the docker backend; valid keys: {}",
+                        valid.join(", ")
+                    )));
+                }
+            }
+        }
+        let known_scheme = out.host.is_empty()
+            || ["unix://", "tcp://", "http://", "ssh://"]
+                .iter()
+                .any(|s| out.host.starts_with(s));
+        if !known_scheme {
+            return Err(ProviderError::invalid_config(format!(
+                "'host' = '{}' is not a Docker daemon URL; use unix:///path, tcp://host:port or ssh://user@server (or leave it empty)",
+                out.host
+            )));
+        }
+        if !out.host_dir.starts_with('/') || out.host_dir.contains('\'') {
+            return Err(ProviderError::invalid_config(format!(
+                "'host_dir' = '{}' must be an absolute path without quotes",
+                out.host_dir
+            )));
+        }
+        Ok(out)
+    }
+
+    pub fn state_image(&self) -> &str {
+        self.state_image.as_deref().unwrap_or(&self.default_image)
+    }
+
+    /// The address at which published container ports are reachable from this machine.
+    pub fn ssh_address(&self) -> String {
+        if let Some(address) = &self.ssh_address {
+            return address.clone();
+        }
+        let rest = match self.host.split_once("://") {
+            Some(("tcp" | "http" | "ssh", rest)) => rest,
+            _ => return "127.0.0.1".to_string(),
+        };
+        let authority = rest.split('/').next().unwrap_or("");
+        let host_port = authority.rsplit('@').next().unwrap_or("");
+        let host = if let Some(v6) = host_port.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            host_port.split(':').next().unwrap_or("")
+        };
+        if host.is_empty() || host == "localhost" {
+            "127.0.0.1".to_string()
+        } else {
+            host.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> ProviderResult<DockerConfig> {
+        DockerConfig::parse(v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn defaults_and_known_keys() {
+        let c = parse(json!({})).unwrap();
+        assert_eq!(c.default_image, DEFAULT_IMAGE);
+        assert_eq!(c.ssh_address(), "127.0.0.1");
+        let c = parse(json!({"host": "tcp://10.0.0.5:2375", "default_start_args": ["--cpus=2"], "default_idle_timeout": 60})).unwrap();
+        assert_eq!(c.ssh_address(), "10.0.0.5");
+        assert_eq!(c.default_start_args, vec!["--cpus=2"]);
+        assert_eq!(
+            parse(json!({"host": "ssh://me@box:2222"}))
+                .unwrap()
+                .ssh_address(),
+            "box"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let err = parse(json!({"hots": ""})).unwrap_err();
+        assert!(
+            err.message.contains("unknown key 'hots'"),
+            "{}",
+            err.message
+        );
+        assert!(parse(json!({"default_idle_timeout": "x"})).is_err());
+        assert!(parse(json!({"host": "ftp://x"})).is_err());
+        assert!(parse(json!({"default_start_args": [1]})).is_err());
+    }
+}

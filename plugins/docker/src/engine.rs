@@ -1,0 +1,182 @@
+//! The Docker Engine client: bollard on the plugin's own tokio runtime, behind a blocking API
+//! (the provider contract is synchronous; tokio's statics are per shared library, so the
+//! plugin never touches the host's runtime).
+
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::exec::{CreateExecResults, StartExecOptions, StartExecResults};
+use bollard::models::ExecConfig;
+use futures_util::StreamExt;
+use mngr_plugin_api::{ErrorKind, ProviderError, ProviderResult};
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::runtime::Runtime;
+
+/// How long a single Engine call may take before the daemon counts as unreachable.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("mngr-docker")
+            .enable_all()
+            .build()
+            .expect("the docker plugin's tokio runtime starts")
+    })
+}
+
+/// Run a future to completion on the plugin runtime.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    runtime().block_on(future)
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    pub docker: Docker,
+    /// The daemon, as the user would recognise it in messages.
+    pub daemon: String,
+}
+
+impl Engine {
+    pub fn connect(host: &str) -> ProviderResult<Engine> {
+        let _guard = runtime().enter();
+        let (docker, daemon) = if host.is_empty() {
+            let daemon = std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+            (Docker::connect_with_defaults(), daemon)
+        } else {
+            (Docker::connect_with_host(host), host.to_string())
+        };
+        let docker = docker.map_err(|e| {
+            ProviderError::unavailable(format!(
+                "cannot set up a client for the Docker daemon at {daemon}: {e}"
+            ))
+        })?;
+        Ok(Engine { docker, daemon })
+    }
+
+    /// Map a bollard error: API answers keep their meaning, anything else means the daemon
+    /// could not be reached.
+    pub fn error(&self, what: &str, err: DockerError) -> ProviderError {
+        match err {
+            DockerError::DockerResponseServerError {
+                status_code,
+                message,
+            } => {
+                let kind = match status_code {
+                    404 => ErrorKind::NotFound,
+                    409 => ErrorKind::AlreadyExists,
+                    400 => ErrorKind::InvalidInput,
+                    _ => ErrorKind::Internal,
+                };
+                ProviderError::new(kind, format!("{what}: {}", message.trim()))
+            }
+            DockerError::RequestTimeoutError => self.unreachable(what, "the request timed out"),
+            other => self.unreachable(what, &other.to_string()),
+        }
+    }
+
+    pub fn unreachable(&self, what: &str, why: &str) -> ProviderError {
+        ProviderError::unavailable(format!(
+            "cannot reach the Docker daemon at {} ({what}): {why}",
+            self.daemon
+        ))
+        .with_hint("start Docker (or fix the provider's `host` setting), or disable this provider with is_enabled = false")
+    }
+
+    /// Await an Engine call with the call timeout, mapping its error.
+    pub async fn call<T, F>(&self, what: &str, future: F) -> ProviderResult<T>
+    where
+        F: Future<Output = Result<T, DockerError>>,
+    {
+        match tokio::time::timeout(CALL_TIMEOUT, future).await {
+            Ok(result) => result.map_err(|e| self.error(what, e)),
+            Err(_) => Err(self.unreachable(what, "no answer within 30 s")),
+        }
+    }
+
+    /// Run `sh -c script` in a running container; returns (exit code, stdout+stderr).
+    pub async fn exec(&self, container: &str, script: &str) -> ProviderResult<(i64, Vec<u8>)> {
+        let config = ExecConfig {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(vec!["sh".to_string(), "-c".to_string(), script.to_string()]),
+            working_dir: Some("/".to_string()),
+            ..Default::default()
+        };
+        let CreateExecResults { id } = self
+            .call(
+                "creating an exec",
+                self.docker.create_exec(container, config),
+            )
+            .await?;
+        let started = self
+            .call(
+                "starting an exec",
+                self.docker
+                    .start_exec(&id, Some(StartExecOptions::default())),
+            )
+            .await?;
+        let mut output = Vec::new();
+        if let StartExecResults::Attached {
+            output: mut stream, ..
+        } = started
+        {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| self.error("reading exec output", e))?;
+                output.extend_from_slice(chunk.as_ref());
+            }
+        }
+        let inspect = self
+            .call("inspecting an exec", self.docker.inspect_exec(&id))
+            .await?;
+        Ok((inspect.exit_code.unwrap_or(-1), output))
+    }
+}
+
+/// Single-quote a string for `sh`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Standard base64 (the state store passes file bodies through `base64 -d`).
+pub fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(super::shell_quote("a'b"), r"'a'\''b'");
+    }
+}

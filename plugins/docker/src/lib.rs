@@ -1,0 +1,49 @@
+//! The `docker` provider backend for mngr: each host is a Docker container running sshd,
+//! reached over SSH with keys mngr generates and a host key pinned before the first
+//! connection. All provider state lives with the Docker daemon (labels and a state volume).
+
+pub mod build_args;
+pub mod config;
+pub mod engine;
+mod flags;
+pub mod instance;
+pub mod keys;
+pub mod labels;
+pub mod record;
+pub mod run_args;
+pub mod scripts;
+pub mod state;
+mod time;
+
+use mngr_plugin_api::*;
+
+pub const BACKEND_NAME: &str = "docker";
+
+#[derive(Default)]
+pub struct DockerBackend;
+
+impl ProviderBackend for DockerBackend {
+    fn describe(&self) -> BackendDescription {
+        BackendDescription {
+            name: BACKEND_NAME.to_string(),
+            description: "Runs agents in Docker containers reached over SSH".to_string(),
+            config_fields: config::fields(),
+            build_args_help: "docker build flags (-b): --no-cache, --build-arg=K=V, --target=T, --label=K=V, --network=N, --add-host=H:IP, --shm-size=S, --memory=S, --cpu-shares=N, --cpuset-cpus=C, --cache-from=I, --file=PATH, and one positional build context directory. --pull, --tag and --platform are refused.".to_string(),
+            start_args_help: "docker run flags (-s): --cpus, --memory, --gpus, -v/--volume, --mount, --network, -p/--publish, -e/--env, --env-file, --shm-size, --cap-add, --device, --ulimit, --restart, ... Flags that conflict with how mngr runs hosts (--name, --rm, --entrypoint, -it, --pull) are refused with the reason.".to_string(),
+            create_flags: vec![FlagSpec {
+                name: "dockerfile".to_string(),
+                value_type: ValueType::String,
+                help: "Build the host image from this Dockerfile (context: its directory, or a -b positional)".to_string(),
+            }],
+        }
+    }
+
+    fn build_instance(
+        &self,
+        ctx: InstanceContext,
+        config: serde_json::Map<String, serde_json::Value>,
+    ) -> ProviderResult<Box<dyn ProviderInstance>> {
+        let config = config::DockerConfig::parse(config)?;
+        Ok(Box::new(instance::DockerInstance::new(ctx, config)?))
+    }
+}
