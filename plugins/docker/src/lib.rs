@@ -47,3 +47,10 @@ impl ProviderBackend for DockerBackend {
         Ok(Box::new(instance::DockerInstance::new(ctx, config)?))
     }
 }
+
+mngr_plugin_api::export_plugin! {
+    name: "docker",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Docker containers as mngr hosts, reached over SSH",
+    backends: [DockerBackend],
+}

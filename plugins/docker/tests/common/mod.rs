@@ -2,13 +2,46 @@
 //! instance name, removes what it made, and checks that nothing is left.
 #![allow(dead_code)]
 
-use mngr_docker::DockerBackend;
+use mngr_plugin_api::ffi::LoadedLibrary;
 use mngr_plugin_api::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
 pub const BASE_IMAGE: &str = "mngr-base:bookworm";
+
+/// The docker plugin as mngr loads it: from its shared library, through the FFI layer.
+pub fn backend() -> Arc<dyn ProviderBackend> {
+    static BACKEND: std::sync::OnceLock<Arc<dyn ProviderBackend>> = std::sync::OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            // target/<profile>/deps/<test binary> -> target/<profile>/libmngr_docker.so
+            let dir = exe.parent().and_then(Path::parent).unwrap();
+            let lib = dir.join(format!(
+                "{}mngr_docker{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            ));
+            assert!(
+                lib.exists(),
+                "{} is missing: build the docker plugin (cargo build -p mngr-docker)",
+                lib.display()
+            );
+            let loaded = LoadedLibrary::open(&lib)
+                .unwrap_or_else(|e| panic!("loading {}: {e}", lib.display()));
+            assert_eq!(loaded.info.name, "docker");
+            let started = loaded.start(Arc::new(QuietServices)).expect("on_startup");
+            let backend = started
+                .backends
+                .into_iter()
+                .find(|b| b.describe().name == "docker")
+                .expect("docker backend registered");
+            std::mem::forget(loaded);
+            backend
+        })
+        .clone()
+}
 
 pub struct QuietServices;
 impl HostServices for QuietServices {
@@ -73,7 +106,7 @@ impl World {
             prefix: self.prefix.clone(),
             services: Arc::new(QuietServices),
         };
-        DockerBackend.build_instance(ctx, config.as_object().cloned().unwrap_or_default())
+        backend().build_instance(ctx, config.as_object().cloned().unwrap_or_default())
     }
 
     /// Containers, volumes and images with this world's prefix or labels, and local keys.
