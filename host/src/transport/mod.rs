@@ -16,6 +16,7 @@
 //!   [`CommandOutput`] with a non-zero `exit_code`.
 
 pub mod local;
+pub mod ssh;
 
 use mngr_plugin_api::HostAccess;
 use std::path::Path;
@@ -115,11 +116,7 @@ pub trait Transport: Send + Sync {
 pub fn connect(access: &HostAccess) -> TransportResult<Arc<dyn Transport>> {
     match access {
         HostAccess::Local { .. } => Ok(Arc::new(local::LocalTransport::new())),
-        // The SSH transport (transport/ssh.rs) plugs in here.
-        HostAccess::Ssh(endpoint) => Err(TransportError::Connection(format!(
-            "{}@{}:{}: this build of mngr has no SSH transport",
-            endpoint.user, endpoint.address, endpoint.port
-        ))),
+        HostAccess::Ssh(endpoint) => Ok(Arc::new(ssh::SshTransport::new(endpoint)?)),
     }
 }
 

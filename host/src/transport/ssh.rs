@@ -1,0 +1,522 @@
+//! The SSH transport: commands and files on a host reached over SSH (russh), with the host key
+//! pinned by the provider before the first connection (no trust on first use).
+//!
+//! The host binary is synchronous, so the transport owns a small tokio runtime and blocks on
+//! it. One SSH connection is opened lazily and reused by every call of this transport (one
+//! mngr run); each command is a channel on it. `push_dir` and `run_interactive` use the
+//! system `rsync` and `ssh` with a known_hosts file holding only the pinned key.
+
+use super::{
+    CommandOutput, HostLockGuard, PushOptions, Transport, TransportError, TransportResult,
+};
+use mngr_plugin_api::SshEndpoint;
+use russh::ChannelMsg;
+use russh::client::{self, Handle};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::runtime::Runtime;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Exit code the read script uses for "no such file".
+const MISSING_FILE: u32 = 44;
+/// Exit code of coreutils `timeout` when the command ran out of time.
+const TIMED_OUT: i32 = 124;
+
+/// Accepts exactly the pinned host key.
+struct PinnedHostKey {
+    pinned: PublicKey,
+    seen: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for PinnedHostKey {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        match server_key {
+            PublicKeyOrCertificate::PublicKey { key, .. }
+                if key.key_data() == self.pinned.key_data() =>
+            {
+                Ok(true)
+            }
+            PublicKeyOrCertificate::PublicKey { key, .. } => {
+                *self.seen.lock().expect("lock") =
+                    Some(key.fingerprint(HashAlg::Sha256).to_string());
+                Ok(false)
+            }
+            PublicKeyOrCertificate::Certificate(_) => {
+                *self.seen.lock().expect("lock") = Some("a certificate".to_string());
+                Ok(false)
+            }
+        }
+    }
+}
+
+pub struct SshTransport {
+    endpoint: SshEndpoint,
+    pinned: PublicKey,
+    runtime: Arc<Runtime>,
+    session: tokio::sync::Mutex<Option<Arc<Handle<PinnedHostKey>>>>,
+}
+
+/// Single-quote for `sh`.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn conn_err(endpoint: &SshEndpoint, err: impl std::fmt::Display) -> TransportError {
+    TransportError::Connection(format!(
+        "{}@{}:{}: {err}",
+        endpoint.user, endpoint.address, endpoint.port
+    ))
+}
+
+impl SshTransport {
+    pub fn new(endpoint: &SshEndpoint) -> TransportResult<SshTransport> {
+        let pinned = PublicKey::from_openssh(endpoint.host_public_key.trim()).map_err(|e| {
+            TransportError::Authentication(format!(
+                "the pinned host key for {}:{} is not a valid OpenSSH public key: {e}",
+                endpoint.address, endpoint.port
+            ))
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("mngr-ssh")
+            .enable_all()
+            .build()
+            .map_err(|e| TransportError::Io(format!("starting the SSH runtime: {e}")))?;
+        Ok(SshTransport {
+            endpoint: endpoint.clone(),
+            pinned,
+            runtime: Arc::new(runtime),
+            session: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    fn where_(&self) -> String {
+        format!(
+            "{}@{}:{}",
+            self.endpoint.user, self.endpoint.address, self.endpoint.port
+        )
+    }
+
+    async fn connect(&self) -> TransportResult<Arc<Handle<PinnedHostKey>>> {
+        let seen = Arc::new(Mutex::new(None));
+        let handler = PinnedHostKey {
+            pinned: self.pinned.clone(),
+            seen: seen.clone(),
+        };
+        let config = Arc::new(client::Config {
+            inactivity_timeout: None,
+            keepalive_interval: Some(Duration::from_secs(30)),
+            nodelay: true,
+            ..Default::default()
+        });
+        let address = (self.endpoint.address.as_str(), self.endpoint.port);
+        let connected =
+            tokio::time::timeout(CONNECT_TIMEOUT, client::connect(config, address, handler)).await;
+        let mut handle = match connected {
+            Err(_) => return Err(conn_err(&self.endpoint, "connection timed out")),
+            Ok(Ok(handle)) => handle,
+            Ok(Err(e)) => {
+                if let Some(got) = seen.lock().expect("lock").take() {
+                    return Err(TransportError::Authentication(format!(
+                        "the SSH host key of {} ({got}) does not match the key pinned for this host ({}); refusing to connect",
+                        self.where_(),
+                        self.pinned.fingerprint(HashAlg::Sha256)
+                    )));
+                }
+                return Err(conn_err(&self.endpoint, e));
+            }
+        };
+        let key =
+            russh::keys::load_secret_key(&self.endpoint.private_key_path, None).map_err(|e| {
+                TransportError::Authentication(format!(
+                    "cannot read the SSH key {}: {e}",
+                    self.endpoint.private_key_path
+                ))
+            })?;
+        let auth = handle
+            .authenticate_publickey(
+                self.endpoint.user.clone(),
+                PrivateKeyWithHashAlg::new(Arc::new(key), None),
+            )
+            .await
+            .map_err(|e| conn_err(&self.endpoint, e))?;
+        if !auth.success() {
+            return Err(TransportError::Authentication(format!(
+                "{} rejected mngr's key {}",
+                self.where_(),
+                self.endpoint.private_key_path
+            )));
+        }
+        Ok(Arc::new(handle))
+    }
+
+    /// The shared connection, opened on first use and reopened if it dropped.
+    async fn session(&self, fresh: bool) -> TransportResult<Arc<Handle<PinnedHostKey>>> {
+        let mut slot = self.session.lock().await;
+        if let Some(handle) = slot.as_ref()
+            && !fresh
+            && !handle.is_closed()
+        {
+            return Ok(handle.clone());
+        }
+        let handle = self.connect().await?;
+        *slot = Some(handle.clone());
+        Ok(handle)
+    }
+
+    async fn channel(&self) -> TransportResult<russh::Channel<client::Msg>> {
+        let session = self.session(false).await?;
+        match session.channel_open_session().await {
+            Ok(channel) => Ok(channel),
+            Err(_) => {
+                // The cached connection went away (host restarted): reconnect once.
+                let session = self.session(true).await?;
+                session
+                    .channel_open_session()
+                    .await
+                    .map_err(|e| conn_err(&self.endpoint, e))
+            }
+        }
+    }
+
+    /// Run a command line (interpreted by the remote user's shell), feeding `stdin`.
+    async fn exec(&self, command: &str, stdin: &[u8]) -> TransportResult<(u32, Vec<u8>, Vec<u8>)> {
+        let mut channel = self.channel().await?;
+        let io = |e: russh::Error| conn_err(&self.endpoint, e);
+        channel.exec(true, command).await.map_err(io)?;
+        if !stdin.is_empty() {
+            channel.data(stdin).await.map_err(io)?;
+        }
+        channel.eof().await.map_err(io)?;
+        let (mut stdout, mut stderr, mut code) = (Vec::new(), Vec::new(), None);
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    code = Some(128 + signal_number(&signal_name))
+                }
+                _ => {}
+            }
+        }
+        let code = code.ok_or_else(|| {
+            conn_err(
+                &self.endpoint,
+                "the connection closed before the command finished",
+            )
+        })?;
+        Ok((code, stdout, stderr))
+    }
+
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// A known_hosts file with only the pinned key, beside the private key, for the system
+    /// `ssh` and `rsync`.
+    fn known_hosts_file(&self) -> TransportResult<PathBuf> {
+        let key_dir = Path::new(&self.endpoint.private_key_path)
+            .parent()
+            .unwrap_or(Path::new("."));
+        let path = key_dir.join("known_hosts");
+        let host = if self.endpoint.port == 22 {
+            self.endpoint.address.clone()
+        } else {
+            format!("[{}]:{}", self.endpoint.address, self.endpoint.port)
+        };
+        let line = format!("{host} {}\n", self.endpoint.host_public_key.trim());
+        if std::fs::read_to_string(&path).is_ok_and(|existing| existing == line) {
+            return Ok(path);
+        }
+        super::local::write_atomic(&path, line.as_bytes(), Some(0o600))
+            .map_err(|e| TransportError::Io(format!("writing {}: {e}", path.display())))?;
+        Ok(path)
+    }
+
+    /// Options for the system ssh client: the key, strict checking against the pinned key.
+    fn ssh_options(&self) -> TransportResult<Vec<String>> {
+        let known_hosts = self.known_hosts_file()?;
+        Ok(vec![
+            "-i".into(),
+            self.endpoint.private_key_path.clone(),
+            "-p".into(),
+            self.endpoint.port.to_string(),
+            "-o".into(),
+            "StrictHostKeyChecking=yes".into(),
+            "-o".into(),
+            format!("UserKnownHostsFile={}", known_hosts.display()),
+            "-o".into(),
+            "GlobalKnownHostsFile=/dev/null".into(),
+            "-o".into(),
+            "IdentitiesOnly=yes".into(),
+            "-o".into(),
+            "LogLevel=ERROR".into(),
+        ])
+    }
+
+    fn target(&self) -> String {
+        format!("{}@{}", self.endpoint.user, self.endpoint.address)
+    }
+}
+
+fn signal_number(sig: &russh::Sig) -> u32 {
+    use russh::Sig;
+    match sig {
+        Sig::HUP => 1,
+        Sig::INT => 2,
+        Sig::QUIT => 3,
+        Sig::ILL => 4,
+        Sig::ABRT => 6,
+        Sig::FPE => 8,
+        Sig::KILL => 9,
+        Sig::SEGV => 11,
+        Sig::PIPE => 13,
+        Sig::ALRM => 14,
+        Sig::TERM => 15,
+        Sig::USR1 => 10,
+        _ => 0,
+    }
+}
+
+/// Holds the remote host lock: a channel whose shell keeps `flock` on fd 9 until the channel
+/// closes (or the connection drops, so a killed mngr never leaves the lock held).
+struct SshLock {
+    channel: Option<russh::Channel<client::Msg>>,
+    runtime: Arc<Runtime>,
+}
+
+impl HostLockGuard for SshLock {}
+
+impl Drop for SshLock {
+    fn drop(&mut self) {
+        if let Some(channel) = self.channel.take() {
+            self.runtime.block_on(async move {
+                let release = async {
+                    let _ = channel.eof().await;
+                    let mut channel = channel;
+                    // Wait for the shell to exit, which is when flock lets go.
+                    while channel.wait().await.is_some() {}
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), release).await;
+            });
+        }
+    }
+}
+
+impl Transport for SshTransport {
+    fn run(&self, script: &str, timeout: Option<Duration>) -> TransportResult<CommandOutput> {
+        let command = match timeout {
+            Some(t) => format!(
+                "timeout -k 2 {} sh -c {}",
+                t.as_secs_f64().max(0.001),
+                quote(script)
+            ),
+            None => format!("sh -c {}", quote(script)),
+        };
+        let result = self.block_on(async {
+            match timeout {
+                Some(t) => {
+                    tokio::time::timeout(t + Duration::from_secs(10), self.exec(&command, b""))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(TransportError::Timeout(format!(
+                                "command did not finish within {} s",
+                                t.as_secs_f64()
+                            )))
+                        })
+                }
+                None => self.exec(&command, b"").await,
+            }
+        })?;
+        let (code, stdout, stderr) = result;
+        if let Some(t) = timeout
+            && code as i32 == TIMED_OUT
+        {
+            return Err(TransportError::Timeout(format!(
+                "command did not finish within {} s",
+                t.as_secs_f64()
+            )));
+        }
+        Ok(CommandOutput {
+            exit_code: code as i32,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+
+    fn read_file(&self, path: &str) -> TransportResult<Option<Vec<u8>>> {
+        let p = quote(path);
+        let script = format!("[ -e {p} ] || exit {MISSING_FILE}; exec cat -- {p}");
+        let (code, stdout, stderr) =
+            self.block_on(self.exec(&format!("sh -c {}", quote(&script)), b""))?;
+        match code {
+            0 => Ok(Some(stdout)),
+            MISSING_FILE => Ok(None),
+            _ => Err(TransportError::Io(format!(
+                "reading {path} on {}: {}",
+                self.where_(),
+                String::from_utf8_lossy(&stderr).trim()
+            ))),
+        }
+    }
+
+    fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> TransportResult<()> {
+        let p = quote(path);
+        let chmod = mode
+            .map(|m| format!("chmod {m:o} \"$t\"; "))
+            .unwrap_or_default();
+        let script = format!(
+            "set -e; d=$(dirname -- {p}); mkdir -p \"$d\"; t=\"$d/.mngr-tmp.$$\"; \
+             trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; {chmod}mv -f \"$t\" {p}; trap - EXIT"
+        );
+        let (code, _, stderr) =
+            self.block_on(self.exec(&format!("sh -c {}", quote(&script)), data))?;
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(TransportError::Io(format!(
+                "writing {path} on {}: {}",
+                self.where_(),
+                String::from_utf8_lossy(&stderr).trim()
+            )))
+        }
+    }
+
+    fn push_dir(&self, src: &Path, dest: &str, options: &PushOptions) -> TransportResult<()> {
+        let ssh_command = std::iter::once("ssh".to_string())
+            .chain(self.ssh_options()?.iter().map(|o| quote(o)))
+            .chain(["-o".to_string(), "BatchMode=yes".to_string()])
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut command = Command::new("rsync");
+        command
+            .arg("-a")
+            .arg("-e")
+            .arg(ssh_command)
+            .arg(format!("--rsync-path=mkdir -p {} && rsync", quote(dest)));
+        for pattern in &options.excludes {
+            command.arg(format!("--exclude={pattern}"));
+        }
+        if options.files.is_some() {
+            command.arg("--from0").arg("--files-from=-");
+        }
+        let mut src_arg = src.as_os_str().to_owned();
+        src_arg.push("/");
+        command
+            .arg(src_arg)
+            .arg(format!("{}:{}/", self.target(), dest))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                TransportError::Io("rsync is not installed on this machine".to_string())
+            } else {
+                TransportError::Io(format!("running rsync: {e}"))
+            }
+        })?;
+        let mut stdin = child.stdin.take().expect("piped");
+        if let Some(files) = &options.files {
+            use std::io::Write;
+            let mut list = Vec::new();
+            for file in files {
+                list.extend_from_slice(file.as_bytes());
+                list.push(0);
+            }
+            let _ = stdin.write_all(&list);
+        }
+        drop(stdin);
+        let out = child.wait_with_output()?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(TransportError::Io(format!(
+                "rsync {} -> {}:{dest} failed: {}",
+                src.display(),
+                self.where_(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+
+    fn lock_host(
+        &self,
+        host_dir: &str,
+        timeout: Option<Duration>,
+    ) -> TransportResult<Box<dyn HostLockGuard>> {
+        let wait = match timeout {
+            Some(t) => format!("flock -w {} 9", t.as_secs_f64().max(0.001)),
+            None => "flock 9".to_string(),
+        };
+        let script = format!(
+            "HD={hd}; mkdir -p \"$HD\" && exec 9>>\"$HD/host_lock\" || exit 70\n\
+             if ! flock -n 9; then echo MNGR_LOCK_WAITING; {wait} || {{ echo MNGR_LOCK_TIMEOUT; exit 75; }}; fi\n\
+             g=$(cat \"$HD/host_lock.generation\" 2>/dev/null || echo 0)\n\
+             echo $(( g + 1 )) > \"$HD/host_lock.generation\"\n\
+             echo MNGR_LOCK_ACQUIRED $(( g + 1 ))\n\
+             exec cat >/dev/null",
+            hd = quote(host_dir)
+        );
+        let command = format!("sh -c {}", quote(&script));
+        let channel = self.block_on(async {
+            let mut channel = self.channel().await?;
+            let io = |e: russh::Error| conn_err(&self.endpoint, e);
+            channel.exec(true, command.as_bytes()).await.map_err(io)?;
+            let mut out = String::new();
+            let mut stderr = String::new();
+            while let Some(msg) = channel.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => {
+                        out.push_str(&String::from_utf8_lossy(&data));
+                        if out.contains("MNGR_LOCK_ACQUIRED") {
+                            return Ok(channel);
+                        }
+                        if out.contains("MNGR_LOCK_TIMEOUT") {
+                            return Err(TransportError::Timeout(format!(
+                                "another mngr process holds the host lock {host_dir}/host_lock on {}",
+                                self.where_()
+                            )));
+                        }
+                    }
+                    ChannelMsg::ExtendedData { data, .. } => {
+                        stderr.push_str(&String::from_utf8_lossy(&data))
+                    }
+                    _ => {}
+                }
+            }
+            Err(TransportError::Io(format!(
+                "taking the host lock in {host_dir} on {} failed: {}",
+                self.where_(),
+                stderr.trim()
+            )))
+        })?;
+        Ok(Box::new(SshLock {
+            channel: Some(channel),
+            runtime: self.runtime.clone(),
+        }))
+    }
+
+    fn run_interactive(&self, script: &str) -> TransportResult<i32> {
+        let status = Command::new("ssh")
+            .arg("-t")
+            .args(self.ssh_options()?)
+            .arg(self.target())
+            .arg(format!("sh -c {}", quote(script)))
+            .status()
+            .map_err(|e| TransportError::Io(format!("running ssh: {e}")))?;
+        Ok(status.code().unwrap_or(255))
+    }
+
+    fn is_local(&self) -> bool {
+        false
+    }
+}
