@@ -28,6 +28,14 @@ pub enum ExitCode {
     NotFound = 9,
     /// The operation is not supported by this provider.
     Unsupported = 10,
+    /// The name is already taken (an agent name on that host, a host name on that provider).
+    AlreadyExists = 11,
+    /// A program mngr needs is not installed where it is needed (tmux, git, rsync, claude, ...).
+    MissingTool = 12,
+    /// The agent is not running (message, capture).
+    NotRunning = 13,
+    /// destroy: the agent's work dir holds uncommitted or unpushed work (use --force).
+    UnsavedWork = 14,
 }
 
 /// An error the CLI prints as one line (`Error: ...`) plus an optional hint, then exits with `code`.
@@ -57,6 +65,18 @@ impl MngrError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ExitCode::NotFound, message)
     }
+    pub fn already_exists(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::AlreadyExists, message)
+    }
+    pub fn missing_tool(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::MissingTool, message)
+    }
+    pub fn not_running(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::NotRunning, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::ProviderUnavailable, message)
+    }
     pub fn settings(message: impl Into<String>) -> Self {
         Self::new(ExitCode::InvalidSettings, message)
     }
@@ -69,6 +89,7 @@ impl MngrError {
     pub fn from_provider(provider: &str, err: ProviderError) -> Self {
         let code = match err.kind {
             ErrorKind::NotFound => ExitCode::NotFound,
+            ErrorKind::AlreadyExists => ExitCode::AlreadyExists,
             ErrorKind::InvalidConfig => ExitCode::InvalidSettings,
             ErrorKind::InvalidInput => ExitCode::Usage,
             ErrorKind::Unsupported => ExitCode::Unsupported,

@@ -1,6 +1,7 @@
 //! The `mngr` host: command line, settings, plugin loading and the backend registry,
 //! host transports, the agent layer and the built-in `local` provider.
 
+pub mod agents;
 pub mod app;
 pub mod cli;
 pub mod config;

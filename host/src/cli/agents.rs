@@ -1,15 +1,182 @@
-//! Placeholder: filled in by the owner of this command group.
+//! The agent commands: create, list, connect, exec, message, capture, stop, start, destroy,
+//! rename, label and gc. Each lives in its own module under `cli/agents/`; this module holds
+//! the subcommand enum and what they share (reading targets, resolving them).
 
 use super::GlobalOptions;
+use crate::agents::address::AgentAddress;
+use crate::agents::discovery::{self, AgentView, Discovery};
+use crate::app::App;
 use crate::error::{MngrError, Result};
 use clap::Subcommand;
+use std::io::{BufRead, IsTerminal};
+
+pub mod create;
+pub mod edit;
+pub mod gc;
+pub mod interact;
+pub mod lifecycle;
+pub mod list;
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
-    /// (not yet built)
-    PendingAgents,
+    /// Create an agent: a work dir, a tmux session running its command, and its records
+    #[command(visible_alias = "c")]
+    Create(create::CreateArgs),
+    /// List agents on every enabled provider
+    #[command(visible_alias = "ls")]
+    List(list::ListArgs),
+    /// Attach your terminal to an agent's tmux session
+    #[command(visible_alias = "conn")]
+    Connect(interact::ConnectArgs),
+    /// Run a shell command in agents' work dirs, with their environment
+    #[command(visible_alias = "x")]
+    Exec(interact::ExecArgs),
+    /// Type a message into agents (as if typed, followed by Enter)
+    #[command(visible_alias = "msg")]
+    Message(interact::MessageArgs),
+    /// Print what an agent's pane shows (--full: with scrollback)
+    Capture(interact::CaptureArgs),
+    /// Stop agents: end their processes and tmux sessions, keep their records and work dirs
+    Stop(lifecycle::StopArgs),
+    /// Start stopped agents again (idempotent)
+    Start(lifecycle::StartArgs),
+    /// Destroy agents: stop them and remove their records and the work dirs mngr made
+    #[command(visible_alias = "rm")]
+    Destroy(lifecycle::DestroyArgs),
+    /// Rename an agent
+    #[command(visible_alias = "mv")]
+    Rename(edit::RenameArgs),
+    /// Add or change labels (KEY=VALUE) of agents
+    Label(edit::LabelArgs),
+    /// Remove what crashed or interrupted commands left: orphaned work dirs, records, sessions
+    Gc(gc::GcArgs),
 }
 
-pub fn run(_global: &GlobalOptions, _cmd: AgentCommand) -> Result<()> {
-    Err(MngrError::failure("not yet built"))
+pub fn run(global: &GlobalOptions, cmd: AgentCommand) -> Result<()> {
+    match cmd {
+        AgentCommand::Create(args) => create::run(global, args),
+        AgentCommand::List(args) => list::run(global, args),
+        AgentCommand::Connect(args) => interact::connect(global, args),
+        AgentCommand::Exec(args) => interact::exec(global, args),
+        AgentCommand::Message(args) => interact::message(global, args),
+        AgentCommand::Capture(args) => interact::capture(global, args),
+        AgentCommand::Stop(args) => lifecycle::stop(global, args),
+        AgentCommand::Start(args) => lifecycle::start(global, args),
+        AgentCommand::Destroy(args) => lifecycle::destroy(global, args),
+        AgentCommand::Rename(args) => edit::rename(global, args),
+        AgentCommand::Label(args) => edit::label(global, args),
+        AgentCommand::Gc(args) => gc::run(global, args),
+    }
+}
+
+/// The agent addresses a command names: positionals (where one `-` reads more, one per line,
+/// from stdin) plus repeated `--agent` values.
+pub fn read_targets(positional: &[String], extra: &[String]) -> Result<Vec<String>> {
+    let dashes = positional.iter().filter(|p| p.as_str() == "-").count();
+    if dashes > 1 {
+        return Err(MngrError::usage(
+            "'-' (read agents from stdin) may be given only once",
+        ));
+    }
+    let mut out = Vec::new();
+    for p in positional.iter().chain(extra) {
+        if p == "-" {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(MngrError::usage(
+                    "'-' reads agent names from stdin, but stdin is a terminal",
+                )
+                .with_hint("pipe names in, for example: mngr list --ids | mngr stop -"));
+            }
+            for line in stdin.lock().lines() {
+                let line = line?;
+                let line = line.trim();
+                if !line.is_empty() {
+                    out.push(line.to_string());
+                }
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Parse addresses, discover what they need and resolve each to one agent (indices into
+/// `discovery.agents`, deduplicated, in the order given).
+pub fn resolve(app: &App, raw: &[String]) -> Result<(Discovery, Vec<usize>)> {
+    let addresses: Vec<AgentAddress> = raw
+        .iter()
+        .map(|r| AgentAddress::parse(r))
+        .collect::<Result<_>>()?;
+    let found = discovery::discover_for(app, &addresses)?;
+    let mut indices = Vec::new();
+    for address in &addresses {
+        let agent = found.resolve(address)?;
+        let index = found
+            .agents
+            .iter()
+            .position(|a| std::ptr::eq(a, agent))
+            .expect("resolved from this list");
+        if !indices.contains(&index) {
+            indices.push(index);
+        }
+    }
+    Ok((found, indices))
+}
+
+/// `KEY=VALUE` from a flag.
+pub fn parse_key_value(flag: &str, raw: &str) -> Result<(String, String)> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(MngrError::usage(format!(
+            "invalid {flag} '{raw}': expected KEY=VALUE"
+        ))),
+    }
+}
+
+/// One agent as list and other commands print it.
+pub fn agent_json(agent: &AgentView) -> serde_json::Value {
+    let r = &agent.record;
+    let host = &agent.host.record;
+    serde_json::json!({
+        "resource_type": "agent",
+        "id": r.id,
+        "name": r.name,
+        "address": agent.address(),
+        "type": r.agent_type,
+        "command": r.command,
+        "work_dir": r.work_dir,
+        "initial_branch": r.created_branch_name,
+        "create_time": r.create_time,
+        "start_on_boot": r.start_on_boot,
+        "state": agent.state.as_str(),
+        "pid": agent.pane_pid,
+        "labels": r.labels,
+        "host": {
+            "id": host.id,
+            "name": host.name,
+            "provider_name": agent.host.provider,
+            "state": host.state.as_str(),
+            "image": host.image,
+            "tags": host.tags,
+        },
+    })
+}
+
+/// Print one JSON value on stdout.
+pub fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serializes")
+    );
+}
+
+pub fn print_jsonl(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string(value).expect("serializes"));
+}
+
+/// Load the app for an agent command.
+pub fn load(global: &GlobalOptions) -> Result<App> {
+    App::load(global)
 }

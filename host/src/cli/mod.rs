@@ -21,8 +21,12 @@ Exit codes:
   6  a provider could not be reached
   7  message: delivered but the agent appears stuck
   8  invalid settings (a settings file, MNGR__* variable or -S value)
-  9  the named agent, host, provider, snapshot or setting does not exist
-  10 the provider does not support the operation";
+  9  the named agent, host, provider, snapshot, setting or path does not exist
+  10 the provider does not support the operation
+  11 the name is already taken
+  12 a required program (tmux, git, rsync, claude, codex) is not installed
+  13 the agent is not running
+  14 destroy: the work dir holds uncommitted or unpushed work (use --force)";
 
 #[derive(Debug, Parser)]
 #[command(name = "mngr", version, about = "Create, run and manage AI coding agents on local and remote hosts", after_help = EXIT_CODES_HELP)]
@@ -123,6 +127,10 @@ pub fn command_options() -> crate::config::schema::CommandOptions {
 }
 
 pub fn report_error(err: &MngrError) {
+    // An empty message means the command already printed its errors.
+    if err.message.is_empty() {
+        return;
+    }
     eprintln!("Error: {}", err.message);
     if let Some(hint) = &err.hint {
         eprintln!("  hint: {hint}");

@@ -1,0 +1,132 @@
+//! Garbage collection on a host: what a crash or an interrupted command left behind. Agent
+//! dirs without a valid record, work dirs mngr made that no agent uses, tmux sessions with
+//! mngr's prefix that no agent owns, and temp files of interrupted atomic writes.
+
+use super::host::Host;
+use super::record::AgentRecord;
+use super::shell::quote;
+use super::workdir;
+use crate::error::Result;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Removed {
+    /// `agent_dir`, `work_dir`, `session` or `temp_file`.
+    pub kind: &'static str,
+    pub what: String,
+    pub host: String,
+    pub provider: String,
+}
+
+/// Collect garbage on one host; with `dry_run` only report it.
+pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Vec<Removed>> {
+    let _lock = host.lock()?;
+    let probe = host.probe()?;
+    let mut removed = Vec::new();
+    let mut note = |kind: &'static str, what: String| {
+        removed.push(Removed {
+            kind,
+            what,
+            host: host.name().to_string(),
+            provider: host.provider.clone(),
+        })
+    };
+    let agents: Vec<&AgentRecord> = probe
+        .records
+        .iter()
+        .filter_map(|(dir, r)| r.as_ref().ok().filter(|r| r.id.as_str() == dir))
+        .collect();
+
+    // Agent dirs with no valid record (a create or destroy that died half-way).
+    let h = quote(&host.host_dir);
+    let listing = host.run(&format!(
+        "cd {h}/agents 2>/dev/null && for d in */; do [ -d \"$d\" ] && echo \"${{d%/}}\"; done; \
+         find {h}/agents {h} -maxdepth 2 -name '.*.tmp.*' -type f 2>/dev/null | sed 's/^/TMP /'"
+    ))?;
+    for line in listing.stdout.lines() {
+        if let Some(tmp) = line.strip_prefix("TMP ") {
+            note("temp_file", tmp.to_string());
+            if !dry_run {
+                host.run(&format!("rm -f {}", quote(tmp)))?;
+            }
+            continue;
+        }
+        if !agents.iter().any(|a| a.id.as_str() == line) {
+            let dir = host.agent_dir(line);
+            note("agent_dir", dir.clone());
+            if !dry_run {
+                host.run_ok(
+                    &format!("rm -rf {}", quote(&dir)),
+                    "removing an orphaned agent dir",
+                )?;
+            }
+        }
+    }
+
+    // Sessions with mngr's prefix that no agent owns.
+    let owned: Vec<String> = agents
+        .iter()
+        .map(|a| format!("{prefix}{}", a.name))
+        .collect();
+    let mut sessions: Vec<&str> = probe
+        .sessions()
+        .into_iter()
+        .filter(|s| s.starts_with(prefix) && !owned.iter().any(|o| o == s))
+        .collect();
+    sessions.sort();
+    for session in sessions {
+        note("session", session.to_string());
+        if !dry_run {
+            host.run(&format!(
+                "tmux kill-session -t {} 2>/dev/null; exit 0",
+                quote(&format!("={session}"))
+            ))?;
+        }
+    }
+
+    // Work dirs mngr made that no agent uses any more.
+    let mut data = host.read_host_data(prefix)?;
+    let orphans: Vec<String> = data
+        .generated_work_dirs
+        .iter()
+        .filter(|d| !agents.iter().any(|a| &a.work_dir == *d))
+        .cloned()
+        .collect();
+    for dir in &orphans {
+        note("work_dir", dir.clone());
+        if !dry_run {
+            remove_orphan_work_dir(host, dir)?;
+        }
+    }
+    if !dry_run && !orphans.is_empty() {
+        data.generated_work_dirs.retain(|d| !orphans.contains(d));
+        host.write_host_data(&mut data)?;
+    }
+    Ok(removed)
+}
+
+/// Remove an orphaned work dir; for a worktree, also its `mngr/` branch when that branch
+/// holds no commit found on any other branch (so nothing is lost).
+fn remove_orphan_work_dir(host: &Host, dir: &str) -> Result<()> {
+    let d = quote(dir);
+    let info = host.run(&format!(
+        "[ -f {d}/.git ] || exit 0; \
+         git -C {d} rev-parse --path-format=absolute --git-common-dir 2>/dev/null; \
+         git -C {d} symbolic-ref --short -q HEAD 2>/dev/null"
+    ))?;
+    let mut lines = info.stdout.lines();
+    let common = lines.next().map(str::to_string);
+    let branch = lines.next().map(str::to_string);
+    workdir::remove_dir(host, dir, None)?;
+    if let (Some(common), Some(branch)) = (common, branch) {
+        if branch.starts_with("mngr/") {
+            let g = quote(&common);
+            let b = quote(&branch);
+            host.run(&format!(
+                "n=$(git --git-dir={g} rev-list --count {b} --not --exclude=refs/heads/{branch} --branches --remotes 2>/dev/null) && \
+                 [ \"$n\" = 0 ] && git --git-dir={g} branch -q -D {b}; exit 0"
+            ))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! An online host as the agent layer sees it: its provider, record and host dir, reached
+//! through a [`Transport`]. Every on-host read and write of records goes through here.
+
+use super::probe::{self, HostProbe};
+use super::record::{AgentRecord, HostData};
+use super::shell::quote;
+use crate::app::ProviderHandle;
+use crate::error::{MngrError, Result};
+use crate::transport::{self, CommandOutput, HostLockGuard, Transport, TransportError};
+use mngr_plugin_api::{HostRecord, ProviderInstance};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Host {
+    /// The provider instance name.
+    pub provider: String,
+    pub record: HostRecord,
+    pub host_dir: String,
+    pub transport: Arc<dyn Transport>,
+    pub instance: Arc<dyn ProviderInstance>,
+}
+
+impl Host {
+    /// Connect to a running host of `provider`.
+    pub fn open(provider: &ProviderHandle, record: HostRecord) -> Result<Host> {
+        let access = provider
+            .instance
+            .host_access(&record.id)
+            .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+        let host_dir = transport::host_dir_of(&access).to_string();
+        let transport = transport::connect(&access)
+            .map_err(|e| transport_error(&provider.name, record.name.as_str(), e))?;
+        Ok(Host {
+            provider: provider.name.clone(),
+            record,
+            host_dir,
+            transport,
+            instance: provider.instance.clone(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.record.name.as_str()
+    }
+
+    /// `NAME@HOST.PROVIDER` for an agent on this host.
+    pub fn address_of(&self, agent: &str) -> String {
+        format!("{agent}@{}.{}", self.name(), self.provider)
+    }
+
+    pub fn agents_dir(&self) -> String {
+        format!("{}/agents", self.host_dir)
+    }
+
+    pub fn agent_dir(&self, id: &str) -> String {
+        format!("{}/agents/{id}", self.host_dir)
+    }
+
+    fn map_err(&self, err: TransportError) -> MngrError {
+        transport_error(&self.provider, self.name(), err)
+    }
+
+    pub fn run(&self, script: &str) -> Result<CommandOutput> {
+        self.transport
+            .run(script, None)
+            .map_err(|e| self.map_err(e))
+    }
+
+    pub fn run_timeout(&self, script: &str, timeout: Duration) -> Result<CommandOutput> {
+        self.transport
+            .run(script, Some(timeout))
+            .map_err(|e| self.map_err(e))
+    }
+
+    /// Run a script that must succeed; its stderr becomes the error message.
+    pub fn run_ok(&self, script: &str, what: &str) -> Result<String> {
+        let out = self.run(script)?;
+        if out.success() {
+            Ok(out.stdout)
+        } else {
+            let detail = out.stderr.trim();
+            let detail = if detail.is_empty() {
+                format!("exit code {}", out.exit_code)
+            } else {
+                detail.lines().last().unwrap_or(detail).to_string()
+            };
+            Err(MngrError::failure(format!(
+                "{what} on host '{}' failed: {detail}",
+                self.name()
+            )))
+        }
+    }
+
+    pub fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        self.transport.read_file(path).map_err(|e| self.map_err(e))
+    }
+
+    pub fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> Result<()> {
+        self.transport
+            .write_file(path, data, mode)
+            .map_err(|e| self.map_err(e))
+    }
+
+    /// Take the host lock; changes to agents on a host happen while holding it.
+    pub fn lock(&self) -> Result<Box<dyn HostLockGuard>> {
+        self.transport
+            .lock_host(&self.host_dir, None)
+            .map_err(|e| self.map_err(e))
+    }
+
+    /// Read every agent record, tmux pane and process of the host in one command.
+    pub fn probe(&self) -> Result<HostProbe> {
+        let out = self.run(&probe::script(&self.host_dir))?;
+        probe::parse(&out.stdout).map_err(|e| {
+            MngrError::failure(format!(
+                "reading agents on host '{}': {e}: {}",
+                self.name(),
+                out.stderr.trim()
+            ))
+        })
+    }
+
+    /// The host record, or fresh defaults when the host has none yet.
+    pub fn read_host_data(&self, prefix: &str) -> Result<HostData> {
+        let path = format!("{}/data.json", self.host_dir);
+        match self.read_file(&path)? {
+            Some(bytes) => HostData::parse(&bytes).map_err(|e| {
+                MngrError::failure(format!("host record {path} is invalid: {e}"))
+                    .with_hint("fix or delete the file; mngr writes a new one")
+            }),
+            None => Ok(HostData::new(
+                self.record.id.as_str(),
+                self.record.name.as_str(),
+                prefix,
+            )),
+        }
+    }
+
+    /// Write the host record atomically and hand a copy to the provider.
+    pub fn write_host_data(&self, data: &mut HostData) -> Result<()> {
+        let bytes = data.to_json();
+        self.write_file(&format!("{}/data.json", self.host_dir), &bytes, None)?;
+        if let Ok(value) = serde_json::from_slice(&bytes) {
+            if let Err(e) = self.instance.persist_host_record(&self.record.id, value) {
+                eprintln!(
+                    "warning: provider '{}' did not keep the host record: {}",
+                    self.provider, e.message
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn read_agent_record(&self, id: &str) -> Result<Option<AgentRecord>> {
+        let path = format!("{}/data.json", self.agent_dir(id));
+        match self.read_file(&path)? {
+            None => Ok(None),
+            Some(bytes) => AgentRecord::parse(&bytes)
+                .map(Some)
+                .map_err(|e| MngrError::failure(format!("agent record {path} is invalid: {e}"))),
+        }
+    }
+
+    /// Write an agent record atomically (the commit point of every change to an agent), then
+    /// give the provider its copy for offline listing.
+    pub fn write_agent_record(&self, record: &AgentRecord) -> Result<()> {
+        let path = format!("{}/data.json", self.agent_dir(record.id.as_str()));
+        self.write_file(&path, &record.to_json(), None)?;
+        let value = serde_json::to_value(record).expect("serializes");
+        if let Err(e) = self.instance.persist_agent_record(&self.record.id, value) {
+            eprintln!(
+                "warning: provider '{}' did not keep the agent record: {}",
+                self.provider, e.message
+            );
+        }
+        Ok(())
+    }
+
+    /// Check that a program exists on the host.
+    pub fn has_program(&self, program: &str) -> Result<bool> {
+        Ok(self
+            .run(&format!("command -v {} >/dev/null 2>&1", quote(program)))?
+            .success())
+    }
+}
+
+/// A transport failure as a user-facing error.
+pub fn transport_error(provider: &str, host: &str, err: TransportError) -> MngrError {
+    match err {
+        TransportError::Connection(_) | TransportError::Authentication(_) => {
+            MngrError::unavailable(format!(
+                "cannot reach host '{host}' of provider '{provider}': {err}"
+            ))
+        }
+        other => MngrError::failure(format!("host '{host}': {other}")),
+    }
+}

@@ -1,0 +1,17 @@
+//! The agent layer: agents as commands in tmux sessions on hosts, their records under the host
+//! dir, work dirs, lifecycle, discovery and address resolution. Written only against the
+//! [`crate::transport::Transport`] trait, so it works the same on local and remote hosts.
+
+pub mod address;
+pub mod discovery;
+pub mod envfile;
+pub mod gc;
+pub mod host;
+pub mod lifecycle;
+pub mod names;
+pub mod probe;
+pub mod record;
+pub mod shell;
+pub mod state;
+pub mod types;
+pub mod workdir;

@@ -1,0 +1,516 @@
+//! Work directories: where an agent runs. In a git repository the default is a new worktree
+//! on branch `mngr/NAME`; a copy brings the repository (history and uncommitted work) or a
+//! plain directory's files to the host through [`Transport::push_dir`]; in-place runs in the
+//! source directory itself.
+//!
+//! The source is always on this machine; the host may be local or remote.
+
+use super::host::Host;
+use super::record::{AgentRecord, WorkDirInfo};
+use super::shell::quote;
+use crate::error::{MngrError, Result};
+use crate::transport::PushOptions;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    InPlace,
+    Worktree,
+    Copy,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::InPlace => "in_place",
+            Mode::Worktree => "worktree",
+            Mode::Copy => "copy",
+        }
+    }
+}
+
+/// The directory an agent's work dir comes from, on this machine.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    /// The repository root when `path` is inside a git work tree.
+    pub git_root: Option<PathBuf>,
+}
+
+/// Whether a program is on this machine's PATH.
+pub fn program_on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            let candidate = dir.join(program);
+            std::fs::metadata(&candidate).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+        })
+    })
+}
+
+fn require_local_git() -> Result<()> {
+    if program_on_path("git") {
+        Ok(())
+    } else {
+        Err(
+            MngrError::missing_tool("git is not installed on this machine (needed for the agent's work dir in a git repository)")
+                .with_hint("install git, or use --in-place to run the agent in the directory as it is"),
+        )
+    }
+}
+
+/// Inspect a source directory. Finding the repository needs no git; using it does.
+pub fn inspect(path: &Path) -> Result<Source> {
+    let path = path.canonicalize().map_err(|e| {
+        MngrError::not_found(format!(
+            "work dir source '{}' does not exist or cannot be read: {e}",
+            path.display()
+        ))
+    })?;
+    if !path.is_dir() {
+        return Err(MngrError::usage(format!(
+            "work dir source '{}' is not a directory",
+            path.display()
+        )));
+    }
+    let git_root = path
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf);
+    Ok(Source { path, git_root })
+}
+
+/// Run git on this machine in `dir`.
+fn local_git(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| MngrError::failure(format!("running git: {e}")))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(MngrError::failure(format!(
+            "git {} in {} failed: {}",
+            args.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+fn head_commit(root: &Path) -> Result<String> {
+    local_git(root, &["rev-parse", "--verify", "-q", "HEAD^{commit}"])
+        .map(|s| s.trim().to_string())
+        .map_err(|_| {
+            MngrError::usage(format!(
+                "git repository {} has no commits yet",
+                root.display()
+            ))
+            .with_hint("commit something first, or use --in-place")
+        })
+}
+
+/// Files of the work tree as the user sees it: tracked files that exist plus untracked files
+/// that are not ignored (relative to the repository root).
+fn working_files(root: &Path, only_changed: bool) -> Result<Vec<String>> {
+    let args: &[&str] = if only_changed {
+        &[
+            "ls-files",
+            "-z",
+            "--modified",
+            "--others",
+            "--exclude-standard",
+        ]
+    } else {
+        &[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ]
+    };
+    let listed = local_git(root, args)?;
+    let mut files: Vec<String> = listed
+        .split('\0')
+        .filter(|f| !f.is_empty())
+        .filter(|f| std::fs::symlink_metadata(root.join(f)).is_ok_and(|m| !m.is_dir()))
+        .map(str::to_string)
+        .collect();
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Tracked files deleted in the work tree.
+fn deleted_files(root: &Path) -> Result<Vec<String>> {
+    Ok(local_git(root, &["ls-files", "-z", "--deleted"])?
+        .split('\0')
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// What `create` will make, decided before anything is made.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub mode: Mode,
+    pub source: Source,
+    /// The work dir on the host.
+    pub target: String,
+    /// The branch created for the agent (worktree and git copies).
+    pub branch: Option<String>,
+}
+
+impl Plan {
+    /// Whether mngr makes (and later removes) the work dir.
+    pub fn is_generated(&self) -> bool {
+        self.mode != Mode::InPlace
+    }
+
+    /// Programs the host needs for this plan.
+    pub fn host_programs(&self) -> Vec<&'static str> {
+        match (self.mode, self.source.git_root.is_some()) {
+            (Mode::Worktree, _) | (Mode::Copy, true) => vec!["git"],
+            _ => vec![],
+        }
+    }
+}
+
+/// Decide the work dir: `requested` mode or the default for the source and host.
+pub fn plan(
+    host: &Host,
+    source: Source,
+    requested: Option<Mode>,
+    agent_name: &str,
+    agent_id: &str,
+) -> Result<Plan> {
+    let local = host.transport.is_local();
+    let mode = match requested {
+        Some(mode) => mode,
+        None if source.git_root.is_some() && local => Mode::Worktree,
+        None => Mode::Copy,
+    };
+    if mode == Mode::InPlace && !local {
+        return Err(MngrError::usage(format!(
+            "--in-place needs the local host; host '{}' is remote",
+            host.name()
+        ))
+        .with_hint("omit --in-place to copy the work dir to the host"));
+    }
+    if mode == Mode::Worktree {
+        if !local {
+            return Err(MngrError::usage(format!(
+                "a git worktree needs the local host; host '{}' is remote",
+                host.name()
+            ))
+            .with_hint("omit --worktree to copy the repository to the host"));
+        }
+        if source.git_root.is_none() {
+            return Err(MngrError::usage(format!(
+                "--worktree needs a git repository, and {} is not in one",
+                source.path.display()
+            ))
+            .with_hint("use --copy or --in-place"));
+        }
+    }
+    if source.git_root.is_some() && mode != Mode::InPlace {
+        require_local_git()?;
+    }
+    if mode != Mode::InPlace && local {
+        let host_dir = Path::new(&host.host_dir);
+        let root = source.git_root.as_deref().unwrap_or(&source.path);
+        if host_dir.starts_with(root) {
+            return Err(MngrError::usage(format!(
+                "the source {} contains mngr's host dir {}; copying it would copy mngr's own records",
+                root.display(),
+                host_dir.display()
+            ))
+            .with_hint("use --in-place, or --from another directory"));
+        }
+        if mode == Mode::Copy && (root == Path::new("/") || root == crate::paths::home_dir()) {
+            return Err(MngrError::usage(format!(
+                "refusing to copy {} as a work dir",
+                root.display()
+            ))
+            .with_hint("run mngr in a project directory, pass --from PATH, or use --in-place"));
+        }
+    }
+    let target = match mode {
+        Mode::InPlace => source.path.to_string_lossy().into_owned(),
+        Mode::Worktree => format!(
+            "{}/worktrees/{agent_name}-{}",
+            host.host_dir,
+            uuid::Uuid::new_v4().simple()
+        ),
+        Mode::Copy if local => format!("{}/copies/{agent_id}", host.host_dir),
+        Mode::Copy => format!("{}/projects/{agent_id}", host.host_dir),
+    };
+    let branch = match mode {
+        Mode::Worktree => Some(format!("mngr/{agent_name}")),
+        Mode::Copy if source.git_root.is_some() => Some(format!("mngr/{agent_name}")),
+        _ => None,
+    };
+    Ok(Plan {
+        mode,
+        source,
+        target,
+        branch,
+    })
+}
+
+/// Make the work dir. On failure, whatever was made is removed again.
+pub fn create(host: &Host, plan: &Plan) -> Result<WorkDirInfo> {
+    let mut info = WorkDirInfo {
+        mode: plan.mode.as_str().to_string(),
+        source: Some(plan.source.path.to_string_lossy().into_owned()),
+        base_commit: None,
+    };
+    let result = match (plan.mode, &plan.source.git_root) {
+        (Mode::InPlace, _) => Ok(()),
+        (Mode::Worktree, Some(root)) => {
+            info.source = Some(root.to_string_lossy().into_owned());
+            create_worktree(host, plan, root, &mut info)
+        }
+        (Mode::Copy, Some(root)) => {
+            info.source = Some(root.to_string_lossy().into_owned());
+            copy_repository(host, plan, root, &mut info)
+        }
+        (Mode::Copy, None) => host
+            .transport
+            .push_dir(&plan.source.path, &plan.target, &PushOptions::default())
+            .map_err(|e| {
+                MngrError::failure(format!(
+                    "copying {} to host '{}': {e}",
+                    plan.source.path.display(),
+                    host.name()
+                ))
+            }),
+        (Mode::Worktree, None) => Err(MngrError::usage("--worktree needs a git repository")),
+    };
+    match result {
+        Ok(()) => Ok(info),
+        Err(e) => {
+            if plan.is_generated() {
+                discard(host, plan);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Remove a half-made work dir (and the branch made for it).
+fn discard(host: &Host, plan: &Plan) {
+    let _ = remove_dir(host, &plan.target, plan.source.git_root.as_deref());
+    if let (Mode::Worktree, Some(root), Some(branch)) =
+        (plan.mode, &plan.source.git_root, &plan.branch)
+    {
+        let _ = local_git(root, &["branch", "-D", branch]);
+    }
+}
+
+fn create_worktree(host: &Host, plan: &Plan, root: &Path, info: &mut WorkDirInfo) -> Result<()> {
+    let head = head_commit(root)?;
+    let branch = plan.branch.as_deref().expect("worktrees have a branch");
+    if local_git(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{branch}"),
+        ],
+    )
+    .is_ok()
+    {
+        return Err(MngrError::already_exists(format!(
+            "branch '{branch}' already exists in {}",
+            root.display()
+        ))
+        .with_hint(format!(
+            "delete it (git branch -D {branch}) or choose another agent name"
+        )));
+    }
+    if let Some(parent) = Path::new(&plan.target).parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    local_git(
+        root,
+        &["worktree", "add", "-q", "-b", branch, &plan.target, &head],
+    )?;
+    info.base_commit = Some(head);
+    // Bring uncommitted work along: changed and untracked files, and deletions.
+    let changed = working_files(root, true)?;
+    if !changed.is_empty() {
+        let options = PushOptions {
+            excludes: Vec::new(),
+            files: Some(changed),
+        };
+        host.transport
+            .push_dir(root, &plan.target, &options)
+            .map_err(|e| MngrError::failure(format!("copying uncommitted work: {e}")))?;
+    }
+    for file in deleted_files(root)? {
+        let _ = std::fs::remove_file(Path::new(&plan.target).join(file));
+    }
+    Ok(())
+}
+
+/// Bring a repository to the host: its history as a git bundle, then the work tree's files
+/// (tracked and untracked, not ignored) on top, on a new branch at the current commit.
+fn copy_repository(host: &Host, plan: &Plan, root: &Path, info: &mut WorkDirInfo) -> Result<()> {
+    let head = head_commit(root)?;
+    let branch = plan.branch.as_deref().expect("git copies have a branch");
+    let scratch = tempfile::tempdir()?;
+    let bundle_path = scratch.path().join("repo.bundle");
+    local_git(
+        root,
+        &[
+            "bundle",
+            "create",
+            "-q",
+            &bundle_path.to_string_lossy(),
+            "--all",
+        ],
+    )?;
+    let bundle = std::fs::read(&bundle_path)?;
+    let remote_bundle = format!("{}.bundle", plan.target);
+    host.write_file(&remote_bundle, &bundle, None)?;
+    let t = quote(&plan.target);
+    let b = quote(&remote_bundle);
+    let script = format!(
+        "set -e\n\
+         git clone -q --no-checkout {b} {t}\n\
+         rm -f {b}\n\
+         cd {t}\n\
+         git remote remove origin\n\
+         git update-ref refs/heads/{branch} {head}\n\
+         git symbolic-ref HEAD refs/heads/{branch}\n\
+         git reset -q\n"
+    );
+    let cloned = host.run_ok(&script, "unpacking the repository");
+    if cloned.is_err() {
+        let _ = host.run(&format!("rm -f {b}"));
+    }
+    cloned?;
+    if let Ok(url) = local_git(root, &["remote", "get-url", "origin"]) {
+        let _ = host.run(&format!(
+            "git -C {t} remote add origin {}",
+            quote(url.trim())
+        ));
+    }
+    let options = PushOptions {
+        excludes: Vec::new(),
+        files: Some(working_files(root, false)?),
+    };
+    host.transport
+        .push_dir(root, &plan.target, &options)
+        .map_err(|e| {
+            MngrError::failure(format!(
+                "copying {} to host '{}': {e}",
+                root.display(),
+                host.name()
+            ))
+        })?;
+    info.base_commit = Some(head);
+    Ok(())
+}
+
+/// Why removing this agent's work dir would lose work, if it would.
+/// `delete_branch`: the branch made for the agent is deleted too.
+pub fn unsaved_work(
+    host: &Host,
+    record: &AgentRecord,
+    delete_branch: bool,
+) -> Result<Option<String>> {
+    let info = record.work_dir_info();
+    let wd = quote(&record.work_dir);
+    let is_git_dir = matches!(info.mode.as_str(), "worktree" | "copy")
+        && host
+            .run(&format!(
+                "git -C {wd} rev-parse --is-inside-work-tree >/dev/null 2>&1"
+            ))?
+            .success();
+    if !is_git_dir {
+        return Ok(None);
+    }
+    let status = host.run(&format!("git -C {wd} status --porcelain"))?;
+    let changed = status.stdout.lines().filter(|l| !l.is_empty()).count();
+    if changed > 0 {
+        return Ok(Some(format!(
+            "its work dir {} has {changed} uncommitted change(s)",
+            record.work_dir
+        )));
+    }
+    let commits_at_risk = info.mode == "copy" || delete_branch;
+    if let (true, Some(base)) = (commits_at_risk, &info.base_commit) {
+        let out = host.run(&format!(
+            "git -C {wd} rev-list --count HEAD --not {} --remotes",
+            quote(base)
+        ))?;
+        let count: u64 = out.stdout.trim().parse().unwrap_or(0);
+        if count > 0 {
+            return Ok(Some(format!(
+                "its branch has {count} commit(s) not pushed anywhere (in {})",
+                record.work_dir
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Remove a work dir mngr made: a worktree through git, anything else with `rm -rf`, and only
+/// inside the host dir.
+pub fn remove_dir(host: &Host, path: &str, repo: Option<&Path>) -> Result<()> {
+    if !path.starts_with(&format!("{}/", host.host_dir)) {
+        return Err(MngrError::failure(format!(
+            "refusing to remove {path}: it is outside mngr's host dir {}",
+            host.host_dir
+        )));
+    }
+    let p = quote(path);
+    let repo_cmd = match repo {
+        Some(r) => format!(
+            "git -C {} worktree remove --force {p} 2>/dev/null; git -C {} worktree prune 2>/dev/null; ",
+            quote(&r.to_string_lossy()),
+            quote(&r.to_string_lossy())
+        ),
+        None => String::new(),
+    };
+    // A worktree knows its repository even when the record does not.
+    let script = format!(
+        "if [ -f {p}/.git ]; then c=$(git -C {p} rev-parse --path-format=absolute --git-common-dir 2>/dev/null); fi\n\
+         {repo_cmd}\n\
+         rm -rf {p}\n\
+         if [ -n \"$c\" ]; then git --git-dir=\"$c\" worktree prune 2>/dev/null; fi\n\
+         [ ! -e {p} ]"
+    );
+    host.run_ok(&script, &format!("removing work dir {path}"))
+        .map(|_| ())
+}
+
+/// Remove an agent's work dir if mngr made it, and the agent's branch if asked.
+pub fn remove_for(host: &Host, record: &AgentRecord, delete_branch: bool) -> Result<()> {
+    let info = record.work_dir_info();
+    let repo = info.source.as_deref().map(Path::new);
+    match info.mode.as_str() {
+        "worktree" => {
+            remove_dir(host, &record.work_dir, repo)?;
+            if let (true, Some(branch), Some(repo)) =
+                (delete_branch, &record.created_branch_name, repo)
+            {
+                if let Err(e) = local_git(repo, &["branch", "-D", branch]) {
+                    eprintln!("warning: {}", e.message);
+                }
+            }
+            Ok(())
+        }
+        "copy" => remove_dir(host, &record.work_dir, None),
+        _ => Ok(()),
+    }
+}

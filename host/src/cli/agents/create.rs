@@ -1,0 +1,479 @@
+//! `mngr create [ADDRESS] [AGENT_TYPE] [options] [-- COMMAND ARGS...]`
+
+use super::{parse_key_value, print_json, print_jsonl};
+use crate::agents::address::CreateTarget;
+use crate::agents::host::Host;
+use crate::agents::lifecycle::{self, CreateRequest, session_name};
+use crate::agents::workdir::{self, Mode};
+use crate::agents::{envfile, names, types};
+use crate::app::{App, ProviderHandle};
+use crate::cli::GlobalOptions;
+use crate::error::{MngrError, Result};
+use crate::output::OutputFormat;
+use crate::registry::Registry;
+use clap::Args;
+use mngr_plugin_api::{
+    CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState, SafeName,
+};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mngr create fixer -- sleep 1000           a command agent in a new worktree (in a git repo)
+  mngr create helper claude --no-connect    Claude Code in a worktree on branch mngr/helper
+  mngr create scratch --in-place -- bash    run in the current directory itself
+  mngr create box --in docker -s --cpus=2   a new docker host for the agent")]
+pub struct CreateArgs {
+    /// Where the agent goes: [NAME][@[HOST][.PROVIDER]] (no NAME: a generated one)
+    pub address: Option<String>,
+    /// Agent type: command, claude, codex, or one defined as [agent_types.NAME] in settings
+    pub agent_type: Option<String>,
+    /// The command to run (type `command`), or extra arguments for the type's command
+    #[arg(last = true, value_name = "COMMAND")]
+    pub agent_args: Vec<String>,
+    /// The agent's name (instead of the positional address)
+    #[arg(short = 'n', long)]
+    pub name: Option<String>,
+    /// The agent type (instead of the positional type)
+    #[arg(long = "type", value_name = "TYPE")]
+    pub type_flag: Option<String>,
+    /// The command line to run, as one string (instead of a command after `--`)
+    #[arg(long)]
+    pub command: Option<String>,
+    /// The provider instance to put the agent on (a new host on providers that make hosts)
+    #[arg(long = "in", visible_alias = "provider", value_name = "PROVIDER")]
+    pub provider: Option<String>,
+    /// The directory the work dir comes from (default: the current directory)
+    #[arg(long, value_name = "PATH")]
+    pub from: Option<PathBuf>,
+    /// Run in the source directory itself (no worktree, no copy)
+    #[arg(long, conflicts_with_all = ["copy", "worktree"])]
+    pub in_place: bool,
+    /// Copy the source to a new work dir (git repositories come with history and uncommitted work)
+    #[arg(long, conflicts_with = "worktree")]
+    pub copy: bool,
+    /// Make a git worktree on branch mngr/NAME (the default in a git repository on the local host)
+    #[arg(long)]
+    pub worktree: bool,
+    /// Label the agent (repeatable)
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Set an environment variable for the agent (repeatable)
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables for the agent from a file of KEY=VALUE lines (repeatable)
+    #[arg(long = "env-file", value_name = "PATH")]
+    pub env_files: Vec<PathBuf>,
+    /// Send this message to the agent once it started
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Attach to the agent after creating it (the default on a terminal)
+    #[arg(long, conflicts_with = "no_connect")]
+    pub connect: bool,
+    /// Do not attach to the agent after creating it
+    #[arg(long)]
+    pub no_connect: bool,
+
+    /// Build argument for a new host, passed to the provider's build step (repeatable; e.g. -b --no-cache)
+    #[arg(
+        short = 'b',
+        long = "build-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        help_heading = "New host"
+    )]
+    pub build_args: Vec<String>,
+    /// Start argument for a new host, passed to the provider's start step (repeatable; e.g. -s --cpus=2)
+    #[arg(
+        short = 's',
+        long = "start-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        help_heading = "New host"
+    )]
+    pub start_args: Vec<String>,
+    /// Tag the new host (repeatable)
+    #[arg(long = "tag", value_name = "KEY=VALUE", help_heading = "New host")]
+    pub tags: Vec<String>,
+    /// Build the new host's image from this Dockerfile
+    #[arg(long, value_name = "PATH", help_heading = "New host")]
+    pub dockerfile: Option<PathBuf>,
+    /// Start the new host from this snapshot
+    #[arg(long, value_name = "ID", help_heading = "New host")]
+    pub snapshot: Option<String>,
+    /// Stop the new host after this long without activity (seconds, or 90s, 10m, 1h30m, 7d)
+    #[arg(long, value_name = "DURATION", help_heading = "New host")]
+    pub idle_timeout: Option<String>,
+
+    /// Values of backend-registered flags (`--gpu h100` => {"gpu": "h100"}), filled from the
+    /// parsed matches by [`provider_flag_values`].
+    #[arg(skip)]
+    pub provider_flags: BTreeMap<String, serde_json::Value>,
+}
+
+/// Hook for flags that provider backends register (`FlagSpec`): add each backend's flags to
+/// the `create` subcommand, under a help heading named after the backend. Called with the
+/// `create` subcommand before parsing. Currently adds nothing.
+pub fn add_provider_flags(create: clap::Command, registry: &Registry) -> clap::Command {
+    let _ = registry;
+    create
+}
+
+/// Hook, the other half of [`add_provider_flags`]: the values given for `backend`'s flags, to
+/// store in [`CreateArgs::provider_flags`]; a flag of another backend is an error.
+pub fn provider_flag_values(
+    matches: &clap::ArgMatches,
+    registry: &Registry,
+    backend: &str,
+) -> Result<BTreeMap<String, serde_json::Value>> {
+    let _ = (matches, registry, backend);
+    Ok(BTreeMap::new())
+}
+
+/// Parse `90`, `90s`, `10m`, `1h30m`, `7d` into seconds.
+pub fn parse_duration(raw: &str) -> Result<u64> {
+    let bad = || {
+        MngrError::usage(format!(
+            "invalid duration '{raw}': use seconds or a form like 90s, 10m, 1h30m, 7d"
+        ))
+    };
+    let s = raw.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return if n == 0 { Err(bad()) } else { Ok(n) };
+    }
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        digits.clear();
+        total += n * match c {
+            'd' => 86_400,
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+fn has_host_options(args: &CreateArgs) -> bool {
+    !args.build_args.is_empty()
+        || !args.start_args.is_empty()
+        || !args.tags.is_empty()
+        || args.dockerfile.is_some()
+        || args.snapshot.is_some()
+        || args.idle_timeout.is_some()
+        || !args.provider_flags.is_empty()
+}
+
+fn host_request(args: &CreateArgs, name: &str) -> Result<CreateHostRequest> {
+    let mut tags = BTreeMap::new();
+    for raw in &args.tags {
+        let (k, v) = parse_key_value("--tag", raw)?;
+        tags.insert(k, v);
+    }
+    let mut flags = args.provider_flags.clone();
+    if let Some(path) = &args.dockerfile {
+        let path = path.canonicalize().map_err(|e| {
+            MngrError::not_found(format!(
+                "Dockerfile '{}' cannot be read: {e}",
+                path.display()
+            ))
+        })?;
+        flags.insert(
+            "dockerfile".to_string(),
+            serde_json::Value::String(path.to_string_lossy().into_owned()),
+        );
+    }
+    let idle_timeout_seconds = args
+        .idle_timeout
+        .as_deref()
+        .map(parse_duration)
+        .transpose()?;
+    Ok(CreateHostRequest {
+        name: HostName::parse(name).map_err(|e| MngrError::usage(e.to_string()))?,
+        image: None,
+        tags,
+        build_args: args.build_args.clone(),
+        start_args: args.start_args.clone(),
+        snapshot: args.snapshot.clone(),
+        flags,
+        lifecycle: HostLifecycle {
+            idle_timeout_seconds,
+            activity_sources: None,
+        },
+        authorized_keys: Vec::new(),
+    })
+}
+
+/// The host the agent goes on: an existing one, or a new one the provider makes.
+/// Returns the host and whether it was made for this agent.
+fn choose_host(
+    app: &App,
+    target: &CreateTarget,
+    args: &CreateArgs,
+    agent_name: &str,
+) -> Result<(Host, bool)> {
+    let provider_name = match (&target.provider, &args.provider) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(MngrError::usage(format!(
+                "the address names provider '{a}' but --in names '{b}'"
+            )));
+        }
+        (Some(p), _) | (None, Some(p)) => Some(p.clone()),
+        (None, None) => None,
+    };
+    if let Some(host_name) = &target.host {
+        let providers: Vec<&ProviderHandle> = match &provider_name {
+            Some(p) => vec![app.provider(p)?],
+            None => app.providers.iter().collect(),
+        };
+        let mut found: Vec<(&ProviderHandle, HostRecord)> = Vec::new();
+        for p in providers {
+            if let Ok(record) = p.instance.get_host(host_name) {
+                found.push((p, record));
+            }
+        }
+        if found.len() > 1 {
+            let names: Vec<String> = found
+                .iter()
+                .map(|(p, r)| format!("{}.{}", r.name, p.name))
+                .collect();
+            return Err(MngrError::usage(format!(
+                "host '{host_name}' exists on several providers: {}",
+                names.join(", ")
+            ))
+            .with_hint("name one with @HOST.PROVIDER"));
+        }
+        let Some((provider, record)) = found.pop() else {
+            return Err(MngrError::not_found(format!("no host named '{host_name}'"))
+                .with_hint("mngr list shows agents and their hosts"));
+        };
+        if has_host_options(args) {
+            return Err(MngrError::usage(
+                "-b, -s, --tag, --dockerfile, --snapshot and --idle-timeout apply to a new host, but @HOST names an existing one",
+            ));
+        }
+        let record = ensure_running(provider, record)?;
+        return Ok((Host::open(provider, record)?, false));
+    }
+    let provider = app.provider(provider_name.as_deref().unwrap_or("local"))?;
+    if provider.capabilities.create_hosts {
+        let request = host_request(args, agent_name)?;
+        let record = provider
+            .instance
+            .create_host(request)
+            .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+        return match Host::open(provider, record.clone()) {
+            Ok(host) => Ok((host, true)),
+            Err(e) => {
+                let _ = provider.instance.destroy_host(&record.id);
+                Err(e)
+            }
+        };
+    }
+    if has_host_options(args) {
+        return Err(MngrError::usage(format!(
+            "provider '{}' does not create hosts, so -b, -s, --tag, --dockerfile, --snapshot and --idle-timeout do not apply",
+            provider.name
+        ))
+        .with_hint("choose a provider that makes hosts, for example --in docker"));
+    }
+    let hosts = provider
+        .instance
+        .discover_hosts(false)
+        .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+    let record = hosts
+        .into_iter()
+        .find(|h| h.state == HostState::Running)
+        .ok_or_else(|| {
+            MngrError::not_found(format!("provider '{}' has no running host", provider.name))
+        })?;
+    Ok((Host::open(provider, record)?, false))
+}
+
+/// Start a stopped host when its provider can.
+pub fn ensure_running(provider: &ProviderHandle, record: HostRecord) -> Result<HostRecord> {
+    if record.state == HostState::Running {
+        return Ok(record);
+    }
+    if !provider.capabilities.stop_start {
+        return Err(MngrError::not_running(format!(
+            "host '{}' of provider '{}' is {}",
+            record.name,
+            provider.name,
+            record.state.as_str()
+        )));
+    }
+    provider
+        .instance
+        .start_host(&record.id, None)
+        .map_err(|e| MngrError::from_provider(&provider.name, e))
+}
+
+fn user_env(args: &CreateArgs) -> Result<Vec<(String, String)>> {
+    let mut vars = Vec::new();
+    for path in &args.env_files {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            MngrError::not_found(format!("env file '{}' cannot be read: {e}", path.display()))
+        })?;
+        let parsed = envfile::parse(&text)
+            .map_err(|e| MngrError::usage(format!("env file '{}': {e}", path.display())))?;
+        vars.extend(parsed);
+    }
+    for raw in &args.env {
+        vars.push(envfile::parse_assignment(raw).map_err(MngrError::usage)?);
+    }
+    Ok(vars)
+}
+
+pub fn run(global: &GlobalOptions, args: CreateArgs) -> Result<()> {
+    let format = OutputFormat::parse(&global.format);
+    format.reject_template("create")?;
+    // Check the command line before loading anything.
+    let mut target = match &args.address {
+        Some(raw) => CreateTarget::parse(raw)?,
+        None => CreateTarget::default(),
+    };
+    if let Some(name) = &args.name {
+        if target.name.is_some() {
+            return Err(MngrError::usage(
+                "give the name either as the address or with --name, not both",
+            ));
+        }
+        target.name = Some(
+            SafeName::parse(name)
+                .map_err(|e| MngrError::usage(e.to_string()))?
+                .to_string(),
+        );
+    }
+    let type_name = match (&args.type_flag, &args.agent_type) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(MngrError::usage(format!(
+                "agent type given twice: '{b}' and --type '{a}'"
+            )));
+        }
+        (Some(t), _) | (None, Some(t)) => Some(t.as_str()),
+        (None, None) => None,
+    };
+    let mut labels = BTreeMap::new();
+    for raw in &args.labels {
+        let (k, v) = parse_key_value("--label", raw)?;
+        labels.insert(k, v);
+    }
+    let env = user_env(&args)?;
+    let mode = if args.in_place {
+        Some(Mode::InPlace)
+    } else if args.copy {
+        Some(Mode::Copy)
+    } else if args.worktree {
+        Some(Mode::Worktree)
+    } else {
+        None
+    };
+    let source_path = match &args.from {
+        Some(p) => p.clone(),
+        None => std::env::current_dir()?,
+    };
+    let source = workdir::inspect(&source_path)?;
+
+    let app = super::load(global)?;
+    let agent_type = types::resolve(
+        type_name,
+        &app.settings,
+        args.command.as_deref(),
+        &args.agent_args,
+    )?;
+    let name_for_host = target
+        .name
+        .clone()
+        .unwrap_or_else(|| names::generate(&|_| false));
+    let (host, made_host) = choose_host(&app, &target, &args, &name_for_host)?;
+    let name = if made_host {
+        Some(name_for_host)
+    } else {
+        target.name.clone()
+    };
+    let request = CreateRequest {
+        name,
+        agent_type,
+        labels,
+        env,
+        source,
+        mode,
+        initial_message: args.message.clone(),
+        prefix: app.settings.prefix.clone(),
+    };
+    let record = match lifecycle::create(&host, request) {
+        Ok(record) => record,
+        Err(e) => {
+            if made_host {
+                if let Err(d) = host.instance.destroy_host(&host.record.id) {
+                    eprintln!(
+                        "warning: could not destroy the new host '{}': {}",
+                        host.name(),
+                        d.message
+                    );
+                }
+            }
+            return Err(e);
+        }
+    };
+    let address = host.address_of(&record.name);
+    let result = serde_json::json!({
+        "agent_id": record.id,
+        "agent_name": record.name,
+        "address": address,
+        "host_id": host.record.id,
+        "host_name": host.record.name,
+        "provider": host.provider,
+        "work_dir": record.work_dir,
+        "branch": record.created_branch_name,
+    });
+    match &format {
+        OutputFormat::Json => print_json(&result),
+        OutputFormat::Jsonl => {
+            let mut event = result.clone();
+            event["event"] = "created".into();
+            print_jsonl(&event);
+        }
+        _ => {
+            if !global.quiet {
+                println!("Created agent: {address} ({})", record.id);
+            }
+        }
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let connect = args.connect || (!args.no_connect && interactive && !global.headless);
+    if connect && format == OutputFormat::Human {
+        let session = session_name(&app.settings.prefix, &record.name);
+        super::interact::attach(&host, &session)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), 90);
+        assert_eq!(parse_duration("1h30m").unwrap(), 5400);
+        assert_eq!(parse_duration("7d").unwrap(), 604_800);
+        for bad in ["0", "", "5x", "m", "10m5"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

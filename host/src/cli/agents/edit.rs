@@ -1,0 +1,114 @@
+//! `mngr rename` and `mngr label`.
+
+use super::{parse_key_value, print_json, print_jsonl, read_targets, resolve};
+use crate::agents::lifecycle;
+use crate::cli::GlobalOptions;
+use crate::error::{MngrError, Result};
+use crate::output::OutputFormat;
+use clap::Args;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The agent: NAME[@HOST[.PROVIDER]] or its id
+    pub current: String,
+    /// Its new name
+    pub new_name: String,
+    /// Print what would change, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn rename(global: &GlobalOptions, args: RenameArgs) -> Result<()> {
+    let format = OutputFormat::parse(&global.format);
+    format.reject_template("rename")?;
+    mngr_plugin_api::SafeName::parse(&args.new_name)
+        .map_err(|e| MngrError::usage(e.to_string()))?;
+    let app = super::load(global)?;
+    let (found, idx) = resolve(&app, std::slice::from_ref(&args.current))?;
+    let agent = &found.agents[idx[0]];
+    let old = agent.record.name.clone();
+    if old == args.new_name {
+        if !global.quiet && format == OutputFormat::Human {
+            println!("Agent already named: {old}");
+        }
+        return Ok(());
+    }
+    if args.dry_run {
+        println!("Would rename agent: {old} -> {}", args.new_name);
+        return Ok(());
+    }
+    let host = agent.host.require_online()?;
+    let record = lifecycle::rename(host, agent, &args.new_name, &app.settings.prefix)?;
+    let v = serde_json::json!({"old_name": old, "new_name": record.name, "agent_id": record.id});
+    match format {
+        OutputFormat::Json => print_json(&v),
+        OutputFormat::Jsonl => {
+            let mut v = v;
+            v["event"] = "rename_result".into();
+            print_jsonl(&v);
+        }
+        _ => {
+            if !global.quiet {
+                println!("Renamed agent: {old} -> {}", record.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mngr label fixer -l priority=high -l team=web")]
+pub struct LabelArgs {
+    /// Agents (NAME[@HOST[.PROVIDER]], ids, or '-' to read them from stdin)
+    pub agents: Vec<String>,
+    /// More agents (repeatable)
+    #[arg(long = "agent", value_name = "AGENT")]
+    pub more: Vec<String>,
+    /// A label to set (repeatable)
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE", required = true)]
+    pub labels: Vec<String>,
+}
+
+pub fn label(global: &GlobalOptions, args: LabelArgs) -> Result<()> {
+    let format = OutputFormat::parse(&global.format);
+    format.reject_template("label")?;
+    let mut labels = BTreeMap::new();
+    for raw in &args.labels {
+        let (k, v) = parse_key_value("--label", raw)?;
+        labels.insert(k, v);
+    }
+    let targets = read_targets(&args.agents, &args.more)?;
+    if targets.is_empty() {
+        if args.agents.iter().any(|a| a == "-") {
+            return Ok(());
+        }
+        return Err(MngrError::usage("name at least one agent"));
+    }
+    let app = super::load(global)?;
+    let (found, idx) = resolve(&app, &targets)?;
+    let mut changes = Vec::new();
+    for &i in &idx {
+        let agent = &found.agents[i];
+        let record = lifecycle::label(agent, &labels)?;
+        changes.push(serde_json::json!({"agent": record.name, "agent_id": record.id, "labels": record.labels}));
+        if format == OutputFormat::Human && !global.quiet {
+            println!("Updated labels for agent {}", record.name);
+        }
+    }
+    match format {
+        OutputFormat::Json => {
+            print_json(&serde_json::json!({"changes": changes, "count": changes.len()}))
+        }
+        OutputFormat::Jsonl => {
+            for mut c in changes {
+                c["event"] = "label_result".into();
+                print_jsonl(&c);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! `mngr stop`, `mngr start`, `mngr destroy`.
+
+use super::{print_json, print_jsonl, read_targets, resolve};
+use crate::agents::discovery::AgentView;
+use crate::agents::host::Host;
+use crate::agents::lifecycle::{self, session_name};
+use crate::agents::{probe, workdir};
+use crate::cli::GlobalOptions;
+use crate::error::{ExitCode, MngrError, Result};
+use crate::output::{OutputFormat, render_template};
+use clap::Args;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mngr stop fixer
+  mngr list --running --ids | mngr stop -")]
+pub struct StopArgs {
+    /// Agents (NAME[@HOST[.PROVIDER]], ids, or '-' to read them from stdin)
+    pub agents: Vec<String>,
+    /// More agents (repeatable)
+    #[arg(long = "agent", value_name = "AGENT")]
+    pub more: Vec<String>,
+    /// Print what would be stopped, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Agents (NAME[@HOST[.PROVIDER]], ids, or '-' to read them from stdin)
+    pub agents: Vec<String>,
+    /// More agents (repeatable)
+    #[arg(long = "agent", value_name = "AGENT")]
+    pub more: Vec<String>,
+    /// Stop running agents first, then start them
+    #[arg(long)]
+    pub restart: bool,
+    /// Print what would be started, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Without --force, destroy refuses an agent whose work dir holds uncommitted changes, or
+commits that exist nowhere else, and says which (exit code 14).
+
+Examples:
+  mngr destroy fixer
+  mngr destroy fixer -f -b        also when work would be lost, and delete branch mngr/fixer")]
+pub struct DestroyArgs {
+    /// Agents (NAME[@HOST[.PROVIDER]], ids, or '-' to read them from stdin)
+    pub agents: Vec<String>,
+    /// More agents (repeatable)
+    #[arg(long = "agent", value_name = "AGENT")]
+    pub more: Vec<String>,
+    /// Destroy even when uncommitted or unpushed work would be lost; skip agents not found
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Also delete the git branch made for the agent (mngr/NAME)
+    #[arg(short = 'b', long)]
+    pub remove_created_branch: bool,
+    /// Print what would be destroyed, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn targets(agents: &[String], more: &[String]) -> Result<Vec<String>> {
+    let t = read_targets(agents, more)?;
+    if t.is_empty() && !agents.iter().any(|a| a == "-") {
+        return Err(MngrError::usage(
+            "name at least one agent (or '-' to read names from stdin)",
+        ));
+    }
+    Ok(t)
+}
+
+/// Print the names a command acted on, in the chosen format.
+fn report(
+    global: &GlobalOptions,
+    verb: &str,
+    key: &str,
+    event: &str,
+    agents: &[&AgentView],
+    extra: serde_json::Value,
+) {
+    let format = OutputFormat::parse(&global.format);
+    let names: Vec<&str> = agents.iter().map(|a| a.record.name.as_str()).collect();
+    match &format {
+        OutputFormat::Human => {
+            if !global.quiet {
+                for a in agents {
+                    println!("{verb} agent: {}", a.address());
+                }
+            }
+        }
+        OutputFormat::Json | OutputFormat::Jsonl => {
+            let mut v = serde_json::json!({ key: names, "count": names.len() });
+            if let (Some(obj), Some(more)) = (v.as_object_mut(), extra.as_object()) {
+                obj.extend(more.clone());
+            }
+            if format == OutputFormat::Json {
+                print_json(&v);
+            } else {
+                v["event"] = event.into();
+                print_jsonl(&v);
+            }
+        }
+        OutputFormat::Template(t) => {
+            for a in agents {
+                println!("{}", render_template(t, &super::agent_json(a)));
+            }
+        }
+    }
+}
+
+pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<()> {
+    let targets = targets(&args.agents, &args.more)?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let app = super::load(global)?;
+    let (found, idx) = resolve(&app, &targets)?;
+    let agents: Vec<&AgentView> = idx.iter().map(|&i| &found.agents[i]).collect();
+    if args.dry_run {
+        for a in &agents {
+            println!("Would stop agent: {}", a.address());
+        }
+        return Ok(());
+    }
+    for agent in &agents {
+        let host = agent.host.require_online()?;
+        let _lock = host.lock()?;
+        lifecycle::stop(host, agent, &app.settings.prefix)?;
+    }
+    report(
+        global,
+        "Stopped",
+        "stopped_agents",
+        "stop_result",
+        &agents,
+        serde_json::json!({}),
+    );
+    Ok(())
+}
+
+pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<()> {
+    let targets = targets(&args.agents, &args.more)?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let app = super::load(global)?;
+    let (found, idx) = resolve(&app, &targets)?;
+    let agents: Vec<&AgentView> = idx.iter().map(|&i| &found.agents[i]).collect();
+    if args.dry_run {
+        for a in &agents {
+            println!("Would start agent: {}", a.address());
+        }
+        return Ok(());
+    }
+    let mut host_started = false;
+    for agent in &agents {
+        // A stopped host comes back first (where its provider can start hosts).
+        let reopened;
+        let host: &Host = match &agent.host.online {
+            Some(h) => h,
+            None => {
+                let provider = app.provider(&agent.host.provider)?;
+                let record = super::create::ensure_running(provider, agent.host.record.clone())?;
+                host_started = true;
+                reopened = Host::open(provider, record)?;
+                &reopened
+            }
+        };
+        let _lock = host.lock()?;
+        let record = host
+            .read_agent_record(agent.record.id.as_str())?
+            .ok_or_else(|| {
+                MngrError::not_found(format!(
+                    "agent '{}' has no record on host '{}'",
+                    agent.record.name,
+                    host.name()
+                ))
+            })?;
+        if args.restart && agent.pane_pid.is_some() {
+            lifecycle::stop(host, agent, &app.settings.prefix)?;
+        }
+        lifecycle::start_session(
+            host,
+            &record,
+            &session_name(&app.settings.prefix, &record.name),
+        )?;
+    }
+    report(
+        global,
+        "Started",
+        "started_agents",
+        "start_result",
+        &agents,
+        serde_json::json!({"was_host_started": host_started}),
+    );
+    Ok(())
+}
+
+pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
+    let targets = targets(&args.agents, &args.more)?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let app = super::load(global)?;
+    let prefix = app.settings.prefix.clone();
+    let (found, idx) = if args.force {
+        // Under --force a name that is not found is reported, not fatal.
+        let mut keep = Vec::new();
+        for t in &targets {
+            match resolve(&app, std::slice::from_ref(t)) {
+                Ok(_) => keep.push(t.clone()),
+                Err(e) if e.code == ExitCode::NotFound => {
+                    eprintln!("Agent not found (skipped): {t}")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if keep.is_empty() {
+            report(
+                global,
+                "Destroyed",
+                "destroyed_agents",
+                "destroy_result",
+                &[],
+                serde_json::json!({"destroyed_hosts": []}),
+            );
+            return Ok(());
+        }
+        resolve(&app, &keep)?
+    } else {
+        resolve(&app, &targets)?
+    };
+    let agents: Vec<&AgentView> = idx.iter().map(|&i| &found.agents[i]).collect();
+    if args.dry_run {
+        for a in &agents {
+            println!("Would destroy agent: {}", a.address());
+        }
+        return Ok(());
+    }
+    // Refuse before changing anything when work would be lost.
+    for agent in &agents {
+        let host = agent.host.require_online()?;
+        if !args.force {
+            if let Some(reason) =
+                workdir::unsaved_work(host, &agent.record, args.remove_created_branch)?
+            {
+                return Err(MngrError::new(
+                    ExitCode::UnsavedWork,
+                    format!("not destroying agent '{}': {reason}", agent.record.name),
+                )
+                .with_hint(
+                    "commit and push that work first, or use --force to destroy it anyway",
+                ));
+            }
+        }
+    }
+    let mut destroyed_hosts = Vec::new();
+    for agent in &agents {
+        let host = agent.host.require_online()?;
+        {
+            let _lock = host.lock()?;
+            lifecycle::stop(host, agent, &prefix)?;
+            lifecycle::remove(host, &agent.record, args.remove_created_branch, &prefix)?;
+        }
+        // A host made for agents goes when its last agent goes.
+        let provider = app.provider(&agent.host.provider)?;
+        if provider.capabilities.create_hosts && provider.capabilities.destroy_hosts {
+            let out = host.run(&probe::records_script(&host.host_dir))?;
+            let left = probe::parse(&out.stdout)
+                .map(|p| p.records.iter().filter(|(_, r)| r.is_ok()).count())
+                .unwrap_or(1);
+            if left == 0 && !destroyed_hosts.contains(&host.name().to_string()) {
+                provider
+                    .instance
+                    .destroy_host(&host.record.id)
+                    .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+                destroyed_hosts.push(host.name().to_string());
+            }
+        }
+    }
+    report(
+        global,
+        "Destroyed",
+        "destroyed_agents",
+        "destroy_result",
+        &agents,
+        serde_json::json!({"destroyed_hosts": destroyed_hosts}),
+    );
+    if OutputFormat::parse(&global.format) == OutputFormat::Human && !global.quiet {
+        for h in &destroyed_hosts {
+            println!("Destroyed host: {h}");
+        }
+    }
+    Ok(())
+}
