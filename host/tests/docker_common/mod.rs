@@ -40,12 +40,24 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The docker plugin beside the `mngr` binary, where mngr finds it. `cargo test` builds the
+/// newest copy into `deps/` without copying it up, so copy it up (atomically) when it is newer.
 pub fn plugin_path() -> PathBuf {
-    let lib = bin_dir().join(format!(
+    let name = format!(
         "{}mngr_docker{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
-    ));
+    );
+    let lib = bin_dir().join(&name);
+    let built = bin_dir().join("deps").join(&name);
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let Some(new) = mtime(&built)
+        && mtime(&lib).is_none_or(|old| old < new)
+    {
+        let tmp = bin_dir().join(format!(".{name}.{}", std::process::id()));
+        std::fs::copy(&built, &tmp).expect("copy the docker plugin beside mngr");
+        std::fs::rename(&tmp, &lib).expect("move the docker plugin beside mngr");
+    }
     assert!(
         lib.exists(),
         "{} is missing: build the workspace first (cargo build --workspace)",

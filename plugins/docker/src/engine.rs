@@ -74,6 +74,9 @@ impl Engine {
                 };
                 ProviderError::new(kind, format!("{what}: {}", message.trim()))
             }
+            DockerError::DockerStreamError { error } => {
+                ProviderError::internal(format!("{what}: {}", error.trim()))
+            }
             DockerError::RequestTimeoutError => self.unreachable(what, "the request timed out"),
             other => self.unreachable(what, &other.to_string()),
         }

@@ -810,34 +810,37 @@ impl DockerInstance {
             }
         }
         self.store.ensure(true).await?;
-        let existing = self.load().await?;
-        if existing.iter().any(|(h, _)| h.name() == name) {
-            return Err(ProviderError::already_exists(format!(
-                "a docker host named '{name}' already exists on provider '{}'",
-                self.name
-            )));
-        }
         let host_id = HostId::generate();
-        let image = if let Some(wanted) = &request.snapshot {
-            self.resolve_snapshot(wanted, None).await?.id
-        } else if let Some(plan) = &plan {
-            let tag = format!("{}:{}", self.image_repo("build"), host_id.as_str());
-            self.build(plan, &tag, host_id.as_str()).await?;
-            tag
-        } else {
-            let image = request
-                .image
-                .clone()
-                .unwrap_or_else(|| self.config.default_image.clone());
-            if !self.image_exists(&image).await? {
-                return Err(missing_image(&image));
+        let mut built_image = None;
+        let result = async {
+            let existing = self.load().await?;
+            if existing.iter().any(|(h, _)| h.name() == name) {
+                return Err(ProviderError::already_exists(format!(
+                    "a docker host named '{name}' already exists on provider '{}'",
+                    self.name
+                )));
             }
-            image
-        };
-        let built_image = plan.as_ref().map(|_| image.clone());
-        let result = self
-            .create_from_image(&request, &host_id, &image, start_args, built_image.clone())
-            .await;
+            let image = if let Some(wanted) = &request.snapshot {
+                self.resolve_snapshot(wanted, None).await?.id
+            } else if let Some(plan) = &plan {
+                let tag = format!("{}:{}", self.image_repo("build"), host_id.as_str());
+                built_image = Some(tag.clone());
+                self.build(plan, &tag, host_id.as_str()).await?;
+                tag
+            } else {
+                let image = request
+                    .image
+                    .clone()
+                    .unwrap_or_else(|| self.config.default_image.clone());
+                if !self.image_exists(&image).await? {
+                    return Err(missing_image(&image));
+                }
+                image
+            };
+            self.create_from_image(&request, &host_id, &image, start_args, built_image.clone())
+                .await
+        }
+        .await;
         if result.is_err() {
             if let Some(built) = &built_image {
                 self.remove_image(built, true).await.ok();

@@ -16,8 +16,9 @@ pub fn backend() -> Arc<dyn ProviderBackend> {
     BACKEND
         .get_or_init(|| {
             let exe = std::env::current_exe().unwrap();
-            // target/<profile>/deps/<test binary> -> target/<profile>/libmngr_docker.so
-            let dir = exe.parent().and_then(Path::parent).unwrap();
+            // The test binary sits in target/<profile>/deps beside the freshly built plugin
+            // (`cargo build` later copies it up to target/<profile>).
+            let dir = exe.parent().unwrap();
             let lib = dir.join(format!(
                 "{}mngr_docker{}",
                 std::env::consts::DLL_PREFIX,
