@@ -207,6 +207,15 @@ pub fn build_instances(
                 plan.enabled = false;
                 plan.reason = Some(format!("unavailable: {}", err.message));
             }
+            // A plugin bug must not stop commands that do not need this provider.
+            Err(err) if err.kind == ErrorKind::Panic => {
+                eprintln!(
+                    "Warning: provider '{}' is skipped: {}",
+                    plan.name, err.message
+                );
+                plan.enabled = false;
+                plan.reason = Some(err.message);
+            }
             Err(err) => return Err(MngrError::from_provider(&plan.name, err)),
         }
     }

@@ -120,7 +120,7 @@ pub fn load_into(
     }
     if !quiet {
         for warning in &warnings {
-            eprintln!("warning: {warning}");
+            eprintln!("Warning: {warning}");
         }
     }
     registry.plugins = PluginLoad { reports, warnings };

@@ -45,10 +45,17 @@ impl Reader<'_> {
 }
 
 fn check_elf(head: &[u8], len: u64) -> Result<(), String> {
-    if head.len() < 52 || &head[..4] != b"\x7fELF" {
+    if !head.starts_with(b"\x7fELF") {
         return Err(
             "not a shared library (no ELF header); remove it from the plugin directory".to_string(),
         );
+    }
+    let truncated = || {
+        "truncated or damaged file (its ELF headers describe data past its end); reinstall the plugin"
+            .to_string()
+    };
+    if head.len() < 52 {
+        return Err(truncated());
     }
     let wide = match head[4] {
         1 => false,
@@ -60,9 +67,6 @@ fn check_elf(head: &[u8], len: u64) -> Result<(), String> {
         big_endian: head[5] == 2,
     };
     let word = if wide { 8 } else { 4 };
-    let truncated = || {
-        "truncated or damaged file (its ELF headers describe data past its end); reinstall the plugin".to_string()
-    };
     let field = |at: u64, size: usize| r.uint(at, size).ok_or_else(truncated);
     // ELF header fields after e_ident(16), e_type(2), e_machine(2), e_version(4), e_entry(word).
     let phoff = field(24 + word as u64, word)?;

@@ -1,0 +1,209 @@
+//! Plugin libraries for tests: the example plugin the workspace builds, and deliberately bad
+//! plugins built from `tests/fixtures/plugins/*.rs` into `target/fixtures/` (never beside the
+//! `mngr` binary, where plugins are loaded from). Each fixture is built once; later calls find
+//! cargo's output fresh.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root (the parent of `host/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// The directory of the `mngr` binary under test (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_mngr"))
+        .parent()
+        .expect("binary dir")
+        .to_path_buf()
+}
+
+fn fixtures_dir() -> PathBuf {
+    bin_dir().parent().expect("target dir").join("fixtures")
+}
+
+/// The example plugin as the workspace built it (beside the binary).
+pub fn example_plugin() -> PathBuf {
+    let path = bin_dir().join(format!("libmngr_example_dirs.{}", so_ext()));
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        path.display()
+    );
+    path
+}
+
+pub fn so_ext() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "dylib"
+    } else {
+        "so"
+    }
+}
+
+/// Write a file only when its content differs, so cargo sees unchanged sources as fresh.
+fn write_if_changed(path: &Path, content: &str) {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == content) {
+        return;
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, content).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn toml_string(path: &Path) -> String {
+    toml::Value::String(path.display().to_string()).to_string()
+}
+
+/// Build the fixture plugin `tests/fixtures/plugins/<name>.rs`; returns its library.
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    let api = if name == "old_api" {
+        next_major_plugin_api()
+    } else {
+        workspace_root().join("plugin-api")
+    };
+    let source = workspace_root().join(format!("host/tests/fixtures/plugins/{name}.rs"));
+    let crate_dir = fixtures_dir().join("crates").join(name);
+    let manifest = format!(
+        "[package]\nname = \"fixture_{name}\"\nversion = \"0.0.1\"\nedition = \"2021\"\npublish = false\n\n\
+         [lib]\ncrate-type = [\"cdylib\"]\npath = \"src/lib.rs\"\n\n\
+         [dependencies]\nmngr-plugin-api = {{ path = {} }}\nserde_json = \"1\"\n\n\
+         [profile.dev]\ndebug = false\n\n[workspace]\n",
+        toml_string(&api)
+    );
+    write_if_changed(&crate_dir.join("Cargo.toml"), &manifest);
+    write_if_changed(
+        &crate_dir.join("src/lib.rs"),
+        &std::fs::read_to_string(&source).unwrap(),
+    );
+    // The workspace's lock file pins the same dependency versions (and needs no network).
+    let lock = crate_dir.join("Cargo.lock");
+    if !lock.exists() {
+        std::fs::copy(workspace_root().join("Cargo.lock"), &lock).unwrap();
+    }
+    let target = fixtures_dir().join("target");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let out = Command::new(cargo)
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building fixture {name} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target
+        .join("debug")
+        .join(format!("libfixture_{name}.{}", so_ext()))
+}
+
+/// A copy of plugin-api (under `target/fixtures/`) whose version is the next major of the
+/// real one, with workspace-inherited fields written out. Returns its directory.
+pub fn next_major_plugin_api() -> PathBuf {
+    let root = workspace_root();
+    let workspace: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ws = workspace["workspace"].as_table().unwrap();
+    let ws_package = ws["package"].as_table().unwrap();
+    let ws_deps = ws["dependencies"].as_table().unwrap();
+    let mut manifest: toml::Table = std::fs::read_to_string(root.join("plugin-api/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let inherits = |v: &toml::Value| {
+        v.get("workspace")
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false)
+    };
+    let package = manifest["package"].as_table_mut().unwrap();
+    for (key, value) in package.iter_mut() {
+        if inherits(value) {
+            *value = ws_package[key.as_str()].clone();
+        }
+    }
+    let current = semver::Version::parse(package["version"].as_str().unwrap()).unwrap();
+    let next = semver::Version::new(current.major + 1, 0, 0);
+    package.insert("version".into(), toml::Value::String(next.to_string()));
+    for section in ["dependencies", "dev-dependencies"] {
+        let Some(deps) = manifest
+            .get_mut(section)
+            .and_then(toml::Value::as_table_mut)
+        else {
+            continue;
+        };
+        for (name, dep) in deps.iter_mut() {
+            if !inherits(dep) {
+                continue;
+            }
+            let mut resolved = match &ws_deps[name.as_str()] {
+                toml::Value::String(version) => toml::Table::from_iter([(
+                    "version".to_string(),
+                    toml::Value::String(version.clone()),
+                )]),
+                other => other.as_table().unwrap().clone(),
+            };
+            for (key, value) in dep.as_table().unwrap() {
+                if key != "workspace" {
+                    resolved.insert(key.clone(), value.clone());
+                }
+            }
+            *dep = toml::Value::Table(resolved);
+        }
+    }
+    manifest.remove("lints");
+    manifest.insert("workspace".into(), toml::Value::Table(toml::Table::new()));
+
+    let dir = fixtures_dir().join(format!("plugin-api-{next}"));
+    write_if_changed(&dir.join("Cargo.toml"), &manifest.to_string());
+    copy_tree(&root.join("plugin-api/src"), &dir.join("src"));
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let dst = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dst);
+        } else {
+            write_if_changed(&dst, &std::fs::read_to_string(entry.path()).unwrap());
+        }
+    }
+}
+
+/// A real shared library that is not an mngr plugin (a one-function cdylib built by rustc).
+pub fn not_a_plugin_library() -> PathBuf {
+    let dir = fixtures_dir().join("not-a-plugin");
+    let source = dir.join("lib.rs");
+    write_if_changed(
+        &source,
+        "#[no_mangle]\npub extern \"C\" fn answer() -> i32 {\n    42\n}\n",
+    );
+    let lib = dir.join(format!("libnot_a_plugin.{}", so_ext()));
+    if !lib.exists() {
+        let tmp = dir.join(format!("tmp{}.{}", std::process::id(), so_ext()));
+        let out = Command::new("rustc")
+            .args(["--edition", "2021", "--crate-type", "cdylib", "-o"])
+            .arg(&tmp)
+            .arg(&source)
+            .output()
+            .expect("run rustc");
+        assert!(
+            out.status.success(),
+            "rustc failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::rename(&tmp, &lib).unwrap();
+    }
+    lib
+}

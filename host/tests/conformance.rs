@@ -1,0 +1,120 @@
+//! The conformance suite against the built-in `local` backend and against the example plugin
+//! loaded from its shared library (the host-side FFI adapters over the real `.so`).
+
+mod common;
+
+use common::fixtures::{example_plugin, fixture_plugin};
+use mngr::app::StderrServices;
+use mngr::providers::local::LocalBackend;
+use mngr_plugin_api::conformance::Suite;
+use mngr_plugin_api::ffi::LoadedLibrary;
+use mngr_plugin_api::*;
+use std::sync::Arc;
+
+fn context(name: &str, state_dir: &std::path::Path) -> InstanceContext {
+    InstanceContext {
+        instance_name: name.to_string(),
+        state_dir: state_dir.to_path_buf(),
+        prefix: "mngr-".to_string(),
+        services: Arc::new(StderrServices { verbosity: 0 }),
+    }
+}
+
+fn backend<'a>(
+    backends: &'a [Arc<dyn ProviderBackend>],
+    name: &str,
+) -> &'a Arc<dyn ProviderBackend> {
+    backends
+        .iter()
+        .find(|b| b.describe().name == name)
+        .unwrap_or_else(|| panic!("no backend {name}"))
+}
+
+#[test]
+fn the_local_backend_conforms() {
+    let root = tempfile::tempdir().unwrap();
+    let backend = LocalBackend {
+        root: root.path().to_path_buf(),
+    };
+    let instance = backend
+        .build_instance(
+            context("local", &root.path().join("providers/local")),
+            serde_json::Map::new(),
+        )
+        .unwrap();
+    Suite::new(instance.as_ref()).assert_conforms();
+}
+
+#[test]
+fn the_example_plugin_conforms_through_its_shared_library() {
+    let library = LoadedLibrary::open(&example_plugin()).unwrap();
+    assert_eq!(library.info.name, "example-dirs");
+    let started = library
+        .start(Arc::new(StderrServices { verbosity: 0 }))
+        .unwrap();
+    let dirs = backend(&started.backends, "dirs");
+    assert_eq!(dirs.describe().create_flags[0].name, "note");
+    let state = tempfile::tempdir().unwrap();
+    let instance = dirs
+        .build_instance(context("dirs", state.path()), serde_json::Map::new())
+        .unwrap();
+    Suite::new(instance.as_ref()).assert_conforms();
+
+    // Config errors cross the boundary as data.
+    let mut bad = serde_json::Map::new();
+    bad.insert("colour".into(), "blue".into());
+    let err = dirs
+        .build_instance(context("dirs", state.path()), bad)
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, ErrorKind::InvalidConfig);
+    assert!(
+        err.message.contains("unknown key 'colour'"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn a_panic_inside_a_plugin_call_comes_back_as_an_error() {
+    let library = LoadedLibrary::open(&fixture_plugin("panic_in_call")).unwrap();
+    let started = library
+        .start(Arc::new(StderrServices { verbosity: 0 }))
+        .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let instance = backend(&started.backends, "panicky-calls")
+        .build_instance(
+            context("panicky-calls", state.path()),
+            serde_json::Map::new(),
+        )
+        .unwrap();
+    for _ in 0..2 {
+        let err = instance.discover_hosts(false).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Panic);
+        assert!(
+            err.message
+                .starts_with("the plugin panicked in discover_hosts: index out of bounds"),
+            "{}",
+            err.message
+        );
+        assert!(err.hint.is_some());
+    }
+    let err = instance.get_host("h").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Panic);
+    assert!(
+        err.message.contains("fixture: get_host(h) exploded"),
+        "{}",
+        err.message
+    );
+    // The instance still answers after panics.
+    assert_eq!(instance.capabilities(), Capabilities::default());
+
+    let err = backend(&started.backends, "panicky-build")
+        .build_instance(
+            context("panicky-build", state.path()),
+            serde_json::Map::new(),
+        )
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, ErrorKind::Panic);
+}

@@ -1,0 +1,439 @@
+//! Plugin loading through the real binary and the real load-from-shared-library path: the
+//! example plugin, `mngr plugin list|show`, disabling, and every kind of bad plugin. A bad
+//! plugin costs one warning line naming the file and the problem; the command still runs and
+//! exits 0; the other plugins keep working.
+
+mod common;
+
+use common::World;
+use common::fixtures::{example_plugin, fixture_plugin, not_a_plugin_library};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn plugins(run: &common::Run) -> Vec<Value> {
+    run.json()["plugins"]
+        .as_array()
+        .expect("plugins array")
+        .clone()
+}
+
+fn by_path<'a>(list: &'a [Value], path: &Path) -> &'a Value {
+    let path = path.display().to_string();
+    list.iter()
+        .find(|p| p["path"] == path.as_str())
+        .unwrap_or_else(|| panic!("no plugin at {path} in {list:?}"))
+}
+
+fn by_name<'a>(list: &'a [Value], name: &str) -> Vec<&'a Value> {
+    list.iter().filter(|p| p["name"] == name).collect()
+}
+
+/// The warning lines of a run.
+fn warnings(run: &common::Run) -> Vec<String> {
+    run.stderr
+        .lines()
+        .filter(|l| l.starts_with("Warning: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Put a file into `<root>/plugins/`.
+fn install(w: &World, from: &Path, file_name: &str) -> PathBuf {
+    let dir = w.root().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let to = dir.join(file_name);
+    std::fs::copy(from, &to).unwrap();
+    to
+}
+
+/// The example plugin still loads and its backend still gets an instance.
+#[track_caller]
+fn example_still_works(w: &World, list: &[Value]) {
+    let example = by_path(list, &example_plugin());
+    assert_eq!(example["status"], "loaded", "{example}");
+    assert_eq!(example["backends"], serde_json::json!(["dirs"]));
+    let providers = w.run(&["provider", "list", "--format", "json"]).json();
+    let names: Vec<&str> = providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"dirs") && names.contains(&"local"),
+        "{names:?}"
+    );
+}
+
+/// One warning line, naming `file`; returns it.
+#[track_caller]
+fn one_warning_about(run: &common::Run, file: &Path) -> String {
+    let lines = warnings(run);
+    assert_eq!(lines.len(), 1, "expected one warning:\n{}", run.stderr);
+    assert!(
+        lines[0].starts_with(&format!("Warning: plugin {}: ", file.display())),
+        "{}",
+        lines[0]
+    );
+    lines[0].clone()
+}
+
+#[test]
+fn the_example_plugin_is_listed_with_its_metadata() {
+    let w = World::new();
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    assert!(warnings(&run).is_empty(), "{}", run.stderr);
+    let list = plugins(&run);
+    let example = by_path(&list, &example_plugin());
+    assert_eq!(example["name"], "example-dirs");
+    assert_eq!(example["version"], "0.1.0");
+    assert_eq!(
+        example["plugin_api_version"],
+        mngr_plugin_api::PLUGIN_API_VERSION
+    );
+    assert_eq!(example["backends"], serde_json::json!(["dirs"]));
+    assert_eq!(example["status"], "loaded");
+
+    let human = w.run(&["plugin", "list"]);
+    let lines: Vec<&str> = human.ok().lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "NAME",
+            "VERSION",
+            "PLUGIN-API",
+            "BACKENDS",
+            "STATUS",
+            "PATH"
+        ]
+    );
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with("example-dirs "))
+        .expect("example row");
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        [
+            "example-dirs",
+            "0.1.0",
+            mngr_plugin_api::PLUGIN_API_VERSION,
+            "dirs",
+            "loaded",
+            &example_plugin().display().to_string()
+        ]
+    );
+
+    let jsonl = w.run(&["plugin", "list", "--format", "jsonl"]);
+    let first: Value = serde_json::from_str(jsonl.ok().lines().next().unwrap()).unwrap();
+    assert!(first["name"].is_string());
+
+    let show = w.run(&["plugin", "show", "example-dirs"]);
+    assert!(show.ok().contains("backends:    dirs"), "{}", show.stdout);
+    let missing = w.run(&["plugin", "show", "nope"]).error_line(9);
+    assert!(
+        missing.contains("no plugin named 'nope'; plugins found: "),
+        "{missing}"
+    );
+}
+
+#[test]
+fn plugins_can_be_disabled_for_a_run_or_in_settings() {
+    let w = World::new();
+    let run = w.run(&["plugin", "list", "--format", "json", "--no-plugins"]);
+    let list = plugins(&run);
+    let example = by_path(&list, &example_plugin());
+    assert_eq!(example["status"], "disabled");
+    assert_eq!(example["reason"], "--no-plugins");
+    assert!(example["version"].is_null(), "never opened: {example}");
+
+    let run = w.run(&[
+        "plugin",
+        "list",
+        "--format",
+        "json",
+        "--disable-plugin",
+        "example-dirs",
+    ]);
+    let example_list = plugins(&run);
+    let example = by_path(&example_list, &example_plugin());
+    assert_eq!(example["status"], "disabled");
+    assert_eq!(example["reason"], "--disable-plugin example-dirs");
+    let providers = w.run(&["provider", "list", "--disable-plugin", "example-dirs"]);
+    assert!(!providers.ok().contains("dirs"), "{}", providers.stdout);
+
+    w.write(
+        &w.user_settings(),
+        "[plugins.example-dirs]\nenabled = false\n",
+    );
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    let list = plugins(&run);
+    let example = by_path(&list, &example_plugin());
+    assert_eq!(example["status"], "disabled");
+    assert_eq!(example["reason"], "[plugins.example-dirs] enabled = false");
+
+    let unknown = w.run(&["plugin", "list", "--disable-plugin", "nosuch"]);
+    unknown.ok();
+    assert_eq!(
+        warnings(&unknown),
+        ["Warning: --disable-plugin nosuch: no plugin of that name was found"]
+    );
+}
+
+#[test]
+fn the_same_file_found_twice_loads_once_and_a_second_copy_is_refused() {
+    let mut w = World::new();
+    // The binary's own directory again through MNGR_PLUGIN_PATH, and a symlink to the example.
+    let dir = w.root().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(example_plugin(), dir.join("libmngr_example_link.so")).unwrap();
+    w.set_env(
+        "MNGR_PLUGIN_PATH",
+        &example_plugin().parent().unwrap().display().to_string(),
+    );
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    assert!(warnings(&run).is_empty(), "{}", run.stderr);
+    assert_eq!(by_name(&plugins(&run), "example-dirs").len(), 1);
+
+    // A real copy is a second file holding the same plugin: the first found wins.
+    let w = World::new();
+    let copy = install(&w, &example_plugin(), "libmngr_example_copy.so");
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    let line = one_warning_about(&run, &example_plugin());
+    assert!(
+        line.ends_with(&format!(
+            "plugin 'example-dirs' is already loaded from {}; remove one of the two files",
+            copy.display()
+        )),
+        "{line}"
+    );
+    let list = plugins(&run);
+    assert_eq!(by_path(&list, &copy)["status"], "loaded");
+    assert_eq!(by_path(&list, &example_plugin())["status"], "refused");
+}
+
+#[test]
+fn a_shared_library_that_is_not_a_plugin_is_skipped_with_a_warning() {
+    let w = World::new();
+    let file = install(&w, &not_a_plugin_library(), "libnot_a_plugin.so");
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    let line = one_warning_about(&run, &file);
+    assert!(
+        line.ends_with("not an mngr plugin (a shared library without the mngr plugin root module); remove it from the plugin directory"),
+        "{line}"
+    );
+    let list = plugins(&run);
+    assert_eq!(by_path(&list, &file)["status"], "refused");
+    example_still_works(&w, &list);
+}
+
+#[test]
+fn a_truncated_library_is_skipped_with_a_warning() {
+    let w = World::new();
+    let bytes = std::fs::read(example_plugin()).unwrap();
+    let dir = w.root().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("libmngr_truncated.so");
+    std::fs::write(&file, &bytes[..bytes.len() / 3]).unwrap();
+    let tiny = dir.join("libmngr_tiny.so");
+    std::fs::write(&tiny, &bytes[..10]).unwrap();
+
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    let lines = warnings(&run);
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    // Files load in name order: libmngr_tiny.so, then libmngr_truncated.so.
+    for (line, file) in lines.iter().zip([&tiny, &file]) {
+        assert_eq!(
+            *line,
+            format!(
+                "Warning: plugin {}: truncated or damaged file (its ELF headers describe data past its end); reinstall the plugin",
+                file.display()
+            )
+        );
+    }
+    example_still_works(&w, &plugins(&run));
+}
+
+#[test]
+fn a_plugin_built_against_another_major_plugin_api_is_refused_naming_both_versions() {
+    let w = World::new();
+    let file = install(&w, &fixture_plugin("old_api"), "libmngr_old_api.so");
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    let line = one_warning_about(&run, &file);
+    let host = semver::Version::parse(mngr_plugin_api::PLUGIN_API_VERSION).unwrap();
+    let plugin = semver::Version::new(host.major + 1, 0, 0);
+    let line_of = if host.major > 0 {
+        format!("{}.x", host.major)
+    } else {
+        format!("0.{}.x", host.minor)
+    };
+    assert!(
+        line.ends_with(&format!(
+            "refused: it was built against mngr-plugin-api {plugin}, but this mngr provides mngr-plugin-api {host}; rebuild the plugin against mngr-plugin-api {line_of}"
+        )),
+        "{line}"
+    );
+    let list = plugins(&run);
+    let refused = by_path(&list, &file);
+    assert_eq!(refused["status"], "refused");
+    assert_eq!(refused["name"], "old-api", "the name comes from the file");
+    example_still_works(&w, &list);
+}
+
+#[test]
+fn a_plugin_that_panics_in_on_startup_is_skipped_and_mngr_keeps_going() {
+    let w = World::new();
+    let file = install(
+        &w,
+        &fixture_plugin("panic_on_startup"),
+        "libmngr_panic_on_startup.so",
+    );
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    let line = one_warning_about(&run, &file);
+    assert!(
+        line.contains("on_startup failed: the plugin panicked in on_startup: fixture: on_startup exploded (at src/lib.rs:"),
+        "{line}"
+    );
+    assert!(
+        !run.stderr.contains("panicked at"),
+        "no raw panic text: {}",
+        run.stderr
+    );
+    let list = plugins(&run);
+    let refused = by_path(&list, &file);
+    assert_eq!(refused["status"], "refused");
+    assert_eq!(refused["name"], "panic-on-startup");
+    assert_eq!(refused["version"], "0.0.1");
+    example_still_works(&w, &list);
+}
+
+#[test]
+fn a_plugin_that_panics_building_an_instance_is_skipped_and_mngr_keeps_going() {
+    let w = World::new();
+    install(&w, &fixture_plugin("panic_in_call"), "libmngr_panicky.so");
+    let run = w.run(&["provider", "list", "--format", "json"]);
+    run.ok();
+    let lines = warnings(&run);
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("Warning: provider 'panicky-build' is skipped: the plugin panicked in build_instance: fixture: build_instance exploded (at src/lib.rs:"),
+        "{}",
+        lines[0]
+    );
+    let providers = run.json()["providers"].as_array().unwrap().clone();
+    let get = |name: &str| {
+        providers
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {providers:?}"))
+            .clone()
+    };
+    assert_eq!(get("panicky-build")["enabled"], false);
+    assert_eq!(get("panicky-calls")["enabled"], true);
+    assert_eq!(get("dirs")["enabled"], true);
+}
+
+#[test]
+fn two_plugins_registering_one_backend_name_keep_the_first() {
+    let w = World::new();
+    // <root>/plugins loads before the binary's directory, so this one registers `dirs` first.
+    let file = install(&w, &fixture_plugin("same_backend"), "libmngr_dirs_again.so");
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    let line = one_warning_about(&run, &example_plugin());
+    assert!(
+        line.ends_with(&format!(
+            "backend 'dirs' is already registered by plugin 'dirs-again' ({}); disable one of the two plugins",
+            file.display()
+        )),
+        "{line}"
+    );
+    let list = plugins(&run);
+    assert_eq!(by_path(&list, &file)["status"], "loaded");
+    assert_eq!(
+        by_path(&list, &file)["backends"],
+        serde_json::json!(["dirs"])
+    );
+    assert_eq!(by_path(&list, &example_plugin())["status"], "refused");
+
+    // Disabling the first lets the example plugin have its backend again.
+    let run = w.run(&[
+        "plugin",
+        "list",
+        "--format",
+        "json",
+        "--disable-plugin",
+        "dirs-again",
+    ]);
+    run.ok();
+    assert!(warnings(&run).is_empty(), "{}", run.stderr);
+    assert_eq!(
+        by_path(&plugins(&run), &example_plugin())["status"],
+        "loaded"
+    );
+}
+
+#[test]
+fn a_plugin_directory_that_is_missing_or_unreadable_is_a_warning() {
+    let mut w = World::new();
+    let missing = w.path("no-such-dir");
+    let not_a_dir = w.path("a-file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    w.set_env(
+        "MNGR_PLUGIN_PATH",
+        &format!("{}:{}", missing.display(), not_a_dir.display()),
+    );
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    let lines = warnings(&run);
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert_eq!(
+        lines[0],
+        format!(
+            "Warning: plugin directory {} (from MNGR_PLUGIN_PATH) does not exist; skipped",
+            missing.display()
+        )
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "Warning: plugin directory {} (from MNGR_PLUGIN_PATH) cannot be read: ",
+            not_a_dir.display()
+        )),
+        "{}",
+        lines[1]
+    );
+    example_still_works(&w, &plugins(&run));
+
+    // Without read permission (root reads anything, so only checked as another user).
+    if unsafe { libc::geteuid() } != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = w.path("locked");
+        std::fs::create_dir_all(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        w.set_env("MNGR_PLUGIN_PATH", &locked.display().to_string());
+        let run = w.run(&["plugin", "list"]);
+        run.ok();
+        assert_eq!(warnings(&run).len(), 1, "{}", run.stderr);
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn the_failure_behaviour_is_documented_in_help() {
+    let w = World::new();
+    let help = w.run(&["plugin", "list", "--help"]);
+    let text = help.ok();
+    assert!(text.contains("MNGR_PLUGIN_PATH"), "{text}");
+    assert!(
+        text.contains(
+            "one warning line on stderr; the command still runs and its exit code is unchanged"
+        ),
+        "{text}"
+    );
+}
