@@ -383,14 +383,17 @@ pub fn stop(host: &Host, agent: &AgentView, prefix: &str) -> Result<()> {
         .map(|p| p.to_string())
         .collect::<Vec<_>>()
         .join(" ");
+    // Zombies count as gone: they are dead, only not yet reaped by their parent.
     let script = format!(
         "tmux kill-session -t {t} 2>/dev/null\n\
          pids='{pids}'\n\
-         [ -n \"$pids\" ] && kill -TERM $pids 2>/dev/null\n\
+         [ -z \"$pids\" ] && exit 0\n\
+         list=$(echo $pids | tr ' ' ',')\n\
+         living() {{ ps -o pid=,stat= -p \"$list\" 2>/dev/null | awk '$2 !~ /^Z/ {{print $1}}'; }}\n\
+         kill -TERM $(living) 2>/dev/null\n\
          i=0\n\
          while [ $i -lt 100 ]; do\n\
-           alive=''\n\
-           for p in $pids; do kill -0 $p 2>/dev/null && alive=\"$alive $p\"; done\n\
+           alive=$(living)\n\
            [ -z \"$alive\" ] && exit 0\n\
            sleep 0.05; i=$((i+1))\n\
          done\n\
