@@ -370,7 +370,8 @@ pub fn send_message(host: &Host, session: &str, text: &str) -> Result<()> {
     host.run_ok(&script, "sending the message").map(|_| ())
 }
 
-/// Stop an agent: end its session and every process of it (TERM, then KILL after 5 s).
+/// Stop an agent: end its session and every process of it (TERM, then KILL after 5 s): the
+/// pane's process tree, and on Linux also strays that carry its `MNGR_AGENT_ID`.
 pub fn stop(host: &Host, agent: &AgentView, prefix: &str) -> Result<()> {
     let session = session_name(prefix, &agent.record.name);
     let mut pids: Vec<u32> = Vec::new();
@@ -387,6 +388,10 @@ pub fn stop(host: &Host, agent: &AgentView, prefix: &str) -> Result<()> {
     let script = format!(
         "tmux kill-session -t {t} 2>/dev/null\n\
          pids='{pids}'\n\
+         if [ -d /proc/self ]; then\n\
+           pids=\"$pids $(grep -lzx {env} /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | grep -vx -e $$ -e $PPID)\"\n\
+         fi\n\
+         pids=$(echo $pids)\n\
          [ -z \"$pids\" ] && exit 0\n\
          list=$(echo $pids | tr ' ' ',')\n\
          living() {{ ps -o pid=,stat= -p \"$list\" 2>/dev/null | awk '$2 !~ /^Z/ {{print $1}}'; }}\n\
@@ -399,7 +404,8 @@ pub fn stop(host: &Host, agent: &AgentView, prefix: &str) -> Result<()> {
          done\n\
          kill -KILL $alive 2>/dev/null\n\
          exit 0\n",
-        t = quote(&format!("={session}"))
+        t = quote(&format!("={session}")),
+        env = quote(&format!("MNGR_AGENT_ID={}", agent.record.id)),
     );
     host.run_ok(&script, &format!("stopping agent '{}'", agent.record.name))
         .map(|_| ())

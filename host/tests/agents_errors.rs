@@ -1,0 +1,260 @@
+//! Bad input to agent commands: one `Error:` line, a documented exit code, nothing half-made.
+
+mod common;
+use common::agents::AgentWorld;
+
+/// Nothing of an agent exists: no record, no session, no work dir, no branch.
+#[track_caller]
+fn assert_nothing_made(w: &AgentWorld) {
+    assert_eq!(w.agents(), Vec::<serde_json::Value>::new());
+    assert!(
+        w.root_entries("agents").is_empty(),
+        "{:?}",
+        w.root_entries("agents")
+    );
+    assert!(w.root_entries("worktrees").is_empty());
+    assert!(w.root_entries("copies").is_empty());
+    assert!(w.sessions().is_empty(), "{:?}", w.sessions());
+}
+
+#[test]
+fn invalid_names_types_providers_and_commands_are_usage_errors() {
+    let w = AgentWorld::new();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["create", "bad name", "--", "true"],
+            2,
+            "invalid name 'bad name'",
+        ),
+        (&["create", "a.b", "--", "true"], 2, "invalid name 'a.b'"),
+        (
+            &["create", "--name=-x-", "--", "true"],
+            2,
+            "invalid name '-x-'",
+        ),
+        (&["create", "x@h.p.q", "--", "true"], 2, "exactly one dot"),
+        (
+            &["create", "x", "nosuch"],
+            2,
+            "unknown agent type 'nosuch'; known types: claude, codex, command",
+        ),
+        (&["create", "x"], 2, "no agent type and no command given"),
+        (
+            &["create", "x", "command"],
+            2,
+            "agent type 'command' has no command to run",
+        ),
+        (
+            &["create", "x", "--in", "nowhere", "--", "true"],
+            9,
+            "unknown provider 'nowhere'",
+        ),
+        (
+            &["create", "x@.nowhere", "--", "true"],
+            9,
+            "unknown provider 'nowhere'",
+        ),
+        (
+            &["create", "x@nohost", "--", "true"],
+            9,
+            "no host named 'nohost'",
+        ),
+        (
+            &["create", "x", "--from", "/does/not/exist", "--", "true"],
+            9,
+            "work dir source '/does/not/exist' does not exist",
+        ),
+        (
+            &["create", "x", "--env", "1A=b", "--", "true"],
+            2,
+            "invalid --env '1A=b'",
+        ),
+        (
+            &["create", "x", "--idle-timeout", "5m", "--", "true"],
+            2,
+            "does not create hosts",
+        ),
+        (&["list", "--state", "sleepy"], 2, "unknown state 'sleepy'"),
+        (
+            &["list", "--provider", "nowhere"],
+            9,
+            "unknown provider 'nowhere'",
+        ),
+        (&["exec", "ghost", "true"], 9, "no agent with name 'ghost'"),
+        (
+            &["message", "ghost@localhost.local", "-m", "hi"],
+            9,
+            "no agent with name 'ghost' on host 'localhost' of provider 'local'",
+        ),
+        (&["stop", "@x"], 2, "invalid agent address '@x'"),
+        (
+            &["rename", "ghost", "bad name"],
+            2,
+            "invalid name 'bad name'",
+        ),
+        (
+            &["capture", "ghost", "--format", "{x}"],
+            2,
+            "not supported by 'capture'",
+        ),
+    ];
+    for (args, code, text) in cases {
+        let run = w.run(args);
+        let line = run.error_line(*code);
+        assert!(line.contains(text), "{args:?}: {line}");
+    }
+    assert_nothing_made(&w);
+}
+
+#[test]
+fn a_taken_name_is_refused_and_the_first_agent_untouched() {
+    let mut w = AgentWorld::new();
+    w.repo_with_commit();
+    w.create(&["dup", "--", "sleep", "1000"]);
+    let before = w.agent("dup").unwrap();
+    let line = w
+        .run(&["create", "dup", "--no-connect", "--", "sleep", "5"])
+        .error_line(11);
+    assert_eq!(
+        line,
+        "Error: an agent named 'dup' already exists on host 'localhost'"
+    );
+    assert_eq!(w.agents(), vec![before.clone()]);
+    assert_eq!(w.root_entries("worktrees").len(), 1);
+    // The branch of a destroyed agent that kept it blocks a new worktree of that name.
+    w.run(&["destroy", "dup"]).ok();
+    let line = w
+        .run(&["create", "dup", "--no-connect", "--", "true"])
+        .error_line(11);
+    assert!(line.contains("branch 'mngr/dup' already exists"), "{line}");
+    assert_nothing_made(&w);
+}
+
+#[test]
+fn missing_tmux_or_git_is_named_and_nothing_is_made() {
+    let mut w = AgentWorld::new();
+    let repo = w.repo_with_commit();
+    let no_tmux = w.path_without(&["tmux"]);
+    let out = w
+        .command(&["create", "t1", "--no-connect", "--", "sleep", "1"])
+        .env("PATH", &no_tmux)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(12));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("Error: tmux is not installed on host 'localhost'\n"),
+        "{stderr}"
+    );
+    assert_nothing_made(&w);
+    assert!(
+        w.git(&repo, &["branch", "--list", "mngr/*"])
+            .trim()
+            .is_empty()
+    );
+
+    let no_git = w.path_without(&["git"]);
+    let out = w
+        .command(&["create", "g1", "--no-connect", "--", "sleep", "1"])
+        .env("PATH", &no_git)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(12));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("Error: git is not installed on this machine"),
+        "{stderr}"
+    );
+    assert_nothing_made(&w);
+    // In place needs no git.
+    let out = w
+        .command(&[
+            "create",
+            "g2",
+            "--in-place",
+            "--no-connect",
+            "--",
+            "sleep",
+            "1000",
+        ])
+        .env("PATH", &no_git)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_ambiguous_name_lists_every_full_address() {
+    let w = AgentWorld::new();
+    w.create(&["twin", "--in-place", "--", "sleep", "1000"]);
+    // Both hosts live on this machine and share its tmux server, so one twin is stopped.
+    w.run(&["stop", "twin"]).ok();
+    w.create(&[
+        "twin",
+        "--in",
+        "dirs",
+        "--from",
+        w.cwd.to_str().unwrap(),
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    let run = w.run(&["exec", "twin", "true"]);
+    let line = run.error_line(2);
+    assert!(
+        line.starts_with("Error: 'twin' matches 2 agents: "),
+        "{line}"
+    );
+    assert!(line.contains("twin@localhost.local (agent-"), "{line}");
+    assert!(line.contains("twin@twin.dirs (agent-"), "{line}");
+    assert!(run.stderr.contains("NAME@HOST.PROVIDER"));
+    // A full address picks one.
+    assert_eq!(
+        w.run(&["exec", "twin@twin.dirs", "echo $MNGR_AGENT_NAME"])
+            .ok(),
+        "twin\n"
+    );
+    w.run(&["destroy", "twin@twin.dirs", "twin@localhost"]).ok();
+}
+
+#[test]
+fn an_unreachable_provider_is_not_reported_as_not_found() {
+    let mut w = AgentWorld::new();
+    w.create(&["here", "--in-place", "--", "sleep", "1000"]);
+    // A docker provider pointed at a port where no daemon listens.
+    w.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
+    w.set_env("MNGR__PROVIDERS__DOCKER__HOST", "tcp://127.0.0.1:9");
+    let providers = w.run(&["provider", "list", "--format", "json"]);
+    assert!(
+        providers.stdout.contains("\"docker\""),
+        "the docker plugin must be built beside the binary (cargo build --workspace): {}",
+        providers.stdout
+    );
+    let line = w.run(&["message", "ghost", "-m", "hi"]).error_line(6);
+    assert!(
+        line.starts_with(
+            "Error: cannot tell whether agent 'ghost' exists: provider 'docker' is unreachable"
+        ),
+        "{line}"
+    );
+    // Agents elsewhere still resolve and list; list says which provider failed and exits 6.
+    assert_eq!(w.run(&["exec", "here", "echo ok"]).ok(), "ok\n");
+    let run = w.run(&["list", "--format", "json"]);
+    assert_eq!(run.code, 6);
+    let v = run.json();
+    assert_eq!(v["agents"][0]["name"], "here");
+    assert_eq!(v["errors"][0]["provider_name"], "docker");
+    assert_eq!(v["errors"][0]["unreachable"], true);
+    let run = w.run(&["list"]);
+    assert_eq!(run.code, 6);
+    assert!(run.stdout.contains("here"));
+    assert!(
+        run.stderr.contains("Error: provider 'docker' unreachable"),
+        "{}",
+        run.stderr
+    );
+}
