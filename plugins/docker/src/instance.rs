@@ -703,6 +703,30 @@ impl DockerInstance {
         Ok(())
     }
 
+    /// The tag through which a host holds the image its container runs from, when mngr made
+    /// or chose that image for it (a build, or a snapshot it was created or restored from).
+    /// Holding a tag per host lets snapshots be shared: removing one host's tag never deletes
+    /// an image another host still runs.
+    fn held_tag(&self, host_id: &str) -> String {
+        format!("{}:{host_id}", self.image_repo("build"))
+    }
+
+    async fn hold_image(&self, image: &str, host_id: &str) -> ProviderResult<String> {
+        let tag = self.held_tag(host_id);
+        let (repo, t) = tag.split_once(':').expect("tag has a colon");
+        let options = bollard::query_parameters::TagImageOptions {
+            repo: Some(repo.to_string()),
+            tag: Some(t.to_string()),
+        };
+        self.engine
+            .call(
+                "tagging the image",
+                self.engine.docker.tag_image(image, Some(options)),
+            )
+            .await?;
+        Ok(tag)
+    }
+
     /// Images mngr made for a host (its build image and snapshots).
     async fn images_of(&self, host_id: &str) -> ProviderResult<Vec<String>> {
         let filters = HashMap::from([(
@@ -725,6 +749,17 @@ impl DockerInstance {
             )
             .await?;
         Ok(images.into_iter().map(|i| i.id).collect())
+    }
+
+    async fn image_is_tagged(&self, image: &str) -> ProviderResult<bool> {
+        let info = self
+            .engine
+            .call(
+                "inspecting an image",
+                self.engine.docker.inspect_image(image),
+            )
+            .await?;
+        Ok(info.repo_tags.is_some_and(|t| !t.is_empty()))
     }
 
     async fn remove_image(&self, image: &str, force: bool) -> ProviderResult<()> {
@@ -821,7 +856,10 @@ impl DockerInstance {
                 )));
             }
             let image = if let Some(wanted) = &request.snapshot {
-                self.resolve_snapshot(wanted, None).await?.id
+                let snap = self.resolve_snapshot(wanted, None).await?;
+                let tag = self.hold_image(&snap.id, host_id.as_str()).await?;
+                built_image = Some(tag.clone());
+                tag
             } else if let Some(plan) = &plan {
                 let tag = format!("{}:{}", self.image_repo("build"), host_id.as_str());
                 built_image = Some(tag.clone());
@@ -914,6 +952,20 @@ impl DockerInstance {
         ));
         let id = self.run_container(&mut h, image).await?;
         h.mngr_keys.as_mut().expect("set above").client_public_key = client.public_openssh.clone();
+        if request.snapshot.is_some() {
+            // The snapshot's files come along, but its agents belong to the host it was
+            // taken from: the new host starts with none.
+            let hd = crate::engine::shell_quote(&self.config.host_dir);
+            let script =
+                format!("rm -rf {hd}/agents {hd}/host_lock.generation && mkdir -p {hd}/agents");
+            let cleared = self.engine.exec(&id, &script).await;
+            if !matches!(cleared, Ok((0, _))) {
+                self.remove_container(&id).await.ok();
+                return Err(ProviderError::internal(
+                    "could not clear the snapshot's agent records in the new host",
+                ));
+            }
+        }
         let saved = async {
             self.save(&mut h).await?;
             keys::materialize(&self.state_dir, h.host_id(), &client.private_openssh)?;
@@ -962,19 +1014,31 @@ impl DockerInstance {
                 }
             }
         }
-        for image in self.images_of(host.as_str()).await? {
-            if let Err(e) = self.remove_image(&image, true).await {
-                problems.push(format!("image {image}: {}", e.message));
-            }
-        }
         if let Some(h) = &found {
-            for s in &h.certified_host_data.snapshots {
-                if let Err(e) = self.remove_image(&s.id, true).await {
-                    problems.push(format!("snapshot {}: {}", s.id, e.message));
+            let snapshot_repo = self.image_repo("snapshot");
+            let mut tags: Vec<String> = h
+                .certified_host_data
+                .snapshots
+                .iter()
+                .map(|s| format!("{snapshot_repo}:{}-{}", h.host_id(), s.name))
+                .collect();
+            if let Some(built) = h.config.as_ref().and_then(|c| c.built_image.clone()) {
+                tags.push(built);
+            }
+            for tag in tags {
+                if let Err(e) = self.remove_image(&tag, false).await {
+                    problems.push(format!("image {tag}: {}", e.message));
                 }
             }
-            if let Some(built) = h.config.as_ref().and_then(|c| c.built_image.clone()) {
-                self.remove_image(&built, true).await.ok();
+        }
+        // Anything else labelled for this host that no tag holds any more (a build whose
+        // record was lost, say).
+        for image in self.images_of(host.as_str()).await? {
+            let held = self.image_is_tagged(&image).await.unwrap_or(true);
+            if !held {
+                if let Err(e) = self.remove_image(&image, false).await {
+                    problems.push(format!("image {image}: {}", e.message));
+                }
             }
         }
         if found.is_some() {
@@ -1039,7 +1103,15 @@ impl DockerInstance {
             if let Some(c) = container.as_ref().and_then(|c| c.id.clone()) {
                 self.remove_container(&c).await?;
             }
-            self.run_container(&mut h, &snap.id).await?;
+            if let Some(old) = h.config.as_ref().and_then(|c| c.built_image.clone()) {
+                self.remove_image(&old, false).await.ok();
+            }
+            let tag = self.hold_image(&snap.id, h.host_id()).await?;
+            if let Some(config) = h.config.as_mut() {
+                config.built_image = Some(tag.clone());
+            }
+            self.save(&mut h).await?;
+            self.run_container(&mut h, &tag).await?;
         } else {
             let c = container.expect("checked above");
             let id = c.id.clone().unwrap_or_default();
@@ -1233,10 +1305,17 @@ impl DockerInstance {
             noprune: false,
             ..Default::default()
         };
+        // By tag: an image another host was created from keeps that host's own tag.
+        let tag = format!(
+            "{}:{}-{}",
+            self.image_repo("snapshot"),
+            h.host_id(),
+            snap.name
+        );
         if let Err(e) = self
             .engine
             .docker
-            .remove_image(&snap.id, Some(options), None)
+            .remove_image(&tag, Some(options), None)
             .await
         {
             let err = self.engine.error("removing the snapshot image", e);
@@ -1244,7 +1323,7 @@ impl DockerInstance {
                 ErrorKind::NotFound => {}
                 ErrorKind::AlreadyExists => {
                     return Err(ProviderError::invalid_input(format!(
-                        "snapshot '{}' is in use by the host's current container (it was started from it)",
+                        "snapshot '{}' is in use by a container that mngr did not start from it",
                         snap.name
                     )));
                 }

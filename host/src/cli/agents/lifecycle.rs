@@ -24,6 +24,10 @@ pub struct StopArgs {
     /// Print what would be stopped, change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Also stop the agents' hosts through their provider (docker: the container stops and
+    /// keeps its filesystem; `mngr start` brings it back)
+    #[arg(long)]
+    pub stop_host: bool,
 }
 
 #[derive(Debug, Args)]
@@ -36,6 +40,10 @@ pub struct StartArgs {
     /// Stop running agents first, then start them
     #[arg(long)]
     pub restart: bool,
+    /// Start the agents' host from this snapshot (id or name; see `mngr snapshot list`),
+    /// replacing its current filesystem
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
     /// Print what would be started, change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -134,6 +142,21 @@ pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<()> {
         let _lock = host.lock()?;
         lifecycle::stop(host, agent, &app.settings.prefix)?;
     }
+    if args.stop_host {
+        let mut stopped: Vec<&mngr_plugin_api::HostId> = Vec::new();
+        for agent in &agents {
+            let id = &agent.host.record.id;
+            if stopped.contains(&id) {
+                continue;
+            }
+            let provider = app.provider(&agent.host.provider)?;
+            provider
+                .instance
+                .stop_host(id)
+                .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+            stopped.push(id);
+        }
+    }
     report(
         global,
         "Stopped",
@@ -160,18 +183,44 @@ pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<()> {
         return Ok(());
     }
     let mut host_started = false;
+    let mut restored: Vec<(mngr_plugin_api::HostId, Host)> = Vec::new();
+    if let Some(snapshot) = &args.snapshot {
+        // Each distinct host is started from the snapshot once, before its agents start.
+        for agent in &agents {
+            if restored.iter().any(|(id, _)| *id == agent.host.record.id) {
+                continue;
+            }
+            let provider = app.provider(&agent.host.provider)?;
+            if !provider.capabilities.snapshots {
+                return Err(MngrError::new(
+                    ExitCode::Unsupported,
+                    format!("provider '{}' does not support snapshots", provider.name),
+                ));
+            }
+            let record = provider
+                .instance
+                .start_host(&agent.host.record.id, Some(snapshot))
+                .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+            host_started = true;
+            restored.push((record.id.clone(), Host::open(provider, record)?));
+        }
+    }
     for agent in &agents {
         // A stopped host comes back first (where its provider can start hosts).
         let reopened;
-        let host: &Host = match &agent.host.online {
-            Some(h) => h,
-            None => {
-                let provider = app.provider(&agent.host.provider)?;
-                let record = super::create::ensure_running(provider, agent.host.record.clone())?;
-                host_started = true;
-                reopened = Host::open(provider, record)?;
-                &reopened
-            }
+        let host: &Host = match restored.iter().find(|(id, _)| *id == agent.host.record.id) {
+            Some((_, h)) => h,
+            None => match &agent.host.online {
+                Some(h) => h,
+                None => {
+                    let provider = app.provider(&agent.host.provider)?;
+                    let record =
+                        super::create::ensure_running(provider, agent.host.record.clone())?;
+                    host_started = true;
+                    reopened = Host::open(provider, record)?;
+                    &reopened
+                }
+            },
         };
         let _lock = host.lock()?;
         let record = host
@@ -183,7 +232,8 @@ pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<()> {
                     host.name()
                 ))
             })?;
-        if args.restart && agent.pane_pid.is_some() {
+        let was_restored = restored.iter().any(|(id, _)| *id == agent.host.record.id);
+        if args.restart && agent.pane_pid.is_some() && !was_restored {
             lifecycle::stop(host, agent, &app.settings.prefix)?;
         }
         lifecycle::start_session(
