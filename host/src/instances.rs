@@ -75,6 +75,12 @@ pub fn plan_instances(
         } else if registry.get(&table.backend).is_none() {
             if plugins.is_disabled(&table.plugin) {
                 reason = Some(format!("plugin '{}' is disabled", table.plugin));
+            } else if registry.plugin_failed(&table.plugin) {
+                // Plugin loading already warned about it; commands that do not need it still run.
+                reason = Some(format!(
+                    "plugin '{}' failed to load (see `mngr plugin list`)",
+                    table.plugin
+                ));
             } else {
                 let from = table.describe_sources("'backend'");
                 return Err(unknown_backend(

@@ -86,6 +86,17 @@ impl Registry {
         self.backends.keys().cloned().collect()
     }
 
+    /// Was a plugin of this name found but refused (so its backends are missing)?
+    pub fn plugin_failed(&self, plugin: &str) -> bool {
+        self.plugins.reports.iter().any(|r| {
+            r.name == plugin && matches!(r.status, crate::plugins::PluginStatus::Refused(_))
+        }) && !self
+            .plugins
+            .reports
+            .iter()
+            .any(|r| r.name == plugin && r.status == crate::plugins::PluginStatus::Loaded)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&String, &BackendEntry)> {
         self.backends.iter()
     }

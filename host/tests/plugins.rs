@@ -283,6 +283,22 @@ fn a_plugin_built_against_another_major_plugin_api_is_refused_naming_both_versio
     assert_eq!(refused["status"], "refused");
     assert_eq!(refused["name"], "old-api", "the name comes from the file");
     example_still_works(&w, &list);
+
+    // An instance configured for the refused plugin's backend is skipped, not fatal.
+    w.write(
+        &w.user_settings(),
+        "[providers.legacy]\nbackend = \"old\"\nplugin = \"old-api\"\n",
+    );
+    let run = w.run(&["provider", "list", "--format", "json"]);
+    run.ok();
+    let providers = run.json()["providers"].as_array().unwrap().clone();
+    let legacy = providers.iter().find(|p| p["name"] == "legacy").unwrap();
+    assert_eq!(legacy["enabled"], false);
+    assert_eq!(
+        legacy["reason"],
+        "plugin 'old-api' failed to load (see `mngr plugin list`)"
+    );
+    assert_eq!(warnings(&run).len(), 1, "{}", run.stderr);
 }
 
 #[test]
