@@ -60,8 +60,26 @@ fn toml_string(path: &Path) -> String {
     toml::Value::String(path.display().to_string()).to_string()
 }
 
+/// Holds an exclusive lock on `target/fixtures/.lock` while alive: test processes running in
+/// parallel build fixtures one at a time (cargo's own lock does not cover the lock file and
+/// sources written here).
+struct FixtureLock(std::fs::File);
+
+impl FixtureLock {
+    fn take() -> Self {
+        std::fs::create_dir_all(fixtures_dir()).unwrap();
+        let file = std::fs::File::create(fixtures_dir().join(".lock")).unwrap();
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a file descriptor we own; released when the file is closed.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock {}", std::io::Error::last_os_error());
+        FixtureLock(file)
+    }
+}
+
 /// Build the fixture plugin `tests/fixtures/plugins/<name>.rs`; returns its library.
 pub fn fixture_plugin(name: &str) -> PathBuf {
+    let _lock = FixtureLock::take();
     let api = if name == "old_api" {
         next_major_plugin_api()
     } else {
@@ -84,7 +102,10 @@ pub fn fixture_plugin(name: &str) -> PathBuf {
     // The workspace's lock file pins the same dependency versions (and needs no network).
     let lock = crate_dir.join("Cargo.lock");
     if !lock.exists() {
-        std::fs::copy(workspace_root().join("Cargo.lock"), &lock).unwrap();
+        write_if_changed(
+            &lock,
+            &std::fs::read_to_string(workspace_root().join("Cargo.lock")).unwrap(),
+        );
     }
     let target = fixtures_dir().join("target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
@@ -183,6 +204,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// A real shared library that is not an mngr plugin (a one-function cdylib built by rustc).
 pub fn not_a_plugin_library() -> PathBuf {
+    let _lock = FixtureLock::take();
     let dir = fixtures_dir().join("not-a-plugin");
     let source = dir.join("lib.rs");
     write_if_changed(
