@@ -137,24 +137,51 @@ pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<()> {
         }
         return Ok(());
     }
+    // Refuse --stop-host up front where a provider cannot stop hosts, before stopping anything.
+    if args.stop_host {
+        for agent in &agents {
+            let provider = app.provider(&agent.host.provider)?;
+            if !provider.capabilities.stop_start {
+                return Err(MngrError::new(
+                    ExitCode::Unsupported,
+                    format!(
+                        "provider '{}' cannot stop its hosts (host '{}')",
+                        provider.name,
+                        agent.host.name()
+                    ),
+                )
+                .with_hint("stop the agents without --stop-host"));
+            }
+        }
+    }
     for agent in &agents {
         let host = agent.host.require_online()?;
         let _lock = host.lock()?;
         lifecycle::stop(host, agent, &app.settings.prefix)?;
     }
+    let mut stopped_hosts: Vec<String> = Vec::new();
     if args.stop_host {
-        let mut stopped: Vec<&mngr_plugin_api::HostId> = Vec::new();
         for agent in &agents {
-            let id = &agent.host.record.id;
-            if stopped.contains(&id) {
+            let id = agent.host.record.id.to_string();
+            if stopped_hosts.contains(&id) {
                 continue;
             }
             let provider = app.provider(&agent.host.provider)?;
+            // The host's other agents go down with it: stop them cleanly first.
+            for other in found.agents.iter().filter(|a| {
+                a.host.record.id == agent.host.record.id
+                    && !agents.iter().any(|t| t.record.id == a.record.id)
+            }) {
+                if let Some(host) = &other.host.online {
+                    let _lock = host.lock()?;
+                    lifecycle::stop(host, other, &app.settings.prefix)?;
+                }
+            }
             provider
                 .instance
-                .stop_host(id)
+                .stop_host(&agent.host.record.id)
                 .map_err(|e| MngrError::from_provider(&provider.name, e))?;
-            stopped.push(id);
+            stopped_hosts.push(id);
         }
     }
     report(
@@ -163,7 +190,7 @@ pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<()> {
         "stopped_agents",
         "stop_result",
         &agents,
-        serde_json::json!({}),
+        serde_json::json!({"stopped_hosts": stopped_hosts}),
     );
     Ok(())
 }
