@@ -251,6 +251,13 @@ fn message_and_capture_reach_the_pane() {
 fn a_stopped_agent_cannot_be_messaged_or_captured() {
     let w = AgentWorld::new();
     w.create(&["idle", "--in-place", "--", "sleep", "1000"]);
+    // The local host cannot be stopped; nothing is stopped then.
+    let line = w.run(&["stop", "idle", "--stop-host"]).error_line(10);
+    assert_eq!(
+        line,
+        "Error: provider 'local' cannot stop its hosts (host 'localhost')"
+    );
+    w.wait_state("idle", "WAITING");
     w.run(&["stop", "idle"]).ok();
     let run = w.run(&["message", "idle", "-m", "hi"]);
     let line = run.error_line(13);
