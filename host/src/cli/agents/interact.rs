@@ -44,33 +44,36 @@ pub fn attach(host: &Host, session: &str) -> Result<()> {
     }
 }
 
-/// Start the agent if it is stopped (its session is gone).
-fn ensure_started(agent: &AgentView, prefix: &str) -> Result<()> {
-    let host = agent.host.require_online()?;
-    let session = session_name(prefix, &agent.record.name);
-    let _lock = host.lock()?;
-    lifecycle::start_session(host, &agent.record, &session)
-}
-
 pub fn connect(global: &GlobalOptions, args: ConnectArgs) -> Result<()> {
     let app = super::load(global)?;
     let (found, idx) = resolve(&app, std::slice::from_ref(&args.agent))?;
     let agent = &found.agents[idx[0]];
-    let host = agent.host.require_online()?;
-    if agent.pane_pid.is_none() {
-        if args.no_start {
-            return Err(MngrError::not_running(format!(
-                "agent '{}' is stopped",
-                agent.record.name
-            ))
-            .with_hint(format!("start it: mngr start {}", agent.record.name)));
-        }
-        ensure_started(agent, &app.settings.prefix)?;
+    let session = session_name(&app.settings.prefix, &agent.record.name);
+    if agent.pane_pid.is_some() {
+        return attach(agent.host.require_online()?, &session);
     }
-    attach(
-        host,
-        &session_name(&app.settings.prefix, &agent.record.name),
-    )
+    if args.no_start {
+        return Err(
+            MngrError::not_running(format!("agent '{}' is stopped", agent.record.name))
+                .with_hint(format!("start it: mngr start {}", agent.record.name)),
+        );
+    }
+    // Start what is stopped: the host (where its provider can), then the agent.
+    let reopened;
+    let host = match &agent.host.online {
+        Some(host) => host,
+        None => {
+            let provider = app.provider(&agent.host.provider)?;
+            let record = super::create::ensure_running(provider, agent.host.record.clone())?;
+            reopened = Host::open(provider, record)?;
+            &reopened
+        }
+    };
+    {
+        let _lock = host.lock()?;
+        lifecycle::start_session(host, &agent.record, &session)?;
+    }
+    attach(host, &session)
 }
 
 #[derive(Debug, Args)]

@@ -321,6 +321,50 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
         }
         return Ok(());
     }
+    // Agents of a stopped host: the host goes with them, which needs every agent on it named,
+    // and --force (a stopped host cannot be checked for unsaved work).
+    let (offline, agents): (Vec<&AgentView>, Vec<&AgentView>) =
+        agents.into_iter().partition(|a| a.host.online.is_none());
+    let mut offline_hosts: Vec<&AgentView> = Vec::new();
+    for agent in &offline {
+        let provider = app.provider(&agent.host.provider)?;
+        let on_host: Vec<&AgentView> = found
+            .agents
+            .iter()
+            .filter(|a| a.host.record.id == agent.host.record.id)
+            .collect();
+        if !provider.capabilities.destroy_hosts
+            || on_host
+                .iter()
+                .any(|a| !offline.iter().any(|o| o.record.id == a.record.id))
+        {
+            return Err(MngrError::not_running(format!(
+                "host '{}' of agent '{}' is {}",
+                agent.host.name(),
+                agent.record.name,
+                agent.host.record.state.as_str()
+            ))
+            .with_hint(format!("start it first: mngr start {}", agent.record.name)));
+        }
+        if !args.force {
+            return Err(MngrError::new(
+                ExitCode::UnsavedWork,
+                format!(
+                    "not destroying agent '{}': its host '{}' is {}, so it cannot be checked for unsaved work",
+                    agent.record.name,
+                    agent.host.name(),
+                    agent.host.record.state.as_str()
+                ),
+            )
+            .with_hint("start it (mngr start AGENT), or use --force to destroy the host and its agents"));
+        }
+        if !offline_hosts
+            .iter()
+            .any(|o| o.host.record.id == agent.host.record.id)
+        {
+            offline_hosts.push(agent);
+        }
+    }
     // Refuse before changing anything when work would be lost.
     for agent in &agents {
         let host = agent.host.require_online()?;
@@ -339,6 +383,22 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
         }
     }
     let mut destroyed_hosts = Vec::new();
+    for agent in &offline_hosts {
+        let provider = app.provider(&agent.host.provider)?;
+        provider
+            .instance
+            .destroy_host(&agent.host.record.id)
+            .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+        for gone in offline
+            .iter()
+            .filter(|a| a.host.record.id == agent.host.record.id)
+        {
+            let _ = provider
+                .instance
+                .remove_persisted_agent_record(&agent.host.record.id, gone.record.id.as_str());
+        }
+        destroyed_hosts.push(agent.host.name().to_string());
+    }
     for agent in &agents {
         let host = agent.host.require_online()?;
         {
@@ -362,6 +422,7 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
             }
         }
     }
+    let agents: Vec<&AgentView> = offline.iter().chain(agents.iter()).copied().collect();
     report(
         global,
         "Destroyed",
