@@ -1,0 +1,257 @@
+//! Agents in docker through the real binary: the docker plugin is loaded from its shared
+//! library beside `mngr`, the engine is real, and every test checks nothing is left behind.
+
+mod common;
+mod docker_common;
+use common::agents::AgentWorld;
+use docker_common::*;
+use std::time::{Duration, Instant};
+
+/// A world with the docker provider enabled under a unique prefix.
+struct DockerWorld {
+    w: AgentWorld,
+    prefix: String,
+}
+
+impl DockerWorld {
+    fn new() -> DockerWorld {
+        require_base_image();
+        plugin_path();
+        let mut w = AgentWorld::new();
+        let prefix = format!("mngr{}-", unique());
+        w.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
+        w.set_env("MNGR_PREFIX", &prefix);
+        DockerWorld { w, prefix }
+    }
+
+    fn assert_clean(&self) {
+        let left = docker_leftovers(&self.prefix);
+        assert!(left.is_empty(), "left on the daemon: {left:?}");
+        let keys: Vec<_> = files_under(&self.w.root())
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains("/keys/"))
+            .collect();
+        assert!(keys.is_empty(), "keys left behind: {keys:?}");
+    }
+}
+
+impl Drop for DockerWorld {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            force_cleanup(&self.prefix);
+        }
+    }
+}
+
+fn host_state(w: &AgentWorld, name: &str) -> String {
+    let agent = w
+        .agent(name)
+        .unwrap_or_else(|| panic!("agent {name} not listed"));
+    agent["host"]["state"].as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn an_agent_in_docker_runs_survives_stop_start_is_snapshotted_restored_and_destroyed() {
+    let mut d = DockerWorld::new();
+    let repo = d.w.repo_with_commit();
+    std::fs::write(repo.join("README"), "uncommitted\n").unwrap();
+    std::fs::write(repo.join("new.txt"), "untracked\n").unwrap();
+
+    let run = d.w.create(&[
+        "boxed",
+        "--in",
+        "docker",
+        "--tag",
+        "team=infra",
+        "--",
+        "sh",
+        "-c",
+        "echo agent-started; sleep 1000",
+    ]);
+    assert!(
+        run.stdout.starts_with("Created agent: boxed@boxed.docker"),
+        "{}",
+        run.stdout
+    );
+    let agent = d.w.wait_state("boxed", "WAITING");
+    assert_eq!(agent["host"]["provider_name"], "docker");
+    assert_eq!(agent["host"]["tags"]["team"], "infra");
+
+    // The repository came along: history, uncommitted and untracked work.
+    let out = d.w.run(&[
+        "exec",
+        "boxed",
+        "git log --oneline | wc -l; cat README new.txt",
+    ]);
+    assert_eq!(out.ok(), "1\nuncommitted\nuntracked\n");
+    d.w.wait_until("the command's output in the pane", || {
+        d.w.run(&["capture", "boxed"])
+            .stdout
+            .contains("agent-started")
+    });
+
+    // Files survive stopping and starting the host (the container keeps its filesystem).
+    d.w.run(&["exec", "boxed", "echo kept > data.txt"]).ok();
+    d.w.run(&["stop", "boxed", "--stop-host"]).ok();
+    assert_eq!(host_state(&d.w, "boxed"), "STOPPED");
+    assert_eq!(d.w.agent("boxed").unwrap()["state"], "STOPPED");
+    d.w.run(&["start", "boxed"]).ok();
+    assert_eq!(host_state(&d.w, "boxed"), "RUNNING");
+    assert_eq!(d.w.run(&["exec", "boxed", "cat data.txt"]).ok(), "kept\n");
+    d.w.wait_state("boxed", "WAITING");
+
+    // Snapshot, change the file, restore the snapshot: the file is as it was.
+    let snap = d.w.run(&[
+        "snapshot", "create", "boxed", "--name", "before", "--format", "json",
+    ]);
+    assert_eq!(snap.json()["count"], 1, "{}", snap.stdout);
+    let listed = d.w.run(&["snapshot", "list", "boxed", "--format", "json"]);
+    assert_eq!(listed.json()["snapshots"][0]["name"], "before");
+    d.w.run(&["exec", "boxed", "echo changed > data.txt"]).ok();
+    d.w.run(&["start", "boxed", "--snapshot", "before"]).ok();
+    assert_eq!(d.w.run(&["exec", "boxed", "cat data.txt"]).ok(), "kept\n");
+    d.w.wait_state("boxed", "WAITING");
+
+    // A new host from the snapshot has the files but none of the old host's agents.
+    d.w.create(&[
+        "copy",
+        "--in",
+        "docker",
+        "--snapshot",
+        "before",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    let names: Vec<String> =
+        d.w.agents()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.as_str() == "boxed").count(),
+        1,
+        "{names:?}"
+    );
+    let copied = d.w.run(&[
+        "exec",
+        "copy",
+        "cat /mngr/projects/*/data.txt 2>/dev/null || cat /mngr/worktrees/*/data.txt",
+    ]);
+    assert_eq!(copied.ok(), "kept\n");
+
+    d.w.run(&["destroy", "boxed", "copy", "-f"]).ok();
+    assert!(d.w.agents().is_empty());
+    d.assert_clean();
+}
+
+#[test]
+fn an_unreachable_daemon_is_reported_while_other_providers_list() {
+    let d = DockerWorld::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::create_dir_all(d.w.root()).unwrap();
+    std::fs::write(
+        d.w.root().join("settings.toml"),
+        format!("[providers.far]\nbackend = \"docker\"\nhost = \"tcp://127.0.0.1:{closed}\"\n"),
+    )
+    .unwrap();
+    d.w.create(&["nearby", "--", "sleep", "1000"]);
+    let run = d.w.run(&["list"]);
+    assert!(run.stdout.contains("nearby"), "{run:?}");
+    assert!(
+        run.stderr.contains("far"),
+        "the unreachable provider is named: {run:?}"
+    );
+    assert!(
+        run.stderr.contains(&format!("127.0.0.1:{closed}")),
+        "{run:?}"
+    );
+    let create = d.w.run(&[
+        "create",
+        "--no-connect",
+        "lost",
+        "--in",
+        "far",
+        "--",
+        "sleep",
+        "1",
+    ]);
+    let line = create.error_line(6);
+    assert!(line.contains("cannot reach the Docker daemon"), "{line}");
+    d.w.run(&["destroy", "nearby", "-f"]).ok();
+    d.assert_clean();
+}
+
+#[test]
+fn bad_start_args_and_a_bad_dockerfile_fail_with_one_clear_line() {
+    let d = DockerWorld::new();
+    let run = d.w.run(&[
+        "create",
+        "--no-connect",
+        "x",
+        "--in",
+        "docker",
+        "-s",
+        "--cpuz=2",
+        "--",
+        "sleep",
+        "1",
+    ]);
+    let line = run.error_line(2);
+    assert!(line.contains("unknown docker run flag '--cpuz'"), "{line}");
+
+    let dockerfile = d.w.path("Dockerfile");
+    std::fs::write(&dockerfile, format!("FROM {BASE_IMAGE}\nRUN exit 9\n")).unwrap();
+    let run = d.w.run(&[
+        "create",
+        "--no-connect",
+        "y",
+        "--in",
+        "docker",
+        "--dockerfile",
+        dockerfile.to_str().unwrap(),
+        "-b",
+        "--no-cache",
+        "--",
+        "sleep",
+        "1",
+    ]);
+    let line = run.error_line(2);
+    assert!(line.contains("image build failed"), "{line}");
+    assert!(d.w.agents().is_empty());
+    d.assert_clean();
+}
+
+#[test]
+fn a_second_mngr_sees_the_same_docker_agents() {
+    let d = DockerWorld::new();
+    d.w.create(&["shared", "--in", "docker", "--", "sleep", "1000"]);
+    // Another mngr root (another machine, as far as mngr can tell), same daemon and prefix.
+    let mut other = AgentWorld::new();
+    other.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
+    other.set_env("MNGR_PREFIX", &d.prefix);
+    let seen = other
+        .agent("shared")
+        .expect("the second mngr lists the agent");
+    assert_eq!(seen["host"]["provider_name"], "docker");
+    assert_eq!(
+        other
+            .run(&["exec", "shared", "echo from-the-other-side"])
+            .ok(),
+        "from-the-other-side\n"
+    );
+    // Stopped hosts list too, from the records kept with the daemon.
+    d.w.run(&["stop", "shared", "--stop-host"]).ok();
+    let start = Instant::now();
+    let seen = other.agent("shared").expect("listed while stopped");
+    assert_eq!(seen["host"]["state"], "STOPPED");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    d.w.run(&["destroy", "shared", "-f"]).ok();
+    assert!(other.agents().is_empty());
+    drop(other);
+    d.assert_clean();
+}
