@@ -367,10 +367,6 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
     }
     // Refuse before changing anything when work would be lost.
     for agent in &agents {
-        // With --force, agents on a stopped host go with the whole host (below).
-        if args.force && agent.host.online.is_none() {
-            continue;
-        }
         let host = agent.host.require_online()?;
         if !args.force {
             if let Some(reason) =
@@ -404,33 +400,6 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
         destroyed_hosts.push(agent.host.name().to_string());
     }
     for agent in &agents {
-        if agent.host.online.is_none() {
-            // A stopped host cannot be entered, but when every agent on it is being destroyed
-            // (and --force says its work may go) the provider removes the host with them.
-            let host_id = &agent.host.record.id;
-            let on_host = found
-                .agents
-                .iter()
-                .filter(|a| a.host.record.id == *host_id)
-                .count();
-            let targeted = agents
-                .iter()
-                .filter(|a| a.host.record.id == *host_id)
-                .count();
-            let provider = app.provider(&agent.host.provider)?;
-            if on_host != targeted || !provider.capabilities.destroy_hosts {
-                agent.host.require_online()?;
-            }
-            let name = agent.host.name().to_string();
-            if !destroyed_hosts.contains(&name) {
-                provider
-                    .instance
-                    .destroy_host(host_id)
-                    .map_err(|e| MngrError::from_provider(&provider.name, e))?;
-                destroyed_hosts.push(name);
-            }
-            continue;
-        }
         let host = agent.host.require_online()?;
         {
             let _lock = host.lock()?;
