@@ -452,4 +452,12 @@ fn the_failure_behaviour_is_documented_in_help() {
         ),
         "{text}"
     );
+    let top = w.run(&["--help"]);
+    assert!(
+        top.ok().contains(
+            "is skipped with one `Warning:` line on stderr and never changes the\nexit code"
+        ),
+        "{}",
+        top.stdout
+    );
 }

@@ -26,7 +26,11 @@ Exit codes:
   11 the name is already taken
   12 a required program (tmux, git, rsync, claude, codex) is not installed
   13 the agent is not running
-  14 destroy: the work dir holds uncommitted or unpushed work (use --force)";
+  14 destroy: the work dir holds uncommitted or unpushed work (use --force)
+
+A plugin that cannot be loaded (not a plugin, truncated, incompatible mngr-plugin-api, failing at
+start-up, duplicate backend) is skipped with one `Warning:` line on stderr and never changes the
+exit code; see `mngr plugin list`.";
 
 #[derive(Debug, Parser)]
 #[command(name = "mngr", version, about = "Create, run and manage AI coding agents on local and remote hosts", after_help = EXIT_CODES_HELP)]
