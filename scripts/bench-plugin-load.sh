@@ -14,12 +14,13 @@
 #
 # The binary is copied into an empty directory so that "the directory beside the executable"
 # holds only what each scenario puts there, and HOME and MNGR_ROOT point into a temp dir.
-# Uses hyperfine when installed (apt install hyperfine), else a timing loop.
+# Uses hyperfine when installed (apt install hyperfine), else a timing loop. Figures: median and
+# minimum wall time, and CPU time (user + system; hyperfine only), in milliseconds.
 # Target: under 2 ms per plugin.
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs="${1:-30}"
+runs="${1:-100}"
 
 echo "building (release)..." >&2
 cargo build --release --workspace --quiet
@@ -36,20 +37,25 @@ mkdir -p "$tmp/bin" "$tmp/home"
 cp "$release/mngr" "$tmp/bin/mngr"
 mngr="$tmp/bin/mngr"
 
-# Mean wall time in milliseconds of one command line (run through bash -c).
-mean_ms() {
-  local cmd="$1"
+# "median_ms min_ms cpu_ms" of `mngr plugin list ARGS` with MNGR_ROOT=ROOT. The machine may be
+# busy, so the minimum wall time and the CPU time (user + system) are the steadier figures.
+measure() {
+  local root="$1"; shift
   if command -v hyperfine >/dev/null 2>&1; then
-    hyperfine --runs "$runs" --warmup 3 --style none --export-csv "$tmp/h.csv" \
-      --shell=bash "$cmd" >/dev/null 2>&1
-    awk -F, 'NR == 2 { printf "%.3f", $2 * 1000 }' "$tmp/h.csv"
+    HOME="$tmp/home" MNGR_ROOT="$root" hyperfine -N --runs "$runs" --warmup 5 --style none \
+      --export-csv "$tmp/h.csv" "$mngr plugin list $*" >/dev/null 2>&1
+    # command,mean,stddev,median,user,system,min,max
+    awk -F, 'NR == 2 { printf "%.3f %.3f %.3f", $4 * 1000, $7 * 1000, ($5 + $6) * 1000 }' "$tmp/h.csv"
   else
-    local start end
-    for _ in 1 2 3; do bash -c "$cmd"; done
-    start=$(date +%s%N)
-    for ((i = 0; i < runs; i++)); do bash -c "$cmd"; done
-    end=$(date +%s%N)
-    awk -v ns=$((end - start)) -v n="$runs" 'BEGIN { printf "%.3f", ns / n / 1e6 }'
+    local times=() start end
+    for ((i = 0; i < runs; i++)); do
+      start=$(date +%s%N)
+      HOME="$tmp/home" MNGR_ROOT="$root" "$mngr" plugin list "$@" >/dev/null 2>&1
+      end=$(date +%s%N)
+      times+=($(((end - start) / 1000)))
+    done
+    printf "%s\n" "${times[@]}" | sort -n |
+      awk '{ t[NR] = $1 } END { printf "%.3f %.3f -", t[int((NR + 1) / 2)] / 1000, t[1] / 1000 }'
   fi
 }
 
@@ -60,23 +66,25 @@ make_root() {
   for f in "$@"; do cp "$f" "$root/plugins/"; done
 }
 
-run_in() {
-  echo "HOME=$tmp/home MNGR_ROOT=$1 $mngr plugin list $2 >/dev/null 2>&1"
+row() { # label median min cpu
+  printf "  %-34s %8.2f %8.2f %8s\n" "$1" "$2" "$3" "$4"
 }
 
-echo "tool: $(command -v hyperfine >/dev/null && hyperfine --version || echo 'timing loop'), $runs runs each"
+echo "tool: $(command -v hyperfine >/dev/null && hyperfine --version || echo 'timing loop'), $runs runs each; load: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
 echo
 
 # 1. Every workspace plugin vs --no-plugins.
 make_root "$tmp/ws" "${workspace_plugins[@]}"
 n_ws=${#workspace_plugins[@]}
-none=$(mean_ms "$(run_in "$tmp/ws" --no-plugins)")
-all=$(mean_ms "$(run_in "$tmp/ws" "")")
+read -r none_med none_min none_cpu <<<"$(measure "$tmp/ws" --no-plugins)"
+read -r all_med all_min all_cpu <<<"$(measure "$tmp/ws")"
 echo "workspace plugins ($n_ws: $(for f in "${workspace_plugins[@]}"; do basename "$f"; done | tr '\n' ' '))"
-printf "  mngr plugin list --no-plugins   %8.2f ms\n" "$none"
-printf "  mngr plugin list                %8.2f ms\n" "$all"
-awk -v a="$all" -v b="$none" -v n="$n_ws" \
-  'BEGIN { printf "  per plugin                      %8.2f ms\n\n", (a - b) / n }'
+printf "  %-34s %8s %8s %8s\n" "" "median" "min" "cpu"
+row "mngr plugin list --no-plugins (ms)" "$none_med" "$none_min" "$none_cpu"
+row "mngr plugin list (ms)" "$all_med" "$all_min" "$all_cpu"
+awk -v a="$all_med" -v b="$none_med" -v c="$all_min" -v d="$none_min" -v e="$all_cpu" -v f="$none_cpu" -v n="$n_ws" \
+  'BEGIN { cpu = (e == "-" ? "-" : sprintf("%.2f", (e - f) / n));
+           printf "  %-34s %8.2f %8.2f %8s\n\n", "per plugin (ms)", (a - b) / n, (c - d) / n, cpu }'
 
 # 2. Growth with the number of plugins.
 copies="$tmp/copies"
@@ -86,16 +94,18 @@ for i in $(seq 1 20); do
   perl -0777 -pe "s/example-dirs/$name/g" "$example" >"$copies/libmngr_bench_$i.$ext"
 done
 make_root "$tmp/r0"
-base=$(mean_ms "$(run_in "$tmp/r0" "")")
-echo "copies of the example plugin (each a distinct plugin name)"
-printf "  %3s  %10s  %12s\n" N "total ms" "ms/plugin"
-printf "  %3d  %10.2f  %12s\n" 0 "$base" "-"
+read -r base_med base_min base_cpu <<<"$(measure "$tmp/r0")"
+echo "copies of the example plugin (each a distinct plugin name); per-plugin = (N - 0) / N"
+printf "  %3s  %8s %8s %8s   %12s %12s %12s\n" N median min cpu "median/plug" "min/plug" "cpu/plug"
+printf "  %3d  %8.2f %8.2f %8s\n" 0 "$base_med" "$base_min" "$base_cpu"
 for n in 1 5 10 20; do
   files=()
   for i in $(seq 1 "$n"); do files+=("$copies/libmngr_bench_$i.$ext"); done
   make_root "$tmp/r$n" "${files[@]}"
-  t=$(mean_ms "$(run_in "$tmp/r$n" "")")
-  awk -v t="$t" -v b="$base" -v n="$n" 'BEGIN { printf "  %3d  %10.2f  %12.3f\n", n, t, (t - b) / n }'
+  read -r med min cpu <<<"$(measure "$tmp/r$n")"
+  awk -v n="$n" -v m="$med" -v mi="$min" -v c="$cpu" -v bm="$base_med" -v bmi="$base_min" -v bc="$base_cpu" \
+    'BEGIN { pc = (c == "-" ? "-" : sprintf("%.3f", (c - bc) / n));
+             printf "  %3d  %8.2f %8.2f %8s   %12.3f %12.3f %12s\n", n, m, mi, c, (m - bm) / n, (mi - bmi) / n, pc }'
 done
 echo
 echo "target: under 2 ms per plugin"
