@@ -302,6 +302,33 @@ fn a_plugin_built_against_another_major_plugin_api_is_refused_naming_both_versio
 }
 
 #[test]
+fn a_plugin_whose_ffi_layout_differs_is_refused_by_the_layout_check() {
+    let w = World::new();
+    let file = install(
+        &w,
+        &fixture_plugin("layout_drift"),
+        "libmngr_layout_drift.so",
+    );
+    let run = w.run(&["plugin", "list", "--format", "json"]);
+    run.ok();
+    let line = one_warning_about(&run, &file);
+    assert!(
+        line.contains("refused: its plugin interface layout differs from this mngr's (mismatched type at on_startup > obj > vtable > log > param_1: expected u8, found u16)"),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!(
+            "; rebuild it against mngr-plugin-api {}",
+            mngr_plugin_api::PLUGIN_API_VERSION
+        )),
+        "{line}"
+    );
+    let list = plugins(&run);
+    assert_eq!(by_path(&list, &file)["status"], "refused");
+    example_still_works(&w, &list);
+}
+
+#[test]
 fn a_plugin_that_panics_in_on_startup_is_skipped_and_mngr_keeps_going() {
     let w = World::new();
     let file = install(

@@ -80,10 +80,10 @@ impl FixtureLock {
 /// Build the fixture plugin `tests/fixtures/plugins/<name>.rs`; returns its library.
 pub fn fixture_plugin(name: &str) -> PathBuf {
     let _lock = FixtureLock::take();
-    let api = if name == "old_api" {
-        next_major_plugin_api()
-    } else {
-        workspace_root().join("plugin-api")
+    let api = match name {
+        "old_api" => next_major_plugin_api(),
+        "layout_drift" => drifted_plugin_api(),
+        _ => workspace_root().join("plugin-api"),
     };
     let source = workspace_root().join(format!("host/tests/fixtures/plugins/{name}.rs"));
     let crate_dir = fixtures_dir().join("crates").join(name);
@@ -128,8 +128,53 @@ pub fn fixture_plugin(name: &str) -> PathBuf {
 }
 
 /// A copy of plugin-api (under `target/fixtures/`) whose version is the next major of the
-/// real one, with workspace-inherited fields written out. Returns its directory.
+/// real one. Returns its directory.
 pub fn next_major_plugin_api() -> PathBuf {
+    plugin_api_copy(
+        "next-major",
+        |current| semver::Version::new(current.major + 1, 0, 0),
+        |_, text| text,
+    )
+}
+
+/// A copy of plugin-api with the same version but one FFI signature changed (the log level of
+/// the host context is a `u16`), so only abi_stable's layout check can tell.
+pub fn drifted_plugin_api() -> PathBuf {
+    plugin_api_copy(
+        "layout-drift",
+        |current| current.clone(),
+        |file, text| {
+            if file.ends_with("abi.rs") {
+                let drifted = text.replace("fn log(&self, level: u8,", "fn log(&self, level: u16,");
+                assert_ne!(
+                    drifted, text,
+                    "abi.rs changed: update the layout-drift fixture"
+                );
+                drifted
+            } else if file.ends_with("remote.rs") {
+                text.replace("level: u8,", "level: u16,")
+                    .replace(
+                        "fn level_code(level: LogLevel) -> u8",
+                        "fn level_code(level: LogLevel) -> u16",
+                    )
+                    .replace(
+                        "fn level_from_code(code: u8)",
+                        "fn level_from_code(code: u16)",
+                    )
+            } else {
+                text
+            }
+        },
+    )
+}
+
+/// A copy of plugin-api under `target/fixtures/plugin-api-<label>` with workspace-inherited
+/// fields written out, its version chosen by `version` and its sources passed through `edit`.
+fn plugin_api_copy(
+    label: &str,
+    version: impl Fn(&semver::Version) -> semver::Version,
+    edit: impl Fn(&Path, String) -> String,
+) -> PathBuf {
     let root = workspace_root();
     let workspace: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
         .unwrap()
@@ -154,7 +199,7 @@ pub fn next_major_plugin_api() -> PathBuf {
         }
     }
     let current = semver::Version::parse(package["version"].as_str().unwrap()).unwrap();
-    let next = semver::Version::new(current.major + 1, 0, 0);
+    let next = version(&current);
     package.insert("version".into(), toml::Value::String(next.to_string()));
     for section in ["dependencies", "dev-dependencies"] {
         let Some(deps) = manifest
@@ -185,19 +230,20 @@ pub fn next_major_plugin_api() -> PathBuf {
     manifest.remove("lints");
     manifest.insert("workspace".into(), toml::Value::Table(toml::Table::new()));
 
-    let dir = fixtures_dir().join(format!("plugin-api-{next}"));
+    let dir = fixtures_dir().join(format!("plugin-api-{label}"));
     write_if_changed(&dir.join("Cargo.toml"), &manifest.to_string());
-    copy_tree(&root.join("plugin-api/src"), &dir.join("src"));
+    copy_tree(&root.join("plugin-api/src"), &dir.join("src"), &edit);
     dir
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+fn copy_tree(from: &Path, to: &Path, edit: &dyn Fn(&Path, String) -> String) {
     for entry in std::fs::read_dir(from).unwrap().flatten() {
         let dst = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &dst);
+            copy_tree(&entry.path(), &dst, edit);
         } else {
-            write_if_changed(&dst, &std::fs::read_to_string(entry.path()).unwrap());
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            write_if_changed(&dst, &edit(&entry.path(), text));
         }
     }
 }

@@ -96,6 +96,47 @@ fn first_line(text: &str, path: &Path) -> String {
         .replace(&path_text, "the file")
 }
 
+/// abi_stable's layout report is a long nested dump; keep what a reader needs in one line:
+/// the kind of mismatch, where (the field path), and what was expected and found.
+fn summarize_layout_error(report: &str) -> Option<String> {
+    let lines: Vec<&str> = report.lines().map(str::trim).collect();
+    let error = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("Error:"))?
+        .trim();
+    let after = |label: &str| {
+        let at = lines.iter().rposition(|l| *l == label)?;
+        lines[at + 1..].iter().find(|l| !l.is_empty()).copied()
+    };
+    let is_ident = |s: &str| {
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let path: Vec<&str> = lines
+        .iter()
+        .rposition(|l| l.ends_with("error(s)inside:"))
+        .map(|start| {
+            lines[start..]
+                .iter()
+                .take_while(|l| !l.starts_with("Layout of expected type"))
+                .filter_map(|l| l.strip_prefix("field_name:"))
+                .filter(|f| is_ident(f))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut summary = error.to_string();
+    if !path.is_empty() {
+        summary.push_str(&format!(" at {}", path.join(" > ")));
+    }
+    if let (Some(expected), Some(found)) = (after("Expected:"), after("Found:")) {
+        summary.push_str(&format!(": expected {expected}, found {found}"));
+    }
+    Some(summary)
+}
+
 impl LoadedLibrary {
     /// Open the library (it is never unloaded), check its versions and layout, read its info.
     pub fn open(path: &Path) -> Result<LoadedLibrary, LoadError> {
@@ -128,7 +169,8 @@ impl LoadedLibrary {
             .init_root_module::<PluginModuleRef>()
             .map_err(|err| match err {
                 LibraryError::AbiInstability(detail) => LoadError::Layout {
-                    reason: first_line(&detail.to_string(), path),
+                    reason: summarize_layout_error(&detail.to_string())
+                        .unwrap_or_else(|| first_line(&detail.to_string(), path)),
                 },
                 LibraryError::IncompatibleVersionNumber {
                     expected_version,
