@@ -20,6 +20,22 @@ fn context(name: &str, state_dir: &std::path::Path) -> InstanceContext {
     }
 }
 
+/// Keeps the lines a plugin sends to the host's services.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<String>>);
+
+impl HostServices for Recorded {
+    fn log(&self, _level: LogLevel, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+    fn progress(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+    fn host_version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_string()
+    }
+}
+
 fn backend<'a>(
     backends: &'a [Arc<dyn ProviderBackend>],
     name: &str,
@@ -55,10 +71,19 @@ fn the_example_plugin_conforms_through_its_shared_library() {
     let dirs = backend(&started.backends, "dirs");
     assert_eq!(dirs.describe().create_flags[0].name, "note");
     let state = tempfile::tempdir().unwrap();
-    let instance = dirs
-        .build_instance(context("dirs", state.path()), serde_json::Map::new())
-        .unwrap();
+    let recorded = Arc::new(Recorded::default());
+    let mut ctx = context("dirs", state.path());
+    ctx.services = recorded.clone();
+    let instance = dirs.build_instance(ctx, serde_json::Map::new()).unwrap();
     Suite::new(instance.as_ref()).assert_conforms();
+    // The plugin's progress lines reach the host through the context object.
+    let lines = recorded.0.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("creating directory host 'conf-")),
+        "{lines:?}"
+    );
 
     // Config errors cross the boundary as data.
     let mut bad = serde_json::Map::new();

@@ -6,10 +6,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub struct DirsInstance {
     name: String,
     base_dir: PathBuf,
+    /// The host's progress and log lines (through the FFI layer when loaded as a plugin).
+    services: Arc<dyn HostServices>,
 }
 
 /// `host.json`: what the directory itself cannot tell.
@@ -36,8 +39,12 @@ struct StoredSnapshot {
 }
 
 impl DirsInstance {
-    pub fn new(name: String, base_dir: PathBuf) -> Self {
-        DirsInstance { name, base_dir }
+    pub fn new(name: String, base_dir: PathBuf, services: Arc<dyn HostServices>) -> Self {
+        DirsInstance {
+            name,
+            base_dir,
+            services,
+        }
     }
 
     fn host_path(&self, id: &HostId) -> PathBuf {
@@ -227,6 +234,11 @@ impl ProviderInstance for DirsInstance {
 
     fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
         Self::check_request(&request)?;
+        self.services.progress(&format!(
+            "creating directory host '{}' in {}",
+            request.name,
+            self.base_dir.display()
+        ));
         let id = HostId::generate();
         self.claim_name(&request.name, &id)?;
         let made = self.populate(&id, &request).and_then(|()| {

@@ -68,7 +68,11 @@ impl ProviderBackend for DirsBackend {
             )));
         }
         // Building an instance must not create anything; directories appear on first create.
-        Ok(Box::new(DirsInstance::new(ctx.instance_name, base_dir)))
+        Ok(Box::new(DirsInstance::new(
+            ctx.instance_name,
+            base_dir,
+            ctx.services,
+        )))
     }
 }
 

@@ -7,24 +7,34 @@ use mngr_plugin_api::conformance::{Suite, basic_request};
 use mngr_plugin_api::ffi::export::export_backend;
 use mngr_plugin_api::ffi::load::import_backend;
 use mngr_plugin_api::*;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-struct Silent;
+/// Keeps the progress lines the backend sends, to see them cross the FFI layer.
+#[derive(Default)]
+struct Recorded(Mutex<Vec<String>>);
 
-impl HostServices for Silent {
-    fn log(&self, _level: LogLevel, _message: &str) {}
-    fn progress(&self, _message: &str) {}
+impl HostServices for Recorded {
+    fn log(&self, _level: LogLevel, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+    fn progress(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
     fn host_version(&self) -> String {
         "test".to_string()
     }
 }
 
 fn context(dir: &std::path::Path) -> InstanceContext {
+    context_with(dir, Arc::new(Recorded::default()))
+}
+
+fn context_with(dir: &std::path::Path, services: Arc<Recorded>) -> InstanceContext {
     InstanceContext {
         instance_name: "dirs".to_string(),
         state_dir: dir.to_path_buf(),
         prefix: "mngr-".to_string(),
-        services: Arc::new(Silent),
+        services,
     }
 }
 
@@ -55,10 +65,22 @@ fn the_backend_conforms_through_the_ffi_adapters() {
     let dir = tempfile::tempdir().unwrap();
     let backend = import_backend(export_backend(Box::new(DirsBackend))).unwrap();
     assert_eq!(backend.describe(), DirsBackend.describe());
+    let recorded = Arc::new(Recorded::default());
     let instance = backend
-        .build_instance(context(dir.path()), config(&dir.path().join("hosts")))
+        .build_instance(
+            context_with(dir.path(), recorded.clone()),
+            config(&dir.path().join("hosts")),
+        )
         .unwrap();
     Suite::new(instance.as_ref()).assert_conforms();
+    // Progress lines reach the host's services through the context object.
+    let lines = recorded.0.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("creating directory host 'conf-") && l.contains("hosts")),
+        "{lines:?}"
+    );
 }
 
 #[test]
