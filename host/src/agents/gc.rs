@@ -1,6 +1,7 @@
 //! Garbage collection on a host: what a crash or an interrupted command left behind. Agent
 //! dirs without a valid record, work dirs mngr made that no agent uses, tmux sessions with
-//! mngr's prefix that no agent owns, and temp files of interrupted atomic writes.
+//! mngr's prefix that no agent owns, temp files of interrupted atomic writes, and the
+//! provider's copies of records of agents that are gone.
 
 use super::host::Host;
 use super::record::AgentRecord;
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Removed {
-    /// `agent_dir`, `work_dir`, `session` or `temp_file`.
+    /// `agent_dir`, `work_dir`, `session`, `temp_file` or `provider_record`.
     pub kind: &'static str,
     pub what: String,
     pub host: String,
@@ -81,6 +82,23 @@ pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Vec<Removed>>
                 "tmux kill-session -t {} 2>/dev/null; exit 0",
                 quote(&format!("={session}"))
             ))?;
+        }
+    }
+
+    // Copies of agent records the provider keeps for agents no longer on the host.
+    if let Ok(persisted) = host.instance.persisted_agent_records(&host.record.id) {
+        for record in persisted {
+            let Some(id) = record.get("id").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            if !agents.iter().any(|a| a.id.as_str() == id) {
+                note("provider_record", id.to_string());
+                if !dry_run {
+                    host.instance
+                        .remove_persisted_agent_record(&host.record.id, id)
+                        .map_err(|e| crate::error::MngrError::from_provider(&host.provider, e))?;
+                }
+            }
         }
     }
 
