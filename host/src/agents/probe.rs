@@ -1,7 +1,8 @@
 //! One command per host that reads everything `list` needs: every agent record, the `active`
-//! markers, all tmux panes and one process snapshot (`/proc/*/stat` where there is a /proc,
-//! several times cheaper than `ps`; else `ps`). One round trip, whatever the number of agents,
-//! so listing stays fast locally and over SSH.
+//! markers, all tmux panes, and the process trees under the panes (walked through
+//! `/proc/PID/task/*/children` with shell builtins, which reads a few files per agent instead
+//! of every process on the machine; `ps -e` where that is missing). One round trip, whatever the
+//! number of agents, so listing stays fast locally and over SSH.
 
 use super::record::AgentRecord;
 use super::shell::quote;
@@ -13,7 +14,6 @@ const FILE: &str = "@@MNGR-FILE ";
 const ACTIVE: &str = "@@MNGR-ACTIVE";
 const PANES: &str = "@@MNGR-PANES";
 const PS: &str = "@@MNGR-PS";
-const PROC: &str = "@@MNGR-PROC";
 const END: &str = "@@MNGR-END";
 
 /// What one probe of a host found.
@@ -63,7 +63,18 @@ pub fn script(host_dir: &str) -> String {
          P=$(tmux list-panes -a -F '#{{session_name}}|#{{window_name}}|#{{pane_index}}|#{{pane_dead}}|#{{pane_pid}}|#{{pane_current_command}}' 2>/dev/null)\n\
          [ -n \"$P\" ] && printf '%s\\n' \"$P\"\n\
          if [ -n \"$P\" ]; then\n\
-           if [ -r /proc/self/stat ]; then echo {PROC}; cat /proc/[0-9]*/stat 2>/dev/null;\n\
+           if [ -r /proc/$$/task/$$/children ]; then\n\
+             echo {PS}\n\
+             q=''\n\
+             while IFS='|' read -r s w i d pid c; do q=\"$q $pid\"; done <<MNGR_EOF\n\
+         $P\n\
+         MNGR_EOF\n\
+             for p in $q; do n=''; read -r n < /proc/$p/comm; echo \"$p 0 $n\"; done 2>/dev/null\n\
+             while [ -n \"$q\" ]; do\n\
+               set -- $q; p=$1; shift; q=\"$*\"; kids=''\n\
+               for f in /proc/$p/task/*/children; do k=''; read -r k < \"$f\"; kids=\"$kids $k\"; done 2>/dev/null\n\
+               for k in $kids; do n=''; read -r n < /proc/$k/comm; echo \"$k $p $n\"; q=\"$q $k\"; done 2>/dev/null\n\
+             done\n\
            else echo {PS}; ps -e -o pid=,ppid=,comm=; fi\n\
          fi\n\
          echo {END}\n"
@@ -96,14 +107,13 @@ pub fn parse(output: &str) -> Result<HostProbe, String> {
     };
     for line in output.lines() {
         match line {
-            RECORDS | ACTIVE | PANES | PS | PROC | END => {
+            RECORDS | ACTIVE | PANES | PS | END => {
                 flush(&mut current, &mut probe);
                 section = match line {
                     RECORDS => "records",
                     ACTIVE => "active",
                     PANES => "panes",
                     PS => "ps",
-                    PROC => "proc",
                     _ => "end",
                 };
                 continue;
@@ -139,15 +149,6 @@ pub fn parse(output: &str) -> Result<HostProbe, String> {
             "ps" => {
                 ps_text.push_str(line);
                 ps_text.push('\n');
-            }
-            "proc" => {
-                // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-                if let (Some(open), Some(close)) = (line.find('('), line.rfind(')')) {
-                    let pid = line[..open].trim();
-                    let comm = &line[open + 1..close];
-                    let ppid = line[close + 1..].split_whitespace().nth(1).unwrap_or("");
-                    ps_text.push_str(&format!("{pid} {ppid} {comm}\n"));
-                }
             }
             _ => {}
         }
@@ -219,13 +220,47 @@ mod tests {
     }
 
     #[test]
-    fn reads_proc_stat_lines_with_odd_command_names() {
-        let text = format!(
-            "{PANES}\nmngr-a|agent|0|0|10|bash\n{PROC}\n10 (bash) S 1 10 10\n11 (my (odd) name) S 10 11 11\n{END}\n"
+    fn walks_the_process_tree_under_each_pane() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = |args: &[&str]| {
+            std::process::Command::new("tmux")
+                .args(args)
+                .env("TMUX_TMPDIR", dir.path())
+                .env_remove("TMUX")
+                .status()
+                .unwrap()
+        };
+        assert!(
+            tmux(&[
+                "new-session",
+                "-d",
+                "-s",
+                "mngr-t",
+                "-n",
+                "agent",
+                "sh -c 'sleep 1000 | cat'"
+            ])
+            .success()
         );
-        let probe = parse(&text).unwrap();
-        assert_eq!(probe.processes.comm[&11], "my (odd) name");
-        assert_eq!(probe.processes.descendants(10), vec![11]);
-        assert_eq!(probe.primary_pane("mngr-a").unwrap().pid, 10);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script(dir.path().to_str().unwrap()))
+            .env("TMUX_TMPDIR", dir.path())
+            .env_remove("TMUX")
+            .output()
+            .unwrap();
+        tmux(&["kill-server"]);
+        let probe = parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        let pane = probe.primary_pane("mngr-t").expect("pane");
+        let names: Vec<&str> = probe
+            .processes
+            .descendants(pane.pid)
+            .iter()
+            .map(|p| probe.processes.comm[p].as_str())
+            .collect();
+        assert!(
+            names.contains(&"sleep") && names.contains(&"cat"),
+            "{names:?}"
+        );
     }
 }
