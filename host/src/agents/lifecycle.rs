@@ -33,52 +33,65 @@ pub struct CreateRequest {
     pub prefix: String,
 }
 
-/// The names of the agents recorded on a host (read under the lock).
+/// The agents recorded on a host (read under the lock).
 fn recorded_names(host: &Host) -> Result<Vec<(String, AgentRecord)>> {
-    let out = host.run(&probe::records_script(&host.host_dir))?;
-    let parsed = probe::parse(&out.stdout).map_err(MngrError::failure)?;
-    Ok(parsed
-        .records
-        .into_iter()
-        .filter_map(|(dir, r)| r.ok().map(|r| (dir, r)))
-        .collect())
+    Ok(precheck(host, &[])?.0)
 }
 
-/// Check the host has the programs an agent needs, in one command.
-fn check_programs(host: &Host, programs: &[(&str, Option<&str>)]) -> Result<()> {
+/// One command: the agents recorded on the host, and the first of `programs` it lacks.
+fn precheck(
+    host: &Host,
+    programs: &[&str],
+) -> Result<(Vec<(String, AgentRecord)>, Option<String>)> {
     let mut script = String::new();
-    for (program, _) in programs {
+    for program in programs {
         script.push_str(&format!(
-            "command -v {p} >/dev/null 2>&1 || echo {p}\n",
+            "command -v {p} >/dev/null 2>&1 || echo MISSING:{p} >&2\n",
             p = quote(program)
         ));
     }
+    script.push_str(&probe::records_script(&host.host_dir));
     let out = host.run(&script)?;
-    if let Some(missing) = out.stdout.lines().next() {
+    let parsed = probe::parse(&out.stdout).map_err(MngrError::failure)?;
+    let missing = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("MISSING:"))
+        .map(str::to_string);
+    let records = parsed
+        .records
+        .into_iter()
+        .filter_map(|(dir, r)| r.ok().map(|r| (dir, r)))
+        .collect();
+    Ok((records, missing))
+}
+
+/// Create an agent on a host and start it.
+pub fn create(host: &Host, request: CreateRequest) -> Result<AgentRecord> {
+    let agent_id = AgentId::generate();
+    workdir::check_local_tools(&request.source, request.mode)?;
+    let mut programs: Vec<(&str, String)> = vec![("tmux", "install tmux on that host".to_string())];
+    if let Some((program, hint)) = &request.agent_type.requires {
+        programs.push((program.as_str(), hint.clone()));
+    }
+    if request.source.git_root.is_some() && request.mode != Some(workdir::Mode::InPlace) {
+        programs.push(("git", "install git on that host".to_string()));
+    }
+    let _lock = host.lock()?;
+    let names: Vec<&str> = programs.iter().map(|(p, _)| *p).collect();
+    let (existing, missing) = precheck(host, &names)?;
+    if let Some(missing) = missing {
         let hint = programs
             .iter()
             .find(|(p, _)| *p == missing)
-            .and_then(|(_, h)| *h)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("install {missing} on that host"));
+            .map(|(_, h)| h.clone())
+            .unwrap_or_default();
         return Err(MngrError::missing_tool(format!(
             "{missing} is not installed on host '{}'",
             host.name()
         ))
         .with_hint(hint));
     }
-    Ok(())
-}
-
-/// Create an agent on a host and start it.
-pub fn create(host: &Host, request: CreateRequest) -> Result<AgentRecord> {
-    let agent_id = AgentId::generate();
-    let mut programs: Vec<(&str, Option<&str>)> = vec![("tmux", Some("install tmux on that host"))];
-    if let Some((program, hint)) = &request.agent_type.requires {
-        programs.push((program.as_str(), Some(hint.as_str())));
-    }
-    let _lock = host.lock()?;
-    let existing = recorded_names(host)?;
     let taken = |n: &str| existing.iter().any(|(_, r)| r.name == n);
     let name = match &request.name {
         Some(name) => {
@@ -100,24 +113,7 @@ pub fn create(host: &Host, request: CreateRequest) -> Result<AgentRecord> {
         &name,
         agent_id.as_str(),
     )?;
-    for program in plan.host_programs() {
-        programs.push((program, None));
-    }
-    check_programs(host, &programs)?;
     let session = session_name(&request.prefix, &name);
-    if host
-        .run(&format!(
-            "tmux has-session -t {} 2>/dev/null",
-            quote(&format!("={session}"))
-        ))?
-        .success()
-    {
-        return Err(MngrError::already_exists(format!(
-            "tmux session '{session}' already exists on host '{}' but no agent records it",
-            host.name()
-        ))
-        .with_hint("run mngr gc to remove orphaned sessions, or choose another name"));
-    }
 
     // Record the work dir before making it, so gc finds it if this process dies.
     let mut host_data = host.read_host_data(&request.prefix)?;
@@ -199,14 +195,10 @@ fn make_agent(
             extra: serde_json::Map::new(),
         };
         record.set_work_dir_info(&info);
-        let d = quote(&dir);
-        host.run_ok(
-            &format!(
-                "mkdir -p {d}/activity {d}/commands {d}/events/services {d}/events/requests {d}/llm_data && \
-                 : > {d}/events/services/events.jsonl && : > {d}/events/requests/events.jsonl"
-            ),
-            "creating the agent's state dir",
-        )?;
+        // write_file makes parent dirs; start_session makes the empty ones.
+        for events in ["services", "requests"] {
+            host.write_file(&format!("{dir}/events/{events}/events.jsonl"), b"", None)?;
+        }
         host.write_file(
             &format!("{dir}/env"),
             agent_env(host, &record, &request.env).as_bytes(),
@@ -223,7 +215,13 @@ fn make_agent(
             None,
         )?;
         host.write_agent_record(&record)?;
-        start_session(host, &record, session)?;
+        if !start_session(host, &record, session)? {
+            return Err(MngrError::already_exists(format!(
+                "tmux session '{session}' already exists on host '{}' but no agent records it",
+                host.name()
+            ))
+            .with_hint("run mngr gc to remove orphaned sessions, or choose another name"));
+        }
         if let Some(message) = &request.initial_message {
             send_message(host, session, message)?;
         }
@@ -312,10 +310,10 @@ pub fn env_prefix(host: &Host, agent_id: &str) -> String {
     )
 }
 
-/// Start the agent's tmux session and its command (nothing happens if the session exists).
-/// The pane runs the command through `bash -c`, then an interactive shell when it ends, so
-/// a finished agent shows DONE and its output stays readable.
-pub fn start_session(host: &Host, record: &AgentRecord, session: &str) -> Result<()> {
+/// Start the agent's tmux session and its command. Returns false, changing nothing, when the
+/// session already exists. The pane runs the command through `bash -c`, then an interactive
+/// shell when it ends, so a finished agent shows DONE and its output stays readable.
+pub fn start_session(host: &Host, record: &AgentRecord, session: &str) -> Result<bool> {
     let dir = host.agent_dir(record.id.as_str());
     let launch = quote(&format!("{dir}/launch_agent.sh"));
     let pane_command = format!(
@@ -325,17 +323,18 @@ pub fn start_session(host: &Host, record: &AgentRecord, session: &str) -> Result
             env_prefix(host, record.id.as_str())
         ))
     );
-    let target = quote(&format!("={session}"));
-    let window = quote(&format!("={session}:agent"));
     let wd = quote(&record.work_dir);
+    // One tmux call: new-session fails with "duplicate session" when it exists.
     let script = format!(
         "cd {wd} 2>/dev/null || {{ echo \"work dir {} does not exist\" >&2; exit 3; }}\n\
-         tmux has-session -t {target} 2>/dev/null && exit 0\n\
+         mkdir -p {d}/activity {d}/commands {d}/llm_data\n\
          unset MNGR_AGENT_ID\n\
-         tmux new-session -d -s {s} -n agent -x {w} -y {h} -c {wd} {pc} || exit 4\n\
-         pid=$(tmux display-message -p -t {window} '#{{pane_pid}}')\n\
+         pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} {pc} 2>&1) || {{\n\
+           case \"$pid\" in *'duplicate session'*) exit 5;; esac\n\
+           echo \"$pid\" >&2; exit 4\n\
+         }}\n\
          printf '%s\\n' {act} > {d}/activity/start\n\
-         nohup sh -c 'while kill -0 \"$0\" 2>/dev/null; do touch \"$1\"; sleep 5; done' \"$pid\" {d}/activity/process >/dev/null 2>&1 </dev/null &\n\
+         ( trap '' HUP; while kill -0 \"$pid\" 2>/dev/null; do touch {d}/activity/process; sleep 5; done ) >/dev/null 2>&1 </dev/null &\n\
          exit 0\n",
         record.work_dir.replace('"', ""),
         s = quote(session),
@@ -345,8 +344,20 @@ pub fn start_session(host: &Host, record: &AgentRecord, session: &str) -> Result
         act = quote(&activity_json(record)),
         d = quote(&dir),
     );
-    host.run_ok(&script, &format!("starting agent '{}'", record.name))
-        .map(|_| ())
+    let out = host.run(&script)?;
+    match out.exit_code {
+        0 => Ok(true),
+        5 => Ok(false),
+        _ => {
+            let detail = out.stderr.trim();
+            Err(MngrError::failure(format!(
+                "starting agent '{}' on host '{}' failed: {}",
+                record.name,
+                host.name(),
+                detail.lines().last().unwrap_or(detail)
+            )))
+        }
+    }
 }
 
 /// Type `text` into the agent's pane and press Enter.

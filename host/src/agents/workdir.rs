@@ -62,6 +62,14 @@ fn require_local_git() -> Result<()> {
     }
 }
 
+/// Check this machine has what the work dir needs (git for a repository, unless in place).
+pub fn check_local_tools(source: &Source, mode: Option<Mode>) -> Result<()> {
+    if source.git_root.is_some() && mode != Some(Mode::InPlace) {
+        require_local_git()?;
+    }
+    Ok(())
+}
+
 /// Inspect a source directory. Finding the repository needs no git; using it does.
 pub fn inspect(path: &Path) -> Result<Source> {
     let path = path.canonicalize().map_err(|e| {
