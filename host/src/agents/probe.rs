@@ -49,6 +49,106 @@ impl HostProbe {
     }
 }
 
+/// What `tmux list-panes -a -F` prints per pane.
+const PANE_FORMAT: &str =
+    "#{session_name}|#{window_name}|#{pane_index}|#{pane_dead}|#{pane_pid}|#{pane_current_command}";
+
+fn parse_pane(line: &str) -> Option<Pane> {
+    let f: Vec<&str> = line.splitn(6, '|').collect();
+    (f.len() == 6).then(|| Pane {
+        session: f[0].to_string(),
+        window: f[1].to_string(),
+        index: f[2].parse().unwrap_or(0),
+        dead: f[3] == "1",
+        pid: f[4].parse().unwrap_or(0),
+        current_command: f[5].to_string(),
+    })
+}
+
+/// The same probe for a host that is this machine, in process: the records and `/proc` are
+/// read directly and tmux is run without a shell. Saves two process starts per `mngr list`.
+pub fn local(host_dir: &str) -> HostProbe {
+    let mut probe = HostProbe::default();
+    let agents = std::path::Path::new(host_dir).join("agents");
+    if let Ok(entries) = std::fs::read_dir(&agents) {
+        for entry in entries.flatten() {
+            let dir = entry.file_name().to_string_lossy().into_owned();
+            if let Ok(bytes) = std::fs::read(entry.path().join("data.json")) {
+                probe
+                    .records
+                    .push((dir.clone(), AgentRecord::parse(&bytes)));
+            }
+            if entry.path().join("active").exists() {
+                probe.active.insert(dir);
+            }
+        }
+    }
+    if let Ok(out) = std::process::Command::new("tmux")
+        .args(["list-panes", "-a", "-F", PANE_FORMAT])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+    {
+        probe.panes.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(parse_pane),
+        );
+    }
+    probe.tmux_running = !probe.panes.is_empty();
+    if probe.tmux_running {
+        let roots: Vec<u32> = probe.panes.iter().map(|p| p.pid).collect();
+        probe.processes = local_process_tree(&roots);
+    }
+    probe
+}
+
+/// The process trees under `roots`, from `/proc/PID/task/*/children`; all processes from
+/// `ps` where that file does not exist.
+fn local_process_tree(roots: &[u32]) -> ProcessTable {
+    let comm = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|s| s.trim_end().to_string())
+            .unwrap_or_default()
+    };
+    if !std::path::Path::new("/proc/self/task").exists() {
+        let out = std::process::Command::new("ps")
+            .args(["-e", "-o", "pid=,ppid=,comm="])
+            .output();
+        return ProcessTable::parse(
+            &out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default(),
+        );
+    }
+    let mut table = ProcessTable::default();
+    let mut queue: Vec<u32> = roots.to_vec();
+    for &pid in roots {
+        table.comm.insert(pid, comm(pid));
+    }
+    while let Some(pid) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(kids) = std::fs::read_to_string(task.path().join("children")) else {
+                continue;
+            };
+            for kid in kids
+                .split_whitespace()
+                .filter_map(|k| k.parse::<u32>().ok())
+            {
+                if table.comm.contains_key(&kid) {
+                    continue;
+                }
+                table.comm.insert(kid, comm(kid));
+                table.children.entry(pid).or_default().push(kid);
+                queue.push(kid);
+            }
+        }
+    }
+    table
+}
+
 /// The probe script for a host dir.
 pub fn script(host_dir: &str) -> String {
     let h = quote(host_dir);
@@ -60,7 +160,7 @@ pub fn script(host_dir: &str) -> String {
          echo {ACTIVE}\n\
          for f in \"$H\"/agents/*/active; do [ -e \"$f\" ] && echo \"$f\"; done\n\
          echo {PANES}\n\
-         P=$(tmux list-panes -a -F '#{{session_name}}|#{{window_name}}|#{{pane_index}}|#{{pane_dead}}|#{{pane_pid}}|#{{pane_current_command}}' 2>/dev/null)\n\
+         P=$(tmux list-panes -a -F '{PANE_FORMAT}' 2>/dev/null)\n\
          [ -n \"$P\" ] && printf '%s\\n' \"$P\"\n\
          if [ -n \"$P\" ]; then\n\
            if [ -r /proc/$$/task/$$/children ]; then\n\
@@ -133,19 +233,7 @@ pub fn parse(output: &str) -> Result<HostProbe, String> {
             "active" => {
                 probe.active.insert(dir_id(line));
             }
-            "panes" => {
-                let f: Vec<&str> = line.splitn(6, '|').collect();
-                if f.len() == 6 {
-                    probe.panes.push(Pane {
-                        session: f[0].to_string(),
-                        window: f[1].to_string(),
-                        index: f[2].parse().unwrap_or(0),
-                        dead: f[3] == "1",
-                        pid: f[4].parse().unwrap_or(0),
-                        current_command: f[5].to_string(),
-                    });
-                }
-            }
+            "panes" => probe.panes.extend(parse_pane(line)),
             "ps" => {
                 ps_text.push_str(line);
                 ps_text.push('\n');
@@ -217,6 +305,32 @@ mod tests {
             "a private, empty tmux dir has no server"
         );
         assert!(parse("cut short").is_err());
+    }
+
+    #[test]
+    fn the_in_process_probe_agrees_with_the_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = mngr_plugin_api::AgentId::generate();
+        let agent = dir.path().join("agents").join(id.as_str());
+        std::fs::create_dir_all(&agent).unwrap();
+        let json = format!(
+            r#"{{"id":"{id}","name":"a1","type":"command","work_dir":"/w","create_time":"t","command":"sleep 1"}}"#
+        );
+        std::fs::write(agent.join("data.json"), json).unwrap();
+        std::fs::write(agent.join("active"), "").unwrap();
+        let probe = local(dir.path().to_str().unwrap());
+        assert_eq!(probe.records.len(), 1);
+        assert!(probe.active.contains(id.as_str()));
+        let roots = [std::process::id()];
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let table = local_process_tree(&roots);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(table.descendants(roots[0]).contains(&child.id()));
+        assert_eq!(table.comm[&child.id()], "sleep");
     }
 
     #[test]
