@@ -356,22 +356,32 @@ mod tests {
             ])
             .success()
         );
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script(dir.path().to_str().unwrap()))
-            .env("TMUX_TMPDIR", dir.path())
-            .env_remove("TMUX")
-            .output()
-            .unwrap();
+        // The pane's shell starts its children a moment after tmux returns: poll.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let names = loop {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script(dir.path().to_str().unwrap()))
+                .env("TMUX_TMPDIR", dir.path())
+                .env_remove("TMUX")
+                .output()
+                .unwrap();
+            let probe = parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+            let pane = probe.primary_pane("mngr-t").expect("pane");
+            let names: Vec<String> = probe
+                .processes
+                .descendants(pane.pid)
+                .iter()
+                .map(|p| probe.processes.comm[p].clone())
+                .collect();
+            let both = names.iter().any(|n| n == "sleep") && names.iter().any(|n| n == "cat");
+            if both || std::time::Instant::now() > deadline {
+                break names;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
         tmux(&["kill-server"]);
-        let probe = parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
-        let pane = probe.primary_pane("mngr-t").expect("pane");
-        let names: Vec<&str> = probe
-            .processes
-            .descendants(pane.pid)
-            .iter()
-            .map(|p| probe.processes.comm[p].as_str())
-            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         assert!(
             names.contains(&"sleep") && names.contains(&"cat"),
             "{names:?}"
