@@ -136,15 +136,15 @@ fn remove_orphan_work_dir(host: &Host, dir: &str) -> Result<()> {
     let common = lines.next().map(str::to_string);
     let branch = lines.next().map(str::to_string);
     workdir::remove_dir(host, dir, None)?;
-    if let (Some(common), Some(branch)) = (common, branch) {
-        if branch.starts_with("mngr/") {
-            let g = quote(&common);
-            let b = quote(&branch);
-            host.run(&format!(
+    if let (Some(common), Some(branch)) = (common, branch)
+        && branch.starts_with("mngr/")
+    {
+        let g = quote(&common);
+        let b = quote(&branch);
+        host.run(&format!(
                 "n=$(git --git-dir={g} rev-list --count {b} --not --exclude=refs/heads/{branch} --branches --remotes 2>/dev/null) && \
                  [ \"$n\" = 0 ] && git --git-dir={g} branch -q -D {b}; exit 0"
             ))?;
-        }
     }
     Ok(())
 }

@@ -144,13 +144,13 @@ impl Host {
     pub fn write_host_data(&self, data: &mut HostData) -> Result<()> {
         let bytes = data.to_json();
         self.write_file(&format!("{}/data.json", self.host_dir), &bytes, None)?;
-        if let Ok(value) = serde_json::from_slice(&bytes) {
-            if let Err(e) = self.instance.persist_host_record(&self.record.id, value) {
-                eprintln!(
-                    "warning: provider '{}' did not keep the host record: {}",
-                    self.provider, e.message
-                );
-            }
+        if let Ok(value) = serde_json::from_slice(&bytes)
+            && let Err(e) = self.instance.persist_host_record(&self.record.id, value)
+        {
+            eprintln!(
+                "warning: provider '{}' did not keep the host record: {}",
+                self.provider, e.message
+            );
         }
         Ok(())
     }

@@ -38,11 +38,11 @@ fn recorded_names(host: &Host) -> Result<Vec<(String, AgentRecord)>> {
     Ok(precheck(host, &[])?.0)
 }
 
+/// The agents recorded on a host (by dir id), and the first missing program.
+type Precheck = (Vec<(String, AgentRecord)>, Option<String>);
+
 /// One command: the agents recorded on the host, and the first of `programs` it lacks.
-fn precheck(
-    host: &Host,
-    programs: &[&str],
-) -> Result<(Vec<(String, AgentRecord)>, Option<String>)> {
+fn precheck(host: &Host, programs: &[&str]) -> Result<Precheck> {
     let mut script = String::new();
     for program in programs {
         script.push_str(&format!(
@@ -136,11 +136,11 @@ pub fn create(host: &Host, request: CreateRequest) -> Result<AgentRecord> {
             let _ = host
                 .instance
                 .remove_persisted_agent_record(&host.record.id, agent_id.as_str());
-            if plan.is_generated() {
-                if let Ok(mut data) = host.read_host_data(&request.prefix) {
-                    data.generated_work_dirs.retain(|d| d != &plan.target);
-                    let _ = host.write_host_data(&mut data);
-                }
+            if plan.is_generated()
+                && let Ok(mut data) = host.read_host_data(&request.prefix)
+            {
+                data.generated_work_dirs.retain(|d| d != &plan.target);
+                let _ = host.write_host_data(&mut data);
             }
             Err(err)
         }

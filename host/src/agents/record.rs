@@ -319,11 +319,7 @@ mod tests {
 
     #[test]
     fn host_data_writes_the_derived_idle_mode_and_drops_it_on_read() {
-        let mut data = HostData::new(
-            &mngr_plugin_api::HostId::generate().to_string(),
-            "h",
-            "mngr-",
-        );
+        let mut data = HostData::new(mngr_plugin_api::HostId::generate().as_ref(), "h", "mngr-");
         let bytes = data.to_json();
         let value: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(value["idle_mode"], "IO");

@@ -511,10 +511,9 @@ pub fn remove_for(host: &Host, record: &AgentRecord, delete_branch: bool) -> Res
             remove_dir(host, &record.work_dir, repo)?;
             if let (true, Some(branch), Some(repo)) =
                 (delete_branch, &record.created_branch_name, repo)
+                && let Err(e) = local_git(repo, &["branch", "-D", branch])
             {
-                if let Err(e) = local_git(repo, &["branch", "-D", branch]) {
-                    eprintln!("warning: {}", e.message);
-                }
+                eprintln!("warning: {}", e.message);
             }
             Ok(())
         }

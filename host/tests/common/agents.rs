@@ -107,10 +107,10 @@ impl AgentWorld {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let agent = self.agent(name);
-            if let Some(a) = &agent {
-                if a["state"] == state {
-                    return a.clone();
-                }
+            if let Some(a) = &agent
+                && a["state"] == state
+            {
+                return a.clone();
             }
             if Instant::now() > deadline {
                 panic!("agent {name} never reached {state}; last seen: {agent:?}");

@@ -418,14 +418,12 @@ pub fn run(global: &GlobalOptions, args: CreateArgs) -> Result<()> {
     let record = match lifecycle::create(&host, request) {
         Ok(record) => record,
         Err(e) => {
-            if made_host {
-                if let Err(d) = host.instance.destroy_host(&host.record.id) {
-                    eprintln!(
-                        "warning: could not destroy the new host '{}': {}",
-                        host.name(),
-                        d.message
-                    );
-                }
+            if made_host && let Err(d) = host.instance.destroy_host(&host.record.id) {
+                eprintln!(
+                    "warning: could not destroy the new host '{}': {}",
+                    host.name(),
+                    d.message
+                );
             }
             return Err(e);
         }

@@ -368,18 +368,15 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
     // Refuse before changing anything when work would be lost.
     for agent in &agents {
         let host = agent.host.require_online()?;
-        if !args.force {
-            if let Some(reason) =
+        if !args.force
+            && let Some(reason) =
                 workdir::unsaved_work(host, &agent.record, args.remove_created_branch)?
-            {
-                return Err(MngrError::new(
-                    ExitCode::UnsavedWork,
-                    format!("not destroying agent '{}': {reason}", agent.record.name),
-                )
-                .with_hint(
-                    "commit and push that work first, or use --force to destroy it anyway",
-                ));
-            }
+        {
+            return Err(MngrError::new(
+                ExitCode::UnsavedWork,
+                format!("not destroying agent '{}': {reason}", agent.record.name),
+            )
+            .with_hint("commit and push that work first, or use --force to destroy it anyway"));
         }
     }
     let mut destroyed_hosts = Vec::new();
