@@ -642,6 +642,27 @@ fn agent_types_from_settings_and_tools() {
     let agent = w.wait_state("s1", "WAITING");
     assert_eq!(agent["type"], "sleeper");
     assert_eq!(agent["command"], "sleep 1000");
+    // [commands.create] gives defaults for options the command line leaves out.
+    std::fs::write(
+        w.user_settings(),
+        "[agent_types.sleeper]\ncommand = \"sleep\"\nargs = [\"1000\"]\n\n\
+         [commands.create]\ntype = \"sleeper\"\nconnect = false\nin_place = true\nlabels = [\"team=x\"]\n",
+    )
+    .unwrap();
+    w.run(&["create", "s2"]).ok();
+    let agent = w.wait_state("s2", "WAITING");
+    assert_eq!(agent["type"], "sleeper");
+    assert_eq!(agent["labels"]["team"], "x");
+    assert_eq!(
+        agent["work_dir"],
+        w.cwd.canonicalize().unwrap().to_str().unwrap()
+    );
+    w.run(&["destroy", "s2"]).ok();
+    std::fs::write(
+        w.user_settings(),
+        "[agent_types.sleeper]\ncommand = \"sleep\"\nargs = [\"1000\"]\n",
+    )
+    .unwrap();
     // claude and codex fail clearly where they are not installed, leaving nothing behind.
     let path = w.path_without(&["claude", "codex"]);
     let mut cmd = w.command(&["create", "c1", "claude", "--in-place", "--no-connect"]);

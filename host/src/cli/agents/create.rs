@@ -8,6 +8,7 @@ use crate::agents::workdir::{self, Mode};
 use crate::agents::{envfile, names, types};
 use crate::app::{App, ProviderHandle};
 use crate::cli::GlobalOptions;
+use crate::config::Settings;
 use crate::error::{MngrError, Result};
 use crate::output::OutputFormat;
 use crate::registry::Registry;
@@ -38,7 +39,7 @@ pub struct CreateArgs {
     #[arg(short = 'n', long)]
     pub name: Option<String>,
     /// The agent type (instead of the positional type)
-    #[arg(long = "type", value_name = "TYPE")]
+    #[arg(long = "type", id = "type", value_name = "TYPE")]
     pub type_flag: Option<String>,
     /// The command line to run, as one string (instead of a command after `--`)
     #[arg(long)]
@@ -338,10 +339,89 @@ fn user_env(args: &CreateArgs) -> Result<Vec<(String, String)>> {
     Ok(vars)
 }
 
-pub fn run(global: &GlobalOptions, args: CreateArgs) -> Result<()> {
+/// Defaults from `[commands.create]` in settings, for options the command line left unset.
+/// Keys are the option ids: `type`, `provider` (`--in`), `connect`, `no_connect`, `in_place`,
+/// `copy`, `worktree`, `from`, `labels`, `env`, `env_files`.
+fn apply_settings_defaults(args: &mut CreateArgs, settings: &Settings) -> Result<()> {
+    let get = |option: &str| settings.command_default("create", option);
+    let text = |option: &str| -> Result<Option<String>> {
+        match get(option) {
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(MngrError::settings(format!(
+                "commands.create.{option} must be a string, got {other}"
+            ))),
+        }
+    };
+    let flag = |option: &str| -> Result<Option<bool>> {
+        match get(option) {
+            None => Ok(None),
+            Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(MngrError::settings(format!(
+                "commands.create.{option} must be true or false, got {other}"
+            ))),
+        }
+    };
+    let list = |option: &str| -> Result<Vec<String>> {
+        match get(option) {
+            None => Ok(Vec::new()),
+            Some(serde_json::Value::String(s)) => Ok(vec![s.clone()]),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        MngrError::settings(format!(
+                            "commands.create.{option} must be a list of strings"
+                        ))
+                    })
+                })
+                .collect(),
+            Some(other) => Err(MngrError::settings(format!(
+                "commands.create.{option} must be a list of strings, got {other}"
+            ))),
+        }
+    };
+    if args.type_flag.is_none() && args.agent_type.is_none() {
+        args.type_flag = text("type")?;
+    }
+    if args.provider.is_none() {
+        args.provider = text("provider")?;
+    }
+    if !args.connect && !args.no_connect {
+        match (flag("connect")?, flag("no_connect")?) {
+            (Some(false), _) | (_, Some(true)) => args.no_connect = true,
+            (Some(true), _) => args.connect = true,
+            _ => {}
+        }
+    }
+    if !args.in_place && !args.copy && !args.worktree {
+        args.in_place = flag("in_place")?.unwrap_or(false);
+        args.copy = !args.in_place && flag("copy")?.unwrap_or(false);
+        args.worktree = !args.in_place && !args.copy && flag("worktree")?.unwrap_or(false);
+    }
+    if args.from.is_none() {
+        args.from = text("from")?.map(|p| crate::paths::expand_tilde(&p));
+    }
+    let mut labels = list("labels")?;
+    labels.append(&mut args.labels);
+    args.labels = labels;
+    let mut env = list("env")?;
+    env.append(&mut args.env);
+    args.env = env;
+    let mut files: Vec<PathBuf> = list("env_files")?
+        .iter()
+        .map(|p| crate::paths::expand_tilde(p))
+        .collect();
+    files.append(&mut args.env_files);
+    args.env_files = files;
+    Ok(())
+}
+
+pub fn run(global: &GlobalOptions, mut args: CreateArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     format.reject_template("create")?;
-    // Check the command line before loading anything.
+    let app = super::load(global)?;
+    apply_settings_defaults(&mut args, &app.settings)?;
     let mut target = match &args.address {
         Some(raw) => CreateTarget::parse(raw)?,
         None => CreateTarget::default(),
@@ -388,7 +468,6 @@ pub fn run(global: &GlobalOptions, args: CreateArgs) -> Result<()> {
     };
     let source = workdir::inspect(&source_path)?;
 
-    let app = super::load(global)?;
     let agent_type = types::resolve(
         type_name,
         &app.settings,
