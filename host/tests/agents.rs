@@ -744,10 +744,17 @@ fn gc_removes_orphaned_sessions_records_and_work_dirs() {
     let mut w = AgentWorld::new();
     let repo = w.repo_with_commit();
     w.create(&["keep", "--", "sleep", "1000"]);
-    // An orphaned session with mngr's prefix, an agent dir without a record, and a worktree
-    // recorded on the host that no agent uses.
+    // An orphaned session (its agent's record is gone), an agent dir without a record, and a
+    // worktree recorded on the host that no agent uses.
+    w.create(&["orphan", "--in-place", "--", "sleep", "1000"]);
+    let orphan_id = w.agent("orphan").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_dir_all(w.root().join("agents").join(&orphan_id)).unwrap();
+    // A session with mngr's prefix that this host dir did not start is left alone.
     assert!(
-        w.tmux(&["new-session", "-d", "-s", "mngr-orphan", "sleep 1000"])
+        w.tmux(&["new-session", "-d", "-s", "mngr-foreign", "sleep 1000"])
             .status
             .success()
     );
@@ -793,7 +800,10 @@ fn gc_removes_orphaned_sessions_records_and_work_dirs() {
         "{out}"
     );
     assert!(!orphan_wt.exists() && !stray.exists());
-    assert_eq!(w.sessions(), vec!["mngr-keep".to_string()]);
+    assert_eq!(
+        w.sessions(),
+        vec!["mngr-foreign".to_string(), "mngr-keep".to_string()]
+    );
     assert!(
         w.git(&repo, &["branch", "--list", "mngr/gone"])
             .trim()

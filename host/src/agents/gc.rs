@@ -1,6 +1,6 @@
 //! Garbage collection on a host: what a crash or an interrupted command left behind. Agent
-//! dirs without a valid record, work dirs mngr made that no agent uses, tmux sessions with
-//! mngr's prefix that no agent owns, temp files of interrupted atomic writes, and the
+//! dirs without a valid record, work dirs mngr made that no agent uses, tmux sessions this host
+//! dir started that no agent owns, temp files of interrupted atomic writes, and the
 //! provider's copies of records of agents that are gone.
 
 use super::host::Host;
@@ -76,6 +76,15 @@ pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Vec<Removed>>
         .collect();
     sessions.sort();
     for session in sessions {
+        // Only sessions this host dir made: several hosts (local instances, directory hosts)
+        // can share one tmux server, and a session of another tool is none of gc's business.
+        let owner = host.run(&format!(
+            "tmux show-environment -t {} MNGR_HOST_DIR 2>/dev/null",
+            quote(&format!("={session}"))
+        ))?;
+        if owner.stdout.trim() != format!("MNGR_HOST_DIR={}", host.host_dir) {
+            continue;
+        }
         note("session", session.to_string());
         if !dry_run {
             host.run(&format!(

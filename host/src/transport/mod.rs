@@ -108,7 +108,8 @@ pub trait Transport: Send + Sync {
     /// for `mngr connect`; returns its exit code when it ends.
     fn run_interactive(&self, script: &str) -> TransportResult<i32>;
 
-    /// True for the local machine.
+    /// True for the local machine. The agent layer then reads agent records and `/proc`
+    /// in process instead of through [`Transport::run`] (same result, fewer process starts).
     fn is_local(&self) -> bool;
 }
 

@@ -12,7 +12,7 @@ use clap::Args;
 #[command(after_help = "\
 gc removes, on each running host: agent dirs without a valid record, work dirs mngr made
 that no agent uses (with their mngr/ branch when it holds no unique commit), tmux sessions
-with mngr's prefix that no agent owns, temp files of interrupted writes, and the provider's
+this host dir started that no agent owns, temp files of interrupted writes, and the provider's
 copies of records of agents that are gone.")]
 pub struct GcArgs {
     /// Only hosts of this provider instance (repeatable)
