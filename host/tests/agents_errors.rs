@@ -203,6 +203,26 @@ fn an_ambiguous_name_lists_every_full_address() {
         "sleep",
         "1000",
     ]);
+    // Each host sees only the sessions it started, though both share the tmux server.
+    let states: Vec<(String, String)> = w
+        .agents()
+        .iter()
+        .map(|a| {
+            (
+                a["address"].as_str().unwrap().to_string(),
+                a["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("twin@localhost.local".into(), "STOPPED".into())),
+        "{states:?}"
+    );
+    w.wait_until("the dirs twin to wait", || {
+        w.agents()
+            .iter()
+            .any(|a| a["address"] == "twin@twin.dirs" && a["state"] == "WAITING")
+    });
     let run = w.run(&["exec", "twin", "true"]);
     let line = run.error_line(2);
     assert!(

@@ -69,22 +69,17 @@ pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Vec<Removed>>
         .iter()
         .map(|a| format!("{prefix}{}", a.name))
         .collect();
+    // Only sessions this host dir started: a session of another tool is none of gc's business.
     let mut sessions: Vec<&str> = probe
-        .sessions()
-        .into_iter()
+        .panes
+        .iter()
+        .filter(|p| p.owner == host.host_dir)
+        .map(|p| p.session.as_str())
         .filter(|s| s.starts_with(prefix) && !owned.iter().any(|o| o == s))
         .collect();
     sessions.sort();
+    sessions.dedup();
     for session in sessions {
-        // Only sessions this host dir made: several hosts (local instances, directory hosts)
-        // can share one tmux server, and a session of another tool is none of gc's business.
-        let owner = host.run(&format!(
-            "tmux show-environment -t {} MNGR_HOST_DIR 2>/dev/null",
-            quote(&format!("={session}"))
-        ))?;
-        if owner.stdout.trim() != format!("MNGR_HOST_DIR={}", host.host_dir) {
-            continue;
-        }
         note("session", session.to_string());
         if !dry_run {
             host.run(&format!(

@@ -112,16 +112,20 @@ impl Host {
     /// when the host is this machine: same result, fewer process starts).
     pub fn probe(&self) -> Result<HostProbe> {
         if self.transport.is_local() {
-            return Ok(probe::local(&self.host_dir));
+            let mut found = probe::local(&self.host_dir);
+            found.keep_panes_of(&self.host_dir);
+            return Ok(found);
         }
         let out = self.run(&probe::script(&self.host_dir))?;
-        probe::parse(&out.stdout).map_err(|e| {
+        let mut found = probe::parse(&out.stdout).map_err(|e| {
             MngrError::failure(format!(
                 "reading agents on host '{}': {e}: {}",
                 self.name(),
                 out.stderr.trim()
             ))
-        })
+        })?;
+        found.keep_panes_of(&self.host_dir);
+        Ok(found)
     }
 
     /// The host record, or fresh defaults when the host has none yet.

@@ -324,13 +324,14 @@ pub fn start_session(host: &Host, record: &AgentRecord, session: &str) -> Result
         ))
     );
     let wd = quote(&record.work_dir);
-    // One tmux call: new-session fails with "duplicate session" when it exists. The session
-    // carries MNGR_HOST_DIR so gc can tell this host's sessions from others on the same server.
+    // One tmux call: new-session fails with "duplicate session" when it exists. The session is
+    // marked with its host dir (option @mngr_host_dir, and MNGR_HOST_DIR in its environment) so
+    // hosts sharing a tmux server tell their sessions apart.
     let script = format!(
         "cd {wd} 2>/dev/null || {{ echo \"work dir {} does not exist\" >&2; exit 3; }}\n\
          mkdir -p {d}/activity {d}/commands {d}/llm_data\n\
          unset MNGR_AGENT_ID\n\
-         pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} -e {owner} {pc} 2>&1) || {{\n\
+         pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} -e {owner} {pc} \\; set-option -q -t {t} @mngr_host_dir {hd} 2>&1) || {{\n\
            case \"$pid\" in *'duplicate session'*) exit 5;; esac\n\
            echo \"$pid\" >&2; exit 4\n\
          }}\n\
@@ -343,6 +344,8 @@ pub fn start_session(host: &Host, record: &AgentRecord, session: &str) -> Result
         h = record.tmux.height,
         pc = quote(&pane_command),
         owner = quote(&format!("MNGR_HOST_DIR={}", host.host_dir)),
+        hd = quote(&host.host_dir),
+        t = quote(&format!("={session}:")),
         act = quote(&activity_json(record)),
         d = quote(&dir),
     );

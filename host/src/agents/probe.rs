@@ -47,21 +47,29 @@ impl HostProbe {
     pub fn sessions(&self) -> HashSet<&str> {
         self.panes.iter().map(|p| p.session.as_str()).collect()
     }
+
+    /// Forget panes of sessions another host dir started (several hosts, such as local
+    /// instances with their own host dirs, can share one tmux server). Sessions without the
+    /// mark (other tools, older mngr) stay.
+    pub fn keep_panes_of(&mut self, host_dir: &str) {
+        self.panes
+            .retain(|p| p.owner.is_empty() || p.owner == host_dir);
+    }
 }
 
 /// What `tmux list-panes -a -F` prints per pane.
-const PANE_FORMAT: &str =
-    "#{session_name}|#{window_name}|#{pane_index}|#{pane_dead}|#{pane_pid}|#{pane_current_command}";
+const PANE_FORMAT: &str = "#{session_name}|#{window_name}|#{pane_index}|#{pane_dead}|#{pane_pid}|#{@mngr_host_dir}|#{pane_current_command}";
 
 fn parse_pane(line: &str) -> Option<Pane> {
-    let f: Vec<&str> = line.splitn(6, '|').collect();
-    (f.len() == 6).then(|| Pane {
+    let f: Vec<&str> = line.splitn(7, '|').collect();
+    (f.len() == 7).then(|| Pane {
         session: f[0].to_string(),
         window: f[1].to_string(),
         index: f[2].parse().unwrap_or(0),
         dead: f[3] == "1",
         pid: f[4].parse().unwrap_or(0),
-        current_command: f[5].to_string(),
+        owner: f[5].to_string(),
+        current_command: f[6].to_string(),
     })
 }
 
@@ -166,7 +174,7 @@ pub fn script(host_dir: &str) -> String {
            if [ -r /proc/$$/task/$$/children ]; then\n\
              echo {PS}\n\
              q=''\n\
-             while IFS='|' read -r s w i d pid c; do q=\"$q $pid\"; done <<MNGR_EOF\n\
+             while IFS='|' read -r s w i d pid o c; do q=\"$q $pid\"; done <<MNGR_EOF\n\
          $P\n\
          MNGR_EOF\n\
              for p in $q; do n=''; read -r n < /proc/$p/comm; echo \"$p 0 $n\"; done 2>/dev/null\n\

@@ -67,6 +67,8 @@ pub struct Pane {
     pub index: u32,
     pub dead: bool,
     pub pid: u32,
+    /// The host dir that started the session (tmux option `@mngr_host_dir`); empty when unset.
+    pub owner: String,
     pub current_command: String,
 }
 
@@ -193,6 +195,7 @@ mod tests {
             index: 0,
             dead,
             pid: 10,
+            owner: String::new(),
             current_command: cmd.into(),
         }
     }
