@@ -7,10 +7,12 @@ use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecResults, StartExecOptions, StartExecResults};
 use bollard::models::ExecConfig;
 use futures_util::StreamExt;
-use mngr_plugin_api::{ErrorKind, ProviderError, ProviderResult};
+use mngr_plugin_api::{ErrorKind, HostServices, LogLevel, ProviderError, ProviderResult};
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Duration;
+use std::time::Instant;
 use tokio::runtime::Runtime;
 
 /// How long a single Engine call may take before the daemon counts as unreachable.
@@ -38,10 +40,12 @@ pub struct Engine {
     pub docker: Docker,
     /// The daemon, as the user would recognise it in messages.
     pub daemon: String,
+    /// Debug lines (`-vv`) with how long Engine work took.
+    pub services: Option<Arc<dyn HostServices>>,
 }
 
 impl Engine {
-    pub fn connect(host: &str) -> ProviderResult<Engine> {
+    pub fn connect(host: &str, services: Option<Arc<dyn HostServices>>) -> ProviderResult<Engine> {
         let _guard = runtime().enter();
         let (docker, daemon) = if host.is_empty() {
             let daemon = std::env::var("DOCKER_HOST")
@@ -55,7 +59,21 @@ impl Engine {
                 "cannot set up a client for the Docker daemon at {daemon}: {e}"
             ))
         })?;
-        Ok(Engine { docker, daemon })
+        Ok(Engine {
+            docker,
+            daemon,
+            services,
+        })
+    }
+
+    /// A debug line saying how long something took.
+    pub fn timing(&self, what: &str, since: Instant) {
+        if let Some(services) = &self.services {
+            services.log(
+                LogLevel::Debug,
+                &format!("docker: {what} took {} ms", since.elapsed().as_millis()),
+            );
+        }
     }
 
     /// Map a bollard error: API answers keep their meaning, anything else means the daemon
@@ -103,6 +121,7 @@ impl Engine {
 
     /// Run `sh -c script` in a running container; returns (exit code, stdout+stderr).
     pub async fn exec(&self, container: &str, script: &str) -> ProviderResult<(i64, Vec<u8>)> {
+        let exec_started = Instant::now();
         let config = ExecConfig {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -136,6 +155,12 @@ impl Engine {
         let inspect = self
             .call("inspecting an exec", self.docker.inspect_exec(&id))
             .await?;
+        let first_line = script
+            .lines()
+            .find(|l| !l.trim().is_empty() && *l != "set -e")
+            .unwrap_or("");
+        let short: String = first_line.chars().take(50).collect();
+        self.timing(&format!("exec `{short}`"), exec_started);
         Ok((inspect.exit_code.unwrap_or(-1), output))
     }
 }

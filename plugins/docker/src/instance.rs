@@ -39,6 +39,8 @@ pub struct DockerInstance {
     pub store: StateStore,
     pub services: Arc<dyn HostServices>,
     cache: Mutex<HashMap<String, StoredHost>>,
+    /// Persisted agent records as of the last full read in this run, by host id.
+    agent_cache: Mutex<Option<HashMap<String, Vec<serde_json::Value>>>>,
 }
 
 fn not_found(what: &str) -> ProviderError {
@@ -85,7 +87,7 @@ fn exit_code_of(status: &str) -> Option<i64> {
 
 impl DockerInstance {
     pub fn new(ctx: InstanceContext, config: DockerConfig) -> ProviderResult<DockerInstance> {
-        let engine = Engine::connect(&config.host)?;
+        let engine = Engine::connect(&config.host, Some(ctx.services.clone()))?;
         let store = StateStore::new(
             engine.clone(),
             &ctx.prefix,
@@ -101,6 +103,7 @@ impl DockerInstance {
             store,
             services: ctx.services,
             cache: Mutex::new(HashMap::new()),
+            agent_cache: Mutex::new(None),
         })
     }
 
@@ -158,7 +161,8 @@ impl DockerInstance {
         if !self.store.ensure(false).await? {
             return Ok(Vec::new());
         }
-        let hosts = self.store.read_hosts().await?;
+        let (hosts, agents) = self.store.read_all().await?;
+        *self.agent_cache.lock().expect("cache lock") = Some(agents);
         let mut by_id: HashMap<String, ContainerSummary> = HashMap::new();
         for c in containers {
             if let Some(id) = c.labels.as_ref().and_then(|l| l.get(labels::HOST_ID)) {
@@ -497,6 +501,7 @@ impl DockerInstance {
             host_config: Some(host_config),
             ..Default::default()
         };
+        let started = Instant::now();
         let name = self.container_name(h.name());
         let options = CreateContainerOptions {
             name: Some(name.clone()),
@@ -554,8 +559,12 @@ impl DockerInstance {
                         ))
                     }
                 })?;
+            self.engine
+                .timing("creating, provisioning and starting the container", started);
             let port = self.ssh_port(&id).await?;
+            let waited = Instant::now();
             self.wait_for_sshd(&self.config.ssh_address(), port).await?;
+            self.engine.timing("waiting for sshd", waited);
             h.ssh_port = Some(port);
             Ok(())
         }
@@ -1469,6 +1478,9 @@ impl ProviderInstance for DockerInstance {
 
     fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
         block_on(async {
+            if let Some(cached) = self.agent_cache.lock().expect("cache lock").as_ref() {
+                return Ok(cached.get(host.as_str()).cloned().unwrap_or_default());
+            }
             if !self.store.ensure(false).await? {
                 return Ok(Vec::new());
             }
@@ -1486,6 +1498,7 @@ impl ProviderInstance for DockerInstance {
                 "agent record has no valid 'id'",
             ));
         };
+        *self.agent_cache.lock().expect("cache lock") = None;
         block_on(
             self.store
                 .write_host_file(host.as_str(), &format!("{id}.json"), &record),
@@ -1495,6 +1508,7 @@ impl ProviderInstance for DockerInstance {
     fn remove_persisted_agent_record(&self, host: &HostId, agent_id: &str) -> ProviderResult<()> {
         let id =
             AgentId::parse(agent_id).map_err(|e| ProviderError::invalid_input(e.to_string()))?;
+        *self.agent_cache.lock().expect("cache lock") = None;
         block_on(
             self.store
                 .remove_host_file(host.as_str(), &format!("{id}.json")),

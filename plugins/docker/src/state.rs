@@ -8,7 +8,7 @@
 //! (agent records, for listing while the host is stopped), `host_state/<host_id>/host_data.json`
 //! (a copy of the host's data.json).
 
-use crate::engine::{Engine, base64, block_on, shell_quote};
+use crate::engine::{Engine, block_on, shell_quote};
 use crate::labels;
 use crate::record::StoredHost;
 use crate::scripts::STATE_CONTAINER_CMD;
@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const ROOT: &str = "/mngr-state";
-const RECORD_SEPARATOR: &str = "\u{1e}";
 
 pub struct StateStore {
     engine: Engine,
@@ -148,22 +147,151 @@ impl StateStore {
         Ok(output)
     }
 
-    /// Write files atomically (temp + rename), in one exec.
+    /// Write files through the Engine's archive API (no process is started in the container,
+    /// which makes a write a few milliseconds). Readers never act on a half-written record:
+    /// they re-read anything that does not parse (see [`StateStore::read_tree`]).
     async fn write_files(&self, files: &[(String, Vec<u8>)]) -> ProviderResult<()> {
-        let mut script = String::from("set -e\n");
-        for (path, data) in files {
-            let full = format!("{ROOT}/{path}");
-            let dir = full.rsplit_once('/').map(|(d, _)| d).unwrap_or(ROOT);
-            let tmp = format!("{full}.tmp-{}", uuid::Uuid::new_v4().simple());
-            script.push_str(&format!(
-                "mkdir -p {d}\nprintf '%s' '{b}' | base64 -d > {t}\nmv -f {t} {f}\n",
-                d = shell_quote(dir),
-                b = base64(data),
-                t = shell_quote(&tmp),
-                f = shell_quote(&full),
-            ));
+        let started = std::time::Instant::now();
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut dirs: Vec<String> = Vec::new();
+        for (path, _) in files {
+            let mut dir = String::new();
+            for part in path
+                .split('/')
+                .collect::<Vec<_>>()
+                .split_last()
+                .map(|(_, d)| d.to_vec())
+                .unwrap_or_default()
+            {
+                if !dir.is_empty() {
+                    dir.push('/');
+                }
+                dir.push_str(part);
+                if !dirs.contains(&dir) {
+                    dirs.push(dir.clone());
+                }
+            }
         }
-        self.exec_ok("writing records", &script).await.map(|_| ())
+        let mtime = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        for dir in &dirs {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            header.set_mtime(mtime);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, format!("{dir}/"), std::io::empty())
+                .map_err(|e| ProviderError::internal(format!("packing records: {e}")))?;
+        }
+        for (path, data) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            header.set_mtime(mtime);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, path, data.as_slice())
+                .map_err(|e| ProviderError::internal(format!("packing records: {e}")))?;
+        }
+        let tar = builder
+            .into_inner()
+            .map_err(|e| ProviderError::internal(format!("packing records: {e}")))?;
+        let options = bollard::query_parameters::UploadToContainerOptions {
+            path: ROOT.to_string(),
+            ..Default::default()
+        };
+        self.engine
+            .call(
+                "writing records to the state volume",
+                self.engine.docker.upload_to_container(
+                    &self.name,
+                    Some(options),
+                    bollard::body_full(tar.into()),
+                ),
+            )
+            .await?;
+        self.engine.timing("writing records", started);
+        Ok(())
+    }
+
+    /// Every file under `ROOT/<dir>`, as (path relative to ROOT, bytes), through the archive
+    /// API. A missing directory is empty.
+    async fn download(&self, dir: &str) -> ProviderResult<Vec<(String, Vec<u8>)>> {
+        use futures_util::StreamExt;
+        let started = std::time::Instant::now();
+        let options = bollard::query_parameters::DownloadFromContainerOptions {
+            path: format!("{ROOT}/{dir}"),
+        };
+        let mut stream = self
+            .engine
+            .docker
+            .download_from_container(&self.name, Some(options));
+        let mut tar_bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => tar_bytes.extend_from_slice(&bytes),
+                Err(e) => {
+                    let err = self.engine.error("reading the state volume", e);
+                    if err.kind == ErrorKind::NotFound {
+                        return Ok(Vec::new());
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        let mut archive = tar::Archive::new(tar_bytes.as_slice());
+        let entries = archive
+            .entries()
+            .map_err(|e| ProviderError::internal(format!("reading the state volume: {e}")))?;
+        for entry in entries {
+            let mut entry = entry
+                .map_err(|e| ProviderError::internal(format!("reading the state volume: {e}")))?;
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                continue;
+            }
+            let path = entry
+                .path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut data = Vec::new();
+            use std::io::Read;
+            entry
+                .read_to_end(&mut data)
+                .map_err(|e| ProviderError::internal(format!("reading the state volume: {e}")))?;
+            files.push((path, data));
+        }
+        self.engine.timing(&format!("reading {dir}"), started);
+        Ok(files)
+    }
+
+    /// The JSON files under a directory; a file that does not parse (caught mid-write) is read
+    /// again once the writer is done.
+    async fn read_tree(&self, dir: &str) -> ProviderResult<Vec<(String, serde_json::Value)>> {
+        for attempt in 0..3 {
+            let files = self.download(dir).await?;
+            let mut parsed = Vec::new();
+            let mut torn = false;
+            for (path, data) in files {
+                if !path.ends_with(".json") {
+                    continue;
+                }
+                match serde_json::from_slice(&data) {
+                    Ok(value) => parsed.push((path, value)),
+                    Err(_) => torn = true,
+                }
+            }
+            if !torn || attempt == 2 {
+                return Ok(parsed);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        unreachable!("the loop returns on its last attempt")
     }
 
     pub async fn write_host(&self, host: &StoredHost) -> ProviderResult<()> {
@@ -172,32 +300,45 @@ impl StateStore {
             .await
     }
 
-    /// Every host record (unreadable ones are skipped).
+    /// Every host record, and the persisted agent records of each host (by host id).
+    pub async fn read_all(
+        &self,
+    ) -> ProviderResult<(Vec<StoredHost>, HashMap<String, Vec<serde_json::Value>>)> {
+        let mut hosts = Vec::new();
+        let mut agents: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+        for (path, value) in self.read_tree("host_state").await? {
+            let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
+            match parts.as_slice() {
+                [_, file] => {
+                    if let Ok(host) = serde_json::from_value::<StoredHost>(value) {
+                        let _ = file;
+                        hosts.push(host);
+                    }
+                }
+                [_, host_id, file] if file.starts_with("agent-") => {
+                    agents.entry(host_id.to_string()).or_default().push(value);
+                }
+                _ => {}
+            }
+        }
+        Ok((hosts, agents))
+    }
+
     pub async fn read_hosts(&self) -> ProviderResult<Vec<StoredHost>> {
-        let script = format!(
-            "cd {ROOT} 2>/dev/null && [ -d host_state ] || exit 0\n\
-             for f in host_state/*.json; do [ -e \"$f\" ] && cat \"$f\" && printf '{RECORD_SEPARATOR}'; done; true"
-        );
-        let out = self.exec_ok("reading host records", &script).await?;
-        let text = String::from_utf8_lossy(&out);
-        Ok(text
-            .split(RECORD_SEPARATOR)
-            .filter(|s| !s.trim().is_empty())
-            .filter_map(|s| serde_json::from_str(s).ok())
-            .collect())
+        Ok(self.read_all().await?.0)
     }
 
     pub async fn read_agents(&self, host_id: &str) -> ProviderResult<Vec<serde_json::Value>> {
-        let script = format!(
-            "cd {ROOT}/host_state/{host_id} 2>/dev/null || exit 0\n\
-             for f in agent-*.json; do [ -e \"$f\" ] && cat \"$f\" && printf '{RECORD_SEPARATOR}'; done; true"
-        );
-        let out = self.exec_ok("reading agent records", &script).await?;
-        let text = String::from_utf8_lossy(&out);
-        Ok(text
-            .split(RECORD_SEPARATOR)
-            .filter(|s| !s.trim().is_empty())
-            .filter_map(|s| serde_json::from_str(s).ok())
+        Ok(self
+            .read_tree(&format!("host_state/{host_id}"))
+            .await?
+            .into_iter()
+            .filter(|(path, _)| {
+                path.rsplit('/')
+                    .next()
+                    .is_some_and(|f| f.starts_with("agent-"))
+            })
+            .map(|(_, v)| v)
             .collect())
     }
 
