@@ -3,8 +3,8 @@
 //!
 //! The host binary is synchronous, so the transport owns a small tokio runtime and blocks on
 //! it. One SSH connection is opened lazily and reused by every call of this transport (one
-//! mngr run); each command is a channel on it. `push_dir` and `run_interactive` use the
-//! system `rsync` and `ssh` with a known_hosts file holding only the pinned key.
+//! mngr run); each command is a channel on it, and `push_dir` streams a tar through one.
+//! `run_interactive` uses the system `ssh` with a known_hosts file holding only the pinned key.
 
 use super::{
     CommandOutput, HostLockGuard, PushOptions, Transport, TransportError, TransportResult,
@@ -391,61 +391,91 @@ impl Transport for SshTransport {
         }
     }
 
+    /// Streams a local `tar` of `src` into `tar -x` on the host over the open connection:
+    /// no second SSH handshake, and the same result as `rsync -a src/ dest/` (existing files
+    /// overwritten, nothing deleted, modes and symlinks kept).
     fn push_dir(&self, src: &Path, dest: &str, options: &PushOptions) -> TransportResult<()> {
-        let ssh_command = std::iter::once("ssh".to_string())
-            .chain(self.ssh_options()?.iter().map(|o| quote(o)))
-            .chain(["-o".to_string(), "BatchMode=yes".to_string()])
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut command = Command::new("rsync");
-        command
-            .arg("-a")
-            .arg("-e")
-            .arg(ssh_command)
-            .arg(format!("--rsync-path=mkdir -p {} && rsync", quote(dest)));
+        let mut tar = Command::new("tar");
+        tar.arg("-C").arg(src).arg("-cf").arg("-");
         for pattern in &options.excludes {
-            command.arg(format!("--exclude={pattern}"));
+            tar.arg(format!("--exclude={}", pattern.trim_end_matches('/')));
         }
         if options.files.is_some() {
-            command.arg("--from0").arg("--files-from=-");
-        }
-        let mut src_arg = src.as_os_str().to_owned();
-        src_arg.push("/");
-        command
-            .arg(src_arg)
-            .arg(format!("{}:{}/", self.target(), dest))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                TransportError::Io("rsync is not installed on this machine".to_string())
-            } else {
-                TransportError::Io(format!("running rsync: {e}"))
-            }
-        })?;
-        let mut stdin = child.stdin.take().expect("piped");
-        if let Some(files) = &options.files {
-            use std::io::Write;
-            let mut list = Vec::new();
-            for file in files {
-                list.extend_from_slice(file.as_bytes());
-                list.push(0);
-            }
-            let _ = stdin.write_all(&list);
-        }
-        drop(stdin);
-        let out = child.wait_with_output()?;
-        if out.status.success() {
-            Ok(())
+            tar.arg("--null").arg("-T").arg("-");
         } else {
-            Err(TransportError::Io(format!(
-                "rsync {} -> {}:{dest} failed: {}",
+            tar.arg(".");
+        }
+        let mut child = tar
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| TransportError::Io(format!("running tar: {e}")))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let list: Vec<u8> = options
+            .files
+            .iter()
+            .flatten()
+            .flat_map(|f| f.bytes().chain(std::iter::once(0)))
+            .collect();
+        // The list goes in from a thread, so tar's output can be read at the same time.
+        let feeder = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&list);
+        });
+        let mut stdout = child.stdout.take().expect("piped");
+        let remote = format!(
+            "sh -c {}",
+            quote(&format!(
+                "mkdir -p {d} && exec tar -C {d} -xf -",
+                d = quote(dest)
+            ))
+        );
+        let sent = self.block_on(async {
+            let mut channel = self.channel().await?;
+            let io = |e: russh::Error| conn_err(&self.endpoint, e);
+            channel.exec(true, remote.as_bytes()).await.map_err(io)?;
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                use std::io::Read;
+                let n = stdout
+                    .read(&mut buf)
+                    .map_err(|e| TransportError::Io(format!("reading tar output: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                channel.data(&buf[..n]).await.map_err(io)?;
+            }
+            channel.eof().await.map_err(io)?;
+            let (mut code, mut stderr) = (None, Vec::new());
+            while let Some(msg) = channel.wait().await {
+                match msg {
+                    ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                    ChannelMsg::ExtendedData { data, .. } => stderr.extend_from_slice(&data),
+                    _ => {}
+                }
+            }
+            Ok::<_, TransportError>((code, stderr))
+        });
+        let _ = feeder.join();
+        let local = child.wait_with_output()?;
+        let (code, remote_err) = sent?;
+        if !local.status.success() {
+            return Err(TransportError::Io(format!(
+                "packing {} failed: {}",
+                src.display(),
+                String::from_utf8_lossy(&local.stderr).trim()
+            )));
+        }
+        if code != Some(0) {
+            return Err(TransportError::Io(format!(
+                "copying {} to {}:{dest} failed: {}",
                 src.display(),
                 self.where_(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )))
+                String::from_utf8_lossy(&remote_err).trim()
+            )));
         }
+        Ok(())
     }
 
     fn lock_host(

@@ -454,7 +454,12 @@ impl DockerInstance {
 
     /// Create the container for `h` from `image`, inject its files, start it, wait for sshd.
     /// Returns the container id. On failure the container is removed.
-    async fn run_container(&self, h: &mut StoredHost, image: &str) -> ProviderResult<String> {
+    async fn run_container(
+        &self,
+        h: &mut StoredHost,
+        image: &str,
+        save_record: bool,
+    ) -> ProviderResult<String> {
         let settings = h
             .config
             .clone()
@@ -527,8 +532,21 @@ impl DockerInstance {
                 _ => e,
             })?;
         let id = created.id;
-        let result = async {
-            let tar = self.provisioning_tar(h)?;
+        h.container_id = Some(id.clone());
+        h.ssh_host = Some(self.config.ssh_address());
+        // The record is written while the container starts (the SSH port in it is only a
+        // hint; mngr always asks the daemon for the live one).
+        let mut record = h.clone();
+        let record_write = async {
+            if save_record {
+                self.save(&mut record).await
+            } else {
+                Ok(())
+            }
+        };
+        let tar = self.provisioning_tar(h);
+        let bring_up = async {
+            let tar = tar?;
             let upload = UploadToContainerOptions {
                 path: "/".into(),
                 ..Default::default()
@@ -565,17 +583,20 @@ impl DockerInstance {
             let waited = Instant::now();
             self.wait_for_sshd(&self.config.ssh_address(), port).await?;
             self.engine.timing("waiting for sshd", waited);
-            h.ssh_port = Some(port);
-            Ok(())
+            Ok::<u16, ProviderError>(port)
+        };
+        let (written, port) = tokio::join!(record_write, bring_up);
+        match (written, port) {
+            (Ok(()), Ok(port)) => {
+                h.ssh_port = Some(port);
+                h.certified_host_data.updated_at = record.certified_host_data.updated_at;
+                Ok(id)
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                self.remove_container(&id).await.ok();
+                Err(e)
+            }
         }
-        .await;
-        if let Err(e) = result {
-            self.remove_container(&id).await.ok();
-            return Err(e);
-        }
-        h.container_id = Some(id.clone());
-        h.ssh_host = Some(self.config.ssh_address());
-        Ok(id)
     }
 
     async fn remove_container(&self, id: &str) -> ProviderResult<()> {
@@ -856,13 +877,44 @@ impl DockerInstance {
         self.store.ensure(true).await?;
         let host_id = HostId::generate();
         let mut built_image = None;
+        let clash = |existing: &[(StoredHost, Option<ContainerSummary>)]| {
+            existing
+                .iter()
+                .any(|(h, _)| h.name() == name && h.host_id() != host_id.as_str())
+        };
+        let taken = || {
+            ProviderError::already_exists(format!(
+                "a docker host named '{name}' already exists on provider '{}'",
+                self.name
+            ))
+        };
         let result = async {
+            if request.snapshot.is_none() && plan.is_none() {
+                // The common case: look for a name clash while the container starts (the
+                // container name is taken atomically anyway; this catches renamed hosts).
+                let image = request
+                    .image
+                    .clone()
+                    .unwrap_or_else(|| self.config.default_image.clone());
+                if !self.image_exists(&image).await? {
+                    return Err(missing_image(&image));
+                }
+                let (existing, created) = tokio::join!(
+                    self.load(),
+                    self.create_from_image(&request, &host_id, &image, start_args.clone(), None)
+                );
+                let created = created?;
+                if clash(&existing?) {
+                    if let Some(id) = self.stored(&host_id).await?.container_id {
+                        self.remove_container(&id).await.ok();
+                    }
+                    return Err(taken());
+                }
+                return Ok(created);
+            }
             let existing = self.load().await?;
-            if existing.iter().any(|(h, _)| h.name() == name) {
-                return Err(ProviderError::already_exists(format!(
-                    "a docker host named '{name}' already exists on provider '{}'",
-                    self.name
-                )));
+            if clash(&existing) {
+                return Err(taken());
             }
             let image = if let Some(wanted) = &request.snapshot {
                 let snap = self.resolve_snapshot(wanted, None).await?;
@@ -959,8 +1011,7 @@ impl DockerInstance {
             "starting container {}",
             self.container_name(h.name())
         ));
-        let id = self.run_container(&mut h, image).await?;
-        h.mngr_keys.as_mut().expect("set above").client_public_key = client.public_openssh.clone();
+        let id = self.run_container(&mut h, image, true).await?;
         if request.snapshot.is_some() {
             // The snapshot's files come along, but its agents belong to the host it was
             // taken from: the new host starts with none.
@@ -975,18 +1026,18 @@ impl DockerInstance {
                 ));
             }
         }
-        let saved = async {
-            self.save(&mut h).await?;
-            keys::materialize(&self.state_dir, h.host_id(), &client.private_openssh)?;
-            Ok::<_, ProviderError>(())
-        }
-        .await;
-        if let Err(e) = saved {
+        if let Err(e) = keys::materialize(&self.state_dir, h.host_id(), &client.private_openssh) {
             self.remove_container(&id).await.ok();
             return Err(e);
         }
-        let container = self.container_of(&h).await?;
-        Ok(self.to_record(&h, container.as_ref()))
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(h.host_id().to_string(), h.clone());
+        let mut record = self.to_record(&h, None);
+        record.state = HostState::Running;
+        record.stop_reason = None;
+        Ok(record)
     }
 
     async fn remove_store_if_empty(&self) -> ProviderResult<()> {
@@ -1120,7 +1171,7 @@ impl DockerInstance {
                 config.built_image = Some(tag.clone());
             }
             self.save(&mut h).await?;
-            self.run_container(&mut h, &tag).await?;
+            self.run_container(&mut h, &tag, false).await?;
         } else {
             let c = container.expect("checked above");
             let id = c.id.clone().unwrap_or_default();
@@ -1515,11 +1566,12 @@ impl ProviderInstance for DockerInstance {
         )
     }
 
+    /// The host record on the state volume already holds what offline views need (name,
+    /// tags, snapshots, stop reason), so the host's data.json is not mirrored: that would be
+    /// one more write to the volume on every change for nothing read back.
     fn persist_host_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
-        block_on(
-            self.store
-                .write_host_file(host.as_str(), "host_data.json", &record),
-        )
+        let _ = (host, record);
+        Ok(())
     }
 }
 
