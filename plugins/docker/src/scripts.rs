@@ -11,7 +11,7 @@ pub fn entrypoint(host_dir: &str) -> String {
         "trap 'exit 0' TERM; trap 'exit {EXIT_IDLE_PAUSED}' USR1; trap 'exit {EXIT_NO_AGENTS_STOPPED}' USR2; \
 HD='{host_dir}'; mkdir -p /run/sshd \"$HD/activity\" \"$HD/logs\"; \
 if [ -f /etc/ssh/mngr_host_provisioned ]; then /usr/sbin/sshd -o MaxSessions=100 -o PasswordAuthentication=no \
--o PermitRootLogin=prohibit-password -o UseDNS=no -E \"$HD/logs/sshd.log\"; fi; \
+-o PermitRootLogin=prohibit-password -o UseDNS=no -o UsePAM=no -o PrintMotd=no -o PrintLastLog=no -E \"$HD/logs/sshd.log\"; fi; \
 touch \"$HD/activity/boot\"; \
 if [ -x \"$HD/commands/activity_watcher.sh\" ]; then \
 nohup \"$HD/commands/activity_watcher.sh\" \"$HD\" >\"$HD/logs/activity_watcher.log\" 2>&1 & fi; \
