@@ -241,6 +241,8 @@ impl DockerInstance {
                         (None, Some(labels::EXIT_NO_AGENTS_STOPPED)) => {
                             (HostState::Stopped, Some("STOPPED".to_string()))
                         }
+                        // `docker stop` from outside mngr: PID 1 exits 0 on SIGTERM.
+                        (None, Some(0)) => (HostState::Stopped, Some("STOPPED".to_string())),
                         _ => (HostState::Crashed, None),
                     }
                 }

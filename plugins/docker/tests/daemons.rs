@@ -126,3 +126,35 @@ fn unknown_settings_keys_are_rejected() {
         err.message
     );
 }
+
+#[test]
+fn listing_works_when_every_container_was_stopped_behind_mngrs_back() {
+    let world = World::new();
+    let inst = world.instance(json!({})).unwrap();
+    let rec = inst.create_host(request("halted")).expect("create");
+    // Stop everything of this world with the docker CLI, state container included.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker ps -q --filter name=^{} | xargs -r docker stop -t 2 >/dev/null",
+            world.prefix
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A fresh mngr (new instance) still lists the host, from the records on the volume.
+    let fresh = world.instance(json!({})).unwrap();
+    let hosts = fresh
+        .discover_hosts(false)
+        .expect("listing with the daemon's containers stopped");
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(hosts[0].id, rec.id);
+    assert_eq!(hosts[0].state, HostState::Stopped);
+    // And it comes back.
+    assert_eq!(
+        fresh.start_host(&rec.id, None).unwrap().state,
+        HostState::Running
+    );
+    fresh.destroy_host(&rec.id).unwrap();
+    world.assert_clean();
+}
