@@ -43,6 +43,21 @@ type Precheck = (Vec<(String, AgentRecord)>, Option<String>);
 
 /// One command: the agents recorded on the host, and the first of `programs` it lacks.
 fn precheck(host: &Host, programs: &[&str]) -> Result<Precheck> {
+    let keep_valid = |probe: probe::HostProbe| -> Vec<(String, AgentRecord)> {
+        probe
+            .records
+            .into_iter()
+            .filter_map(|(dir, r)| r.ok().map(|r| (dir, r)))
+            .collect()
+    };
+    if host.transport.is_local() {
+        // Same answer without starting a shell.
+        let missing = programs
+            .iter()
+            .find(|p| !workdir::program_on_path(p))
+            .map(|p| p.to_string());
+        return Ok((keep_valid(probe::local_records(&host.host_dir)), missing));
+    }
     let mut script = String::new();
     for program in programs {
         script.push_str(&format!(
@@ -58,12 +73,7 @@ fn precheck(host: &Host, programs: &[&str]) -> Result<Precheck> {
         .lines()
         .find_map(|l| l.strip_prefix("MISSING:"))
         .map(str::to_string);
-    let records = parsed
-        .records
-        .into_iter()
-        .filter_map(|(dir, r)| r.ok().map(|r| (dir, r)))
-        .collect();
-    Ok((records, missing))
+    Ok((keep_valid(parsed), missing))
 }
 
 /// Create an agent on a host and start it.

@@ -73,9 +73,8 @@ fn parse_pane(line: &str) -> Option<Pane> {
     })
 }
 
-/// The same probe for a host that is this machine, in process: the records and `/proc` are
-/// read directly and tmux is run without a shell. Saves two process starts per `mngr list`.
-pub fn local(host_dir: &str) -> HostProbe {
+/// The agent records and `active` markers of a host dir on this machine, read in process.
+pub fn local_records(host_dir: &str) -> HostProbe {
     let mut probe = HostProbe::default();
     let agents = std::path::Path::new(host_dir).join("agents");
     if let Ok(entries) = std::fs::read_dir(&agents) {
@@ -91,6 +90,13 @@ pub fn local(host_dir: &str) -> HostProbe {
             }
         }
     }
+    probe
+}
+
+/// The same probe for a host that is this machine, in process: the records and `/proc` are
+/// read directly and tmux is run without a shell. Saves two process starts per `mngr list`.
+pub fn local(host_dir: &str) -> HostProbe {
+    let mut probe = local_records(host_dir);
     if let Ok(out) = std::process::Command::new("tmux")
         .args(["list-panes", "-a", "-F", PANE_FORMAT])
         .stdin(std::process::Stdio::null())
