@@ -69,6 +69,9 @@ pub struct GlobalOptions {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    // Agent commands first: they are what mngr is for.
+    #[command(flatten)]
+    Agent(agents::AgentCommand),
     /// Show and change settings
     #[command(visible_alias = "cfg", subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -81,8 +84,6 @@ pub enum Command {
     /// Snapshots of an agent's host
     #[command(visible_alias = "snap", subcommand)]
     Snapshot(snapshot_cmd::SnapshotCommand),
-    #[command(flatten)]
-    Agent(agents::AgentCommand),
 }
 
 /// Parse arguments, run the command, print any error as one line, return the exit code.
