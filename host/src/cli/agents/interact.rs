@@ -94,6 +94,9 @@ pub struct ExecArgs {
     /// Give up on a command after this many seconds
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
+    /// Fail on an agent whose host is stopped instead of starting the host
+    #[arg(long)]
+    pub no_start: bool,
 }
 
 pub fn exec(global: &GlobalOptions, args: ExecArgs) -> Result<()> {
@@ -116,7 +119,19 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> Result<()> {
     for &i in &idx {
         let agent = &found.agents[i];
         let outcome = (|| {
-            let host = agent.host.require_online()?;
+            // A stopped host is started first (where its provider can), unless --no-start.
+            let reopened;
+            let host = match (&agent.host.online, args.no_start) {
+                (Some(host), _) => host,
+                (None, true) => agent.host.require_online()?,
+                (None, false) => {
+                    let provider = app.provider(&agent.host.provider)?;
+                    let record =
+                        super::create::ensure_running(provider, agent.host.record.clone())?;
+                    reopened = Host::open(provider, record)?;
+                    &reopened
+                }
+            };
             let cwd = quote(args.cwd.as_deref().unwrap_or(&agent.record.work_dir));
             let script = format!(
                 "cd {cwd} || exit 1\n{}\n{command}",
