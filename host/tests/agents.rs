@@ -830,6 +830,8 @@ fn agents_on_a_provider_that_makes_hosts_get_a_host_each() {
         plain.to_str().unwrap(),
         "--tag",
         "team=x",
+        "--note",
+        "from a backend flag",
         "--format",
         "json",
         "--",
@@ -846,6 +848,34 @@ fn agents_on_a_provider_that_makes_hosts_get_a_host_each() {
     assert_eq!(
         std::fs::read_to_string(wd.join("file.txt")).unwrap(),
         "shipped"
+    );
+    // The backend's own flag (--note) reached its create_host: NOTE.txt in the host's dir.
+    let host_dir = wd.parent().unwrap().parent().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(host_dir.join("NOTE.txt")).unwrap(),
+        "from a backend flag"
+    );
+    let help = w.run(&["create", "--help"]);
+    assert!(
+        help.ok().contains("Provider dirs options"),
+        "{}",
+        help.stdout
+    );
+    let line = w
+        .run(&[
+            "create",
+            "y",
+            "--in-place",
+            "--note",
+            "x",
+            "--no-connect",
+            "--",
+            "true",
+        ])
+        .error_line(2);
+    assert_eq!(
+        line,
+        "Error: --note is a flag of backend 'dirs', but the agent goes to a 'local' provider"
     );
     // A second agent on that existing host with @HOST.
     w.create(&[

@@ -16,6 +16,7 @@ pub mod gc;
 pub mod interact;
 pub mod lifecycle;
 pub mod list;
+pub mod provider_flags;
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {

@@ -88,7 +88,7 @@ pub enum Command {
 
 /// Parse arguments, run the command, print any error as one line, return the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() {
@@ -107,6 +107,40 @@ pub fn main() -> i32 {
             err.code as i32
         }
     }
+}
+
+/// Parse the command line. `create` also takes the flags provider backends register, so for
+/// it the registry is loaded first (from the global options, read leniently).
+fn parse_cli() -> std::result::Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if !args.iter().skip(1).any(|a| a == "create" || a == "c") {
+        return Cli::try_parse_from(&args);
+    }
+    let registry = (|| {
+        let probe_args = args.iter().filter(|a| *a != "--help" && *a != "-h");
+        let lenient = Cli::command()
+            .ignore_errors(true)
+            .try_get_matches_from(probe_args)
+            .ok()?;
+        let mut global = GlobalOptions::from_arg_matches(&lenient).ok()?;
+        // Plugin warnings are printed once, by the command's own load.
+        global.quiet = true;
+        let settings = crate::app::load_settings(&global).ok()?;
+        crate::app::build_registry(&global, &settings).ok()
+    })();
+    let Some(registry) = registry else {
+        return Cli::try_parse_from(&args);
+    };
+    let command = Cli::command().mut_subcommand("create", |create| {
+        agents::create::add_provider_flags(create, &registry)
+    });
+    let matches = command.try_get_matches_from(&args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let Command::Agent(agents::AgentCommand::Create(create)) = &mut cli.command {
+        create.raw_matches = matches.subcommand().map(|(_, sub)| sub.clone());
+    }
+    Ok(cli)
 }
 
 /// For `[commands.NAME]` settings: every command and the option names it accepts (clap ids,

@@ -11,7 +11,6 @@ use crate::cli::GlobalOptions;
 use crate::config::Settings;
 use crate::error::{MngrError, Result};
 use crate::output::OutputFormat;
-use crate::registry::Registry;
 use clap::Args;
 use mngr_plugin_api::{
     CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState, SafeName,
@@ -110,29 +109,17 @@ pub struct CreateArgs {
     pub idle_timeout: Option<String>,
 
     /// Values of backend-registered flags (`--gpu h100` => {"gpu": "h100"}), filled from the
-    /// parsed matches by [`provider_flag_values`].
+    /// parsed matches by [`provider_flag_values`]. `--dockerfile` joins them as "dockerfile".
     #[arg(skip)]
     pub provider_flags: BTreeMap<String, serde_json::Value>,
+    /// The parsed `create` matches, when backend flags were added (see `cli::parse_cli`).
+    #[arg(skip)]
+    pub raw_matches: Option<clap::ArgMatches>,
 }
 
-/// Hook for flags that provider backends register (`FlagSpec`): add each backend's flags to
-/// the `create` subcommand, under a help heading named after the backend. Called with the
-/// `create` subcommand before parsing. Currently adds nothing.
-pub fn add_provider_flags(create: clap::Command, registry: &Registry) -> clap::Command {
-    let _ = registry;
-    create
-}
-
-/// Hook, the other half of [`add_provider_flags`]: the values given for `backend`'s flags, to
-/// store in [`CreateArgs::provider_flags`]; a flag of another backend is an error.
-pub fn provider_flag_values(
-    matches: &clap::ArgMatches,
-    registry: &Registry,
-    backend: &str,
-) -> Result<BTreeMap<String, serde_json::Value>> {
-    let _ = (matches, registry, backend);
-    Ok(BTreeMap::new())
-}
+// Backend-registered flags: see `provider_flags` (the hooks `add_provider_flags` and
+// `provider_flag_values`).
+pub use super::provider_flags::{add_provider_flags, provider_flag_values};
 
 /// Parse `90`, `90s`, `10m`, `1h30m`, `7d` into seconds.
 pub fn parse_duration(raw: &str) -> Result<u64> {
@@ -468,6 +455,16 @@ pub fn run(global: &GlobalOptions, mut args: CreateArgs) -> Result<()> {
     };
     let source = workdir::inspect(&source_path)?;
 
+    if let (Some(matches), None) = (&args.raw_matches, &target.host) {
+        let provider = target
+            .provider
+            .clone()
+            .or_else(|| args.provider.clone())
+            .unwrap_or_else(|| "local".to_string());
+        let backend = app.provider(&provider)?.backend.clone();
+        let values = provider_flag_values(matches, &app.registry, &backend)?;
+        args.provider_flags.extend(values);
+    }
     let agent_type = types::resolve(
         type_name,
         &app.settings,
