@@ -910,3 +910,15 @@ fn agents_on_a_provider_that_makes_hosts_get_a_host_each() {
     let hosts = w.run(&["list", "--format", "json"]).json();
     assert_eq!(hosts["agents"], serde_json::json!([]));
 }
+
+#[test]
+fn a_compound_command_agent_is_waiting_while_it_runs_and_done_after() {
+    let mut w = AgentWorld::new();
+    w.repo_with_commit();
+    // The first word (`echo`) finishes at once; the agent is still at work in `sleep`.
+    w.create(&["chain", "--command", "echo started; sleep 1000"]);
+    w.wait_state("chain", "WAITING");
+    // Once only the pane's shell is left, the agent is done.
+    w.create(&["brief", "--command", "echo started; sleep 0.2"]);
+    w.wait_state("brief", "DONE");
+}

@@ -178,7 +178,7 @@ fn discover_host(
                     let pane = probe.primary_pane(&session);
                     let state = state::determine(
                         pane,
-                        &state::expected_process_name(&agent.command),
+                        &types::expected_process(&agent.agent_type, &agent.command),
                         types::is_known(&agent.agent_type, &app.settings),
                         probe.active.contains(dir),
                         &probe.processes,

@@ -131,6 +131,10 @@ pub fn expected_process_name(command: &str) -> String {
 }
 
 /// The state algorithm: tmux pane facts, the process tree and the `active` marker.
+///
+/// `expected` is the process name the agent's program shows; empty means "any program that is
+/// not a shell", which is how `command` agents are judged: their command is arbitrary shell, so
+/// its first word (`echo` in `echo hi; sleep 600`) says nothing about what runs later.
 pub fn determine(
     pane: Option<&Pane>,
     expected: &str,
@@ -154,7 +158,13 @@ pub fn determine(
     } else {
         AgentState::RunningUnknownAgentType
     };
-    let matches = |name: &str| !expected.is_empty() && name.chars().take(15).eq(expected.chars());
+    let matches = |name: &str| {
+        if expected.is_empty() {
+            !name.is_empty() && !is_shell(name)
+        } else {
+            name.chars().take(15).eq(expected.chars())
+        }
+    };
     if matches(&pane.current_command) {
         return running;
     }
@@ -224,7 +234,16 @@ mod tests {
             determine(Some(&pane("bash", false)), "vim", true, false, &ps),
             AgentState::Replaced
         );
+        // A `command` agent (no fixed program) runs while any non-shell process runs.
+        assert_eq!(
+            determine(Some(&pane("bash", false)), "", true, false, &ps),
+            AgentState::Waiting
+        );
         let idle = ProcessTable::parse("10 1 bash\n");
+        assert_eq!(
+            determine(Some(&pane("bash", false)), "", true, false, &idle),
+            AgentState::Done
+        );
         assert_eq!(
             determine(Some(&pane("bash", false)), "sleep", true, false, &idle),
             AgentState::Done

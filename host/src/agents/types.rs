@@ -29,6 +29,16 @@ const TOOL_TYPES: &[(&str, &str, &str)] = &[
 ];
 
 /// Every type name usable with `mngr create`, sorted.
+/// The process name that shows an agent of this type is running; empty for `command` agents,
+/// whose command is arbitrary shell (any non-shell process counts).
+pub fn expected_process(agent_type: &str, command: &str) -> String {
+    if agent_type == "command" {
+        String::new()
+    } else {
+        super::state::expected_process_name(command)
+    }
+}
+
 pub fn known_types(settings: &Settings) -> Vec<String> {
     let mut names: Vec<String> = vec!["command".to_string()];
     names.extend(TOOL_TYPES.iter().map(|(n, _, _)| n.to_string()));
