@@ -68,6 +68,14 @@ fn ssh_transport_runs_commands_moves_files_and_locks() {
         .unwrap()
         .stdout;
     assert_eq!(listing, "./a.txt\n./sub/b.txt\n");
+    // A socket in the source is skipped, as rsync -a would not copy it either.
+    let _socket = std::os::unix::net::UnixListener::bind(src.path().join("sock")).unwrap();
+    t.push_dir(src.path(), "/work/with-socket", &opts).unwrap();
+    let listing = t
+        .run("cd /work/with-socket && find . -type f | sort", None)
+        .unwrap()
+        .stdout;
+    assert_eq!(listing, "./a.txt\n./sub/b.txt\n");
     let only = PushOptions {
         excludes: vec![],
         files: Some(vec!["sub/b.txt".into()]),

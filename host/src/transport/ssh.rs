@@ -396,7 +396,15 @@ impl Transport for SshTransport {
     /// overwritten, nothing deleted, modes and symlinks kept).
     fn push_dir(&self, src: &Path, dest: &str, options: &PushOptions) -> TransportResult<()> {
         let mut tar = Command::new("tar");
-        tar.arg("-C").arg(src).arg("-cf").arg("-");
+        // Files that change or vanish while being read are copied as found (as rsync does);
+        // sockets and the like are skipped quietly.
+        tar.arg("-C")
+            .arg(src)
+            .arg("-cf")
+            .arg("-")
+            .arg("--warning=no-file-changed")
+            .arg("--warning=no-file-removed")
+            .arg("--warning=no-file-ignored");
         for pattern in &options.excludes {
             tar.arg(format!("--exclude={}", pattern.trim_end_matches('/')));
         }
@@ -460,7 +468,8 @@ impl Transport for SshTransport {
         let _ = feeder.join();
         let local = child.wait_with_output()?;
         let (code, remote_err) = sent?;
-        if !local.status.success() {
+        // GNU tar: 1 means "some files changed while read", which is not a failure here.
+        if !matches!(local.status.code(), Some(0) | Some(1)) {
             return Err(TransportError::Io(format!(
                 "packing {} failed: {}",
                 src.display(),
