@@ -12,6 +12,7 @@ mkdir -p "$bin_dir" "$plugin_dir"
 install -m 0755 target/release/mngr "$bin_dir/mngr"
 shopt -s nullglob
 for lib in target/release/libmngr_*.so target/release/libmngr_*.dylib; do
+  case "$lib" in *example*) continue ;; esac  # the vendor template is not a product plugin
   install -m 0644 "$lib" "$plugin_dir/"
   echo "installed plugin $(basename "$lib") into $plugin_dir" >&2
 done
