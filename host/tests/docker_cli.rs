@@ -255,3 +255,47 @@ fn a_second_mngr_sees_the_same_docker_agents() {
     drop(other);
     d.assert_clean();
 }
+
+#[test]
+fn connect_gives_a_terminal_in_the_agents_tmux_session_in_the_container() {
+    let mut d = DockerWorld::new();
+    d.w.repo_with_commit();
+    d.w.create(&["term", "--in", "docker", "--", "sleep", "1000"]);
+    d.w.wait_state("term", "WAITING");
+    let session = format!("={}term", d.prefix);
+
+    // `script` gives mngr a terminal, as a user's shell would.
+    let mngr = env!("CARGO_BIN_EXE_mngr");
+    let mut child =
+        d.w.tool(
+            "script",
+            &["-qec", &format!("{mngr} connect term"), "/dev/null"],
+        )
+        .env("MNGR_ROOT", d.w.root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let clients = |d: &DockerWorld| {
+        d.w.run(&[
+            "exec",
+            "term",
+            &format!("tmux list-clients -t '{session}' -F '#{{client_tty}}'"),
+        ])
+        .stdout
+    };
+    d.w.wait_until("a client attached inside the container", || {
+        !clients(&d).trim().is_empty()
+    });
+    d.w.run(&[
+        "exec",
+        "term",
+        &format!("tmux detach-client -s '{session}'"),
+    ])
+    .ok();
+    assert!(child.wait().unwrap().success());
+    assert!(clients(&d).trim().is_empty());
+
+    d.w.run(&["destroy", "term", "-f"]).ok();
+    d.assert_clean();
+}
