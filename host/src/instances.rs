@@ -9,7 +9,7 @@
 
 use crate::config::{ProviderSettings, Settings};
 use crate::error::{MngrError, Result};
-use crate::registry::Registry;
+use crate::registry::{BackendOrigin, Registry};
 use mngr_plugin_api::{Capabilities, ErrorKind, HostServices, InstanceContext, ProviderInstance};
 use std::sync::Arc;
 
@@ -154,6 +154,23 @@ fn unknown_backend(
     }
 }
 
+/// What the instance supports. A plugin that fails to say (an error or a panic across the FFI)
+/// is warned about and treated as supporting nothing; the provider stays enabled.
+fn capabilities_or_warn(
+    provider: &str,
+    origin: &BackendOrigin,
+    instance: &dyn ProviderInstance,
+) -> Capabilities {
+    instance.try_capabilities().unwrap_or_else(|err| {
+        eprintln!(
+            "Warning: provider '{provider}' (plugin '{}'): cannot read its capabilities, treating it as supporting none: {}",
+            origin.plugin_name(),
+            err.message
+        );
+        Capabilities::default()
+    })
+}
+
 /// Build every enabled instance through its backend. A backend refusing the configuration is
 /// an error naming `[providers.NAME]` and where it was set (exit 8); a backend that cannot reach
 /// its service right now is skipped with a warning and marked disabled in `plans`.
@@ -184,7 +201,7 @@ pub fn build_instances(
                 handles.push(ProviderHandle {
                     name: plan.name.clone(),
                     backend: plan.backend.clone(),
-                    capabilities: instance.capabilities(),
+                    capabilities: capabilities_or_warn(&plan.name, &entry.origin, &*instance),
                     instance,
                 });
             }
@@ -231,7 +248,6 @@ pub fn build_instances(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::BackendOrigin;
     use mngr_plugin_api::{
         BackendDescription, LogLevel, ProviderBackend, ProviderError, ProviderResult,
     };
@@ -241,14 +257,7 @@ mod tests {
 
     impl ProviderBackend for DownBackend {
         fn describe(&self) -> BackendDescription {
-            BackendDescription {
-                name: "down".into(),
-                description: "service that is down".into(),
-                config_fields: Vec::new(),
-                build_args_help: String::new(),
-                start_args_help: String::new(),
-                create_flags: Vec::new(),
-            }
+            BackendDescription::new("down", "service that is down")
         }
         fn build_instance(
             &self,

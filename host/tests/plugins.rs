@@ -78,11 +78,45 @@ fn one_warning_about(run: &common::Run, file: &Path) -> String {
     lines[0].clone()
 }
 
+/// `mngr plugin list --format json` with `extra` arguments; it must exit 0.
+fn list_plugins(w: &World, extra: &[&str]) -> common::Run {
+    let args = [&["plugin", "list", "--format", "json"], extra].concat();
+    let run = w.run(&args);
+    run.ok();
+    run
+}
+
+/// A bad plugin after `mngr plugin list`: where it was installed, the run, its one warning line
+/// and the plugin list.
+struct Refused {
+    file: PathBuf,
+    run: common::Run,
+    line: String,
+    list: Vec<Value>,
+}
+
+/// Install `from` as `<root>/plugins/<file_name>` and list plugins: exactly one warning, about
+/// that file; the file is listed as refused and the example plugin still works.
+#[track_caller]
+fn install_refused(w: &World, from: &Path, file_name: &str) -> Refused {
+    let file = install(w, from, file_name);
+    let run = list_plugins(w, &[]);
+    let line = one_warning_about(&run, &file);
+    let list = plugins(&run);
+    assert_eq!(by_path(&list, &file)["status"], "refused", "{list:?}");
+    example_still_works(w, &list);
+    Refused {
+        file,
+        run,
+        line,
+        list,
+    }
+}
+
 #[test]
 fn the_example_plugin_is_listed_with_its_metadata() {
     let w = World::new();
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
+    let run = list_plugins(&w, &[]);
     assert!(warnings(&run).is_empty(), "{}", run.stderr);
     let list = plugins(&run);
     let example = by_path(&list, &example_plugin());
@@ -140,25 +174,21 @@ fn the_example_plugin_is_listed_with_its_metadata() {
 #[test]
 fn plugins_can_be_disabled_for_a_run_or_in_settings() {
     let w = World::new();
-    let run = w.run(&["plugin", "list", "--format", "json", "--no-plugins"]);
-    let list = plugins(&run);
-    let example = by_path(&list, &example_plugin());
-    assert_eq!(example["status"], "disabled");
-    assert_eq!(example["reason"], "--no-plugins");
+    // The example plugin's entry, listed as disabled for `reason`.
+    let disabled_example = |extra: &[&str], reason: &str| {
+        let list = plugins(&list_plugins(&w, extra));
+        let example = by_path(&list, &example_plugin()).clone();
+        assert_eq!(example["status"], "disabled", "{example}");
+        assert_eq!(example["reason"], reason);
+        example
+    };
+    let example = disabled_example(&["--no-plugins"], "--no-plugins");
     assert!(example["version"].is_null(), "never opened: {example}");
 
-    let run = w.run(&[
-        "plugin",
-        "list",
-        "--format",
-        "json",
-        "--disable-plugin",
-        "example-dirs",
-    ]);
-    let example_list = plugins(&run);
-    let example = by_path(&example_list, &example_plugin());
-    assert_eq!(example["status"], "disabled");
-    assert_eq!(example["reason"], "--disable-plugin example-dirs");
+    disabled_example(
+        &["--disable-plugin", "example-dirs"],
+        "--disable-plugin example-dirs",
+    );
     let providers = w.run(&["provider", "list", "--disable-plugin", "example-dirs"]);
     assert!(!providers.ok().contains("dirs"), "{}", providers.stdout);
 
@@ -166,11 +196,7 @@ fn plugins_can_be_disabled_for_a_run_or_in_settings() {
         &w.user_settings(),
         "[plugins.example-dirs]\nenabled = false\n",
     );
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    let list = plugins(&run);
-    let example = by_path(&list, &example_plugin());
-    assert_eq!(example["status"], "disabled");
-    assert_eq!(example["reason"], "[plugins.example-dirs] enabled = false");
+    disabled_example(&[], "[plugins.example-dirs] enabled = false");
 
     let unknown = w.run(&["plugin", "list", "--disable-plugin", "nosuch"]);
     unknown.ok();
@@ -191,16 +217,14 @@ fn the_same_file_found_twice_loads_once_and_a_second_copy_is_refused() {
         "MNGR_PLUGIN_PATH",
         &example_plugin().parent().unwrap().display().to_string(),
     );
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
+    let run = list_plugins(&w, &[]);
     assert!(warnings(&run).is_empty(), "{}", run.stderr);
     assert_eq!(by_name(&plugins(&run), "example-dirs").len(), 1);
 
     // A real copy is a second file holding the same plugin: the first found wins.
     let w = World::new();
     let copy = install(&w, &example_plugin(), "libmngr_example_copy.so");
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
+    let run = list_plugins(&w, &[]);
     let line = one_warning_about(&run, &example_plugin());
     assert!(
         line.ends_with(&format!(
@@ -217,17 +241,11 @@ fn the_same_file_found_twice_loads_once_and_a_second_copy_is_refused() {
 #[test]
 fn a_shared_library_that_is_not_a_plugin_is_skipped_with_a_warning() {
     let w = World::new();
-    let file = install(&w, &not_a_plugin_library(), "libnot_a_plugin.so");
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
-    let line = one_warning_about(&run, &file);
+    let Refused { line, .. } = install_refused(&w, &not_a_plugin_library(), "libnot_a_plugin.so");
     assert!(
         line.ends_with("not an mngr plugin (a shared library without the mngr plugin root module); remove it from the plugin directory"),
         "{line}"
     );
-    let list = plugins(&run);
-    assert_eq!(by_path(&list, &file)["status"], "refused");
-    example_still_works(&w, &list);
 }
 
 #[test]
@@ -241,8 +259,7 @@ fn a_truncated_library_is_skipped_with_a_warning() {
     let tiny = dir.join("libmngr_tiny.so");
     std::fs::write(&tiny, &bytes[..10]).unwrap();
 
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
+    let run = list_plugins(&w, &[]);
     let lines = warnings(&run);
     assert_eq!(lines.len(), 2, "{}", run.stderr);
     // Files load in name order: libmngr_tiny.so, then libmngr_truncated.so.
@@ -261,10 +278,9 @@ fn a_truncated_library_is_skipped_with_a_warning() {
 #[test]
 fn a_plugin_built_against_another_major_plugin_api_is_refused_naming_both_versions() {
     let w = World::new();
-    let file = install(&w, &fixture_plugin("old_api"), "libmngr_old_api.so");
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
-    let line = one_warning_about(&run, &file);
+    let Refused {
+        file, line, list, ..
+    } = install_refused(&w, &fixture_plugin("old_api"), "libmngr_old_api.so");
     let host = semver::Version::parse(mngr_plugin_api::PLUGIN_API_VERSION).unwrap();
     let plugin = semver::Version::new(host.major + 1, 0, 0);
     let line_of = if host.major > 0 {
@@ -278,11 +294,11 @@ fn a_plugin_built_against_another_major_plugin_api_is_refused_naming_both_versio
         )),
         "{line}"
     );
-    let list = plugins(&run);
-    let refused = by_path(&list, &file);
-    assert_eq!(refused["status"], "refused");
-    assert_eq!(refused["name"], "old-api", "the name comes from the file");
-    example_still_works(&w, &list);
+    assert_eq!(
+        by_path(&list, &file)["name"],
+        "old-api",
+        "the name comes from the file"
+    );
 
     // An instance configured for the refused plugin's backend is skipped, not fatal.
     w.write(
@@ -304,14 +320,11 @@ fn a_plugin_built_against_another_major_plugin_api_is_refused_naming_both_versio
 #[test]
 fn a_plugin_whose_ffi_layout_differs_is_refused_by_the_layout_check() {
     let w = World::new();
-    let file = install(
+    let Refused { line, .. } = install_refused(
         &w,
         &fixture_plugin("layout_drift"),
         "libmngr_layout_drift.so",
     );
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
-    let line = one_warning_about(&run, &file);
     assert!(
         line.contains("refused: its plugin interface layout differs from this mngr's (mismatched type at on_startup > obj > vtable > log > param_1: expected u8, found u16)"),
         "{line}"
@@ -323,22 +336,21 @@ fn a_plugin_whose_ffi_layout_differs_is_refused_by_the_layout_check() {
         )),
         "{line}"
     );
-    let list = plugins(&run);
-    assert_eq!(by_path(&list, &file)["status"], "refused");
-    example_still_works(&w, &list);
 }
 
 #[test]
 fn a_plugin_that_panics_in_on_startup_is_skipped_and_mngr_keeps_going() {
     let w = World::new();
-    let file = install(
+    let Refused {
+        file,
+        run,
+        line,
+        list,
+    } = install_refused(
         &w,
         &fixture_plugin("panic_on_startup"),
         "libmngr_panic_on_startup.so",
     );
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
-    let line = one_warning_about(&run, &file);
     assert!(
         line.contains("on_startup failed: the plugin panicked in on_startup: fixture: on_startup exploded (at src/lib.rs:"),
         "{line}"
@@ -348,12 +360,9 @@ fn a_plugin_that_panics_in_on_startup_is_skipped_and_mngr_keeps_going() {
         "no raw panic text: {}",
         run.stderr
     );
-    let list = plugins(&run);
     let refused = by_path(&list, &file);
-    assert_eq!(refused["status"], "refused");
     assert_eq!(refused["name"], "panic-on-startup");
     assert_eq!(refused["version"], "0.0.1");
-    example_still_works(&w, &list);
 }
 
 #[test]
@@ -383,12 +392,52 @@ fn a_plugin_that_panics_building_an_instance_is_skipped_and_mngr_keeps_going() {
 }
 
 #[test]
+fn a_plugin_whose_capabilities_call_panics_is_warned_about_and_claims_nothing() {
+    let w = World::new();
+    install(&w, &fixture_plugin("panic_in_call"), "libmngr_panicky.so");
+    w.write(
+        &w.user_settings(),
+        "[providers.shaky]\nbackend = \"panicky-calls\"\npanic_in_capabilities = true\n",
+    );
+    let run = w.run(&["provider", "list", "--format", "json"]);
+    run.ok();
+    let lines = warnings(&run);
+    let shaky: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("Warning: provider 'shaky'"))
+        .collect();
+    assert_eq!(shaky.len(), 1, "{}", run.stderr);
+    assert!(
+        shaky[0].starts_with("Warning: provider 'shaky' (plugin 'panicky'): cannot read its capabilities, treating it as supporting none: the plugin panicked in capabilities: fixture: capabilities exploded (at src/lib.rs:"),
+        "{}",
+        shaky[0]
+    );
+    assert!(
+        !run.stderr.contains("panicked at"),
+        "no raw panic text: {}",
+        run.stderr
+    );
+    let providers = run.json()["providers"].as_array().unwrap().clone();
+    let shaky = providers.iter().find(|p| p["name"] == "shaky").unwrap();
+    assert_eq!(shaky["enabled"], true, "{shaky}");
+    assert_eq!(
+        shaky["capabilities"],
+        serde_json::to_value(mngr_plugin_api::Capabilities::default()).unwrap()
+    );
+    // The same instance without the switch reads its capabilities without a warning.
+    assert!(
+        !lines.iter().any(|l| l.contains("'panicky-calls'")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn two_plugins_registering_one_backend_name_keep_the_first() {
     let w = World::new();
     // <root>/plugins loads before the binary's directory, so this one registers `dirs` first.
     let file = install(&w, &fixture_plugin("same_backend"), "libmngr_dirs_again.so");
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
+    let run = list_plugins(&w, &[]);
     let line = one_warning_about(&run, &example_plugin());
     assert!(
         line.ends_with(&format!(
@@ -406,15 +455,7 @@ fn two_plugins_registering_one_backend_name_keep_the_first() {
     assert_eq!(by_path(&list, &example_plugin())["status"], "refused");
 
     // Disabling the first lets the example plugin have its backend again.
-    let run = w.run(&[
-        "plugin",
-        "list",
-        "--format",
-        "json",
-        "--disable-plugin",
-        "dirs-again",
-    ]);
-    run.ok();
+    let run = list_plugins(&w, &["--disable-plugin", "dirs-again"]);
     assert!(warnings(&run).is_empty(), "{}", run.stderr);
     assert_eq!(
         by_path(&plugins(&run), &example_plugin())["status"],
@@ -432,8 +473,7 @@ fn a_plugin_directory_that_is_missing_or_unreadable_is_a_warning() {
         "MNGR_PLUGIN_PATH",
         &format!("{}:{}", missing.display(), not_a_dir.display()),
     );
-    let run = w.run(&["plugin", "list", "--format", "json"]);
-    run.ok();
+    let run = list_plugins(&w, &[]);
     let lines = warnings(&run);
     assert_eq!(lines.len(), 2, "{}", run.stderr);
     assert_eq!(

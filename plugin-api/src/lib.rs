@@ -12,6 +12,7 @@ pub mod error;
 pub mod ffi;
 pub mod ids;
 pub mod provider;
+pub mod time;
 pub mod types;
 
 pub use error::{ErrorKind, ProviderError, ProviderResult};

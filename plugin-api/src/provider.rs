@@ -69,6 +69,14 @@ fn unsupported<T>(what: &str) -> ProviderResult<T> {
 pub trait ProviderInstance: Send + Sync {
     fn capabilities(&self) -> Capabilities;
 
+    /// [`capabilities`](Self::capabilities), or why they could not be read. Only an instance
+    /// living in a plugin can fail here (an error or a panic across the FFI, where
+    /// `capabilities` claims nothing); the host calls this to warn about it. Implementors
+    /// leave the default.
+    fn try_capabilities(&self) -> ProviderResult<Capabilities> {
+        Ok(self.capabilities())
+    }
+
     /// Create and start a host. A name already used on this instance is `AlreadyExists`.
     fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
         let _ = request;

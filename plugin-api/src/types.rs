@@ -204,3 +204,18 @@ pub struct BackendDescription {
     #[serde(default)]
     pub create_flags: Vec<FlagSpec>,
 }
+
+impl BackendDescription {
+    /// A backend with a name and a one-line description only: no configuration keys, no
+    /// argument help, no create flags.
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        BackendDescription {
+            name: name.into(),
+            description: description.into(),
+            config_fields: Vec::new(),
+            build_args_help: String::new(),
+            start_args_help: String::new(),
+            create_flags: Vec::new(),
+        }
+    }
+}

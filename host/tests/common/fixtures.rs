@@ -99,6 +99,11 @@ pub fn fixture_plugin(name: &str) -> PathBuf {
         &crate_dir.join("src/lib.rs"),
         &std::fs::read_to_string(&source).unwrap(),
     );
+    // What fixtures share, for those that declare `mod support;`.
+    write_if_changed(
+        &crate_dir.join("src/support.rs"),
+        &std::fs::read_to_string(source.with_file_name("support.rs")).unwrap(),
+    );
     // The workspace's lock file pins the same dependency versions (and needs no network).
     let lock = crate_dir.join("Cargo.lock");
     if !lock.exists() {

@@ -279,7 +279,10 @@ macro_rules! remote {
 impl ProviderInstance for PluginInstance {
     fn capabilities(&self) -> Capabilities {
         // Capabilities cannot fail in the trait; a broken plugin claims nothing.
-        from_ffi::<Capabilities>("capabilities", self.inner.capabilities()).unwrap_or_default()
+        self.try_capabilities().unwrap_or_default()
+    }
+    fn try_capabilities(&self) -> ProviderResult<Capabilities> {
+        from_ffi("capabilities", self.inner.capabilities())
     }
     fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
         remote!(self.create_host(request) -> "host record")
