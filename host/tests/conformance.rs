@@ -6,7 +6,7 @@ mod common;
 use common::fixtures::{example_plugin, fixture_plugin};
 use mngr::app::StderrServices;
 use mngr::providers::local::LocalBackend;
-use mngr_plugin_api::conformance::Suite;
+use mngr_plugin_api::conformance::{RecordedServices, Suite};
 use mngr_plugin_api::ffi::LoadedLibrary;
 use mngr_plugin_api::*;
 use std::sync::Arc;
@@ -17,22 +17,6 @@ fn context(name: &str, state_dir: &std::path::Path) -> InstanceContext {
         state_dir: state_dir.to_path_buf(),
         prefix: "mngr-".to_string(),
         services: Arc::new(StderrServices { verbosity: 0 }),
-    }
-}
-
-/// Keeps the lines a plugin sends to the host's services.
-#[derive(Default)]
-struct Recorded(std::sync::Mutex<Vec<String>>);
-
-impl HostServices for Recorded {
-    fn log(&self, _level: LogLevel, message: &str) {
-        self.0.lock().unwrap().push(message.to_string());
-    }
-    fn progress(&self, message: &str) {
-        self.0.lock().unwrap().push(message.to_string());
-    }
-    fn host_version(&self) -> String {
-        env!("CARGO_PKG_VERSION").to_string()
     }
 }
 
@@ -71,13 +55,13 @@ fn the_example_plugin_conforms_through_its_shared_library() {
     let dirs = backend(&started.backends, "dirs");
     assert_eq!(dirs.describe().create_flags[0].name, "note");
     let state = tempfile::tempdir().unwrap();
-    let recorded = Arc::new(Recorded::default());
+    let recorded = Arc::new(RecordedServices::default());
     let mut ctx = context("dirs", state.path());
     ctx.services = recorded.clone();
     let instance = dirs.build_instance(ctx, serde_json::Map::new()).unwrap();
     Suite::new(instance.as_ref()).assert_conforms();
     // The plugin's progress lines reach the host through the context object.
-    let lines = recorded.0.lock().unwrap().clone();
+    let lines = recorded.lines();
     assert!(
         lines
             .iter()

@@ -18,11 +18,12 @@
 
 use crate::error::{ErrorKind, ProviderResult};
 use crate::ids::{HostId, HostName};
-use crate::provider::ProviderInstance;
+use crate::provider::{HostServices, LogLevel, ProviderInstance};
 use crate::types::{Capabilities, CreateHostRequest, HostAccess, HostRecord, HostState};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::sync::Mutex;
 
 /// A failed check: which one, and what was wrong.
 pub type CheckResult = Result<(), String>;
@@ -39,6 +40,30 @@ pub fn basic_request(name: HostName) -> CreateHostRequest {
         flags: BTreeMap::new(),
         lifecycle: Default::default(),
         authorized_keys: Vec::new(),
+    }
+}
+
+/// Host services for tests: keeps every log and progress line a provider sends, in order, to
+/// see them reach the host (also across the FFI layer).
+#[derive(Default)]
+pub struct RecordedServices(Mutex<Vec<String>>);
+
+impl RecordedServices {
+    /// The lines received so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl HostServices for RecordedServices {
+    fn log(&self, _level: LogLevel, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+    fn progress(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+    fn host_version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_string()
     }
 }
 

@@ -3,33 +3,17 @@
 //! load-from-shared-library run is in `host/tests/conformance.rs`.
 
 use mngr_example_dirs::DirsBackend;
-use mngr_plugin_api::conformance::{Suite, basic_request};
+use mngr_plugin_api::conformance::{RecordedServices, Suite, basic_request};
 use mngr_plugin_api::ffi::export::export_backend;
 use mngr_plugin_api::ffi::load::import_backend;
 use mngr_plugin_api::*;
-use std::sync::{Arc, Mutex};
-
-/// Keeps the progress lines the backend sends, to see them cross the FFI layer.
-#[derive(Default)]
-struct Recorded(Mutex<Vec<String>>);
-
-impl HostServices for Recorded {
-    fn log(&self, _level: LogLevel, message: &str) {
-        self.0.lock().unwrap().push(message.to_string());
-    }
-    fn progress(&self, message: &str) {
-        self.0.lock().unwrap().push(message.to_string());
-    }
-    fn host_version(&self) -> String {
-        "test".to_string()
-    }
-}
+use std::sync::Arc;
 
 fn context(dir: &std::path::Path) -> InstanceContext {
-    context_with(dir, Arc::new(Recorded::default()))
+    context_with(dir, Arc::new(RecordedServices::default()))
 }
 
-fn context_with(dir: &std::path::Path, services: Arc<Recorded>) -> InstanceContext {
+fn context_with(dir: &std::path::Path, services: Arc<RecordedServices>) -> InstanceContext {
     InstanceContext {
         instance_name: "dirs".to_string(),
         state_dir: dir.to_path_buf(),
@@ -65,7 +49,7 @@ fn the_backend_conforms_through_the_ffi_adapters() {
     let dir = tempfile::tempdir().unwrap();
     let backend = import_backend(export_backend(Box::new(DirsBackend))).unwrap();
     assert_eq!(backend.describe(), DirsBackend.describe());
-    let recorded = Arc::new(Recorded::default());
+    let recorded = Arc::new(RecordedServices::default());
     let instance = backend
         .build_instance(
             context_with(dir.path(), recorded.clone()),
@@ -74,7 +58,7 @@ fn the_backend_conforms_through_the_ffi_adapters() {
         .unwrap();
     Suite::new(instance.as_ref()).assert_conforms();
     // Progress lines reach the host's services through the context object.
-    let lines = recorded.0.lock().unwrap().clone();
+    let lines = recorded.lines();
     assert!(
         lines
             .iter()
