@@ -86,9 +86,9 @@ fn list_plugins(w: &World, extra: &[&str]) -> common::Run {
     run
 }
 
-/// A bad plugin after `mngr plugin list`: where it was installed, the run, its one warning line
-/// and the plugin list.
-struct Refused {
+/// An installed plugin after `mngr plugin list`: where it was installed, the run, its one
+/// warning line and the plugin list.
+struct Installed {
     file: PathBuf,
     run: common::Run,
     line: String,
@@ -98,14 +98,33 @@ struct Refused {
 /// Install `from` as `<root>/plugins/<file_name>` and list plugins: exactly one warning, about
 /// that file; the file is listed as refused and the example plugin still works.
 #[track_caller]
-fn install_refused(w: &World, from: &Path, file_name: &str) -> Refused {
+fn install_refused(w: &World, from: &Path, file_name: &str) -> Installed {
     let file = install(w, from, file_name);
     let run = list_plugins(w, &[]);
     let line = one_warning_about(&run, &file);
     let list = plugins(&run);
     assert_eq!(by_path(&list, &file)["status"], "refused", "{list:?}");
     example_still_works(w, &list);
-    Refused {
+    Installed {
+        file,
+        run,
+        line,
+        list,
+    }
+}
+
+/// Install `from` as `<root>/plugins/<file_name>`, which loads before the binary's directory and
+/// so wins over the example plugin: the installed file is loaded, and the example plugin refused
+/// with exactly one warning naming it.
+#[track_caller]
+fn install_ahead_of_example(w: &World, from: &Path, file_name: &str) -> Installed {
+    let file = install(w, from, file_name);
+    let run = list_plugins(w, &[]);
+    let line = one_warning_about(&run, &example_plugin());
+    let list = plugins(&run);
+    assert_eq!(by_path(&list, &file)["status"], "loaded", "{list:?}");
+    assert_eq!(by_path(&list, &example_plugin())["status"], "refused");
+    Installed {
         file,
         run,
         line,
@@ -223,25 +242,21 @@ fn the_same_file_found_twice_loads_once_and_a_second_copy_is_refused() {
 
     // A real copy is a second file holding the same plugin: the first found wins.
     let w = World::new();
-    let copy = install(&w, &example_plugin(), "libmngr_example_copy.so");
-    let run = list_plugins(&w, &[]);
-    let line = one_warning_about(&run, &example_plugin());
+    let copy = install_ahead_of_example(&w, &example_plugin(), "libmngr_example_copy.so");
     assert!(
-        line.ends_with(&format!(
+        copy.line.ends_with(&format!(
             "plugin 'example-dirs' is already loaded from {}; remove one of the two files",
-            copy.display()
+            copy.file.display()
         )),
-        "{line}"
+        "{}",
+        copy.line
     );
-    let list = plugins(&run);
-    assert_eq!(by_path(&list, &copy)["status"], "loaded");
-    assert_eq!(by_path(&list, &example_plugin())["status"], "refused");
 }
 
 #[test]
 fn a_shared_library_that_is_not_a_plugin_is_skipped_with_a_warning() {
     let w = World::new();
-    let Refused { line, .. } = install_refused(&w, &not_a_plugin_library(), "libnot_a_plugin.so");
+    let Installed { line, .. } = install_refused(&w, &not_a_plugin_library(), "libnot_a_plugin.so");
     assert!(
         line.ends_with("not an mngr plugin (a shared library without the mngr plugin root module); remove it from the plugin directory"),
         "{line}"
@@ -278,7 +293,7 @@ fn a_truncated_library_is_skipped_with_a_warning() {
 #[test]
 fn a_plugin_built_against_another_major_plugin_api_is_refused_naming_both_versions() {
     let w = World::new();
-    let Refused {
+    let Installed {
         file, line, list, ..
     } = install_refused(&w, &fixture_plugin("old_api"), "libmngr_old_api.so");
     let host = semver::Version::parse(mngr_plugin_api::PLUGIN_API_VERSION).unwrap();
@@ -320,7 +335,7 @@ fn a_plugin_built_against_another_major_plugin_api_is_refused_naming_both_versio
 #[test]
 fn a_plugin_whose_ffi_layout_differs_is_refused_by_the_layout_check() {
     let w = World::new();
-    let Refused { line, .. } = install_refused(
+    let Installed { line, .. } = install_refused(
         &w,
         &fixture_plugin("layout_drift"),
         "libmngr_layout_drift.so",
@@ -341,7 +356,7 @@ fn a_plugin_whose_ffi_layout_differs_is_refused_by_the_layout_check() {
 #[test]
 fn a_plugin_that_panics_in_on_startup_is_skipped_and_mngr_keeps_going() {
     let w = World::new();
-    let Refused {
+    let Installed {
         file,
         run,
         line,
@@ -436,9 +451,9 @@ fn a_plugin_whose_capabilities_call_panics_is_warned_about_and_claims_nothing() 
 fn two_plugins_registering_one_backend_name_keep_the_first() {
     let w = World::new();
     // <root>/plugins loads before the binary's directory, so this one registers `dirs` first.
-    let file = install(&w, &fixture_plugin("same_backend"), "libmngr_dirs_again.so");
-    let run = list_plugins(&w, &[]);
-    let line = one_warning_about(&run, &example_plugin());
+    let Installed {
+        file, line, list, ..
+    } = install_ahead_of_example(&w, &fixture_plugin("same_backend"), "libmngr_dirs_again.so");
     assert!(
         line.ends_with(&format!(
             "backend 'dirs' is already registered by plugin 'dirs-again' ({}); disable one of the two plugins",
@@ -446,13 +461,10 @@ fn two_plugins_registering_one_backend_name_keep_the_first() {
         )),
         "{line}"
     );
-    let list = plugins(&run);
-    assert_eq!(by_path(&list, &file)["status"], "loaded");
     assert_eq!(
         by_path(&list, &file)["backends"],
         serde_json::json!(["dirs"])
     );
-    assert_eq!(by_path(&list, &example_plugin())["status"], "refused");
 
     // Disabling the first lets the example plugin have its backend again.
     let run = list_plugins(&w, &["--disable-plugin", "dirs-again"]);
