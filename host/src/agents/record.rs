@@ -2,7 +2,7 @@
 //! the field names and shapes every mngr version reads. Unknown keys written by other versions
 //! are kept on rewrite.
 
-use mngr_plugin_api::{AgentId, SafeName};
+use mngr_plugin_api::{AgentId, SafeName, time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -236,58 +236,18 @@ pub fn idle_mode(sources: &[String]) -> &'static str {
 
 /// Now as ISO-8601 UTC with microseconds (`2026-01-02T03:04:05.123456+00:00`).
 pub fn now_iso() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    iso_from_unix(now.as_secs() as i64, now.subsec_micros())
+    let (secs, micros) = time::now_unix();
+    iso_from_unix(secs, micros)
 }
 
-/// Format seconds since the epoch as ISO-8601 UTC.
+/// Format seconds since the epoch as ISO-8601 UTC, in the form every mngr version's records use.
 pub fn iso_from_unix(secs: i64, micros: u32) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+00:00",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    time::iso8601_utc_micros_offset(secs, micros)
 }
 
-/// Seconds since the epoch of an ISO-8601 timestamp this module wrote (UTC offset assumed).
+/// Seconds since the epoch of an ISO-8601 UTC timestamp.
 pub fn unix_from_iso(s: &str) -> Option<i64> {
-    let date = s.get(0..10)?;
-    let time = s.get(11..19)?;
-    let mut dp = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, d) = (dp.next()?.ok()?, dp.next()?.ok()?, dp.next()?.ok()?);
-    let mut tp = time.split(':').map(|p| p.parse::<i64>());
-    let (h, mi, se) = (tp.next()?.ok()?, tp.next()?.ok()?, tp.next()?.ok()?);
-    Some(days_from_civil(y, m as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se)
-}
-
-// Howard Hinnant's civil calendar algorithms.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    time::unix_from_iso8601(s)
 }
 
 #[cfg(test)]

@@ -963,7 +963,7 @@ impl DockerInstance {
     ) -> ProviderResult<HostRecord> {
         let client = keys::generate()?;
         let host_key = keys::generate()?;
-        let now = crate::time::now_iso();
+        let now = mngr_plugin_api::time::now_iso8601_utc_micros();
         let sources = request
             .lifecycle
             .activity_sources
@@ -1344,7 +1344,7 @@ impl DockerInstance {
         let snap = StoredSnapshot {
             id: committed.id,
             name,
-            created_at: crate::time::now_iso(),
+            created_at: mngr_plugin_api::time::now_iso8601_utc_micros(),
         };
         h.certified_host_data.snapshots.push(snap.clone());
         if let Err(e) = self.save(&mut h).await {

@@ -13,7 +13,6 @@ pub mod record;
 pub mod run_args;
 pub mod scripts;
 pub mod state;
-mod time;
 
 use mngr_plugin_api::*;
 

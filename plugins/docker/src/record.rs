@@ -93,6 +93,6 @@ impl StoredHost {
         &self.certified_host_data.host_name
     }
     pub fn touch(&mut self) {
-        self.certified_host_data.updated_at = crate::time::now_iso();
+        self.certified_host_data.updated_at = mngr_plugin_api::time::now_iso8601_utc_micros();
     }
 }
