@@ -89,7 +89,8 @@ pub fn parse_bytes(raw: &str) -> Option<i64> {
         _ => (lower, 1),
     };
     let value: f64 = num.parse().ok()?;
-    if !(value >= 0.0) {
+    // Rejects NaN as well as negative sizes.
+    if value.is_nan() || value < 0.0 {
         return None;
     }
     Some((value * mult as f64) as i64)

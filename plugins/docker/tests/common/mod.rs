@@ -134,7 +134,7 @@ impl World {
                 out.push(format!("volume {v}"));
             }
         }
-        let label = format!("label=com.imbue.mngr.image-provider");
+        let label = "label=com.imbue.mngr.image-provider".to_string();
         for line in lines(&[
             "images",
             "-a",
