@@ -13,6 +13,7 @@ use std::io::{BufRead, IsTerminal};
 pub mod create;
 pub mod edit;
 pub mod gc;
+pub mod host_tags;
 pub mod interact;
 pub mod lifecycle;
 pub mod list;
@@ -47,7 +48,7 @@ pub enum AgentCommand {
     /// Rename an agent
     #[command(visible_alias = "mv")]
     Rename(edit::RenameArgs),
-    /// Add or change labels (KEY=VALUE) of agents
+    /// Add or change labels (KEY=VALUE) of agents, or the tags of their hosts
     Label(edit::LabelArgs),
     /// Remove what crashed or interrupted commands left: orphaned work dirs, records, sessions
     Gc(gc::GcArgs),

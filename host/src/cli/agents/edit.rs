@@ -1,5 +1,6 @@
 //! `mngr rename` and `mngr label`.
 
+use super::host_tags;
 use super::{parse_key_value, print_json, print_jsonl, read_targets, resolve};
 use crate::agents::lifecycle;
 use crate::cli::GlobalOptions;
@@ -58,18 +59,37 @@ pub fn rename(global: &GlobalOptions, args: RenameArgs) -> Result<()> {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "\
+#[command(
+    group = clap::ArgGroup::new("changes").required(true).multiple(true)
+        .args(["labels", "host_tags", "remove_host_tags"]),
+    after_help = "\
 Examples:
-  mngr label fixer -l priority=high -l team=web")]
+  mngr label fixer -l priority=high -l team=web
+  mngr label fixer --host-tag team=web --remove-host-tag old"
+)]
 pub struct LabelArgs {
     /// Agents (NAME[@HOST[.PROVIDER]], ids, or '-' to read them from stdin)
     pub agents: Vec<String>,
     /// More agents (repeatable)
     #[arg(long = "agent", value_name = "AGENT")]
     pub more: Vec<String>,
-    /// A label to set (repeatable)
-    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE", required = true)]
+    /// A label to set on the agents (repeatable)
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// A tag to add or change on the agents' hosts (repeatable; the provider must allow it)
+    #[arg(
+        long = "host-tag",
+        visible_alias = "host-label",
+        value_name = "KEY=VALUE"
+    )]
+    pub host_tags: Vec<String>,
+    /// A tag to remove from the agents' hosts (repeatable)
+    #[arg(
+        long = "remove-host-tag",
+        visible_alias = "remove-host-label",
+        value_name = "KEY"
+    )]
+    pub remove_host_tags: Vec<String>,
 }
 
 pub fn label(global: &GlobalOptions, args: LabelArgs) -> Result<()> {
@@ -80,6 +100,7 @@ pub fn label(global: &GlobalOptions, args: LabelArgs) -> Result<()> {
         let (k, v) = parse_key_value("--label", raw)?;
         labels.insert(k, v);
     }
+    let tag_change = host_tags::TagChange::parse(&args.host_tags, &args.remove_host_tags)?;
     let targets = read_targets(&args.agents, &args.more)?;
     if targets.is_empty() {
         if args.agents.iter().any(|a| a == "-") {
@@ -89,22 +110,45 @@ pub fn label(global: &GlobalOptions, args: LabelArgs) -> Result<()> {
     }
     let app = super::load(global)?;
     let (found, idx) = resolve(&app, &targets)?;
+    let agents: Vec<_> = idx.iter().map(|&i| &found.agents[i]).collect();
+    // Refuse before changing anything when some host's provider cannot change tags.
+    let hosts = host_tags::hosts_of(&app, &agents, &tag_change)?;
     let mut changes = Vec::new();
-    for &i in &idx {
-        let agent = &found.agents[i];
-        let record = lifecycle::label(agent, &labels)?;
-        changes.push(serde_json::json!({"agent": record.name, "agent_id": record.id, "labels": record.labels}));
-        if format == OutputFormat::Human && !global.quiet {
-            println!("Updated labels for agent {}", record.name);
+    if !labels.is_empty() {
+        for agent in &agents {
+            let record = lifecycle::label(agent, &labels)?;
+            changes.push(serde_json::json!({"agent": record.name, "agent_id": record.id, "labels": record.labels}));
+            if format == OutputFormat::Human && !global.quiet {
+                println!("Updated labels for agent {}", record.name);
+            }
         }
     }
-    match format {
-        OutputFormat::Json => {
-            print_json(&serde_json::json!({"changes": changes, "count": changes.len()}))
+    let mut host_changes = Vec::new();
+    for host in hosts {
+        let tags = tag_change.apply(&host)?;
+        if format == OutputFormat::Human && !global.quiet {
+            println!("Updated tags for host {}", host.view.name());
         }
+        host_changes.push(serde_json::json!({
+            "host": host.view.name(),
+            "host_id": host.view.record.id,
+            "provider": host.view.provider,
+            "tags": tags,
+        }));
+    }
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "changes": changes,
+            "count": changes.len(),
+            "host_changes": host_changes,
+        })),
         OutputFormat::Jsonl => {
             for mut c in changes {
                 c["event"] = "label_result".into();
+                print_jsonl(&c);
+            }
+            for mut c in host_changes {
+                c["event"] = "host_tags_result".into();
                 print_jsonl(&c);
             }
         }
