@@ -442,6 +442,91 @@ fn rename_and_label() {
 }
 
 #[test]
+fn host_tags_are_added_updated_and_removed_on_the_local_host() {
+    let w = AgentWorld::new();
+    w.create(&["one", "--in-place", "--", "sleep", "1000"]);
+    w.create(&["two", "--in-place", "--", "sleep", "1000"]);
+    w.wait_state("one", "WAITING");
+    assert_eq!(
+        w.agent("one").unwrap()["host"]["tags"],
+        serde_json::json!({})
+    );
+
+    // Both agents share the local host: it is changed once.
+    let run = w.run(&[
+        "label",
+        "one",
+        "two",
+        "--host-tag",
+        "team=web",
+        "--host-tag",
+        "env=dev",
+    ]);
+    assert_eq!(run.ok(), "Updated tags for host localhost\n");
+    let tags = serde_json::json!({"team": "web", "env": "dev"});
+    assert_eq!(w.agent("one").unwrap()["host"]["tags"], tags);
+    assert_eq!(w.agent("two").unwrap()["host"]["tags"], tags);
+    assert!(
+        w.agent("one").unwrap()["labels"].get("team").is_none(),
+        "host tags are not agent labels"
+    );
+
+    // Update one, remove another, and label the agent in the same run.
+    let v = w
+        .run(&[
+            "label",
+            "one",
+            "--host-tag",
+            "team=infra",
+            "--remove-host-tag",
+            "env",
+            "-l",
+            "x=1",
+            "--format",
+            "json",
+        ])
+        .json();
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["changes"][0]["labels"]["x"], "1");
+    assert_eq!(v["host_changes"][0]["provider"], "local");
+    assert_eq!(
+        v["host_changes"][0]["tags"],
+        serde_json::json!({"team": "infra"})
+    );
+    assert_eq!(
+        w.agent("two").unwrap()["host"]["tags"],
+        serde_json::json!({"team": "infra"})
+    );
+    let stored: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(w.root().join("providers/local/labels.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored, serde_json::json!({"team": "infra"}));
+
+    assert_eq!(
+        w.run(&["label", "one", "--host-tag", "novalue"])
+            .error_line(2),
+        "Error: invalid --host-tag 'novalue': expected KEY=VALUE"
+    );
+    let line = w
+        .run(&[
+            "label",
+            "one",
+            "--host-tag",
+            "a=1",
+            "--remove-host-tag",
+            "a",
+        ])
+        .error_line(2);
+    assert!(line.contains("tag 'a' is both set"), "{line}");
+    assert_eq!(
+        w.agent("one").unwrap()["host"]["tags"],
+        serde_json::json!({"team": "infra"}),
+        "refused runs change nothing"
+    );
+}
+
+#[test]
 fn destroy_refuses_to_lose_work_unless_forced() {
     let mut w = AgentWorld::new();
     let repo = w.repo_with_commit();
