@@ -227,6 +227,52 @@ fn bad_start_args_and_a_bad_dockerfile_fail_with_one_clear_line() {
 }
 
 #[test]
+fn docker_tags_are_set_at_create_and_cannot_change_later() {
+    let d = DockerWorld::new();
+    d.w.create(&[
+        "tagged",
+        "--in",
+        "docker",
+        "--tag",
+        "team=infra",
+        "--tag",
+        "env=test",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    let tags = serde_json::json!({"team": "infra", "env": "test"});
+    assert_eq!(d.w.agent("tagged").unwrap()["host"]["tags"], tags);
+
+    for change in [
+        &["--host-tag", "team=web"][..],
+        &["--host-tag", "new=1"][..],
+        &["--remove-host-tag", "env"][..],
+    ] {
+        let mut args = vec!["label", "tagged", "-l", "x=1"];
+        args.extend_from_slice(change);
+        let line = d.w.run(&args).error_line(10);
+        assert!(
+            line.starts_with("Error: provider 'docker': docker tags are immutable"),
+            "{line}"
+        );
+        let agent = d.w.agent("tagged").unwrap();
+        assert_eq!(
+            agent["host"]["tags"], tags,
+            "a refused change changes nothing"
+        );
+        assert!(
+            agent["labels"].get("x").is_none(),
+            "the agent's labels are not changed either"
+        );
+    }
+
+    d.w.run(&["destroy", "tagged", "-f"]).ok();
+    assert!(d.w.agents().is_empty());
+    d.assert_clean();
+}
+
+#[test]
 fn a_second_mngr_sees_the_same_docker_agents() {
     let d = DockerWorld::new();
     d.w.create(&["shared", "--in", "docker", "--", "sleep", "1000"]);
