@@ -23,7 +23,8 @@ pub mod provider_flags;
 pub enum AgentCommand {
     /// Create an agent: a work dir, a tmux session running its command, and its records
     #[command(visible_alias = "c")]
-    Create(create::CreateArgs),
+    // Boxed: its arguments are far larger than every other command's.
+    Create(Box<create::CreateArgs>),
     /// List agents on every enabled provider
     #[command(visible_alias = "ls")]
     List(list::ListArgs),
@@ -56,7 +57,7 @@ pub enum AgentCommand {
 
 pub fn run(global: &GlobalOptions, cmd: AgentCommand) -> Result<()> {
     match cmd {
-        AgentCommand::Create(args) => create::run(global, args),
+        AgentCommand::Create(args) => create::run(global, *args),
         AgentCommand::List(args) => list::run(global, args),
         AgentCommand::Connect(args) => interact::connect(global, args),
         AgentCommand::Exec(args) => interact::exec(global, args),
