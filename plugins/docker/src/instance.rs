@@ -1068,12 +1068,11 @@ impl DockerInstance {
                 .and_then(|l| l.get(labels::HOST_ID))
                 .map(String::as_str)
                 == Some(host.as_str());
-            if ours {
-                if let Some(id) = &c.id {
-                    if let Err(e) = self.remove_container(id).await {
-                        problems.push(format!("container {id}: {}", e.message));
-                    }
-                }
+            if ours
+                && let Some(id) = &c.id
+                && let Err(e) = self.remove_container(id).await
+            {
+                problems.push(format!("container {id}: {}", e.message));
             }
         }
         if let Some(h) = &found {
@@ -1097,25 +1096,23 @@ impl DockerInstance {
         // record was lost, say).
         for image in self.images_of(host.as_str()).await? {
             let held = self.image_is_tagged(&image).await.unwrap_or(true);
-            if !held {
-                if let Err(e) = self.remove_image(&image, false).await {
-                    problems.push(format!("image {image}: {}", e.message));
-                }
+            if !held && let Err(e) = self.remove_image(&image, false).await {
+                problems.push(format!("image {image}: {}", e.message));
             }
         }
-        if found.is_some() {
-            if let Err(e) = self.store.delete_host(host.as_str()).await {
-                problems.push(format!("record: {}", e.message));
-            }
+        if found.is_some()
+            && let Err(e) = self.store.delete_host(host.as_str()).await
+        {
+            problems.push(format!("record: {}", e.message));
         }
         self.cache.lock().expect("cache lock").remove(host.as_str());
         if let Err(e) = keys::remove_local(&self.state_dir, host.as_str()) {
             problems.push(format!("local keys: {e}"));
         }
-        if problems.is_empty() {
-            if let Err(e) = self.remove_store_if_empty().await {
-                problems.push(format!("state container: {}", e.message));
-            }
+        if problems.is_empty()
+            && let Err(e) = self.remove_store_if_empty().await
+        {
+            problems.push(format!("state container: {}", e.message));
         }
         if problems.is_empty() {
             Ok(())
