@@ -139,10 +139,7 @@ pub fn provider_instances(
 }
 
 fn services_for(global: &GlobalOptions) -> Arc<dyn HostServices> {
-    let verbosity = if global.quiet {
-        -1
-    } else {
-        global.verbose as i8
-    };
+    let verbosity = crate::timing::verbosity_of(global.quiet, global.verbose);
+    crate::timing::set_verbosity(verbosity);
     Arc::new(StderrServices { verbosity })
 }

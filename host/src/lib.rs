@@ -12,4 +12,5 @@ pub mod paths;
 pub mod plugins;
 pub mod providers;
 pub mod registry;
+pub mod timing;
 pub mod transport;

@@ -109,6 +109,19 @@ pub struct SshEndpoint {
     /// The host's public key in OpenSSH format (`ssh-ed25519 AAAA...`), pinned.
     pub host_public_key: String,
     pub host_dir: String,
+    /// Quicker ways to the same sshd, tried in order before `address:port`, each with a short
+    /// connect timeout: for example a container's own address when the Docker daemon runs on
+    /// this machine, which skips Docker's port proxy. The pinned host key is checked the same
+    /// way on every route.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub direct_routes: Vec<SshRoute>,
+}
+
+/// One network route to an SSH server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshRoute {
+    pub address: String,
+    pub port: u16,
 }
 
 /// One snapshot of a host's filesystem.

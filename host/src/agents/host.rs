@@ -23,10 +23,10 @@ pub struct Host {
 impl Host {
     /// Connect to a running host of `provider`.
     pub fn open(provider: &ProviderHandle, record: HostRecord) -> Result<Host> {
-        let access = provider
-            .instance
-            .host_access(&record.id)
-            .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+        let access = crate::timing::timed("provider: host access", || {
+            provider.instance.host_access(&record.id)
+        })
+        .map_err(|e| MngrError::from_provider(&provider.name, e))?;
         let host_dir = transport::host_dir_of(&access).to_string();
         let transport = transport::connect(&access)
             .map_err(|e| transport_error(&provider.name, record.name.as_str(), e))?;
@@ -103,9 +103,10 @@ impl Host {
 
     /// Take the host lock; changes to agents on a host happen while holding it.
     pub fn lock(&self) -> Result<Box<dyn HostLockGuard>> {
-        self.transport
-            .lock_host(&self.host_dir, None)
-            .map_err(|e| self.map_err(e))
+        crate::timing::timed("taking the host lock", || {
+            self.transport.lock_host(&self.host_dir, None)
+        })
+        .map_err(|e| self.map_err(e))
     }
 
     /// Read every agent record, tmux pane and process of the host in one command (in process
@@ -130,8 +131,14 @@ impl Host {
 
     /// The host record, or fresh defaults when the host has none yet.
     pub fn read_host_data(&self, prefix: &str) -> Result<HostData> {
+        let bytes = self.read_file(&format!("{}/data.json", self.host_dir))?;
+        self.host_data_from(bytes, prefix)
+    }
+
+    /// The host record from the bytes of its file (`None`: fresh defaults).
+    pub fn host_data_from(&self, bytes: Option<Vec<u8>>, prefix: &str) -> Result<HostData> {
         let path = format!("{}/data.json", self.host_dir);
-        match self.read_file(&path)? {
+        match bytes {
             Some(bytes) => HostData::parse(&bytes).map_err(|e| {
                 MngrError::failure(format!("host record {path} is invalid: {e}"))
                     .with_hint("fix or delete the file; mngr writes a new one")
@@ -149,7 +156,9 @@ impl Host {
         let bytes = data.to_json();
         self.write_file(&format!("{}/data.json", self.host_dir), &bytes, None)?;
         if let Ok(value) = serde_json::from_slice(&bytes)
-            && let Err(e) = self.instance.persist_host_record(&self.record.id, value)
+            && let Err(e) = crate::timing::timed("provider: keeping the host record", || {
+                self.instance.persist_host_record(&self.record.id, value)
+            })
         {
             eprintln!(
                 "warning: provider '{}' did not keep the host record: {}",
@@ -174,14 +183,22 @@ impl Host {
     pub fn write_agent_record(&self, record: &AgentRecord) -> Result<()> {
         let path = format!("{}/data.json", self.agent_dir(record.id.as_str()));
         self.write_file(&path, &record.to_json(), None)?;
+        self.persist_agent_record(record);
+        Ok(())
+    }
+
+    /// Give the provider its copy of an agent record (for listing while the host is offline).
+    /// A provider that cannot keep it gets a warning, not a failure: the host's copy counts.
+    pub fn persist_agent_record(&self, record: &AgentRecord) {
         let value = serde_json::to_value(record).expect("serializes");
-        if let Err(e) = self.instance.persist_agent_record(&self.record.id, value) {
+        if let Err(e) = crate::timing::timed("provider: keeping the agent record", || {
+            self.instance.persist_agent_record(&self.record.id, value)
+        }) {
             eprintln!(
                 "warning: provider '{}' did not keep the agent record: {}",
                 self.provider, e.message
             );
         }
-        Ok(())
     }
 
     /// Check that a program exists on the host.

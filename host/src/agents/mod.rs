@@ -3,6 +3,8 @@
 //! [`crate::transport::Transport`] trait, so it works the same on local and remote hosts.
 
 pub mod address;
+pub mod batch;
+pub mod create;
 pub mod discovery;
 pub mod envfile;
 pub mod gc;

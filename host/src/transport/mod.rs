@@ -16,6 +16,7 @@
 //!   [`CommandOutput`] with a non-zero `exit_code`.
 
 pub mod local;
+mod quickack;
 pub mod ssh;
 
 use mngr_plugin_api::HostAccess;

@@ -6,6 +6,7 @@
 //! mngr run); each command is a channel on it, and `push_dir` streams a tar through one.
 //! `run_interactive` uses the system `ssh` with a known_hosts file holding only the pinned key.
 
+use super::quickack::QuickAckStream;
 use super::{
     CommandOutput, HostLockGuard, PushOptions, Transport, TransportError, TransportResult,
 };
@@ -20,6 +21,8 @@ use std::time::Duration;
 use tokio::runtime::Runtime;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a direct route may take to accept before the endpoint's address is used.
+const DIRECT_ROUTE_TIMEOUT: Duration = Duration::from_millis(200);
 /// Exit code the read script uses for "no such file".
 const MISSING_FILE: u32 = 44;
 /// Exit code of coreutils `timeout` when the command ran out of time.
@@ -106,6 +109,13 @@ impl SshTransport {
     }
 
     async fn connect(&self) -> TransportResult<Arc<Handle<PinnedHostKey>>> {
+        let started = std::time::Instant::now();
+        let connected = self.connect_untimed().await;
+        crate::timing::report(&format!("ssh: connecting to {}", self.where_()), started);
+        connected
+    }
+
+    async fn connect_untimed(&self) -> TransportResult<Arc<Handle<PinnedHostKey>>> {
         let seen = Arc::new(Mutex::new(None));
         let handler = PinnedHostKey {
             pinned: self.pinned.clone(),
@@ -117,9 +127,12 @@ impl SshTransport {
             nodelay: true,
             ..Default::default()
         });
-        let address = (self.endpoint.address.as_str(), self.endpoint.port);
-        let connected =
-            tokio::time::timeout(CONNECT_TIMEOUT, client::connect(config, address, handler)).await;
+        let open = async {
+            let socket = self.open_socket().await?;
+            socket.set_nodelay(true).map_err(russh::Error::from)?;
+            client::connect_stream(config, QuickAckStream::new(socket), handler).await
+        };
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, open).await;
         let mut handle = match connected {
             Err(_) => return Err(conn_err(&self.endpoint, "connection timed out")),
             Ok(Ok(handle)) => handle,
@@ -158,6 +171,19 @@ impl SshTransport {
         Ok(Arc::new(handle))
     }
 
+    /// A TCP connection to sshd: the first direct route that answers quickly, else the
+    /// endpoint's own address.
+    async fn open_socket(&self) -> Result<tokio::net::TcpStream, russh::Error> {
+        for route in &self.endpoint.direct_routes {
+            let attempt = tokio::net::TcpStream::connect((route.address.as_str(), route.port));
+            if let Ok(Ok(socket)) = tokio::time::timeout(DIRECT_ROUTE_TIMEOUT, attempt).await {
+                return Ok(socket);
+            }
+        }
+        let address = (self.endpoint.address.as_str(), self.endpoint.port);
+        Ok(tokio::net::TcpStream::connect(address).await?)
+    }
+
     /// The shared connection, opened on first use and reopened if it dropped.
     async fn session(&self, fresh: bool) -> TransportResult<Arc<Handle<PinnedHostKey>>> {
         let mut slot = self.session.lock().await;
@@ -189,6 +215,17 @@ impl SshTransport {
 
     /// Run a command line (interpreted by the remote user's shell), feeding `stdin`.
     async fn exec(&self, command: &str, stdin: &[u8]) -> TransportResult<(u32, Vec<u8>, Vec<u8>)> {
+        let started = std::time::Instant::now();
+        let result = self.exec_untimed(command, stdin).await;
+        crate::timing::report(&format!("ssh: {}", brief(command)), started);
+        result
+    }
+
+    async fn exec_untimed(
+        &self,
+        command: &str,
+        stdin: &[u8],
+    ) -> TransportResult<(u32, Vec<u8>, Vec<u8>)> {
         let mut channel = self.channel().await?;
         let io = |e: russh::Error| conn_err(&self.endpoint, e);
         channel.exec(true, command).await.map_err(io)?;
@@ -266,6 +303,16 @@ impl SshTransport {
     fn target(&self) -> String {
         format!("{}@{}", self.endpoint.user, self.endpoint.address)
     }
+}
+
+/// The start of a command line, for debug output.
+fn brief(command: &str) -> String {
+    let flat: String = command
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .take(70)
+        .collect();
+    flat
 }
 
 fn signal_number(sig: &russh::Sig) -> u32 {

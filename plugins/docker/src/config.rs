@@ -167,6 +167,22 @@ impl DockerConfig {
         self.state_image.as_deref().unwrap_or(&self.default_image)
     }
 
+    /// Whether containers' own addresses can be tried before their published SSH port: only
+    /// for a daemon on this Linux machine (its bridge networks are routed here), not rootless
+    /// (its networks live in another namespace), and not when `ssh_address` says where to go.
+    pub fn direct_routes_possible(&self) -> bool {
+        let socket = if self.host.is_empty() {
+            std::env::var("DOCKER_HOST").unwrap_or_default()
+        } else {
+            self.host.clone()
+        };
+        let local = socket.is_empty() || socket.starts_with("unix://");
+        cfg!(target_os = "linux")
+            && local
+            && !socket.contains("/run/user/")
+            && self.ssh_address.is_none()
+    }
+
     /// The address at which published container ports are reachable from this machine.
     pub fn ssh_address(&self) -> String {
         if let Some(address) = &self.ssh_address {

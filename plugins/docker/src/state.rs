@@ -27,6 +27,9 @@ pub struct StateStore {
     instance: String,
     image: String,
     ready: AtomicBool,
+    /// Held while the state container is looked up or made, so concurrent steps of one
+    /// operation wait for each other instead of racing to create it.
+    init: tokio::sync::Mutex<()>,
 }
 
 impl StateStore {
@@ -37,12 +40,17 @@ impl StateStore {
             instance: instance.to_string(),
             image: image.to_string(),
             ready: AtomicBool::new(false),
+            init: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Make sure the state container runs. With `create == false` (read paths) a missing
     /// container means nothing was ever created here: `Ok(false)`.
     pub async fn ensure(&self, create: bool) -> ProviderResult<bool> {
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(true);
+        }
+        let _init = self.init.lock().await;
         if self.ready.load(Ordering::Acquire) {
             return Ok(true);
         }

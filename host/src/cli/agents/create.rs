@@ -2,8 +2,9 @@
 
 use super::{parse_key_value, print_json, print_jsonl};
 use crate::agents::address::CreateTarget;
+use crate::agents::create::{self as agent_create, CreateRequest};
 use crate::agents::host::Host;
-use crate::agents::lifecycle::{self, CreateRequest, session_name};
+use crate::agents::lifecycle::session_name;
 use crate::agents::workdir::{self, Mode};
 use crate::agents::{envfile, names, types};
 use crate::app::{App, ProviderHandle};
@@ -259,10 +260,10 @@ fn choose_host(
     let provider = app.provider(provider_name.as_deref().unwrap_or("local"))?;
     if provider.capabilities.create_hosts {
         let request = host_request(args, agent_name)?;
-        let record = provider
-            .instance
-            .create_host(request)
-            .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+        let record = crate::timing::timed("provider: creating the host", || {
+            provider.instance.create_host(request)
+        })
+        .map_err(|e| MngrError::from_provider(&provider.name, e))?;
         return match Host::open(provider, record.clone()) {
             Ok(host) => Ok((host, true)),
             Err(e) => {
@@ -491,7 +492,9 @@ pub fn run(global: &GlobalOptions, mut args: CreateArgs) -> Result<()> {
         initial_message: args.message.clone(),
         prefix: app.settings.prefix.clone(),
     };
-    let record = match lifecycle::create(&host, request) {
+    let record = match crate::timing::timed("creating the agent", || {
+        agent_create::create(&host, request)
+    }) {
         Ok(record) => record,
         Err(e) => {
             if made_host && let Err(d) = host.instance.destroy_host(&host.record.id) {

@@ -1,0 +1,165 @@
+//! Several small files for a host, written by one command instead of one command each: over
+//! SSH every command is a round trip and a few process starts, and `create` writes six files.
+//! Each file is written atomically (temp file, then rename) and in the order added, so the
+//! last one can be the commit point.
+
+use super::host::Host;
+use super::shell::quote;
+use crate::error::Result;
+use std::collections::BTreeSet;
+
+/// A batch travels inside one command line, which Linux caps at 128 KiB per argument; a batch
+/// with a bigger file (or a NUL byte, which no shell word can hold) is written file by file.
+const INLINE_LIMIT: usize = 32 * 1024;
+
+/// Exit code of a batch script whose write failed.
+pub const WRITE_FAILED: i32 = 71;
+
+struct PendingFile {
+    path: String,
+    text: String,
+    mode: Option<u32>,
+}
+
+#[derive(Default)]
+pub struct FileBatch {
+    files: Vec<PendingFile>,
+}
+
+impl FileBatch {
+    pub fn new() -> FileBatch {
+        FileBatch::default()
+    }
+
+    /// Add a file (absolute path on the host); `mode` as for `Transport::write_file`.
+    pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>, mode: Option<u32>) {
+        self.files.push(PendingFile {
+            path: path.into(),
+            text: text.into(),
+            mode,
+        });
+    }
+
+    fn fits_inline(&self) -> bool {
+        let total: usize = self.files.iter().map(|f| f.text.len()).sum();
+        total <= INLINE_LIMIT && self.files.iter().all(|f| !f.text.contains('\0'))
+    }
+
+    /// The shell that writes the batch, to run before whatever depends on it. A batch too big
+    /// for a command line is written here and now, file by file, and the script is empty.
+    pub fn into_script(self, host: &Host) -> Result<String> {
+        if !self.fits_inline() {
+            for file in &self.files {
+                host.write_file(&file.path, file.text.as_bytes(), file.mode)?;
+            }
+            return Ok(String::new());
+        }
+        Ok(self.render())
+    }
+
+    fn render(&self) -> String {
+        if self.files.is_empty() {
+            return String::new();
+        }
+        let dirs: BTreeSet<&str> = self
+            .files
+            .iter()
+            .map(|f| f.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("."))
+            .filter(|d| !d.is_empty())
+            .collect();
+        let dirs: Vec<String> = dirs.into_iter().map(quote).collect();
+        let mut script = format!(
+            "mkdir -p {} || {{ echo 'cannot make the agent directories' >&2; exit {WRITE_FAILED}; }}\n",
+            dirs.join(" ")
+        );
+        for file in &self.files {
+            let (dir, name) = file.path.rsplit_once('/').unwrap_or((".", &file.path));
+            // The shell's pid makes the temp name unique among concurrent writers.
+            let tmp = format!("{}\"$$\"", quote(&format!("{dir}/.{name}.mngr-tmp.")));
+            let chmod = file
+                .mode
+                .map(|m| format!(" && chmod {m:o} {tmp}"))
+                .unwrap_or_default();
+            script.push_str(&format!(
+                "{{ printf '%s' {text} > {tmp}{chmod} && mv -f {tmp} {path}; }} || {{ rm -f {tmp}; echo {err} >&2; exit {WRITE_FAILED}; }}\n",
+                text = quote(&file.text),
+                path = quote(&file.path),
+                err = quote(&format!("writing {} failed", file.path)),
+            ));
+        }
+        script
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn run(script: &str) -> std::process::Output {
+        Command::new("sh").arg("-c").arg(script).output().unwrap()
+    }
+
+    #[test]
+    fn writes_every_file_with_its_bytes_and_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("it's here");
+        let mut batch = FileBatch::new();
+        let awkward = "a 'quoted' $HOME `x` %s \\n\nline two\n\n";
+        batch.add(format!("{}/a/env", root.display()), awkward, None);
+        batch.add(format!("{}/a/empty", root.display()), "", None);
+        batch.add(
+            format!("{}/run.sh", root.display()),
+            "echo hi\n",
+            Some(0o755),
+        );
+        let out = run(&batch.render());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("a/env")).unwrap(),
+            awkward
+        );
+        assert_eq!(std::fs::read_to_string(root.join("a/empty")).unwrap(), "");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(root.join("run.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        let leftovers: Vec<_> = std::fs::read_dir(root.join("a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("mngr-tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_batch_before_later_files() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where a directory must go makes the first write fail.
+        std::fs::write(dir.path().join("blocker"), "").unwrap();
+        let mut batch = FileBatch::new();
+        batch.add(format!("{}/blocker/x", dir.path().display()), "1", None);
+        batch.add(format!("{}/commit.json", dir.path().display()), "{}", None);
+        let out = run(&batch.render());
+        assert_eq!(out.status.code(), Some(WRITE_FAILED));
+        assert!(!dir.path().join("commit.json").exists());
+    }
+
+    #[test]
+    fn big_or_binary_batches_do_not_go_inline() {
+        let mut batch = FileBatch::new();
+        batch.add("/x/a", "small", None);
+        assert!(batch.fits_inline());
+        batch.add("/x/b", "y".repeat(INLINE_LIMIT), None);
+        assert!(!batch.fits_inline());
+        let mut nul = FileBatch::new();
+        nul.add("/x/c", "a\0b", None);
+        assert!(!nul.fits_inline());
+    }
+}
