@@ -128,3 +128,44 @@ fn a_host_key_that_is_not_the_pinned_one_is_refused() {
     let ok = SshTransport::new(&host.endpoint).unwrap();
     assert_eq!(ok.run("echo ok", None).unwrap().stdout.trim(), "ok");
 }
+
+#[test]
+fn direct_routes_are_tried_first_and_the_endpoint_is_the_fallback() {
+    let host = DockerHost::create();
+    // The docker provider offers the container's own address when its daemon is local.
+    assert!(
+        !host.endpoint.direct_routes.is_empty(),
+        "a local Linux daemon should offer the container's address: {:?}",
+        host.endpoint
+    );
+
+    // Only the direct route leads to sshd: the endpoint's own port is closed.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut direct_only = host.endpoint.clone();
+    direct_only.port = closed_port;
+    let t = SshTransport::new(&direct_only).unwrap();
+    assert_eq!(t.run("echo direct", None).unwrap().stdout.trim(), "direct");
+
+    // Direct routes that refuse or never answer: the endpoint's address still works.
+    let mut fallback = host.endpoint.clone();
+    fallback.direct_routes = vec![
+        mngr_plugin_api::SshRoute {
+            address: "127.0.0.1".into(),
+            port: closed_port,
+        },
+        // TEST-NET-1 (RFC 5737): nothing answers there.
+        mngr_plugin_api::SshRoute {
+            address: "192.0.2.1".into(),
+            port: 22,
+        },
+    ];
+    let t = SshTransport::new(&fallback).unwrap();
+    assert_eq!(
+        t.run("echo fallback", None).unwrap().stdout.trim(),
+        "fallback"
+    );
+}

@@ -210,6 +210,36 @@ impl DockerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_routes_only_for_a_local_daemon_without_ssh_address() {
+        let parse = |pairs: &[(&str, &str)]| {
+            let map: Map<String, Value> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::from(*v)))
+                .collect();
+            DockerConfig::parse(map).unwrap()
+        };
+        let linux = cfg!(target_os = "linux");
+        assert_eq!(
+            parse(&[("host", "unix:///var/run/docker.sock")]).direct_routes_possible(),
+            linux
+        );
+        for remote in ["tcp://10.0.0.5:2375", "ssh://me@server"] {
+            assert!(
+                !parse(&[("host", remote)]).direct_routes_possible(),
+                "{remote}"
+            );
+        }
+        assert!(!parse(&[("host", "unix:///run/user/1000/docker.sock")]).direct_routes_possible());
+        assert!(
+            !parse(&[
+                ("host", "unix:///var/run/docker.sock"),
+                ("ssh_address", "127.0.0.1")
+            ])
+            .direct_routes_possible()
+        );
+    }
     use serde_json::json;
 
     fn parse(v: Value) -> ProviderResult<DockerConfig> {
