@@ -276,8 +276,8 @@ pub fn records_script(host_dir: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_a_probe_of_this_machine() {
+    /// A host dir holding one valid, active agent record named a1.
+    fn host_dir_with_one_active_agent() -> (tempfile::TempDir, mngr_plugin_api::AgentId) {
         let dir = tempfile::tempdir().unwrap();
         let id = mngr_plugin_api::AgentId::generate();
         let agent = dir.path().join("agents").join(id.as_str());
@@ -287,6 +287,12 @@ mod tests {
         );
         std::fs::write(agent.join("data.json"), json).unwrap();
         std::fs::write(agent.join("active"), "").unwrap();
+        (dir, id)
+    }
+
+    #[test]
+    fn parses_a_probe_of_this_machine() {
+        let (dir, id) = host_dir_with_one_active_agent();
         std::fs::create_dir_all(dir.path().join("agents/agent-broken")).unwrap();
         std::fs::write(
             dir.path().join("agents/agent-broken/data.json"),
@@ -323,15 +329,7 @@ mod tests {
 
     #[test]
     fn the_in_process_probe_agrees_with_the_script() {
-        let dir = tempfile::tempdir().unwrap();
-        let id = mngr_plugin_api::AgentId::generate();
-        let agent = dir.path().join("agents").join(id.as_str());
-        std::fs::create_dir_all(&agent).unwrap();
-        let json = format!(
-            r#"{{"id":"{id}","name":"a1","type":"command","work_dir":"/w","create_time":"t","command":"sleep 1"}}"#
-        );
-        std::fs::write(agent.join("data.json"), json).unwrap();
-        std::fs::write(agent.join("active"), "").unwrap();
+        let (dir, id) = host_dir_with_one_active_agent();
         let probe = local(dir.path().to_str().unwrap());
         assert_eq!(probe.records.len(), 1);
         assert!(probe.active.contains(id.as_str()));

@@ -143,37 +143,59 @@ fn create(global: &GlobalOptions, args: CreateArgs) -> Result<()> {
             "agent_names": t.agents,
         }));
     }
-    let format = OutputFormat::parse(&global.format);
-    match &format {
+    print_changes(
+        global,
+        &created,
+        "snapshots_created",
+        "create_result",
+        |c| {
+            format!(
+                "Created snapshot {} ({}) of host {}",
+                c["name"].as_str().unwrap_or(""),
+                c["snapshot_id"].as_str().unwrap_or(""),
+                c["host_name"].as_str().unwrap_or("")
+            )
+        },
+    );
+    Ok(())
+}
+
+/// Print what a snapshot command changed: a line each (human), `{KEY: [...], "count": N}`
+/// (json), one event per item (jsonl), or the template per item.
+fn print_changes(
+    global: &GlobalOptions,
+    items: &[serde_json::Value],
+    key: &str,
+    event: &str,
+    human: impl Fn(&serde_json::Value) -> String,
+) {
+    match &OutputFormat::parse(&global.format) {
         OutputFormat::Human => {
             if !global.quiet {
-                for c in &created {
-                    println!(
-                        "Created snapshot {} ({}) of host {}",
-                        c["name"].as_str().unwrap_or(""),
-                        c["snapshot_id"].as_str().unwrap_or(""),
-                        c["host_name"].as_str().unwrap_or("")
-                    );
+                for item in items {
+                    println!("{}", human(item));
                 }
             }
         }
         OutputFormat::Json => {
-            print_json(&serde_json::json!({ "snapshots_created": created, "count": created.len() }))
+            let mut out = serde_json::Map::new();
+            out.insert(key.to_string(), serde_json::Value::from(items.to_vec()));
+            out.insert("count".to_string(), items.len().into());
+            print_json(&serde_json::Value::Object(out));
         }
         OutputFormat::Jsonl => {
-            for c in &created {
-                let mut c = c.clone();
-                c["event"] = "create_result".into();
-                print_jsonl(&c);
+            for item in items {
+                let mut item = item.clone();
+                item["event"] = event.into();
+                print_jsonl(&item);
             }
         }
         OutputFormat::Template(tpl) => {
-            for c in &created {
-                println!("{}", render_template(tpl, c));
+            for item in items {
+                println!("{}", render_template(tpl, item));
             }
         }
     }
-    Ok(())
 }
 
 fn snapshot_json(s: &SnapshotInfo, t: &Target) -> serde_json::Value {
@@ -291,34 +313,18 @@ fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
     if args.dry_run {
         return Ok(());
     }
-    let format = OutputFormat::parse(&global.format);
-    match &format {
-        OutputFormat::Human => {
-            if !global.quiet {
-                for d in &deleted {
-                    println!(
-                        "Deleted snapshot {} of host {}",
-                        d["name"].as_str().unwrap_or(""),
-                        d["host_name"].as_str().unwrap_or("")
-                    );
-                }
-            }
-        }
-        OutputFormat::Json => print_json(
-            &serde_json::json!({ "snapshots_destroyed": deleted, "count": deleted.len() }),
-        ),
-        OutputFormat::Jsonl => {
-            for d in &deleted {
-                let mut d = d.clone();
-                d["event"] = "destroy_result".into();
-                print_jsonl(&d);
-            }
-        }
-        OutputFormat::Template(tpl) => {
-            for d in &deleted {
-                println!("{}", render_template(tpl, d));
-            }
-        }
-    }
+    print_changes(
+        global,
+        &deleted,
+        "snapshots_destroyed",
+        "destroy_result",
+        |d| {
+            format!(
+                "Deleted snapshot {} of host {}",
+                d["name"].as_str().unwrap_or(""),
+                d["host_name"].as_str().unwrap_or("")
+            )
+        },
+    );
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! `mngr stop`, `mngr start`, `mngr destroy`.
 
 use super::{print_json, print_jsonl, read_targets, resolve};
-use crate::agents::discovery::AgentView;
+use crate::agents::discovery::{AgentView, Discovery};
 use crate::agents::host::Host;
 use crate::agents::lifecycle::{self, session_name};
 use crate::agents::{probe, workdir};
+use crate::app::App;
 use crate::cli::GlobalOptions;
 use crate::error::{ExitCode, MngrError, Result};
 use crate::output::{OutputFormat, render_template};
@@ -84,6 +85,28 @@ fn targets(agents: &[String], more: &[String]) -> Result<Vec<String>> {
     Ok(t)
 }
 
+/// Settings, providers and the named agents; `None` when stdin named none.
+fn load_targets(
+    global: &GlobalOptions,
+    agents: &[String],
+    more: &[String],
+) -> Result<Option<(App, Discovery, Vec<usize>)>> {
+    let targets = targets(agents, more)?;
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let app = super::load(global)?;
+    let (found, idx) = resolve(&app, &targets)?;
+    Ok(Some((app, found, idx)))
+}
+
+/// What `--dry-run` prints: one line per agent that would be acted on.
+fn print_dry_run(verb: &str, agents: &[&AgentView]) {
+    for a in agents {
+        println!("Would {verb} agent: {}", a.address());
+    }
+}
+
 /// Print the names a command acted on, in the chosen format.
 fn report(
     global: &GlobalOptions,
@@ -124,17 +147,12 @@ fn report(
 }
 
 pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<()> {
-    let targets = targets(&args.agents, &args.more)?;
-    if targets.is_empty() {
+    let Some((app, found, idx)) = load_targets(global, &args.agents, &args.more)? else {
         return Ok(());
-    }
-    let app = super::load(global)?;
-    let (found, idx) = resolve(&app, &targets)?;
+    };
     let agents: Vec<&AgentView> = idx.iter().map(|&i| &found.agents[i]).collect();
     if args.dry_run {
-        for a in &agents {
-            println!("Would stop agent: {}", a.address());
-        }
+        print_dry_run("stop", &agents);
         return Ok(());
     }
     // Refuse --stop-host up front where a provider cannot stop hosts, before stopping anything.
@@ -196,17 +214,12 @@ pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<()> {
 }
 
 pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<()> {
-    let targets = targets(&args.agents, &args.more)?;
-    if targets.is_empty() {
+    let Some((app, found, idx)) = load_targets(global, &args.agents, &args.more)? else {
         return Ok(());
-    }
-    let app = super::load(global)?;
-    let (found, idx) = resolve(&app, &targets)?;
+    };
     let agents: Vec<&AgentView> = idx.iter().map(|&i| &found.agents[i]).collect();
     if args.dry_run {
-        for a in &agents {
-            println!("Would start agent: {}", a.address());
-        }
+        print_dry_run("start", &agents);
         return Ok(());
     }
     let mut host_started = false;
@@ -316,9 +329,7 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
     };
     let agents: Vec<&AgentView> = idx.iter().map(|&i| &found.agents[i]).collect();
     if args.dry_run {
-        for a in &agents {
-            println!("Would destroy agent: {}", a.address());
-        }
+        print_dry_run("destroy", &agents);
         return Ok(());
     }
     // Agents of a stopped host: the host goes with them, which needs every agent on it named,
