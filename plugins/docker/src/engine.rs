@@ -40,7 +40,7 @@ pub struct Engine {
     pub docker: Docker,
     /// The daemon, as the user would recognise it in messages.
     pub daemon: String,
-    /// Debug lines (`-vv`) with how long Engine work took.
+    /// Debug lines (`-v`) with how long Engine work took.
     pub services: Option<Arc<dyn HostServices>>,
 }
 
@@ -51,6 +51,10 @@ impl Engine {
             let daemon = std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
             (Docker::connect_with_defaults(), daemon)
+        } else if host.starts_with("ssh://") {
+            let docker = crate::ssh_tunnel::docker_over_ssh(host)
+                .map_err(|e| ProviderError::invalid_config(format!("'host' = '{host}': {e}")))?;
+            (Ok(docker), host.to_string())
         } else {
             (Docker::connect_with_host(host), host.to_string())
         };

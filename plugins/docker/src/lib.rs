@@ -12,6 +12,7 @@ pub mod labels;
 pub mod record;
 pub mod run_args;
 pub mod scripts;
+mod ssh_tunnel;
 pub mod state;
 
 use mngr_plugin_api::*;
