@@ -123,6 +123,26 @@ impl Engine {
         }
     }
 
+    /// Await an Engine call whose object may already be gone: `None` then, which callers
+    /// removing or probing something take as an answer. Unlike [`Engine::call`] there is no
+    /// call timeout.
+    pub async fn unless_gone<T, F>(&self, what: &str, future: F) -> ProviderResult<Option<T>>
+    where
+        F: Future<Output = Result<T, DockerError>>,
+    {
+        match future.await {
+            Ok(value) => Ok(Some(value)),
+            Err(e) => {
+                let err = self.error(what, e);
+                if err.kind == ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
     /// Run `sh -c script` in a running container; returns (exit code, stdout+stderr).
     pub async fn exec(&self, container: &str, script: &str) -> ProviderResult<(i64, Vec<u8>)> {
         let exec_started = Instant::now();

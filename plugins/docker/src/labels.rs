@@ -16,3 +16,9 @@ pub const IMAGE_HOST: &str = "com.imbue.mngr.image-host";
 /// (the idle watcher signals PID 1; see `scripts.rs`).
 pub const EXIT_IDLE_PAUSED: i64 = 75;
 pub const EXIT_NO_AGENTS_STOPPED: i64 = 76;
+
+/// A `filters` argument for the Engine's list calls: objects carrying all these labels
+/// (`KEY=VALUE`, or `KEY` for any value).
+pub fn filter(wanted: Vec<String>) -> std::collections::HashMap<String, Vec<String>> {
+    std::collections::HashMap::from([("label".to_string(), wanted)])
+}

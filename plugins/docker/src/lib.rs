@@ -2,18 +2,29 @@
 //! reached over SSH with keys mngr generates and a host key pinned before the first
 //! connection. All provider state lives with the Docker daemon (labels and a state volume).
 
+mod access;
+mod agents;
+mod build;
 pub mod build_args;
 pub mod config;
+mod containers;
+mod create;
+mod discovery;
 pub mod engine;
 mod flags;
+mod images;
 pub mod instance;
 pub mod keys;
 pub mod labels;
+mod lifecycle;
+mod provision;
 pub mod record;
 pub mod run_args;
 pub mod scripts;
+mod snapshots;
 mod ssh_tunnel;
 pub mod state;
+mod status;
 
 use mngr_plugin_api::*;
 

@@ -95,4 +95,10 @@ impl StoredHost {
     pub fn touch(&mut self) {
         self.certified_host_data.updated_at = mngr_plugin_api::time::now_iso8601_utc_micros();
     }
+    /// mngr's keys for the host; a record without them cannot be provisioned or reached.
+    pub fn keys(&self) -> mngr_plugin_api::ProviderResult<&StoredKeys> {
+        self.mngr_keys
+            .as_ref()
+            .ok_or_else(|| mngr_plugin_api::ProviderError::internal("host record has no keys"))
+    }
 }

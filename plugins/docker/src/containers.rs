@@ -1,0 +1,260 @@
+//! Host containers: run one (create, provision, start, wait for sshd), find its SSH port.
+
+use crate::instance::DockerInstance;
+use crate::labels;
+use crate::record::StoredHost;
+use crate::run_args::parse_run_args;
+use crate::scripts;
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptions, RemoveContainerOptions, UploadToContainerOptions,
+};
+use mngr_plugin_api::*;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const SSHD_WAIT: Duration = Duration::from_secs(60);
+
+/// The host port Docker published the container's sshd on.
+pub(crate) fn published_ssh_port(
+    info: &ContainerInspectResponse,
+    container: &str,
+) -> ProviderResult<u16> {
+    info.network_settings
+        .as_ref()
+        .and_then(|n| n.ports.as_ref())
+        .and_then(|p| p.get("22/tcp"))
+        .and_then(Option::as_ref)
+        .and_then(|b| {
+            b.iter()
+                .find_map(|b| b.host_port.as_deref().and_then(|p| p.parse().ok()))
+        })
+        .ok_or_else(|| {
+            ProviderError::internal(format!("container {container} has no published SSH port"))
+        })
+}
+
+impl DockerInstance {
+    pub(crate) async fn inspect(
+        &self,
+        container: &str,
+    ) -> ProviderResult<ContainerInspectResponse> {
+        self.engine
+            .call(
+                "inspecting the container",
+                self.engine.docker.inspect_container(container, None),
+            )
+            .await
+    }
+
+    pub(crate) async fn ssh_port(&self, container: &str) -> ProviderResult<u16> {
+        published_ssh_port(&self.inspect(container).await?, container)
+    }
+
+    /// Wait until sshd sends its banner (a TCP accept alone may be Docker's proxy).
+    pub(crate) async fn wait_for_sshd(&self, address: &str, port: u16) -> ProviderResult<()> {
+        use tokio::io::AsyncReadExt;
+        let start = Instant::now();
+        let mut last_error = String::from("no answer");
+        while start.elapsed() < SSHD_WAIT {
+            let attempt = async {
+                let mut stream = tokio::net::TcpStream::connect((address, port)).await?;
+                let mut buf = [0u8; 8];
+                let mut got = 0;
+                while got < 4 {
+                    let n = stream.read(&mut buf[got..]).await?;
+                    if n == 0 {
+                        return Err(std::io::Error::other(
+                            "connection closed before the SSH banner",
+                        ));
+                    }
+                    got += n;
+                }
+                if &buf[..4] == b"SSH-" {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::other("not an SSH banner"))
+                }
+            };
+            match tokio::time::timeout(Duration::from_secs(3), attempt).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) => last_error = e.to_string(),
+                Err(_) => last_error = "timed out".to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+        Err(ProviderError::new(
+            ErrorKind::Timeout,
+            format!(
+                "sshd in the container did not answer at {address}:{port} within 60 s: {last_error}"
+            ),
+        ))
+    }
+
+    /// Create the container for `h` from `image`, inject its files, start it, wait for sshd.
+    /// Returns the container id. On failure the container is removed.
+    pub(crate) async fn run_container(
+        &self,
+        h: &mut StoredHost,
+        image: &str,
+        save_record: bool,
+    ) -> ProviderResult<String> {
+        let settings = h
+            .config
+            .clone()
+            .ok_or_else(|| ProviderError::internal("host record has no container settings"))?;
+        let mut run = parse_run_args(&settings.start_args)?;
+        let mut container_labels = std::mem::take(&mut run.labels);
+        container_labels.insert(labels::HOST_ID.into(), h.host_id().to_string());
+        container_labels.insert(labels::HOST_NAME.into(), h.name().to_string());
+        container_labels.insert(labels::PROVIDER.into(), self.name.clone());
+        container_labels.insert(
+            labels::TAGS.into(),
+            serde_json::to_string(&h.certified_host_data.user_tags).expect("tags serialize"),
+        );
+        let mut host_config = run.host_config;
+        host_config
+            .port_bindings
+            .get_or_insert_with(HashMap::new)
+            .insert(
+                "22/tcp".into(),
+                Some(vec![PortBinding {
+                    host_ip: Some(String::new()),
+                    host_port: Some(String::new()),
+                }]),
+            );
+        let mut exposed = run.exposed_ports;
+        exposed.push("22/tcp".into());
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec!["sh".into(), "-c".into()]),
+            cmd: Some(vec![scripts::entrypoint(&settings.host_dir)]),
+            labels: Some(container_labels),
+            env: if run.env.is_empty() {
+                None
+            } else {
+                Some(run.env)
+            },
+            exposed_ports: Some(exposed),
+            hostname: run.hostname,
+            domainname: run.domainname,
+            user: run.user,
+            working_dir: run.working_dir,
+            stop_signal: run.stop_signal,
+            stop_timeout: run.stop_timeout,
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let name = self.container_name(h.name());
+        let options = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .engine
+            .call(
+                "creating the container",
+                self.engine.docker.create_container(Some(options), body),
+            )
+            .await
+            .map_err(|e| match e.kind {
+                ErrorKind::AlreadyExists => ProviderError::already_exists(format!(
+                    "a container named '{name}' already exists on the Docker daemon"
+                ))
+                .with_hint(format!(
+                    "choose another name, or remove it: docker rm -f {name}"
+                )),
+                ErrorKind::InvalidInput | ErrorKind::Internal => ProviderError::invalid_input(
+                    format!("Docker refused to create the container: {}", e.message),
+                ),
+                _ => e,
+            })?;
+        let id = created.id;
+        h.container_id = Some(id.clone());
+        h.ssh_host = Some(self.config.ssh_address());
+        // The record is written while the container starts (the SSH port in it is only a
+        // hint; mngr always asks the daemon for the live one).
+        let mut record = h.clone();
+        let record_write = async {
+            if save_record {
+                self.store.ensure(true).await?;
+                self.save(&mut record).await
+            } else {
+                Ok(())
+            }
+        };
+        let tar = self.provisioning_tar(h);
+        let bring_up = async {
+            let tar = tar?;
+            let upload = UploadToContainerOptions {
+                path: "/".into(),
+                ..Default::default()
+            };
+            self.engine
+                .call(
+                    "injecting keys into the container",
+                    self.engine.docker.upload_to_container(
+                        &id,
+                        Some(upload),
+                        bollard::body_full(tar.into()),
+                    ),
+                )
+                .await?;
+            self.start_container(&id).await.map_err(|e| {
+                if e.kind == ErrorKind::Unavailable {
+                    e
+                } else {
+                    ProviderError::invalid_input(format!(
+                        "Docker could not start the container: {}",
+                        e.message
+                    ))
+                }
+            })?;
+            self.engine
+                .timing("creating, provisioning and starting the container", started);
+            let port = self.ssh_port(&id).await?;
+            let waited = Instant::now();
+            self.wait_for_sshd(&self.config.ssh_address(), port).await?;
+            self.engine.timing("waiting for sshd", waited);
+            Ok::<u16, ProviderError>(port)
+        };
+        let (written, port) = tokio::join!(record_write, bring_up);
+        match (written, port) {
+            (Ok(()), Ok(port)) => {
+                h.ssh_port = Some(port);
+                h.certified_host_data.updated_at = record.certified_host_data.updated_at;
+                Ok(id)
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                self.remove_container(&id).await.ok();
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) async fn start_container(&self, id: &str) -> ProviderResult<()> {
+        self.engine
+            .call(
+                "starting the container",
+                self.engine.docker.start_container(id, None),
+            )
+            .await
+    }
+
+    /// Remove a container and its anonymous volumes, running or not; absent is fine.
+    pub(crate) async fn remove_container(&self, id: &str) -> ProviderResult<()> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        self.engine
+            .unless_gone(
+                "removing the container",
+                self.engine.docker.remove_container(id, Some(options)),
+            )
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,198 @@
+//! A host after creation: start (or restore from a snapshot), stop, rename, destroy.
+
+use crate::discovery::host_id_label;
+use crate::instance::{DockerInstance, not_found};
+use crate::keys;
+use bollard::models::ContainerSummaryStateEnum;
+use bollard::query_parameters::StopContainerOptions;
+use mngr_plugin_api::*;
+
+impl DockerInstance {
+    pub(crate) async fn start(
+        &self,
+        host: &HostId,
+        snapshot: Option<&str>,
+    ) -> ProviderResult<HostRecord> {
+        let (mut h, container) = self.find(host.as_str()).await?;
+        if let Some(reason) = &h.certified_host_data.failure_reason {
+            return Err(ProviderError::invalid_input(format!(
+                "host {host} failed during creation and cannot be started: {reason}"
+            )));
+        }
+        let restore = match snapshot {
+            Some(wanted) => Some(self.resolve_snapshot(wanted, Some(&h)).await?),
+            None if container.is_none() => match h
+                .certified_host_data
+                .snapshots
+                .iter()
+                .max_by(|a, b| a.created_at.cmp(&b.created_at))
+            {
+                Some(newest) => Some(newest.clone()),
+                None => {
+                    return Err(ProviderError::not_found(format!(
+                        "the container of host {host} is gone and it has no snapshots to start from"
+                    ))
+                    .with_hint("destroy it and create a new host"));
+                }
+            },
+            None => None,
+        };
+        if let Some(snap) = restore {
+            self.services.progress(&format!(
+                "starting host {} from snapshot {}",
+                h.name(),
+                snap.name
+            ));
+            if let Some(c) = container.as_ref().and_then(|c| c.id.clone()) {
+                self.remove_container(&c).await?;
+            }
+            if let Some(old) = h.config.as_ref().and_then(|c| c.built_image.clone()) {
+                self.remove_image(&old, false).await.ok();
+            }
+            let tag = self.hold_image(&snap.id, h.host_id()).await?;
+            if let Some(config) = h.config.as_mut() {
+                config.built_image = Some(tag.clone());
+            }
+            self.save(&mut h).await?;
+            self.run_container(&mut h, &tag, false).await?;
+        } else {
+            let c = container.expect("checked above");
+            let id = c.id.clone().unwrap_or_default();
+            if c.state != Some(ContainerSummaryStateEnum::RUNNING) {
+                self.start_container(&id).await?;
+            }
+            let port = self.ssh_port(&id).await?;
+            self.wait_for_sshd(&self.config.ssh_address(), port).await?;
+            h.ssh_port = Some(port);
+        }
+        h.certified_host_data.stop_reason = None;
+        self.save(&mut h).await?;
+        let c = self.container_of(&h).await?;
+        Ok(self.to_record(&h, c.as_ref()))
+    }
+
+    pub(crate) async fn stop(&self, host: &HostId) -> ProviderResult<()> {
+        let (mut h, container) = self.find(host.as_str()).await?;
+        if let Some(id) = container.and_then(|c| c.id) {
+            let options = StopContainerOptions {
+                t: Some(10),
+                ..Default::default()
+            };
+            match self.engine.docker.stop_container(&id, Some(options)).await {
+                Ok(()) => {}
+                Err(e) => {
+                    let err = self.engine.error("stopping the container", e);
+                    if err.kind == ErrorKind::Unavailable {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        h.certified_host_data.stop_reason = Some("STOPPED".into());
+        self.save(&mut h).await
+    }
+
+    pub(crate) async fn rename(
+        &self,
+        host: &HostId,
+        new_name: &HostName,
+    ) -> ProviderResult<HostRecord> {
+        let all = self.load().await?;
+        if all
+            .iter()
+            .any(|(h, _)| h.name() == new_name.as_str() && h.host_id() != host.as_str())
+        {
+            return Err(ProviderError::already_exists(format!(
+                "a docker host named '{new_name}' already exists"
+            )));
+        }
+        let (mut h, c) = all
+            .into_iter()
+            .find(|(h, _)| h.host_id() == host.as_str())
+            .ok_or_else(|| not_found(host.as_str()))?;
+        h.certified_host_data.host_name = new_name.to_string();
+        self.save(&mut h).await?;
+        Ok(self.to_record(&h, c.as_ref()))
+    }
+
+    pub(crate) async fn destroy(&self, host: &HostId) -> ProviderResult<()> {
+        let found = match self.find(host.as_str()).await {
+            Ok((h, _)) => Some(h),
+            Err(e) if e.kind == ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let mut problems = Vec::new();
+        // Containers by label, so one whose record is gone is removed too.
+        for c in self.host_containers().await? {
+            if host_id_label(&c) == Some(host.as_str())
+                && let Some(id) = &c.id
+                && let Err(e) = self.remove_container(id).await
+            {
+                problems.push(format!("container {id}: {}", e.message));
+            }
+        }
+        if let Some(h) = &found {
+            let mut tags: Vec<String> = h
+                .certified_host_data
+                .snapshots
+                .iter()
+                .map(|s| self.snapshot_tag(h.host_id(), &s.name))
+                .collect();
+            if let Some(built) = h.config.as_ref().and_then(|c| c.built_image.clone()) {
+                tags.push(built);
+            }
+            for tag in tags {
+                if let Err(e) = self.remove_image(&tag, false).await {
+                    problems.push(format!("image {tag}: {}", e.message));
+                }
+            }
+        }
+        // Anything else labelled for this host that no tag holds any more (a build whose
+        // record was lost, say).
+        for image in self.images_of(host.as_str()).await? {
+            let held = self.image_is_tagged(&image).await.unwrap_or(true);
+            if !held && let Err(e) = self.remove_image(&image, false).await {
+                problems.push(format!("image {image}: {}", e.message));
+            }
+        }
+        if found.is_some()
+            && let Err(e) = self.store.delete_host(host.as_str()).await
+        {
+            problems.push(format!("record: {}", e.message));
+        }
+        self.cache.lock().expect("cache lock").remove(host.as_str());
+        if let Err(e) = keys::remove_local(&self.state_dir, host.as_str()) {
+            problems.push(format!("local keys: {e}"));
+        }
+        if problems.is_empty()
+            && let Err(e) = self.remove_store_if_empty().await
+        {
+            problems.push(format!("state container: {}", e.message));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ProviderError::new(
+                ErrorKind::CleanupFailed,
+                format!(
+                    "destroying host {host} left resources behind: {}",
+                    problems.join("; ")
+                ),
+            )
+            .with_details(serde_json::json!({ "remaining": problems })))
+        }
+    }
+
+    /// The state container goes with the instance's last host, so a destroyed last host
+    /// leaves nothing on the daemon.
+    pub(crate) async fn remove_store_if_empty(&self) -> ProviderResult<()> {
+        if self.store.ensure(false).await? && self.store.read_hosts().await?.is_empty() {
+            let leftover = self.host_containers().await?;
+            if leftover.is_empty() {
+                self.store.remove().await?;
+                let _ = std::fs::remove_dir(self.state_dir.join("keys"));
+            }
+        }
+        Ok(())
+    }
+}

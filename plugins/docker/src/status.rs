@@ -1,0 +1,110 @@
+//! How a host's record and container read as a `HostRecord` (state, stop reason, details).
+
+use crate::instance::DockerInstance;
+use crate::labels;
+use crate::record::StoredHost;
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
+use mngr_plugin_api::*;
+use std::collections::BTreeMap;
+
+/// `Exited (75) 2 minutes ago` => 75.
+fn exit_code_of(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split(')').next()?.parse().ok()
+}
+
+fn state_of_reason(reason: &str) -> HostState {
+    match reason {
+        "PAUSED" => HostState::Paused,
+        "DESTROYED" => HostState::Destroyed,
+        _ => HostState::Stopped,
+    }
+}
+
+impl DockerInstance {
+    pub(crate) fn to_record(&self, h: &StoredHost, c: Option<&ContainerSummary>) -> HostRecord {
+        let data = &h.certified_host_data;
+        let (state, stop_reason) = if data.failure_reason.is_some() {
+            (HostState::Failed, None)
+        } else {
+            match c.and_then(|c| c.state) {
+                Some(ContainerSummaryStateEnum::RUNNING) => (HostState::Running, None),
+                Some(
+                    ContainerSummaryStateEnum::CREATED | ContainerSummaryStateEnum::RESTARTING,
+                ) => (HostState::Starting, None),
+                Some(ContainerSummaryStateEnum::PAUSED) => {
+                    (HostState::Stopped, Some("STOPPED".to_string()))
+                }
+                Some(ContainerSummaryStateEnum::REMOVING | ContainerSummaryStateEnum::STOPPING) => {
+                    (HostState::Stopping, None)
+                }
+                Some(ContainerSummaryStateEnum::EXITED) => {
+                    let code = c.and_then(|c| c.status.as_deref()).and_then(exit_code_of);
+                    match (data.stop_reason.as_deref(), code) {
+                        (Some(reason), _) => (state_of_reason(reason), Some(reason.to_string())),
+                        (None, Some(labels::EXIT_IDLE_PAUSED)) => {
+                            (HostState::Paused, Some("PAUSED".to_string()))
+                        }
+                        (None, Some(labels::EXIT_NO_AGENTS_STOPPED)) => {
+                            (HostState::Stopped, Some("STOPPED".to_string()))
+                        }
+                        // `docker stop` from outside mngr: PID 1 exits 0 on SIGTERM.
+                        (None, Some(0)) => (HostState::Stopped, Some("STOPPED".to_string())),
+                        _ => (HostState::Crashed, None),
+                    }
+                }
+                Some(ContainerSummaryStateEnum::DEAD) => (HostState::Crashed, None),
+                _ if !data.snapshots.is_empty() => (
+                    HostState::Stopped,
+                    Some(data.stop_reason.clone().unwrap_or_else(|| "STOPPED".into())),
+                ),
+                _ => (HostState::Crashed, None),
+            }
+        };
+        let mut details = BTreeMap::new();
+        details.insert(
+            "daemon".to_string(),
+            serde_json::Value::from(self.engine.daemon.clone()),
+        );
+        details.insert(
+            "container".to_string(),
+            serde_json::Value::from(self.container_name_of(h, c)),
+        );
+        if let Some(id) = &h.container_id {
+            details.insert(
+                "container_id".to_string(),
+                serde_json::Value::from(id.clone()),
+            );
+        }
+        HostRecord {
+            id: HostId::parse(h.host_id()).unwrap_or_else(|_| HostId::generate()),
+            name: HostName::parse(h.name())
+                .unwrap_or_else(|_| HostName::parse("invalid-name").expect("valid")),
+            provider: self.name.clone(),
+            state,
+            image: data.image.clone(),
+            tags: data.user_tags.clone(),
+            created_at: Some(data.created_at.clone()),
+            stop_reason,
+            failure_reason: data.failure_reason.clone(),
+            host_dir: self.host_dir_of(h),
+            details,
+        }
+    }
+
+    fn container_name_of(&self, h: &StoredHost, c: Option<&ContainerSummary>) -> String {
+        c.and_then(|c| c.names.as_ref())
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_else(|| self.container_name(h.name()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exit_codes_from_status() {
+        assert_eq!(super::exit_code_of("Exited (75) 2 minutes ago"), Some(75));
+        assert_eq!(super::exit_code_of("Up 3 seconds"), None);
+    }
+}
