@@ -45,10 +45,12 @@ impl FileBatch {
         total <= INLINE_LIMIT && self.files.iter().all(|f| !f.text.contains('\0'))
     }
 
-    /// The shell that writes the batch, to run before whatever depends on it. A batch too big
-    /// for a command line is written here and now, file by file, and the script is empty.
+    /// The shell that writes the batch, to run before whatever depends on it. On this machine
+    /// (writes in process cost less than the processes a script starts), and for a batch too
+    /// big for a command line, the files are written here and now, in order, and the script
+    /// is empty.
     pub fn into_script(self, host: &Host) -> Result<String> {
-        if !self.fits_inline() {
+        if host.transport.is_local() || !self.fits_inline() {
             for file in &self.files {
                 host.write_file(&file.path, file.text.as_bytes(), file.mode)?;
             }
