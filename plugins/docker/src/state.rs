@@ -386,31 +386,23 @@ impl StateStore {
             v: true,
             ..Default::default()
         };
-        if let Err(e) = self
-            .engine
-            .docker
-            .remove_container(&self.name, Some(options))
-            .await
-        {
-            let err = self.engine.error("removing the state container", e);
-            if err.kind != ErrorKind::NotFound {
-                return Err(err);
-            }
-        }
-        if let Err(e) = self
-            .engine
-            .docker
-            .remove_volume(
-                &self.name,
-                None::<bollard::query_parameters::RemoveVolumeOptions>,
+        self.engine
+            .unless_gone(
+                "removing the state container",
+                self.engine
+                    .docker
+                    .remove_container(&self.name, Some(options)),
             )
-            .await
-        {
-            let err = self.engine.error("removing the state volume", e);
-            if err.kind != ErrorKind::NotFound {
-                return Err(err);
-            }
-        }
+            .await?;
+        self.engine
+            .unless_gone(
+                "removing the state volume",
+                self.engine.docker.remove_volume(
+                    &self.name,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                ),
+            )
+            .await?;
         Ok(())
     }
 
