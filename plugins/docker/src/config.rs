@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 pub const DEFAULT_IMAGE: &str = "mngr-base:bookworm";
 pub const DEFAULT_IDLE_TIMEOUT: u64 = 800;
 pub const DEFAULT_HOST_DIR: &str = "/mngr";
+/// What a TLS client needs from `tls_cert_path`: the CA that signed the daemon's
+/// certificate, and mngr's own certificate and key.
+pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DockerConfig {
@@ -23,6 +26,9 @@ pub struct DockerConfig {
     pub state_image: Option<String>,
     /// The address mngr uses to reach published SSH ports (default: from `host`).
     pub ssh_address: Option<String>,
+    /// For a `tcp://` daemon that requires TLS: the directory with `ca.pem`, `cert.pem` and
+    /// `key.pem` (Docker's layout, as `DOCKER_CERT_PATH`).
+    pub tls_cert_path: Option<String>,
     pub build_timeout_seconds: u64,
 }
 
@@ -77,6 +83,12 @@ pub fn fields() -> Vec<ConfigField> {
             None,
         ),
         f(
+            "tls_cert_path",
+            "string",
+            "For a tcp:// daemon with TLS: directory holding ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH); the daemon's certificate is checked against ca.pem",
+            None,
+        ),
+        f(
             "build_timeout_seconds",
             "integer",
             "Longest an image build may take",
@@ -91,6 +103,16 @@ fn string(key: &str, value: Value) -> ProviderResult<String> {
         other => Err(ProviderError::invalid_config(format!(
             "'{key}' must be a string, got {other}"
         ))),
+    }
+}
+
+/// `~/x` as a path under the home directory, as a shell would read it.
+fn expand_home(path: &str) -> String {
+    match (path.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) if !home.is_empty() => {
+            format!("{}/{rest}", home.trim_end_matches('/'))
+        }
+        _ => path.to_string(),
     }
 }
 
@@ -123,6 +145,7 @@ impl DockerConfig {
             host_dir: DEFAULT_HOST_DIR.to_string(),
             state_image: None,
             ssh_address: None,
+            tls_cert_path: None,
             build_timeout_seconds: 600,
         };
         for (key, value) in config {
@@ -134,6 +157,7 @@ impl DockerConfig {
                 "host_dir" => out.host_dir = string(&key, value)?,
                 "state_image" => out.state_image = Some(string(&key, value)?),
                 "ssh_address" => out.ssh_address = Some(string(&key, value)?),
+                "tls_cert_path" => out.tls_cert_path = Some(expand_home(&string(&key, value)?)),
                 "build_timeout_seconds" => out.build_timeout_seconds = integer(&key, value)?,
                 _ => {
                     let valid: Vec<String> = fields().into_iter().map(|f| f.name).collect();
@@ -153,6 +177,23 @@ impl DockerConfig {
                 "'host' = '{}' is not a Docker daemon URL; use unix:///path, tcp://host:port or ssh://user@server (or leave it empty)",
                 out.host
             )));
+        }
+        if let Some(dir) = &out.tls_cert_path {
+            if !(out.host.starts_with("tcp://") || out.host.starts_with("https://")) {
+                return Err(ProviderError::invalid_config(format!(
+                    "'tls_cert_path' = '{dir}' applies to a tcp:// daemon, but 'host' = '{}'",
+                    out.host
+                )));
+            }
+            for file in TLS_FILES {
+                let path = std::path::Path::new(dir).join(file);
+                if !path.is_file() {
+                    return Err(ProviderError::invalid_config(format!(
+                        "'tls_cert_path' = '{dir}' has no {file} ({} is missing)",
+                        path.display()
+                    )));
+                }
+            }
         }
         if !out.host_dir.starts_with('/') || out.host_dir.contains('\'') {
             return Err(ProviderError::invalid_config(format!(
@@ -210,6 +251,29 @@ impl DockerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_cert_path_needs_a_tcp_daemon_and_its_three_files() {
+        let parse = |host: &str, dir: &str| {
+            let mut map = Map::new();
+            map.insert("host".into(), Value::from(host));
+            map.insert("tls_cert_path".into(), Value::from(dir));
+            DockerConfig::parse(map)
+        };
+        let dir = std::env::temp_dir().join(format!("mngr-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.to_str().unwrap();
+        let err = parse("unix:///var/run/docker.sock", d).unwrap_err();
+        assert!(err.message.contains("applies to a tcp:// daemon"), "{}", err.message);
+        for file in TLS_FILES {
+            let err = parse("tcp://h:2376", d).unwrap_err();
+            assert!(err.message.contains(file), "{}", err.message);
+            std::fs::write(dir.join(file), "x").unwrap();
+        }
+        let ok = parse("tcp://h:2376", d).unwrap();
+        assert_eq!(ok.tls_cert_path.as_deref(), Some(d));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn direct_routes_only_for_a_local_daemon_without_ssh_address() {

@@ -2,6 +2,7 @@
 //! (the provider contract is synchronous; tokio's statics are per shared library, so the
 //! plugin never touches the host's runtime).
 
+use crate::config::DockerConfig;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecResults, StartExecOptions, StartExecResults};
@@ -45,8 +46,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn connect(host: &str, services: Option<Arc<dyn HostServices>>) -> ProviderResult<Engine> {
+    pub fn connect(
+        config: &DockerConfig,
+        services: Option<Arc<dyn HostServices>>,
+    ) -> ProviderResult<Engine> {
         let _guard = runtime().enter();
+        let host = config.host.as_str();
         let (docker, daemon) = if host.is_empty() {
             let daemon = std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
@@ -55,6 +60,17 @@ impl Engine {
             let docker = crate::ssh_tunnel::docker_over_ssh(host)
                 .map_err(|e| ProviderError::invalid_config(format!("'host' = '{host}': {e}")))?;
             (Ok(docker), host.to_string())
+        } else if let Some(dir) = &config.tls_cert_path {
+            let dir = std::path::Path::new(dir);
+            let docker = Docker::connect_with_ssl(
+                host,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                120,
+                bollard::API_DEFAULT_VERSION,
+            );
+            (docker, host.to_string())
         } else {
             (Docker::connect_with_host(host), host.to_string())
         };

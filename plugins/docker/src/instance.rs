@@ -30,7 +30,7 @@ pub(crate) fn not_found(what: &str) -> ProviderError {
 
 impl DockerInstance {
     pub fn new(ctx: InstanceContext, config: DockerConfig) -> ProviderResult<DockerInstance> {
-        let engine = Engine::connect(&config.host, Some(ctx.services.clone()))?;
+        let engine = Engine::connect(&config, Some(ctx.services.clone()))?;
         let store = StateStore::new(
             engine.clone(),
             &ctx.prefix,
