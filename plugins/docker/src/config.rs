@@ -264,7 +264,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let d = dir.to_str().unwrap();
         let err = parse("unix:///var/run/docker.sock", d).unwrap_err();
-        assert!(err.message.contains("applies to a tcp:// daemon"), "{}", err.message);
+        assert!(
+            err.message.contains("applies to a tcp:// daemon"),
+            "{}",
+            err.message
+        );
         for file in TLS_FILES {
             let err = parse("tcp://h:2376", d).unwrap_err();
             assert!(err.message.contains(file), "{}", err.message);

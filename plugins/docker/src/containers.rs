@@ -6,9 +6,7 @@ use crate::record::StoredHost;
 use crate::run_args::parse_run_args;
 use crate::scripts;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, PortBinding};
-use bollard::query_parameters::{
-    CreateContainerOptions, RemoveContainerOptions, UploadToContainerOptions,
-};
+use bollard::query_parameters::{CreateContainerOptions, UploadToContainerOptions};
 use mngr_plugin_api::*;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -244,17 +242,8 @@ impl DockerInstance {
 
     /// Remove a container and its anonymous volumes, running or not; absent is fine.
     pub(crate) async fn remove_container(&self, id: &str) -> ProviderResult<()> {
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
         self.engine
-            .unless_gone(
-                "removing the container",
-                self.engine.docker.remove_container(id, Some(options)),
-            )
+            .remove_container("removing the container", id)
             .await
-            .map(|_| ())
     }
 }

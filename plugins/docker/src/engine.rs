@@ -159,6 +159,18 @@ impl Engine {
         }
     }
 
+    /// Remove a container and its anonymous volumes, running or not; absent is fine.
+    pub async fn remove_container(&self, what: &str, id: &str) -> ProviderResult<()> {
+        let options = bollard::query_parameters::RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        self.unless_gone(what, self.docker.remove_container(id, Some(options)))
+            .await
+            .map(|_| ())
+    }
+
     /// Run `sh -c script` in a running container; returns (exit code, stdout+stderr).
     pub async fn exec(&self, container: &str, script: &str) -> ProviderResult<(i64, Vec<u8>)> {
         let exec_started = Instant::now();

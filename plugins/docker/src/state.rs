@@ -13,7 +13,7 @@ use crate::labels;
 use crate::record::StoredHost;
 use crate::scripts::STATE_CONTAINER_CMD;
 use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
-use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
+use bollard::query_parameters::CreateContainerOptions;
 use mngr_plugin_api::{ErrorKind, ProviderError, ProviderResult};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -381,18 +381,8 @@ impl StateStore {
     /// Remove the state container and volume (when the instance's last host is gone).
     pub async fn remove(&self) -> ProviderResult<()> {
         self.ready.store(false, Ordering::Release);
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
         self.engine
-            .unless_gone(
-                "removing the state container",
-                self.engine
-                    .docker
-                    .remove_container(&self.name, Some(options)),
-            )
+            .remove_container("removing the state container", &self.name)
             .await?;
         self.engine
             .unless_gone(

@@ -24,98 +24,60 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// A key and a certificate `NAME.pem` for `subject`, signed by the CA in `dir`, with the
+/// X.509 extensions in `extensions`.
+fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
+    let (key, csr, ext, pem) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.ext"),
+        format!("{name}.pem"),
+    );
+    let request = ["req", "-newkey", "rsa:2048", "-nodes", "-subj", subject];
+    openssl(
+        dir,
+        &[&request[..], &["-keyout", &key, "-out", &csr]].concat(),
+    );
+    std::fs::write(dir.join(&ext), extensions).unwrap();
+    let sign = [
+        "x509",
+        "-req",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+    ];
+    let files = ["-days", "2", "-in", &csr, "-extfile", &ext, "-out", &pem];
+    openssl(dir, &[&sign[..], &files[..]].concat());
+}
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by it, in
 /// `dir`; the client's files also under `dir/client` in Docker's layout.
 fn make_certificates(dir: &Path) {
-    openssl(
+    let ca = [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ];
+    let ca_files = [
+        "-subj",
+        "/CN=mngr test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ];
+    openssl(dir, &[&ca[..], &ca_files[..]].concat());
+    issue(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mngr test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
+        "server",
+        "/CN=127.0.0.1",
+        "subjectAltName=IP:127.0.0.1\n",
     );
-    openssl(
+    issue(
         dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=mngr client",
-            "-keyout",
-            "client.key",
-            "-out",
-            "client.csr",
-        ],
-    );
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "client.ext",
-            "-out",
-            "client.pem",
-        ],
+        "client",
+        "/CN=mngr client",
+        "extendedKeyUsage=clientAuth\n",
     );
     let client = dir.join("client");
     std::fs::create_dir_all(&client).unwrap();
