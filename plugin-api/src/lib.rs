@@ -10,6 +10,7 @@
 pub mod conformance;
 pub mod error;
 pub mod ffi;
+pub mod host_data;
 pub mod ids;
 pub mod provider;
 pub mod time;

@@ -3,15 +3,12 @@
 use crate::build_args::parse_build;
 use crate::instance::DockerInstance;
 use crate::keys;
-use crate::record::{CertifiedHostData, ContainerSettings, StoredHost, StoredKeys};
+use crate::record::{ContainerSettings, HostData, StoredHost, StoredKeys};
 use crate::run_args::parse_run_args;
 use crate::state::missing_image;
 use bollard::models::ContainerSummary;
 use mngr_plugin_api::*;
 use std::path::PathBuf;
-
-/// The activity sources of the default idle mode (io).
-const DEFAULT_SOURCES: [&str; 6] = ["USER", "AGENT", "SSH", "CREATE", "START", "BOOT"];
 
 impl DockerInstance {
     pub(crate) async fn create(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
@@ -140,33 +137,18 @@ impl DockerInstance {
     ) -> ProviderResult<HostRecord> {
         let client = keys::generate()?;
         let host_key = keys::generate()?;
-        let now = mngr_plugin_api::time::now_iso8601_utc_micros();
-        let sources = request
+        let mut data = HostData::new(host_id.as_str(), request.name.as_str(), &self.prefix);
+        data.user_tags = request.tags.clone();
+        data.idle_timeout_seconds = request
             .lifecycle
-            .activity_sources
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SOURCES.iter().map(|s| s.to_string()).collect());
+            .idle_timeout_seconds
+            .unwrap_or(self.config.default_idle_timeout);
+        if let Some(sources) = &request.lifecycle.activity_sources {
+            data.activity_sources = sources.clone();
+        }
+        data.image = Some(image.to_string());
         let mut h = StoredHost {
-            certified_host_data: CertifiedHostData {
-                host_id: host_id.to_string(),
-                host_name: request.name.to_string(),
-                user_tags: request.tags.clone(),
-                snapshots: Vec::new(),
-                stop_reason: None,
-                failure_reason: None,
-                build_log: None,
-                idle_timeout_seconds: request
-                    .lifecycle
-                    .idle_timeout_seconds
-                    .unwrap_or(self.config.default_idle_timeout),
-                activity_sources: sources,
-                max_host_age: None,
-                tmux_session_prefix: Some(self.prefix.clone()),
-                image: Some(image.to_string()),
-                plugin: serde_json::Map::new(),
-                created_at: now.clone(),
-                updated_at: now,
-            },
+            certified_host_data: data,
             ssh_host: Some(self.config.ssh_address()),
             ssh_port: None,
             ssh_host_public_key: Some(host_key.public_openssh.clone()),

@@ -49,25 +49,16 @@ impl DockerInstance {
             &data.activity_sources,
             data.tmux_session_prefix.as_deref().unwrap_or(&self.prefix),
         );
-        let data_json = serde_json::json!({
-            "idle_timeout_seconds": data.idle_timeout_seconds,
-            "activity_sources": data.activity_sources,
-            "created_at": data.created_at,
-            "updated_at": data.updated_at,
-            "max_host_age": data.max_host_age,
-            "plugin": {},
-            "image": data.image,
-            "generated_work_dirs": [],
-            "generated_source_dirs": [],
-            "host_id": data.host_id,
-            "host_name": data.host_name,
-            "user_tags": data.user_tags,
-            "snapshots": data.snapshots,
-            "tmux_session_prefix": data.tmux_session_prefix,
-            "stop_reason": null,
-            "failure_reason": null,
-            "build_log": null,
-        });
+        // A new container's record: what the provider knows, nothing left over from a
+        // stop or a build, no work dirs yet.
+        let mut fresh = data.clone();
+        fresh.plugin = serde_json::Map::new();
+        fresh.generated_work_dirs.clear();
+        fresh.generated_source_dirs.clear();
+        fresh.stop_reason = None;
+        fresh.failure_reason = None;
+        fresh.build_log = None;
+        let data_json = fresh.to_json();
         let mut b = tar::Builder::new(Vec::new());
         tar_file(
             &mut b,
@@ -103,14 +94,7 @@ impl DockerInstance {
             scripts::SHUTDOWN_SCRIPT.as_bytes(),
             0o755,
         );
-        tar_file(
-            &mut b,
-            &format!("{hd}/data.json"),
-            serde_json::to_string_pretty(&data_json)
-                .expect("json")
-                .as_bytes(),
-            0o644,
-        );
+        tar_file(&mut b, &format!("{hd}/data.json"), &data_json, 0o644);
         b.into_inner()
             .map_err(|e| ProviderError::internal(format!("packing provisioning files: {e}")))
     }

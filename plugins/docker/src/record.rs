@@ -4,48 +4,9 @@
 //! every container, so this grants nothing new).
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredSnapshot {
-    pub id: String,
-    pub name: String,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CertifiedHostData {
-    pub host_id: String,
-    pub host_name: String,
-    #[serde(default)]
-    pub user_tags: BTreeMap<String, String>,
-    #[serde(default)]
-    pub snapshots: Vec<StoredSnapshot>,
-    #[serde(default)]
-    pub stop_reason: Option<String>,
-    #[serde(default)]
-    pub failure_reason: Option<String>,
-    #[serde(default)]
-    pub build_log: Option<String>,
-    #[serde(default = "default_idle")]
-    pub idle_timeout_seconds: u64,
-    #[serde(default)]
-    pub activity_sources: Vec<String>,
-    #[serde(default)]
-    pub max_host_age: Option<u64>,
-    #[serde(default)]
-    pub tmux_session_prefix: Option<String>,
-    #[serde(default)]
-    pub image: Option<String>,
-    #[serde(default)]
-    pub plugin: serde_json::Map<String, serde_json::Value>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-fn default_idle() -> u64 {
-    crate::config::DEFAULT_IDLE_TIMEOUT
-}
+/// The host record's shared part: the same type as `<host_dir>/data.json`.
+pub use mngr_plugin_api::host_data::{HostData, HostSnapshot};
 
 /// How the container is (re)created: replayed on restore from a snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,7 +30,7 @@ pub struct StoredKeys {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredHost {
-    pub certified_host_data: CertifiedHostData,
+    pub certified_host_data: HostData,
     #[serde(default)]
     pub ssh_host: Option<String>,
     /// Last observed; the live port from the daemon wins.

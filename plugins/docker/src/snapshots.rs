@@ -2,12 +2,12 @@
 
 use crate::instance::DockerInstance;
 use crate::labels;
-use crate::record::{StoredHost, StoredSnapshot};
+use crate::record::{HostSnapshot, StoredHost};
 use crate::run_args::parse_run_args;
 use bollard::query_parameters::CommitContainerOptions;
 use mngr_plugin_api::*;
 
-fn snapshot_info(s: &StoredSnapshot) -> SnapshotInfo {
+fn snapshot_info(s: &HostSnapshot) -> SnapshotInfo {
     SnapshotInfo {
         id: s.id.clone(),
         name: s.name.clone(),
@@ -45,7 +45,7 @@ impl DockerInstance {
         &self,
         wanted: &str,
         only_host: Option<&StoredHost>,
-    ) -> ProviderResult<StoredSnapshot> {
+    ) -> ProviderResult<HostSnapshot> {
         let hosts: Vec<StoredHost> = match only_host {
             Some(h) => vec![h.clone()],
             None => self.load().await?.into_iter().map(|(h, _)| h).collect(),
@@ -130,10 +130,11 @@ impl DockerInstance {
                     .commit_container(options, bollard::models::ContainerConfig::default()),
             )
             .await?;
-        let snap = StoredSnapshot {
+        let snap = HostSnapshot {
             id: committed.id,
             name,
             created_at: mngr_plugin_api::time::now_iso8601_utc_micros(),
+            extra: serde_json::Map::new(),
         };
         h.certified_host_data.snapshots.push(snap.clone());
         if let Err(e) = self.save(&mut h).await {

@@ -1,0 +1,177 @@
+//! `<host_dir>/data.json`, the certified host record: one file format whoever writes it (the
+//! host's agent layer, or a provider provisioning a new host) and whichever mngr version
+//! reads it. Unknown keys written by other versions are kept on rewrite.
+
+use crate::time;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A snapshot of the host's filesystem, as the host record lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostSnapshot {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// ISO-8601 UTC.
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn now() -> String {
+    let (secs, micros) = time::now_unix();
+    time::iso8601_utc_micros_offset(secs, micros)
+}
+
+/// `<host_dir>/data.json`, the certified host record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostData {
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: u64,
+    #[serde(default = "default_activity_sources")]
+    pub activity_sources: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub max_host_age: Option<u64>,
+    #[serde(default)]
+    pub plugin: Map<String, Value>,
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Work dirs mngr made on this host (worktrees, copies), sorted. gc removes the ones no
+    /// agent uses.
+    #[serde(default)]
+    pub generated_work_dirs: Vec<String>,
+    #[serde(default)]
+    pub generated_source_dirs: Vec<String>,
+    pub host_id: String,
+    pub host_name: String,
+    #[serde(default)]
+    pub user_tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub snapshots: Vec<HostSnapshot>,
+    #[serde(default)]
+    pub tmux_session_prefix: Option<String>,
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub build_log: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn default_idle_timeout() -> u64 {
+    3600
+}
+
+fn default_activity_sources() -> Vec<String> {
+    ["USER", "AGENT", "SSH", "CREATE", "START", "BOOT"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+impl HostData {
+    pub fn new(host_id: &str, host_name: &str, prefix: &str) -> HostData {
+        let now = now();
+        HostData {
+            idle_timeout_seconds: default_idle_timeout(),
+            activity_sources: default_activity_sources(),
+            created_at: now.clone(),
+            updated_at: now,
+            max_host_age: None,
+            plugin: Map::new(),
+            image: None,
+            generated_work_dirs: Vec::new(),
+            generated_source_dirs: Vec::new(),
+            host_id: host_id.to_string(),
+            host_name: host_name.to_string(),
+            user_tags: BTreeMap::new(),
+            snapshots: Vec::new(),
+            tmux_session_prefix: Some(prefix.to_string()),
+            stop_reason: None,
+            failure_reason: None,
+            build_log: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Serialize with a fresh `updated_at` and the derived `idle_mode`.
+    pub fn to_json(&mut self) -> Vec<u8> {
+        self.updated_at = now();
+        self.generated_work_dirs.sort();
+        self.generated_work_dirs.dedup();
+        let mut value = serde_json::to_value(&*self).expect("serializes");
+        value["idle_mode"] = Value::String(idle_mode(&self.activity_sources).to_string());
+        let mut bytes = serde_json::to_vec_pretty(&value).expect("serializes");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<HostData, String> {
+        let mut data: HostData = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        data.extra.remove("idle_mode");
+        Ok(data)
+    }
+}
+
+/// The idle mode named by a set of activity sources.
+pub fn idle_mode(sources: &[String]) -> &'static str {
+    let mut set: Vec<&str> = sources.iter().map(String::as_str).collect();
+    set.sort();
+    set.dedup();
+    let is = |names: &[&str]| {
+        let mut want = names.to_vec();
+        want.sort();
+        want == set
+    };
+    if is(&["USER", "AGENT", "SSH", "CREATE", "START", "BOOT"]) {
+        "IO"
+    } else if is(&["USER", "SSH", "CREATE", "START", "BOOT"]) {
+        "USER"
+    } else if is(&["AGENT", "SSH", "CREATE", "START", "BOOT"]) {
+        "AGENT"
+    } else if is(&["SSH", "CREATE", "START", "BOOT"]) {
+        "SSH"
+    } else if is(&["CREATE"]) {
+        "CREATE"
+    } else if is(&["BOOT"]) {
+        "BOOT"
+    } else if is(&["START", "BOOT"]) {
+        "START"
+    } else if is(&["CREATE", "START", "BOOT", "PROCESS"]) {
+        "RUN"
+    } else if set.is_empty() {
+        "DISABLED"
+    } else {
+        "CUSTOM"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_data_writes_the_derived_idle_mode_and_drops_it_on_read() {
+        let mut data = HostData::new(crate::HostId::generate().as_ref(), "h", "mngr-");
+        let bytes = data.to_json();
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(value["idle_mode"], "IO");
+        let back = HostData::parse(&bytes).unwrap();
+        assert!(back.extra.is_empty());
+    }
+
+    #[test]
+    fn snapshots_keep_keys_this_version_does_not_know() {
+        let json = r#"{"host_id":"h","host_name":"n","created_at":"c","updated_at":"u",
+            "snapshots":[{"id":"s1","name":"first","created_at":"t","size":3}]}"#;
+        let data = HostData::parse(json.as_bytes()).unwrap();
+        assert_eq!(data.snapshots[0].name, "first");
+        assert_eq!(data.snapshots[0].extra["size"], 3);
+    }
+}
