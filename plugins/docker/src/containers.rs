@@ -49,6 +49,15 @@ impl DockerInstance {
         published_ssh_port(&self.inspect(container).await?, container)
     }
 
+    /// The published SSH port of a started container, once its sshd answers there.
+    pub(crate) async fn answering_ssh_port(&self, container: &str) -> ProviderResult<u16> {
+        let port = self.ssh_port(container).await?;
+        let waited = Instant::now();
+        self.wait_for_sshd(&self.config.ssh_address(), port).await?;
+        self.engine.timing("waiting for sshd", waited);
+        Ok(port)
+    }
+
     /// Wait until sshd sends its banner (a TCP accept alone may be Docker's proxy).
     pub(crate) async fn wait_for_sshd(&self, address: &str, port: u16) -> ProviderResult<()> {
         use tokio::io::AsyncReadExt;
@@ -211,11 +220,7 @@ impl DockerInstance {
             })?;
             self.engine
                 .timing("creating, provisioning and starting the container", started);
-            let port = self.ssh_port(&id).await?;
-            let waited = Instant::now();
-            self.wait_for_sshd(&self.config.ssh_address(), port).await?;
-            self.engine.timing("waiting for sshd", waited);
-            Ok::<u16, ProviderError>(port)
+            self.answering_ssh_port(&id).await
         };
         let (written, port) = tokio::join!(record_write, bring_up);
         match (written, port) {

@@ -61,9 +61,7 @@ impl DockerInstance {
             if c.state != Some(ContainerSummaryStateEnum::RUNNING) {
                 self.start_container(&id).await?;
             }
-            let port = self.ssh_port(&id).await?;
-            self.wait_for_sshd(&self.config.ssh_address(), port).await?;
-            h.ssh_port = Some(port);
+            h.ssh_port = Some(self.answering_ssh_port(&id).await?);
         }
         h.certified_host_data.stop_reason = None;
         self.save(&mut h).await?;
