@@ -10,7 +10,7 @@
 use bollard::{BollardRequest, Docker};
 use hyper_util::rt::TokioIo;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,15 +60,28 @@ impl SshTarget {
 
 /// A running `ssh -N -L local.sock:/var/run/docker.sock` process.
 struct Tunnel {
+    /// `sh` running ssh and a watchdog (see [`WATCHDOG`]).
     child: Child,
+    /// Closing it ends the tunnel, also when mngr is killed.
+    lifeline: Option<ChildStdin>,
     socket: PathBuf,
     /// Holds the socket's private directory (mode 0700) until the tunnel ends.
     _dir: tempfile::TempDir,
 }
 
+/// Runs `ssh ARGS...` and ends it when its stdin (a pipe from mngr) closes, so a tunnel never
+/// outlives the mngr that opened it, even one killed with SIGKILL. Exits with ssh's status.
+const WATCHDOG: &str = "exec 3<&0 </dev/null
+ssh \"$@\" & ssh=$!
+( read -r _ <&3; kill \"$ssh\" 2>/dev/null ) & watchdog=$!
+exec 3<&-
+wait \"$ssh\"; status=$?
+kill \"$watchdog\" 2>/dev/null
+exit \"$status\"";
+
 impl Drop for Tunnel {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        drop(self.lifeline.take());
         let _ = self.child.wait();
     }
 }
@@ -80,8 +93,11 @@ impl Tunnel {
             .tempdir()
             .map_err(|e| format!("making a directory for the tunnel socket: {e}"))?;
         let socket = dir.path().join("docker.sock");
-        let mut ssh = Command::new("ssh");
-        ssh.args(["-N", "-T"])
+        let mut ssh = Command::new("sh");
+        ssh.arg("-c")
+            .arg(WATCHDOG)
+            .arg("sh")
+            .args(["-N", "-T"])
             .args(["-o", "BatchMode=yes"])
             .args(["-o", "StrictHostKeyChecking=yes"])
             .args(["-o", "ExitOnForwardFailure=yes"])
@@ -95,18 +111,19 @@ impl Tunnel {
         let mut child = ssh
             .arg("--")
             .arg(&target.destination)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("running ssh: {e}"))?;
+        let lifeline = child.stdin.take();
         let started = Instant::now();
         while !socket.exists() {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(why_ssh_failed(&mut child, status, target));
             }
             if started.elapsed() > OPEN_TIMEOUT {
-                let _ = child.kill();
+                drop(lifeline);
                 let _ = child.wait();
                 return Err(format!(
                     "ssh to {} did not open the tunnel within {} s",
@@ -118,6 +135,7 @@ impl Tunnel {
         }
         Ok(Tunnel {
             child,
+            lifeline,
             socket,
             _dir: dir,
         })

@@ -177,4 +177,29 @@ fn a_daemon_over_ssh_makes_hosts_and_an_unknown_server_key_is_refused() {
     assert_eq!(ssh(&ep, "echo via-ssh-daemon").1.trim(), "via-ssh-daemon");
     remote.destroy_host(&host.id).unwrap();
     world.assert_clean();
+
+    // The tunnel ends with the instance: no ssh is left running with the test's config.
+    let config_path = sshd.dir.path().join("ssh_config");
+    let tunnels = || {
+        let out = Command::new("pgrep")
+            .arg("-f")
+            .arg(config_path.to_str().unwrap())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert!(
+        !tunnels().is_empty(),
+        "the tunnel runs while the instance lives"
+    );
+    drop(remote);
+    let started = Instant::now();
+    while !tunnels().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "ssh still runs after the instance is gone: {}",
+            tunnels()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
