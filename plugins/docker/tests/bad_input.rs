@@ -15,7 +15,7 @@ fn a_bad_dockerfile_fails_cleanly_with_the_build_error() {
         format!("FROM {BASE_IMAGE}\nRUN echo building && exit 7\n"),
     )
     .unwrap();
-    let mut req = request("badbuild");
+    let mut req = host_request("badbuild");
     req.flags.insert(
         "dockerfile".into(),
         json!(dir.path().join("Dockerfile").to_string_lossy()),
@@ -36,7 +36,7 @@ fn a_bad_dockerfile_fails_cleanly_with_the_build_error() {
 
     // A Dockerfile that does not parse.
     std::fs::write(dir.path().join("Dockerfile"), "FROMM nothing\n").unwrap();
-    let mut req = request("badsyntax");
+    let mut req = host_request("badsyntax");
     req.flags.insert(
         "dockerfile".into(),
         json!(dir.path().join("Dockerfile").to_string_lossy()),
@@ -56,7 +56,7 @@ fn a_good_dockerfile_with_build_args_builds_and_destroy_removes_the_image() {
         format!("FROM {BASE_IMAGE}\nARG GREETING=none\nRUN echo \"$GREETING\" > /greeting\n"),
     )
     .unwrap();
-    let mut req = request("built");
+    let mut req = host_request("built");
     req.flags.insert(
         "dockerfile".into(),
         json!(dir.path().join("Dockerfile").to_string_lossy()),
@@ -64,7 +64,7 @@ fn a_good_dockerfile_with_build_args_builds_and_destroy_removes_the_image() {
     req.build_args = vec!["--no-cache".into(), "--build-arg=GREETING=hi-there".into()];
     req.start_args = vec!["--memory=512m".into(), "-e".into(), "FROM_START=yes".into()];
     let rec = inst.create_host(req).expect("create from Dockerfile");
-    let ep = endpoint(inst.as_ref(), &rec.id);
+    let ep = ssh_endpoint(inst.as_ref(), &rec.id);
     assert_eq!(ssh(&ep, "cat /greeting").1.trim(), "hi-there");
     let (_, mem) = ssh(
         &ep,
@@ -98,7 +98,7 @@ fn bad_start_and_build_flags_are_refused_before_anything_is_made() {
         ),
     ];
     for (start, build, expected) in cases {
-        let mut req = request("flags");
+        let mut req = host_request("flags");
         req.start_args = start.iter().map(|s| s.to_string()).collect();
         req.build_args = build.iter().map(|s| s.to_string()).collect();
         let err = inst.create_host(req).unwrap_err();
@@ -110,7 +110,7 @@ fn bad_start_and_build_flags_are_refused_before_anything_is_made() {
         );
     }
     // A flag Docker itself refuses at create time (a bad network) is reported, not dropped.
-    let mut req = request("badnet");
+    let mut req = host_request("badnet");
     req.start_args = vec!["--network=no-such-network-mngr".into()];
     let err = inst.create_host(req).unwrap_err();
     assert!(
@@ -127,7 +127,7 @@ fn a_missing_image_is_never_pulled() {
     let inst = world
         .instance(json!({"default_image": "mngr-no-such-image:latest"}))
         .unwrap();
-    let err = inst.create_host(request("noimage")).unwrap_err();
+    let err = inst.create_host(host_request("noimage")).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidInput, "{err:?}");
     assert!(err.message.contains("never pulls"), "{}", err.message);
     world.assert_clean();

@@ -60,10 +60,10 @@ fn two_instances_one_over_tcp_each_see_only_their_hosts() {
         )
         .unwrap();
     let a = local
-        .create_host(request("alpha"))
+        .create_host(host_request("alpha"))
         .expect("create on local daemon");
     let b = remote
-        .create_host(request("beta"))
+        .create_host(host_request("beta"))
         .expect("create over tcp");
     assert_eq!(
         b.details.get("daemon").and_then(|v| v.as_str()),
@@ -80,7 +80,7 @@ fn two_instances_one_over_tcp_each_see_only_their_hosts() {
     assert_eq!(names(local.as_ref()), vec!["alpha"]);
     assert_eq!(names(remote.as_ref()), vec!["beta"]);
     // The host made over tcp:// is reachable over SSH like any other.
-    let ep = endpoint(remote.as_ref(), &b.id);
+    let ep = ssh_endpoint(remote.as_ref(), &b.id);
     assert_eq!(ssh(&ep, "echo via-tcp").1.trim(), "via-tcp");
 
     local.destroy_host(&a.id).unwrap();
@@ -107,7 +107,7 @@ fn an_unreachable_daemon_makes_the_provider_unavailable() {
         "{}",
         err.message
     );
-    let err = inst.create_host(request("never")).unwrap_err();
+    let err = inst.create_host(host_request("never")).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unavailable, "{err:?}");
     world.assert_clean();
 }
@@ -131,7 +131,7 @@ fn unknown_settings_keys_are_rejected() {
 fn listing_works_when_every_container_was_stopped_behind_mngrs_back() {
     let world = World::new();
     let inst = world.instance(json!({})).unwrap();
-    let rec = inst.create_host(request("halted")).expect("create");
+    let rec = inst.create_host(host_request("halted")).expect("create");
     // Stop everything of this world with the docker CLI, state container included.
     let status = std::process::Command::new("sh")
         .arg("-c")

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 fn an_idle_host_stops_itself_and_says_why() {
     let world = World::new();
     let inst = world.instance(json!({"default_idle_timeout": 3})).unwrap();
-    let rec = inst.create_host(request("sleepy")).expect("create");
+    let rec = inst.create_host(host_request("sleepy")).expect("create");
     let deadline = Instant::now() + Duration::from_secs(60);
     let stopped = loop {
         let h = inst.get_host(rec.id.as_str()).unwrap();

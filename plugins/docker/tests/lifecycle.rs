@@ -11,7 +11,7 @@ use serde_json::json;
 fn host_lifecycle_on_the_real_engine() {
     let world = World::new();
     let inst = world.instance(json!({})).unwrap();
-    let mut req = request("life");
+    let mut req = host_request("life");
     req.tags.insert("env".into(), "test".into());
     let rec = inst.create_host(req).expect("create");
     assert_eq!(rec.state, HostState::Running);
@@ -19,7 +19,7 @@ fn host_lifecycle_on_the_real_engine() {
     let id = rec.id.clone();
 
     // Reached over SSH with the pinned host key; the private key is 0600.
-    let ep = endpoint(inst.as_ref(), &id);
+    let ep = ssh_endpoint(inst.as_ref(), &id);
     let mode = std::fs::metadata(&ep.private_key_path).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600);
@@ -42,7 +42,7 @@ fn host_lifecycle_on_the_real_engine() {
     assert_eq!(stopped.stop_reason.as_deref(), Some("STOPPED"));
     let started = inst.start_host(&id, None).expect("start");
     assert_eq!(started.state, HostState::Running);
-    let ep = endpoint(inst.as_ref(), &id);
+    let ep = ssh_endpoint(inst.as_ref(), &id);
     let (code, out) = ssh(&ep, "cat /root/kept.txt");
     assert_eq!((code, out.trim()), (0, "hello"), "{out}");
 
@@ -54,7 +54,7 @@ fn host_lifecycle_on_the_real_engine() {
     assert_eq!(code, 0);
     inst.start_host(&id, Some("first"))
         .expect("start from snapshot");
-    let ep = endpoint(inst.as_ref(), &id);
+    let ep = ssh_endpoint(inst.as_ref(), &id);
     let (code, out) = ssh(&ep, "cat /root/kept.txt");
     assert_eq!((code, out.trim()), (0, "hello"), "{out}");
 
@@ -86,7 +86,7 @@ fn host_lifecycle_on_the_real_engine() {
     let seen = second.discover_hosts(false).unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].id, id);
-    let ep2 = endpoint(second.as_ref(), &id);
+    let ep2 = ssh_endpoint(second.as_ref(), &id);
     assert_eq!(ssh(&ep2, "cat /root/kept.txt").1.trim(), "hello");
 
     inst.destroy_host(&id).expect("destroy");

@@ -160,7 +160,7 @@ fn a_daemon_over_ssh_makes_hosts_and_an_unknown_server_key_is_refused() {
     sshd.client_path(true);
     let remote = world.instance_named("dkssh", config).unwrap();
     let host = remote
-        .create_host(request("gamma"))
+        .create_host(host_request("gamma"))
         .expect("create over ssh://");
     assert_eq!(
         host.details.get("daemon").and_then(|v| v.as_str()),
@@ -173,7 +173,7 @@ fn a_daemon_over_ssh_makes_hosts_and_an_unknown_server_key_is_refused() {
         .map(|h| h.name.to_string())
         .collect();
     assert_eq!(names, vec!["gamma"]);
-    let ep = endpoint(remote.as_ref(), &host.id);
+    let ep = ssh_endpoint(remote.as_ref(), &host.id);
     assert_eq!(ssh(&ep, "echo via-ssh-daemon").1.trim(), "via-ssh-daemon");
     remote.destroy_host(&host.id).unwrap();
     world.assert_clean();

@@ -215,7 +215,9 @@ fn a_tls_daemon_needs_its_certificates_and_works_with_them() {
             json!({"host": url, "tls_cert_path": client.to_str().unwrap()}),
         )
         .unwrap();
-    let host = tls.create_host(request("delta")).expect("create over TLS");
+    let host = tls
+        .create_host(host_request("delta"))
+        .expect("create over TLS");
     let names: Vec<String> = tls
         .discover_hosts(false)
         .unwrap()
@@ -223,7 +225,7 @@ fn a_tls_daemon_needs_its_certificates_and_works_with_them() {
         .map(|h| h.name.to_string())
         .collect();
     assert_eq!(names, vec!["delta"]);
-    let ep = endpoint(tls.as_ref(), &host.id);
+    let ep = ssh_endpoint(tls.as_ref(), &host.id);
     assert_eq!(ssh(&ep, "echo via-tls").1.trim(), "via-tls");
     tls.destroy_host(&host.id).unwrap();
     world.assert_clean();

@@ -1,78 +1,31 @@
 //! Helpers for tests against the real Docker engine. Every test gets its own prefix and
-//! instance name, removes what it made, and checks that nothing is left.
+//! instance name, removes what it made, and checks that nothing is left. The helpers shared
+//! with the host's docker tests live in `mngr-docker-testing`.
 #![allow(dead_code)]
 
-use mngr_plugin_api::ffi::LoadedLibrary;
+pub use mngr_docker_testing::*;
 use mngr_plugin_api::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-pub const BASE_IMAGE: &str = "mngr-base:bookworm";
+/// The docker plugin as this crate's `cargo test` built it. The test binary sits in
+/// target/<profile>/deps beside the freshly built plugin (`cargo build` later copies it up to
+/// target/<profile>, which may still hold an older copy).
+pub fn plugin_path() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let lib = exe.parent().unwrap().join(docker_plugin_file_name());
+    assert!(
+        lib.exists(),
+        "{} is missing: build the docker plugin (cargo build -p mngr-docker)",
+        lib.display()
+    );
+    lib
+}
 
 /// The docker plugin as mngr loads it: from its shared library, through the FFI layer.
 pub fn backend() -> Arc<dyn ProviderBackend> {
-    static BACKEND: std::sync::OnceLock<Arc<dyn ProviderBackend>> = std::sync::OnceLock::new();
-    BACKEND
-        .get_or_init(|| {
-            let exe = std::env::current_exe().unwrap();
-            // The test binary sits in target/<profile>/deps beside the freshly built plugin
-            // (`cargo build` later copies it up to target/<profile>).
-            let dir = exe.parent().unwrap();
-            let lib = dir.join(format!(
-                "{}mngr_docker{}",
-                std::env::consts::DLL_PREFIX,
-                std::env::consts::DLL_SUFFIX
-            ));
-            assert!(
-                lib.exists(),
-                "{} is missing: build the docker plugin (cargo build -p mngr-docker)",
-                lib.display()
-            );
-            let loaded = LoadedLibrary::open(&lib)
-                .unwrap_or_else(|e| panic!("loading {}: {e}", lib.display()));
-            assert_eq!(loaded.info.name, "docker");
-            let started = loaded.start(Arc::new(QuietServices)).expect("on_startup");
-            let backend = started
-                .backends
-                .into_iter()
-                .find(|b| b.describe().name == "docker")
-                .expect("docker backend registered");
-            std::mem::forget(loaded);
-            backend
-        })
-        .clone()
-}
-
-pub struct QuietServices;
-impl HostServices for QuietServices {
-    fn log(&self, level: LogLevel, message: &str) {
-        if matches!(level, LogLevel::Error | LogLevel::Warn) {
-            eprintln!("{level:?}: {message}");
-        }
-    }
-    fn progress(&self, _message: &str) {}
-    fn host_version(&self) -> String {
-        "test".into()
-    }
-}
-
-/// Fails (never skips) when the base image is missing.
-pub fn require_base_image() {
-    let ok = Command::new("docker")
-        .args(["image", "inspect", BASE_IMAGE])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "the Docker image {BASE_IMAGE} is missing: run scripts/build-base-image.sh first (tests need a running Docker engine)"
-    );
-}
-
-/// A unique name part for one test: `t<8 hex>`.
-pub fn unique() -> String {
-    format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    docker_backend(plugin_path)
 }
 
 pub struct World {
@@ -112,30 +65,9 @@ impl World {
 
     /// Containers, volumes and images with this world's prefix or labels, and local keys.
     pub fn leftovers(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let lines = |args: &[&str]| -> Vec<String> {
-            let o = Command::new("docker")
-                .args(args)
-                .output()
-                .expect("docker runs");
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_string)
-                .collect()
-        };
-        for c in lines(&["ps", "-a", "--format", "{{.Names}}"]) {
-            if c.starts_with(&self.prefix) {
-                out.push(format!("container {c}"));
-            }
-        }
-        for v in lines(&["volume", "ls", "--format", "{{.Name}}"]) {
-            if v.starts_with(&self.prefix) {
-                out.push(format!("volume {v}"));
-            }
-        }
+        let mut out = docker_leftovers(&self.prefix);
         let label = "label=com.imbue.mngr.image-provider".to_string();
-        for line in lines(&[
+        for line in docker_lines(&[
             "images",
             "-a",
             "--filter",
@@ -147,12 +79,7 @@ impl World {
                 out.push(format!("image {line}"));
             }
         }
-        for line in lines(&["images", "--format", "{{.Repository}}:{{.Tag}}"]) {
-            if line.starts_with(&self.prefix.to_lowercase()) {
-                out.push(format!("image {line}"));
-            }
-        }
-        for entry in walk(self.state_dir.path()) {
+        for entry in files_under(self.state_dir.path()) {
             if entry.to_string_lossy().contains("keys/") {
                 out.push(format!("key file {}", entry.display()));
             }
@@ -165,15 +92,14 @@ impl World {
         assert!(left.is_empty(), "left behind: {left:#?}");
     }
 
-    /// Force-remove everything of this world (used when a test fails midway).
+    /// Force-remove everything of this world (used when a test fails midway): what carries
+    /// its prefix, and the images the plugin labelled with its instance name.
     pub fn force_cleanup(&self) {
+        force_cleanup(&self.prefix);
         let _ = Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "docker ps -aq --filter name=^{p} | xargs -r docker rm -f >/dev/null 2>&1; \
-                 docker volume ls -q --filter name=^{p} | xargs -r docker volume rm -f >/dev/null 2>&1; \
-                 docker images -q --filter label=com.imbue.mngr.image-provider={i} | xargs -r docker rmi -f >/dev/null 2>&1",
-                p = self.prefix,
+                "docker images -q --filter label=com.imbue.mngr.image-provider={i} | xargs -r docker rmi -f >/dev/null 2>&1",
                 i = self.instance_name
             ))
             .status();
@@ -186,21 +112,6 @@ impl Drop for World {
             self.force_cleanup();
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// Run a command on a host with the system ssh client, strictly checking the pinned key.
@@ -240,25 +151,4 @@ pub fn ssh(endpoint: &SshEndpoint, script: &str) -> (i32, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
-}
-
-pub fn endpoint(instance: &dyn ProviderInstance, host: &HostId) -> SshEndpoint {
-    match instance.host_access(host).expect("host access") {
-        HostAccess::Ssh(e) => e,
-        other => panic!("expected ssh access, got {other:?}"),
-    }
-}
-
-pub fn request(name: &str) -> CreateHostRequest {
-    CreateHostRequest {
-        name: HostName::parse(name).unwrap(),
-        image: None,
-        tags: Default::default(),
-        build_args: vec![],
-        start_args: vec![],
-        snapshot: None,
-        flags: Default::default(),
-        lifecycle: Default::default(),
-        authorized_keys: vec![],
-    }
 }
