@@ -146,6 +146,15 @@ fn states_follow_the_agent_process() {
     w.create(&["quick", "--in-place", "--", "true"]);
     w.wait_state("quick", "DONE");
 
+    // A command that is itself only shells (a script waiting on a builtin) is not done while
+    // it runs, nor is any agent in the moment before its command starts.
+    w.create(&["shelly", "--in-place", "--command", "sh -c 'read line'"]);
+    assert_eq!(w.agent("shelly").unwrap()["state"], "WAITING");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(w.agent("shelly").unwrap()["state"], "WAITING");
+    w.run(&["message", "shelly", "-m", "go"]).ok();
+    w.wait_state("shelly", "DONE");
+
     let run = w.run(&["stop", "st"]);
     assert_eq!(run.ok(), "Stopped agent: st@localhost.local\n");
     w.wait_state("st", "STOPPED");

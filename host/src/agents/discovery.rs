@@ -180,7 +180,10 @@ fn discover_host(
                         pane,
                         &types::expected_process(&agent.agent_type, &agent.command),
                         types::is_known(&agent.agent_type, &app.settings),
-                        probe.active.contains(dir),
+                        state::Marks {
+                            active: probe.active.contains(dir),
+                            launching: probe.launching.contains(dir),
+                        },
                         &probe.processes,
                     );
                     agents.push((agent.clone(), state, pane.map(|p| p.pid)));

@@ -55,10 +55,13 @@ pub fn start_session(host: &Host, record: &AgentRecord, session: &str) -> Result
 pub(super) fn session_script(host: &Host, record: &AgentRecord, session: &str) -> String {
     let dir = host.agent_dir(record.id.as_str());
     let launch = quote(&format!("{dir}/launch_agent.sh"));
+    // Present from before the session starts until the agent's command ends (see
+    // `state::Marks::launching`).
+    let launching = quote(&format!("{dir}/launching"));
     let pane_command = format!(
         "bash -c {}",
         quote(&format!(
-            "trap : INT; {}. {launch}; exec bash",
+            "trap : INT; {}. {launch}; rm -f {launching}; exec bash",
             env_prefix(host, record.id.as_str())
         ))
     );
@@ -70,7 +73,9 @@ pub(super) fn session_script(host: &Host, record: &AgentRecord, session: &str) -
         "cd {wd} 2>/dev/null || {{ echo \"work dir {} does not exist\" >&2; exit 3; }}\n\
          mkdir -p {d}/activity {d}/commands {d}/llm_data\n\
          unset MNGR_AGENT_ID\n\
+         : > {launching}\n\
          pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} -e {owner} {pc} \\; set-option -q -t {t} @mngr_host_dir {hd} 2>&1) || {{\n\
+           rm -f {launching}\n\
            case \"$pid\" in *'duplicate session'*) exit 5;; esac\n\
            echo \"$pid\" >&2; exit 4\n\
          }}\n\

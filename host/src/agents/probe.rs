@@ -23,6 +23,9 @@ pub struct HostProbe {
     pub records: Vec<(String, Result<AgentRecord, String>)>,
     /// Agent dirs whose `active` marker exists.
     pub active: HashSet<String>,
+    /// Agent dirs whose `launching` marker exists: the agent's command has not ended since
+    /// its session started.
+    pub launching: HashSet<String>,
     pub panes: Vec<Pane>,
     pub processes: ProcessTable,
     /// Whether the probe ran `ps` (skipped when no tmux pane exists).
@@ -73,7 +76,8 @@ fn parse_pane(line: &str) -> Option<Pane> {
     })
 }
 
-/// The agent records and `active` markers of a host dir on this machine, read in process.
+/// The agent records and markers (`active`, `launching`) of a host dir on this machine, read
+/// in process.
 pub fn local_records(host_dir: &str) -> HostProbe {
     let mut probe = HostProbe::default();
     let agents = std::path::Path::new(host_dir).join("agents");
@@ -84,6 +88,9 @@ pub fn local_records(host_dir: &str) -> HostProbe {
                 probe
                     .records
                     .push((dir.clone(), AgentRecord::parse(&bytes)));
+            }
+            if entry.path().join("launching").exists() {
+                probe.launching.insert(dir.clone());
             }
             if entry.path().join("active").exists() {
                 probe.active.insert(dir);
@@ -172,7 +179,7 @@ pub fn script(host_dir: &str) -> String {
          set -- \"$H\"/agents/*/data.json\n\
          [ -e \"$1\" ] && awk 'FNR==1{{print \"{FILE}\" FILENAME}}{{print}}' \"$@\"\n\
          echo {ACTIVE}\n\
-         for f in \"$H\"/agents/*/active; do [ -e \"$f\" ] && echo \"$f\"; done\n\
+         for f in \"$H\"/agents/*/active \"$H\"/agents/*/launching; do [ -e \"$f\" ] && echo \"$f\"; done\n\
          echo {PANES}\n\
          P=$(tmux list-panes -a -F '{PANE_FORMAT}' 2>/dev/null)\n\
          [ -n \"$P\" ] && printf '%s\\n' \"$P\"\n\
@@ -196,7 +203,7 @@ pub fn script(host_dir: &str) -> String {
 }
 
 fn dir_id(path: &str) -> String {
-    // .../agents/<id>/data.json or .../agents/<id>/active
+    // .../agents/<id>/data.json, .../agents/<id>/active or .../agents/<id>/launching
     let mut parts = path.rsplit('/');
     parts.next();
     parts.next().unwrap_or("").to_string()
@@ -243,6 +250,9 @@ pub fn parse(output: &str) -> Result<HostProbe, String> {
                     body.push_str(line);
                     body.push('\n');
                 }
+            }
+            "active" if line.ends_with("/launching") => {
+                probe.launching.insert(dir_id(line));
             }
             "active" => {
                 probe.active.insert(dir_id(line));

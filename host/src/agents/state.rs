@@ -130,7 +130,17 @@ pub fn expected_process_name(command: &str) -> String {
     base.chars().take(15).collect()
 }
 
-/// The state algorithm: tmux pane facts, the process tree and the `active` marker.
+/// What an agent's state dir says beside its processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// `active` exists: the agent marked itself busy.
+    pub active: bool,
+    /// `launching` exists: the agent's command has not ended since its session started, so a
+    /// pane that shows only shells is still starting it, not done.
+    pub launching: bool,
+}
+
+/// The state algorithm: tmux pane facts, the process tree and the agent's markers.
 ///
 /// `expected` is the process name the agent's program shows; empty means "any program that is
 /// not a shell", which is how `command` agents are judged: their command is arbitrary shell, so
@@ -139,7 +149,7 @@ pub fn determine(
     pane: Option<&Pane>,
     expected: &str,
     known_type: bool,
-    active: bool,
+    marks: Marks,
     processes: &ProcessTable,
 ) -> AgentState {
     let Some(pane) = pane else {
@@ -148,7 +158,7 @@ pub fn determine(
     if pane.dead {
         return AgentState::Done;
     }
-    let running = if active {
+    let running = if marks.active {
         AgentState::Running
     } else {
         AgentState::Waiting
@@ -176,7 +186,11 @@ pub fn determine(
     if names.iter().any(|n| matches(n)) {
         return running;
     }
-    if known_type && is_shell(&pane.current_command) && names.iter().all(|n| is_shell(n)) {
+    let only_shells = names.iter().all(|n| is_shell(n));
+    if only_shells && marks.launching {
+        return running;
+    }
+    if known_type && is_shell(&pane.current_command) && only_shells {
         return AgentState::Done;
     }
     if names.iter().any(|n| !is_shell(n)) {
@@ -213,39 +227,62 @@ mod tests {
     #[test]
     fn states_follow_the_pane_and_process_tree() {
         let ps = ProcessTable::parse("10 1 bash\n11 10 sleep\n12 11 cat\n");
+        let none = Marks::default();
+        let active = Marks {
+            active: true,
+            ..none
+        };
         assert_eq!(
-            determine(None, "sleep", true, false, &ps),
+            determine(None, "sleep", true, none, &ps),
             AgentState::Stopped
         );
         assert_eq!(
-            determine(Some(&pane("bash", true)), "sleep", true, false, &ps),
+            determine(Some(&pane("bash", true)), "sleep", true, none, &ps),
             AgentState::Done
         );
         assert_eq!(
-            determine(Some(&pane("sleep", false)), "sleep", true, true, &ps),
+            determine(Some(&pane("sleep", false)), "sleep", true, active, &ps),
             AgentState::Running
         );
         // `bash -c` keeps the process group, so tmux shows bash; the tree shows sleep.
         assert_eq!(
-            determine(Some(&pane("bash", false)), "sleep", true, false, &ps),
+            determine(Some(&pane("bash", false)), "sleep", true, none, &ps),
             AgentState::Waiting
         );
         assert_eq!(
-            determine(Some(&pane("bash", false)), "vim", true, false, &ps),
+            determine(Some(&pane("bash", false)), "vim", true, none, &ps),
             AgentState::Replaced
         );
         // A `command` agent (no fixed program) runs while any non-shell process runs.
         assert_eq!(
-            determine(Some(&pane("bash", false)), "", true, false, &ps),
+            determine(Some(&pane("bash", false)), "", true, none, &ps),
             AgentState::Waiting
         );
         let idle = ProcessTable::parse("10 1 bash\n");
         assert_eq!(
-            determine(Some(&pane("bash", false)), "", true, false, &idle),
+            determine(Some(&pane("bash", false)), "", true, none, &idle),
             AgentState::Done
         );
         assert_eq!(
-            determine(Some(&pane("bash", false)), "sleep", true, false, &idle),
+            determine(Some(&pane("bash", false)), "sleep", true, none, &idle),
+            AgentState::Done
+        );
+        // Just after the session starts, the launch shell has not started the command yet:
+        // starting, not done. A dead pane is done whatever the markers say.
+        let launching = Marks {
+            launching: true,
+            ..none
+        };
+        assert_eq!(
+            determine(Some(&pane("bash", false)), "", true, launching, &idle),
+            AgentState::Waiting
+        );
+        assert_eq!(
+            determine(Some(&pane("bash", false)), "claude", true, launching, &idle),
+            AgentState::Waiting
+        );
+        assert_eq!(
+            determine(Some(&pane("bash", true)), "", true, launching, &idle),
             AgentState::Done
         );
         assert_eq!(expected_process_name("/usr/bin/sleep 100"), "sleep");

@@ -108,14 +108,33 @@ pub fn read_targets(positional: &[String], extra: &[String]) -> Result<Vec<Strin
 /// Parse addresses, discover what they need and resolve each to one agent (indices into
 /// `discovery.agents`, deduplicated, in the order given).
 pub fn resolve(app: &App, raw: &[String]) -> Result<(Discovery, Vec<usize>)> {
+    let (found, indices, _) = resolve_some(app, raw, false)?;
+    Ok((found, indices))
+}
+
+/// Like [`resolve`], from one discovery; with `skip_missing`, an address that names no agent
+/// is returned among the missing instead of failing the whole command.
+pub fn resolve_some(
+    app: &App,
+    raw: &[String],
+    skip_missing: bool,
+) -> Result<(Discovery, Vec<usize>, Vec<String>)> {
     let addresses: Vec<AgentAddress> = raw
         .iter()
         .map(|r| AgentAddress::parse(r))
         .collect::<Result<_>>()?;
     let found = discovery::discover_for(app, &addresses)?;
     let mut indices = Vec::new();
-    for address in &addresses {
-        let agent = found.resolve(address)?;
+    let mut missing = Vec::new();
+    for (address, text) in addresses.iter().zip(raw) {
+        let agent = match found.resolve(address) {
+            Ok(agent) => agent,
+            Err(e) if skip_missing && e.code == crate::error::ExitCode::NotFound => {
+                missing.push(text.clone());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let index = found
             .agents
             .iter()
@@ -125,7 +144,7 @@ pub fn resolve(app: &App, raw: &[String]) -> Result<(Discovery, Vec<usize>)> {
             indices.push(index);
         }
     }
-    Ok((found, indices))
+    Ok((found, indices, missing))
 }
 
 /// `KEY=VALUE` from a flag.

@@ -108,6 +108,10 @@ impl DockerInstance {
                 self.remove_image(built, true).await.ok();
             }
             self.store.delete_host(host_id.as_str()).await.ok();
+            self.cache
+                .lock()
+                .expect("cache lock")
+                .remove(host_id.as_str());
             keys::remove_local(&self.state_dir, host_id.as_str()).ok();
             self.remove_store_if_empty().await.ok();
         }

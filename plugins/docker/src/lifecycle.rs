@@ -184,6 +184,10 @@ impl DockerInstance {
     /// The state container goes with the instance's last host, so a destroyed last host
     /// leaves nothing on the daemon.
     pub(crate) async fn remove_store_if_empty(&self) -> ProviderResult<()> {
+        // Another host seen in this run means the store is still needed: no need to read it.
+        if !self.cache.lock().expect("cache lock").is_empty() {
+            return Ok(());
+        }
         if self.store.ensure(false).await? && self.store.read_hosts().await?.is_empty() {
             let leftover = self.host_containers().await?;
             if leftover.is_empty() {

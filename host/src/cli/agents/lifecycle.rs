@@ -1,6 +1,6 @@
 //! `mngr stop`, `mngr start`, `mngr destroy`.
 
-use super::{print_json, print_jsonl, read_targets, resolve};
+use super::{print_json, print_jsonl, read_targets, resolve, resolve_some};
 use crate::agents::discovery::{AgentView, Discovery};
 use crate::agents::host::Host;
 use crate::agents::lifecycle::{self, session_name};
@@ -300,33 +300,22 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
     }
     let app = super::load(global)?;
     let prefix = app.settings.prefix.clone();
-    let (found, idx) = if args.force {
-        // Under --force a name that is not found is reported, not fatal.
-        let mut keep = Vec::new();
-        for t in &targets {
-            match resolve(&app, std::slice::from_ref(t)) {
-                Ok(_) => keep.push(t.clone()),
-                Err(e) if e.code == ExitCode::NotFound => {
-                    eprintln!("Agent not found (skipped): {t}")
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if keep.is_empty() {
-            report(
-                global,
-                "Destroyed",
-                "destroyed_agents",
-                "destroy_result",
-                &[],
-                serde_json::json!({"destroyed_hosts": []}),
-            );
-            return Ok(());
-        }
-        resolve(&app, &keep)?
-    } else {
-        resolve(&app, &targets)?
-    };
+    // Under --force a name that is not found is reported, not fatal.
+    let (found, idx, missing) = resolve_some(&app, &targets, args.force)?;
+    for name in &missing {
+        eprintln!("Agent not found (skipped): {name}");
+    }
+    if idx.is_empty() {
+        report(
+            global,
+            "Destroyed",
+            "destroyed_agents",
+            "destroy_result",
+            &[],
+            serde_json::json!({"destroyed_hosts": []}),
+        );
+        return Ok(());
+    }
     let agents: Vec<&AgentView> = idx.iter().map(|&i| &found.agents[i]).collect();
     if args.dry_run {
         print_dry_run("destroy", &agents);
