@@ -37,6 +37,62 @@ fn unescape(raw: &str) -> String {
     raw.replace("\\t", "\t").replace("\\n", "\n")
 }
 
+/// The value at a dotted path (`host.name`, `labels.project`) of a JSON object.
+pub fn field<'a>(item: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.')
+        .try_fold(item, |value, part| value.get(part))
+}
+
+/// A JSON value as a table cell: text as is, null empty, objects as `k=v, k=v`, lists as
+/// `a, b` (a listed object with a `name` shows its name).
+pub fn display_value(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}={}", display_value(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item.get("name") {
+                Some(name) => display_value(name),
+                None => display_value(item),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// Order two JSON values for sorting: missing and null first, then booleans, numbers
+/// (numerically), strings, and anything else by its JSON text.
+pub fn compare_values(
+    a: Option<&serde_json::Value>,
+    b: Option<&serde_json::Value>,
+) -> std::cmp::Ordering {
+    use serde_json::Value;
+    let rank = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => 0,
+        Some(Value::Bool(_)) => 1,
+        Some(Value::Number(_)) => 2,
+        Some(Value::String(_)) => 3,
+        Some(_) => 4,
+    };
+    match (a, b) {
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            x.total_cmp(&y)
+        }
+        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        (Some(x), Some(y)) if rank(a) == 4 && rank(b) == 4 => x.to_string().cmp(&y.to_string()),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
 /// Render `{field}` / `{a.b}` placeholders from a JSON object. `{{` and `}}` are literal braces.
 pub fn render_template(template: &str, item: &serde_json::Value) -> String {
     let mut out = String::new();
@@ -52,19 +108,8 @@ pub fn render_template(template: &str, item: &serde_json::Value) -> String {
                 out.push('}');
             }
             '{' => {
-                let field: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                let mut value = item;
-                let mut found = true;
-                for part in field.split('.') {
-                    match value.get(part) {
-                        Some(v) => value = v,
-                        None => {
-                            found = false;
-                            break;
-                        }
-                    }
-                }
-                if found {
+                let path: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                if let Some(value) = field(item, &path) {
                     match value {
                         serde_json::Value::String(s) => out.push_str(s),
                         serde_json::Value::Null => {}

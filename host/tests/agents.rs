@@ -328,6 +328,69 @@ fn exec_runs_in_the_work_dir_in_every_format() {
 }
 
 #[test]
+fn list_sorts_limits_filters_by_project_and_host_tag_and_lists_hosts() {
+    let w = AgentWorld::new();
+    w.create(&["bravo", "--in-place", "--", "sleep", "1000"]);
+    w.create(&["alpha", "--in-place", "--", "sleep", "1000"]);
+    w.create(&["charlie", "--in-place", "--", "true"]);
+    w.wait_state("charlie", "DONE");
+    w.wait_state("alpha", "WAITING");
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["list", "--format", "{name}"];
+        all.extend_from_slice(args);
+        w.run(&all).ok().lines().map(str::to_string).collect()
+    };
+    // Creation order by default; --sort takes fields of the JSON output, then --limit cuts.
+    assert_eq!(names(&[]), ["bravo", "alpha", "charlie"]);
+    assert_eq!(names(&["--sort", "name"]), ["alpha", "bravo", "charlie"]);
+    assert_eq!(
+        names(&["--sort", "name desc", "--limit", "2"]),
+        ["charlie", "bravo"]
+    );
+    assert_eq!(
+        names(&["--sort", "state, name desc"]),
+        ["charlie", "bravo", "alpha"]
+    );
+    assert_eq!(
+        w.run(&["list", "--sort", "name sideways"]).error_line(2),
+        "Error: --sort 'name sideways': 'sideways' is not asc or desc"
+    );
+
+    // --project: the agents' project label; `.` is the project of the current directory.
+    assert_eq!(names(&["--project", ".", "--sort", "name"]).len(), 3);
+    assert!(names(&["--project", "no-such-project"]).is_empty());
+
+    // --host-label: tags of the agent's host.
+    w.run(&["label", "alpha", "--host-tag", "team=infra"]).ok();
+    assert_eq!(names(&["--host-label", "team=infra"]).len(), 3);
+    assert!(names(&["--host-label", "team=web"]).is_empty());
+
+    // --hosts: each host once, with its tags and agents.
+    let v = w.run(&["list", "--hosts", "--format", "json"]).json();
+    let hosts = v["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(hosts[0]["name"], "localhost");
+    assert_eq!(hosts[0]["tags"]["team"], "infra");
+    let mut agents: Vec<&str> = hosts[0]["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    agents.sort();
+    assert_eq!(agents, ["alpha", "bravo", "charlie"]);
+    let human = w.run(&["list", "--hosts"]);
+    let table = human.ok();
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("team=infra"), "{table}");
+    assert_eq!(
+        w.run(&["list", "--hosts", "--running"]).code,
+        2,
+        "--hosts lists hosts, so agent filters are refused"
+    );
+}
+
+#[test]
 fn list_filters_and_formats() {
     let w = AgentWorld::new();
     w.create(&["one", "--in-place", "-l", "team=web", "--", "sleep", "1000"]);

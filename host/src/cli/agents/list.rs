@@ -1,11 +1,13 @@
 //! `mngr list`: every agent on every enabled provider (queried concurrently), filtered.
 
 use super::agent_json;
-use crate::agents::discovery::{self, AgentView};
+use crate::agents::discovery::{self, AgentView, Discovery, HostView};
 use crate::agents::state::AgentState;
 use crate::cli::GlobalOptions;
 use crate::error::{ExitCode, MngrError, Result};
-use crate::output::{OutputFormat, print_table, render_template};
+use crate::output::{
+    OutputFormat, compare_values, display_value, field, print_table, render_template,
+};
 use clap::Args;
 use std::io::{BufRead, IsTerminal};
 
@@ -15,7 +17,10 @@ Examples:
   mngr list
   mngr list --running --format json
   mngr list --label project=web --format '{name}\\t{state}'
-  mngr list --ids | mngr stop -")]
+  mngr list --ids | mngr stop -
+  mngr list --sort 'state, create_time desc' --limit 5
+  mngr list --project . --host-label team=infra
+  mngr list --hosts")]
 pub struct ListArgs {
     /// Only agents on this provider instance (repeatable)
     #[arg(long = "provider", value_name = "PROVIDER")]
@@ -47,6 +52,149 @@ pub struct ListArgs {
     /// Print only agent addresses (NAME@HOST.PROVIDER), one per line
     #[arg(long)]
     pub addrs: bool,
+    /// Only agents of this project (their `project` label; `.` is this directory's project)
+    /// (repeatable; any may match)
+    #[arg(long = "project", value_name = "PROJECT")]
+    pub projects: Vec<String>,
+    /// Only agents whose host has this tag (repeatable; all must match)
+    #[arg(
+        long = "host-label",
+        visible_alias = "host-tag",
+        value_name = "KEY=VALUE"
+    )]
+    pub host_labels: Vec<String>,
+    /// Order by fields of the JSON output: 'FIELD [asc|desc], ...' (default: create_time;
+    /// with --hosts: name)
+    #[arg(long, value_name = "FIELDS")]
+    pub sort: Option<String>,
+    /// Show at most this many (after sorting)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// List hosts, each with its agents, instead of agents (also hosts without agents)
+    #[arg(
+        long,
+        conflicts_with_all = [
+            "states", "running", "stopped", "local", "remote", "labels", "stdin", "ids", "addrs",
+            "projects", "host_labels",
+        ]
+    )]
+    pub hosts: bool,
+}
+
+/// What a listing shows: agents or hosts.
+struct View {
+    plural: &'static str,
+    default_sort: &'static str,
+    /// Human table: (header, dotted field of the JSON row).
+    columns: &'static [(&'static str, &'static str)],
+}
+
+const AGENTS: View = View {
+    plural: "agents",
+    default_sort: "create_time",
+    columns: &[
+        ("NAME", "name"),
+        ("STATE", "state"),
+        ("HOST", "host.name"),
+        ("PROVIDER", "host.provider_name"),
+        ("HOST STATE", "host.state"),
+        ("PROJECT", "labels.project"),
+    ],
+};
+
+const HOSTS: View = View {
+    plural: "hosts",
+    default_sort: "name",
+    columns: &[
+        ("NAME", "name"),
+        ("ID", "id"),
+        ("PROVIDER", "provider"),
+        ("STATE", "state"),
+        ("TAGS", "tags"),
+        ("AGENTS", "agents"),
+    ],
+};
+
+/// One host as `list --hosts` prints it, with its agents.
+fn host_json(host: &HostView, found: &Discovery) -> serde_json::Value {
+    let agents: Vec<&AgentView> = found
+        .agents
+        .iter()
+        .filter(|a| a.host.provider == host.provider && a.host.record.id == host.record.id)
+        .collect();
+    serde_json::json!({
+        "resource_type": "host",
+        "id": host.record.id,
+        "name": host.record.name,
+        "provider": host.provider,
+        "state": host.record.state.as_str(),
+        "tags": host.record.tags,
+        "agents": agents
+            .iter()
+            .map(|a| serde_json::json!({"id": a.record.id, "name": a.record.name}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// `--sort`: (dotted field, descending) pairs.
+fn sort_keys(raw: Option<&str>, default: &str) -> Result<Vec<(String, bool)>> {
+    let raw = raw.unwrap_or(default);
+    let mut keys = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut words = part.split_whitespace();
+        let field = words.next().unwrap_or_default().to_string();
+        let descending = match words.next().map(|w| w.to_ascii_lowercase()) {
+            None => false,
+            Some(w) if w == "asc" => false,
+            Some(w) if w == "desc" => true,
+            Some(w) => {
+                return Err(MngrError::usage(format!(
+                    "--sort '{part}': '{w}' is not asc or desc"
+                )));
+            }
+        };
+        if words.next().is_some() {
+            return Err(MngrError::usage(format!(
+                "--sort '{part}': expected FIELD [asc|desc]"
+            )));
+        }
+        keys.push((field, descending));
+    }
+    if keys.is_empty() {
+        return Err(MngrError::usage("--sort names no field"));
+    }
+    Ok(keys)
+}
+
+/// Sort JSON rows by `keys` (stable), then keep at most `limit`.
+fn sort_and_limit(
+    rows: &mut Vec<serde_json::Value>,
+    keys: &[(String, bool)],
+    limit: Option<usize>,
+) {
+    rows.sort_by(|a, b| {
+        keys.iter()
+            .map(|(path, descending)| {
+                let order = compare_values(field(a, path), field(b, path));
+                if *descending { order.reverse() } else { order }
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    if let Some(limit) = limit {
+        rows.truncate(limit);
+    }
+}
+
+/// The project name `--project .` stands for: the current git repository's, else the current
+/// directory's.
+fn current_project() -> Result<String> {
+    let source = crate::agents::workdir::inspect(&std::env::current_dir()?)?;
+    let root = source.git_root.as_deref().unwrap_or(&source.path);
+    Ok(root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default())
 }
 
 fn filter(args: &ListArgs, stdin_names: &[String]) -> Result<impl Fn(&AgentView) -> bool> {
@@ -68,6 +216,18 @@ fn filter(args: &ListArgs, stdin_names: &[String]) -> Result<impl Fn(&AgentView)
     for raw in &args.labels {
         labels.push(super::parse_key_value("--label", raw)?);
     }
+    let mut host_labels = Vec::new();
+    for raw in &args.host_labels {
+        host_labels.push(super::parse_key_value("--host-label", raw)?);
+    }
+    let mut projects = Vec::new();
+    for raw in &args.projects {
+        projects.push(if raw == "." {
+            current_project()?
+        } else {
+            raw.clone()
+        });
+    }
     let (local, remote) = (args.local, args.remote);
     let names = stdin_names.to_vec();
     let use_names = args.stdin;
@@ -76,6 +236,14 @@ fn filter(args: &ListArgs, stdin_names: &[String]) -> Result<impl Fn(&AgentView)
             && labels
                 .iter()
                 .all(|(k, v)| a.record.labels.get(k) == Some(v))
+            && host_labels
+                .iter()
+                .all(|(k, v)| a.host.record.tags.get(k) == Some(v))
+            && (projects.is_empty()
+                || a.record
+                    .labels
+                    .get("project")
+                    .is_some_and(|p| projects.contains(p)))
             && (!local || a.host.provider == "local")
             && (!remote || a.host.provider != "local")
             && (!use_names
@@ -122,7 +290,6 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
     let app = super::load(global)?;
     let providers = discovery::select_providers(&app, &args.providers)?;
     let found = discovery::discover(&app, &providers);
-    let agents: Vec<&AgentView> = found.agents.iter().filter(|a| keep(a)).collect();
     let errors: Vec<serde_json::Value> = found
         .errors
         .iter()
@@ -134,30 +301,45 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
             })
         })
         .collect();
+    let (mut rows, view) = if args.hosts {
+        (
+            found.hosts.iter().map(|h| host_json(h, &found)).collect(),
+            HOSTS,
+        )
+    } else {
+        let rows = found
+            .agents
+            .iter()
+            .filter(|a| keep(a))
+            .map(agent_json)
+            .collect();
+        (rows, AGENTS)
+    };
+    sort_and_limit(
+        &mut rows,
+        &sort_keys(args.sort.as_deref(), view.default_sort)?,
+        args.limit,
+    );
     match &format {
         OutputFormat::Human => {
-            if agents.is_empty() {
+            if rows.is_empty() {
                 if !global.quiet {
-                    println!("No agents found");
+                    println!("No {} found", view.plural);
                 }
             } else {
-                let rows: Vec<Vec<String>> = agents
+                let table: Vec<Vec<String>> = rows
                     .iter()
-                    .map(|a| {
-                        vec![
-                            a.record.name.clone(),
-                            a.state.as_str().to_string(),
-                            a.host.name().to_string(),
-                            a.host.provider.clone(),
-                            a.host.record.state.as_str().to_string(),
-                            a.record.labels.get("project").cloned().unwrap_or_default(),
-                        ]
+                    .map(|row| {
+                        view.columns
+                            .iter()
+                            .map(|(_, path)| {
+                                field(row, path).map(display_value).unwrap_or_default()
+                            })
+                            .collect()
                     })
                     .collect();
-                print_table(
-                    &["NAME", "STATE", "HOST", "PROVIDER", "HOST STATE", "PROJECT"],
-                    &rows,
-                );
+                let headers: Vec<&str> = view.columns.iter().map(|(h, _)| *h).collect();
+                print_table(&headers, &table);
             }
             for e in &found.errors {
                 let what = if e.unreachable {
@@ -169,12 +351,17 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
             }
         }
         OutputFormat::Json => {
-            let items: Vec<serde_json::Value> = agents.iter().map(|a| agent_json(a)).collect();
-            super::print_json(&serde_json::json!({"agents": items, "errors": errors}));
+            let mut out = serde_json::Map::new();
+            out.insert(view.plural.to_string(), serde_json::Value::from(rows));
+            out.insert("errors".to_string(), serde_json::Value::from(errors));
+            super::print_json(&serde_json::Value::Object(out));
         }
         OutputFormat::Jsonl => {
-            for a in &agents {
-                super::print_jsonl(&agent_json(a));
+            for mut row in rows {
+                if args.hosts {
+                    row["event"] = "host".into();
+                }
+                super::print_jsonl(&row);
             }
             for e in &errors {
                 let mut e = e.clone();
@@ -184,8 +371,8 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
         }
         OutputFormat::Template(t) => {
             let mut out = String::new();
-            for a in &agents {
-                out.push_str(&render_template(t, &agent_json(a)));
+            for row in &rows {
+                out.push_str(&render_template(t, row));
                 out.push('\n');
             }
             print!("{out}");
