@@ -95,8 +95,19 @@ fn an_agent_in_docker_runs_survives_stop_start_is_snapshotted_restored_and_destr
     d.w.run(&["stop", "boxed", "--stop-host"]).ok();
     assert_eq!(host_state(&d.w, "boxed"), "STOPPED");
     assert_eq!(d.w.agent("boxed").unwrap()["state"], "STOPPED");
+    // Labels set while the host is down go into the provider's copy, then onto the host.
+    d.w.run(&["label", "boxed", "-l", "phase=offline"]).ok();
+    assert_eq!(d.w.agent("boxed").unwrap()["labels"]["phase"], "offline");
     d.w.run(&["start", "boxed"]).ok();
     assert_eq!(host_state(&d.w, "boxed"), "RUNNING");
+    assert_eq!(d.w.agent("boxed").unwrap()["labels"]["phase"], "offline");
+    let on_host =
+        d.w.run(&["exec", "boxed", "cat \"$MNGR_AGENT_STATE_DIR/data.json\""]);
+    assert!(
+        on_host.ok().contains("\"phase\": \"offline\""),
+        "{}",
+        on_host.stdout
+    );
     assert_eq!(d.w.run(&["exec", "boxed", "cat data.txt"]).ok(), "kept\n");
     d.w.wait_state("boxed", "WAITING");
 

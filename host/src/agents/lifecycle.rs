@@ -10,7 +10,7 @@ use super::shell::quote;
 use super::workdir;
 use crate::error::{MngrError, Result};
 use crate::transport::CommandOutput;
-use mngr_plugin_api::SafeName;
+use mngr_plugin_api::{ProviderInstance, SafeName};
 use std::collections::BTreeMap;
 
 /// The tmux session of an agent.
@@ -245,8 +245,14 @@ pub fn rename(host: &Host, agent: &AgentView, new_name: &str, prefix: &str) -> R
     Ok(record)
 }
 
-/// Merge labels into an agent's record. Offline hosts: into the provider's copy.
-pub fn label(agent: &AgentView, labels: &BTreeMap<String, String>) -> Result<AgentRecord> {
+/// Merge labels into an agent's record. On an offline host they go into the provider's copy
+/// (what `list` shows meanwhile); `mngr start` carries them to the host (see
+/// [`adopt_offline_labels`]).
+pub fn label(
+    agent: &AgentView,
+    instance: &dyn ProviderInstance,
+    labels: &BTreeMap<String, String>,
+) -> Result<AgentRecord> {
     match &agent.host.online {
         Some(host) => {
             let _lock = host.lock()?;
@@ -259,11 +265,29 @@ pub fn label(agent: &AgentView, labels: &BTreeMap<String, String>) -> Result<Age
             host.write_agent_record(&record)?;
             Ok(record)
         }
-        None => Err(MngrError::not_running(format!(
-            "host '{}' of agent '{}' is not running",
-            agent.host.name(),
-            agent.record.name
-        ))
-        .with_hint("start it first: mngr start AGENT")),
+        None => {
+            let mut record = agent.record.clone();
+            record.labels.extend(labels.clone());
+            let value = serde_json::to_value(&record).expect("serializes");
+            instance
+                .persist_agent_record(&agent.host.record.id, value)
+                .map_err(|e| MngrError::from_provider(&agent.host.provider, e))?;
+            Ok(record)
+        }
     }
+}
+
+/// When an agent was listed from its provider's copy (its host was offline), labels set
+/// meanwhile live only there: copy them into the host's record. Nothing else can have changed
+/// the host's record while the host was down, so the provider's labels win.
+pub fn adopt_offline_labels(
+    host: &Host,
+    listed: &AgentView,
+    record: &mut AgentRecord,
+) -> Result<()> {
+    if listed.host.online.is_some() || listed.record.labels == record.labels {
+        return Ok(());
+    }
+    record.labels = listed.record.labels.clone();
+    host.write_agent_record(record)
 }

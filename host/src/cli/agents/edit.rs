@@ -116,7 +116,8 @@ pub fn label(global: &GlobalOptions, args: LabelArgs) -> Result<()> {
     let mut changes = Vec::new();
     if !labels.is_empty() {
         for agent in &agents {
-            let record = lifecycle::label(agent, &labels)?;
+            let provider = app.provider(&agent.host.provider)?;
+            let record = lifecycle::label(agent, provider.instance.as_ref(), &labels)?;
             changes.push(serde_json::json!({"agent": record.name, "agent_id": record.id, "labels": record.labels}));
             if format == OutputFormat::Human && !global.quiet {
                 println!("Updated labels for agent {}", record.name);

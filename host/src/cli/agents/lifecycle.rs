@@ -263,7 +263,7 @@ pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<()> {
             },
         };
         let _lock = host.lock()?;
-        let record = host
+        let mut record = host
             .read_agent_record(agent.record.id.as_str())?
             .ok_or_else(|| {
                 MngrError::not_found(format!(
@@ -272,6 +272,7 @@ pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<()> {
                     host.name()
                 ))
             })?;
+        lifecycle::adopt_offline_labels(host, agent, &mut record)?;
         let was_restored = restored.iter().any(|(id, _)| *id == agent.host.record.id);
         if args.restart && agent.pane_pid.is_some() && !was_restored {
             lifecycle::stop(host, agent, &app.settings.prefix)?;
