@@ -57,12 +57,16 @@ fn an_agent_in_docker_runs_survives_stop_start_is_snapshotted_restored_and_destr
     std::fs::write(repo.join("README"), "uncommitted\n").unwrap();
     std::fs::write(repo.join("new.txt"), "untracked\n").unwrap();
 
+    // An environment too big to travel inline in one command is written file by file.
+    let big = format!("BIG={}", "x".repeat(30_000));
     let run = d.w.create(&[
         "boxed",
         "--in",
         "docker",
         "--tag",
         "team=infra",
+        "--env",
+        &big,
         "--",
         "sh",
         "-c",
@@ -84,6 +88,7 @@ fn an_agent_in_docker_runs_survives_stop_start_is_snapshotted_restored_and_destr
         "git log --oneline | wc -l; cat README new.txt",
     ]);
     assert_eq!(out.ok(), "1\nuncommitted\nuntracked\n");
+    assert_eq!(d.w.run(&["exec", "boxed", "echo ${#BIG}"]).ok(), "30000\n");
     d.w.wait_until("the command's output in the pane", || {
         d.w.run(&["capture", "boxed"])
             .stdout

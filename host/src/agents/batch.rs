@@ -8,9 +8,10 @@ use super::shell::quote;
 use crate::error::Result;
 use std::collections::BTreeSet;
 
-/// A batch travels inside one command line, which Linux caps at 128 KiB per argument; a batch
-/// with a bigger file (or a NUL byte, which no shell word can hold) is written file by file.
-const INLINE_LIMIT: usize = 32 * 1024;
+/// A batch travels inside one command line, which Linux caps at 128 KiB per argument, and the
+/// transport quotes the script once more (each `'` becomes four bytes). A batch whose script
+/// is longer than this (or holds a NUL byte, which no shell word can) is written file by file.
+const INLINE_LIMIT: usize = 24 * 1024;
 
 /// Exit code of a batch script whose write failed.
 pub const WRITE_FAILED: i32 = 71;
@@ -41,8 +42,7 @@ impl FileBatch {
     }
 
     fn fits_inline(&self) -> bool {
-        let total: usize = self.files.iter().map(|f| f.text.len()).sum();
-        total <= INLINE_LIMIT && self.files.iter().all(|f| !f.text.contains('\0'))
+        self.files.iter().all(|f| !f.text.contains('\0')) && self.render().len() <= INLINE_LIMIT
     }
 
     /// The shell that writes the batch, to run before whatever depends on it. On this machine
@@ -160,6 +160,10 @@ mod tests {
         assert!(batch.fits_inline());
         batch.add("/x/b", "y".repeat(INLINE_LIMIT), None);
         assert!(!batch.fits_inline());
+        // Quotes count as the script they become, not as the bytes they were.
+        let mut quotes = FileBatch::new();
+        quotes.add("/x/q", "'".repeat(INLINE_LIMIT / 3), None);
+        assert!(!quotes.fits_inline());
         let mut nul = FileBatch::new();
         nul.add("/x/c", "a\0b", None);
         assert!(!nul.fits_inline());
