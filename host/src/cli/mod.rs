@@ -41,8 +41,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command accepts.
+/// Options every command accepts (shown under their own heading, after each command's own).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOptions {
     /// Output format: human, json, jsonl, or a template such as '{name}\t{state}'
     #[arg(long, global = true, default_value = "human")]
