@@ -26,30 +26,16 @@ trap cleanup EXIT
 cd "$work/src"
 
 # Median wall time in ms of running a command line `runs` times (python only times the child).
+# `{i}` in an argument becomes the run's number, so each run can make its own agent.
 median_ms() {
   python3 - "$runs" "$@" <<'EOF'
 import subprocess, sys, time
 runs, cmd = int(sys.argv[1]), sys.argv[2:]
 times = []
-for _ in range(runs):
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    times.append((time.perf_counter() - t) * 1000)
-times.sort()
-print(f"{times[len(times) // 2]:.1f}")
-EOF
-}
-
-# Median wall time in ms of `runs` creates of in-place command agents named PREFIX-N.
-create_ms() {
-  python3 - "$runs" "$mngr" "$1" <<'EOF'
-import subprocess, sys, time
-runs, mngr, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-times = []
 for i in range(runs):
-    cmd = [mngr, "create", f"{prefix}-{i}", "--in-place", "--no-connect", "--", "sleep", "100000"]
+    argv = [arg.replace("{i}", str(i)) for arg in cmd]
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
     times.append((time.perf_counter() - t) * 1000)
 times.sort()
 print(f"{times[len(times) // 2]:.1f}")
@@ -67,7 +53,7 @@ grow_to() {
 echo "mngr agent benchmarks (release build, median of $runs runs)"
 # The first create starts the tmux server; measure steady-state creates after it.
 "$mngr" create warmup --in-place --no-connect -- sleep 100000 >/dev/null
-create="$(create_ms bench)"
+create="$(median_ms "$mngr" create "bench-{i}" --in-place --no-connect -- sleep 100000)"
 printf '  create (in-place command agent)   %6s ms   (target < 50)\n' "$create"
 "$mngr" destroy $("$mngr" list --format '{name}') >/dev/null
 

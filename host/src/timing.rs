@@ -20,14 +20,15 @@ pub fn set_verbosity(level: i8) {
     VERBOSITY.store(level, Ordering::Relaxed);
 }
 
-pub fn verbosity() -> i8 {
+fn verbosity() -> i8 {
     VERBOSITY.load(Ordering::Relaxed)
 }
 
-/// Print `debug: WHAT took N ms` when debugging.
-pub fn report(what: &str, since: Instant) {
+/// Print `debug: WHAT took N ms` when debugging. `what` is only built then, so callers on hot
+/// paths pay nothing otherwise.
+pub fn report(what: impl FnOnce() -> String, since: Instant) {
     if verbosity() >= 2 {
-        eprintln!("debug: {what} took {} ms", since.elapsed().as_millis());
+        eprintln!("debug: {} took {} ms", what(), since.elapsed().as_millis());
     }
 }
 
@@ -35,6 +36,6 @@ pub fn report(what: &str, since: Instant) {
 pub fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let out = f();
-    report(what, start);
+    report(|| what.to_string(), start);
     out
 }

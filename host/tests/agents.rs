@@ -3,7 +3,6 @@
 
 mod common;
 use common::agents::AgentWorld;
-use std::io::Write;
 use std::process::Stdio;
 
 #[test]
@@ -198,21 +197,9 @@ fn message_and_capture_reach_the_pane() {
             >= 2
     });
     // From stdin, and as JSON.
-    let mut child = w
-        .command(&["message", "talker", "--format", "json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"from stdin\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = w.run_with_stdin(&["message", "talker", "--format", "json"], b"from stdin\n");
+    assert_eq!(out.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["successful_agents"], serde_json::json!(["talker"]));
     assert_eq!(v["total_failed"], 0);
     w.wait_until("the piped message", || {
@@ -311,18 +298,8 @@ fn exec_runs_in_the_work_dir_in_every_format() {
     let run = w.run(&["exec", "a1", "echo hi", "--format", "{agent}:{success}"]);
     assert_eq!(run.ok(), "a1:true\n");
     // Agents from stdin with '-'.
-    let mut child = w
-        .command(&["exec", "-", "echo $MNGR_AGENT_NAME"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"a2\na1\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "--- a2 ---\na2\n--- a1 ---\na1\n"
-    );
+    let out = w.run_with_stdin(&["exec", "-", "echo $MNGR_AGENT_NAME"], b"a2\na1\n");
+    assert_eq!(out.stdout, "--- a2 ---\na2\n--- a1 ---\na1\n");
     let run = w.run(&["exec", "a1", "pwd", "--cwd", "/"]);
     assert_eq!(run.ok(), "/\n");
 }
@@ -432,29 +409,11 @@ fn list_filters_and_formats() {
     let v = w.run(&["list", "--format", "json"]).json();
     assert_eq!(v["errors"], serde_json::json!([]));
     // --stdin keeps the named agents.
-    let mut child = w
-        .command(&["list", "--stdin", "--format", "{name}"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"two\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "two\n");
+    let out = w.run_with_stdin(&["list", "--stdin", "--format", "{name}"], b"two\n");
+    assert_eq!(out.stdout, "two\n");
     // The `mngr list --ids | mngr stop -` idiom.
-    let mut child = w
-        .command(&["stop", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{}\n", ids[0]).as_bytes())
-        .unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    let stopped = w.run_with_stdin(&["stop", "-"], format!("{}\n", ids[0]).as_bytes());
+    assert_eq!(stopped.code, 0);
     assert_eq!(names(&["--stopped"]).len(), 2);
     assert_eq!(
         w.run(&["list", "--ids", "--format", "json"]).error_line(2),
@@ -868,7 +827,7 @@ fn connect_attaches_a_terminal_to_the_session() {
     // `script` gives mngr a terminal; connect starts the stopped agent and attaches.
     let mngr = env!("CARGO_BIN_EXE_mngr");
     let mut child = w
-        .tool(
+        .program(
             "script",
             &["-qec", &format!("{mngr} connect conn"), "/dev/null"],
         )

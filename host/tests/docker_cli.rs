@@ -329,7 +329,7 @@ fn connect_gives_a_terminal_in_the_agents_tmux_session_in_the_container() {
     // `script` gives mngr a terminal, as a user's shell would.
     let mngr = env!("CARGO_BIN_EXE_mngr");
     let mut child =
-        d.w.tool(
+        d.w.program(
             "script",
             &["-qec", &format!("{mngr} connect term"), "/dev/null"],
         )

@@ -41,8 +41,12 @@ impl FileBatch {
         });
     }
 
-    fn fits_inline(&self) -> bool {
-        self.files.iter().all(|f| !f.text.contains('\0')) && self.render().len() <= INLINE_LIMIT
+    /// The script, when it can travel inside one command line.
+    fn inline_script(&self) -> Option<String> {
+        if self.files.iter().any(|f| f.text.contains('\0')) {
+            return None;
+        }
+        Some(self.render()).filter(|script| script.len() <= INLINE_LIMIT)
     }
 
     /// The shell that writes the batch, to run before whatever depends on it. On this machine
@@ -50,13 +54,15 @@ impl FileBatch {
     /// big for a command line, the files are written here and now, in order, and the script
     /// is empty.
     pub fn into_script(self, host: &Host) -> Result<String> {
-        if host.transport.is_local() || !self.fits_inline() {
-            for file in &self.files {
-                host.write_file(&file.path, file.text.as_bytes(), file.mode)?;
-            }
-            return Ok(String::new());
+        if !host.transport.is_local()
+            && let Some(script) = self.inline_script()
+        {
+            return Ok(script);
         }
-        Ok(self.render())
+        for file in &self.files {
+            host.write_file(&file.path, file.text.as_bytes(), file.mode)?;
+        }
+        Ok(String::new())
     }
 
     fn render(&self) -> String {
@@ -157,15 +163,15 @@ mod tests {
     fn big_or_binary_batches_do_not_go_inline() {
         let mut batch = FileBatch::new();
         batch.add("/x/a", "small", None);
-        assert!(batch.fits_inline());
+        assert!(batch.inline_script().is_some());
         batch.add("/x/b", "y".repeat(INLINE_LIMIT), None);
-        assert!(!batch.fits_inline());
+        assert!(batch.inline_script().is_none());
         // Quotes count as the script they become, not as the bytes they were.
         let mut quotes = FileBatch::new();
         quotes.add("/x/q", "'".repeat(INLINE_LIMIT / 3), None);
-        assert!(!quotes.fits_inline());
+        assert!(quotes.inline_script().is_none());
         let mut nul = FileBatch::new();
         nul.add("/x/c", "a\0b", None);
-        assert!(!nul.fits_inline());
+        assert!(nul.inline_script().is_none());
     }
 }

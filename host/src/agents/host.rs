@@ -3,7 +3,6 @@
 
 use super::probe::{self, HostProbe};
 use super::record::{AgentRecord, HostData};
-use super::shell::quote;
 use crate::app::ProviderHandle;
 use crate::error::{MngrError, Result};
 use crate::transport::{self, CommandOutput, HostLockGuard, Transport, TransportError};
@@ -199,13 +198,6 @@ impl Host {
                 self.provider, e.message
             );
         }
-    }
-
-    /// Check that a program exists on the host.
-    pub fn has_program(&self, program: &str) -> Result<bool> {
-        Ok(self
-            .run(&format!("command -v {} >/dev/null 2>&1", quote(program)))?
-            .success())
     }
 }
 

@@ -257,35 +257,35 @@ fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
     let app = load(global)?;
     let targets = targets(&app, &args.agents)?;
     // Work out every deletion first, so an unknown snapshot changes nothing.
+    let listed: Vec<(&Target, Vec<SnapshotInfo>)> = targets
+        .iter()
+        .map(|t| {
+            t.provider
+                .instance
+                .list_snapshots(&t.host.id)
+                .map(|snaps| (t, snaps))
+                .map_err(|e| MngrError::from_provider(&t.provider.name, e))
+        })
+        .collect::<Result<_>>()?;
     let mut plan: Vec<(&Target, SnapshotInfo)> = Vec::new();
-    for t in &targets {
-        let snaps = t
-            .provider
-            .instance
-            .list_snapshots(&t.host.id)
-            .map_err(|e| MngrError::from_provider(&t.provider.name, e))?;
-        if args.all_snapshots {
-            plan.extend(snaps.into_iter().map(|s| (t, s)));
+    if args.all_snapshots {
+        for (t, snaps) in &listed {
+            plan.extend(snaps.iter().map(|s| (*t, s.clone())));
         }
     }
     for wanted in &args.snapshots {
-        let mut hit = None;
-        for t in &targets {
-            let snaps = t
-                .provider
-                .instance
-                .list_snapshots(&t.host.id)
-                .map_err(|e| MngrError::from_provider(&t.provider.name, e))?;
-            let short = wanted.trim_start_matches("sha256:");
-            if let Some(s) = snaps.into_iter().find(|s| {
-                s.id == *wanted
-                    || s.name == *wanted
-                    || (short.len() >= 6 && s.id.trim_start_matches("sha256:").starts_with(short))
-            }) {
-                hit = Some((t, s));
-                break;
-            }
-        }
+        let short = wanted.trim_start_matches("sha256:");
+        let hit = listed.iter().find_map(|(t, snaps)| {
+            snaps
+                .iter()
+                .find(|s| {
+                    s.id == *wanted
+                        || s.name == *wanted
+                        || (short.len() >= 6
+                            && s.id.trim_start_matches("sha256:").starts_with(short))
+                })
+                .map(|s| (*t, s.clone()))
+        });
         let (t, s) = hit.ok_or_else(|| {
             MngrError::not_found(format!(
                 "no snapshot '{wanted}' on the hosts of {}",

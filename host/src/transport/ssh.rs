@@ -111,7 +111,7 @@ impl SshTransport {
     async fn connect(&self) -> TransportResult<Arc<Handle<PinnedHostKey>>> {
         let started = std::time::Instant::now();
         let connected = self.connect_untimed().await;
-        crate::timing::report(&format!("ssh: connecting to {}", self.where_()), started);
+        crate::timing::report(|| format!("ssh: connecting to {}", self.where_()), started);
         connected
     }
 
@@ -217,7 +217,7 @@ impl SshTransport {
     async fn exec(&self, command: &str, stdin: &[u8]) -> TransportResult<(u32, Vec<u8>, Vec<u8>)> {
         let started = std::time::Instant::now();
         let result = self.exec_untimed(command, stdin).await;
-        crate::timing::report(&format!("ssh: {}", brief(command)), started);
+        crate::timing::report(|| format!("ssh: {}", brief(command)), started);
         result
     }
 

@@ -4,7 +4,6 @@
 use super::{Run, World};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub struct AgentWorld {
@@ -48,28 +47,15 @@ impl AgentWorld {
         AgentWorld { world }
     }
 
-    /// A command with this world's environment (tmux server, git identity, HOME).
-    pub fn tool(&self, program: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env_remove("TMUX")
-            .env("HOME", self.path("home"))
-            .current_dir(&self.cwd)
-            .args(args);
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
     /// Run tmux against this world's server.
     pub fn tmux(&self, args: &[&str]) -> std::process::Output {
-        self.tool("tmux", args).output().expect("run tmux")
+        self.program("tmux", args).output().expect("run tmux")
     }
 
     /// Run git in `dir`; panics on failure; returns stdout.
     pub fn git(&self, dir: &Path, args: &[&str]) -> String {
         let out = self
-            .tool("git", args)
+            .program("git", args)
             .current_dir(dir)
             .output()
             .expect("run git");

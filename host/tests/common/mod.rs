@@ -6,8 +6,9 @@
 pub mod agents;
 pub mod fixtures;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use tempfile::TempDir;
 
 /// One isolated mngr world.
@@ -25,6 +26,16 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 impl Run {
@@ -106,7 +117,17 @@ impl World {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("MNGR_ROOT", self.root())
+        cmd.env("MNGR_ROOT", self.root());
+        self.in_world(cmd, args)
+    }
+
+    /// Any program with this world's environment (tmux server, git identity, HOME), not yet run.
+    pub fn program(&self, program: &str, args: &[&str]) -> Command {
+        self.in_world(Command::new(program), args)
+    }
+
+    fn in_world(&self, mut cmd: Command, args: &[&str]) -> Command {
+        cmd.env_remove("TMUX")
             .env("HOME", self.path("home"))
             .current_dir(&self.cwd)
             .args(args);
@@ -117,12 +138,25 @@ impl World {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().expect("run mngr");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from(self.command(args).output().expect("run mngr"))
+    }
+
+    /// Run mngr with `input` on its stdin (for `-` and `--stdin`).
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run mngr");
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(input)
+            .expect("write stdin");
+        Run::from(child.wait_with_output().expect("run mngr"))
     }
 
     /// Make `<dir>/repo` a real git repository and run mngr inside it. Returns the repo path.

@@ -93,8 +93,9 @@ impl Tunnel {
             .tempdir()
             .map_err(|e| format!("making a directory for the tunnel socket: {e}"))?;
         let socket = dir.path().join("docker.sock");
-        let mut ssh = Command::new("sh");
-        ssh.arg("-c")
+        let mut watched_ssh = Command::new("sh");
+        watched_ssh
+            .arg("-c")
             .arg(WATCHDOG)
             .arg("sh")
             .args(["-N", "-T"])
@@ -106,9 +107,9 @@ impl Tunnel {
             .arg("-L")
             .arg(format!("{}:{REMOTE_SOCKET}", socket.display()));
         if let Some(port) = target.port {
-            ssh.arg("-p").arg(port.to_string());
+            watched_ssh.arg("-p").arg(port.to_string());
         }
-        let mut child = ssh
+        let mut child = watched_ssh
             .arg("--")
             .arg(&target.destination)
             .stdin(Stdio::piped())

@@ -8,7 +8,7 @@
 //! (agent records, for listing while the host is stopped), `host_state/<host_id>/host_data.json`
 //! (a copy of the host's data.json).
 
-use crate::engine::{Engine, block_on, shell_quote};
+use crate::engine::{Engine, shell_quote};
 use crate::labels;
 use crate::record::StoredHost;
 use crate::scripts::STATE_CONTAINER_CMD;
@@ -394,10 +394,6 @@ impl StateStore {
             )
             .await?;
         Ok(())
-    }
-
-    pub fn blocking_ensure(&self, create: bool) -> ProviderResult<bool> {
-        block_on(self.ensure(create))
     }
 }
 
