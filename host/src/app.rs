@@ -84,6 +84,16 @@ impl App {
             .iter()
             .find(|p| p.name == name)
             .ok_or_else(|| {
+                if let Some(plan) = self
+                    .instances
+                    .iter()
+                    .find(|p| p.name == name && p.unreachable)
+                {
+                    return MngrError::unavailable(format!(
+                        "provider '{name}' is unreachable ({})",
+                        plan.reason.as_deref().unwrap_or("no answer")
+                    ));
+                }
                 let known: Vec<&str> = self.providers.iter().map(|p| p.name.as_str()).collect();
                 MngrError::not_found(format!(
                     "unknown provider '{name}'; enabled providers: {}",

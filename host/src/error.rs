@@ -39,7 +39,7 @@ pub enum ExitCode {
 }
 
 /// An error the CLI prints as one line (`Error: ...`) plus an optional hint, then exits with `code`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MngrError {
     pub code: ExitCode,
     pub message: String,

@@ -7,11 +7,15 @@
 //!   leaves out its backend, or by its plugin being disabled (then its backend is missing).
 //!   Disabled instances are still listed (`mngr provider list`), with the reason.
 
+use crate::bounded::{TimedInstance, Unfinished};
 use crate::config::{ProviderSettings, Settings};
 use crate::error::{MngrError, Result};
 use crate::registry::{BackendOrigin, Registry};
-use mngr_plugin_api::{Capabilities, ErrorKind, HostServices, InstanceContext, ProviderInstance};
+use mngr_plugin_api::{
+    Capabilities, ErrorKind, HostServices, InstanceContext, ProviderError, ProviderInstance,
+};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The source label of instances that no settings table defines.
 pub const DEFAULT_SOURCE: &str = "default";
@@ -28,16 +32,23 @@ pub struct InstancePlan {
     pub enabled: bool,
     /// Why the instance is disabled.
     pub reason: Option<String>,
+    /// Disabled because its service could not be reached while building it: a name that is
+    /// not found elsewhere may still be there.
+    pub unreachable: bool,
     /// The backend's keys from the table.
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 
-/// One enabled, built provider instance.
+/// One enabled, built provider instance. Its queries are bounded by `timeout`
+/// ([`crate::bounded`]).
+#[derive(Clone)]
 pub struct ProviderHandle {
     pub name: String,
     pub backend: String,
     pub instance: Arc<dyn ProviderInstance>,
     pub capabilities: Capabilities,
+    /// `provider_timeout` of this instance.
+    pub timeout: Duration,
 }
 
 /// Is plugin `name` switched off for this run (in settings, `--disable-plugin` or `--no-plugins`)?
@@ -101,6 +112,7 @@ pub fn plan_instances(
             settings: Some(table.clone()),
             enabled: reason.is_none(),
             reason,
+            unreachable: false,
             config: table.config.clone(),
         });
     }
@@ -116,6 +128,7 @@ pub fn plan_instances(
             settings: None,
             enabled: reason.is_none(),
             reason,
+            unreachable: false,
             config: serde_json::Map::new(),
         });
     }
@@ -195,14 +208,39 @@ pub fn build_instances(
             prefix: settings.prefix.clone(),
             services: services.clone(),
         };
-        match entry.backend.build_instance(ctx, plan.config.clone()) {
+        let timeout = plan
+            .settings
+            .as_ref()
+            .and_then(|t| t.provider_timeout)
+            .unwrap_or(settings.provider_timeout);
+        let backend = entry.backend.clone();
+        let config = plan.config.clone();
+        let built = crate::bounded::call_within(timeout, move || {
+            backend
+                .build_instance(ctx, config)
+                .map(Arc::<dyn ProviderInstance>::from)
+        })
+        .unwrap_or_else(|unfinished| {
+            Err(match unfinished {
+                Unfinished::TimedOut => {
+                    crate::bounded::timed_out(&plan.name, "setting up the instance", timeout)
+                }
+                Unfinished::Panicked => ProviderError::new(
+                    ErrorKind::Panic,
+                    "the backend panicked while setting up the instance",
+                ),
+            })
+        });
+        match built {
             Ok(instance) => {
-                let instance: Arc<dyn ProviderInstance> = Arc::from(instance);
+                let instance: Arc<dyn ProviderInstance> =
+                    Arc::new(TimedInstance::new(&plan.name, instance, timeout));
                 handles.push(ProviderHandle {
                     name: plan.name.clone(),
                     backend: plan.backend.clone(),
                     capabilities: capabilities_or_warn(&plan.name, &entry.origin, &*instance),
                     instance,
+                    timeout,
                 });
             }
             Err(err) if err.kind == ErrorKind::InvalidConfig => {
@@ -228,6 +266,7 @@ pub fn build_instances(
                     plan.name, err.message
                 );
                 plan.enabled = false;
+                plan.unreachable = true;
                 plan.reason = Some(format!("unavailable: {}", err.message));
             }
             // A plugin bug must not stop commands that do not need this provider.
@@ -306,6 +345,7 @@ mod tests {
             plans[0].reason.as_deref(),
             Some("unavailable: daemon not running")
         );
+        assert!(plans[0].unreachable);
         assert!(root.path().join("providers/down").is_dir());
     }
 }

@@ -8,9 +8,16 @@ use super::record::AgentRecord;
 use super::state::{self, AgentState};
 use super::types;
 use crate::app::{App, ProviderHandle};
+use crate::config::Settings;
 use crate::error::{ExitCode, MngrError, Result};
 use mngr_plugin_api::{ErrorKind, HostRecord, HostState};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+/// How long name resolution still waits for the providers that have not answered once every
+/// name was found on those that did: a same-named agent on a provider that answers within it
+/// still makes the name ambiguous; a slower provider is not waited for.
+const STRAGGLER_WAIT: Duration = Duration::from_secs(2);
 
 /// A host as discovered: connected and probed when it runs, else its provider's record only.
 pub struct HostView {
@@ -18,6 +25,9 @@ pub struct HostView {
     pub record: HostRecord,
     pub online: Option<Host>,
     pub probe: Option<HostProbe>,
+    /// Why a running host could not be read (its host key does not match, sshd does not
+    /// answer): commands that need the host fail with this, not with its state.
+    pub error: Option<MngrError>,
 }
 
 impl HostView {
@@ -25,8 +35,18 @@ impl HostView {
         self.record.name.as_str()
     }
 
-    /// The host, connected; an error naming its state when it is not running.
+    /// Fail with the error that kept a running host from being read.
+    pub fn require_reachable(&self) -> Result<()> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// The host, connected; an error naming its state when it is not running, or why it
+    /// could not be reached when it runs.
     pub fn require_online(&self) -> Result<&Host> {
+        self.require_reachable()?;
         self.online.as_ref().ok_or_else(|| {
             MngrError::not_running(format!(
                 "host '{}' of provider '{}' is {}",
@@ -90,21 +110,71 @@ pub fn select_providers<'a>(app: &'a App, names: &[String]) -> Result<Vec<&'a Pr
     names.iter().map(|n| app.provider(n)).collect()
 }
 
-/// Discover hosts and agents on the given providers, all at once.
+/// Discover hosts and agents on the given providers, all at once, waiting for every one (each
+/// provider call is bounded by its `provider_timeout`).
 pub fn discover(app: &App, providers: &[&ProviderHandle]) -> Discovery {
-    let prefix = app.settings.prefix.as_str();
-    let results: Vec<Discovery> = std::thread::scope(|scope| {
-        let handles: Vec<_> = providers
-            .iter()
-            .map(|p| scope.spawn(move || discover_provider(app, p, prefix)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    discover_until(app, providers, |_| false)
+}
+
+/// Discover on every provider at once, each on its own thread. Once `enough` holds for what
+/// the providers that answered found, the others get [`STRAGGLER_WAIT`] more; those that still
+/// have not answered are left behind with a warning.
+fn discover_until(
+    app: &App,
+    providers: &[&ProviderHandle],
+    enough: impl Fn(&[&AgentView]) -> bool,
+) -> Discovery {
+    let settings = Arc::new(app.settings.clone());
+    let (tx, rx) = mpsc::channel();
+    for (index, provider) in providers.iter().enumerate() {
+        let (provider, settings, tx) = ((*provider).clone(), settings.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let found = discover_provider(&settings, &provider);
+            crate::timing::report(
+                || format!("discovery on provider '{}'", provider.name),
+                started,
+            );
+            let _ = tx.send((index, found));
+        });
+    }
+    drop(tx);
+    let mut answers: Vec<Option<Discovery>> = providers.iter().map(|_| None).collect();
+    let mut deadline: Option<Instant> = None;
+    while answers.iter().any(Option::is_none) {
+        let answer = match deadline {
+            None => rx.recv().ok(),
+            Some(d) => rx
+                .recv_timeout(d.saturating_duration_since(Instant::now()))
+                .ok(),
+        };
+        // Every thread sent, panicked, or the wait is over.
+        let Some((index, found)) = answer else { break };
+        answers[index] = Some(found);
+        let so_far: Vec<&AgentView> = answers.iter().flatten().flat_map(|d| &d.agents).collect();
+        if deadline.is_none() && enough(&so_far) {
+            deadline = Some(Instant::now() + STRAGGLER_WAIT);
+        }
+    }
     let mut all = Discovery::default();
-    for d in results {
+    for (provider, answer) in providers.iter().zip(answers) {
+        let Some(d) = answer else {
+            if deadline.is_some() {
+                eprintln!(
+                    "Warning: provider '{}' has not answered after {} s (its provider_timeout is {} s); not waiting for it, since every agent named was found on the providers that answered",
+                    provider.name,
+                    crate::bounded::seconds(STRAGGLER_WAIT),
+                    crate::bounded::seconds(provider.timeout)
+                );
+            } else {
+                all.errors.push(DiscoveryError {
+                    provider: provider.name.clone(),
+                    message: "discovery failed unexpectedly (a panic)".to_string(),
+                    unreachable: false,
+                });
+            }
+            continue;
+        };
         all.hosts.extend(d.hosts);
         all.agents.extend(d.agents);
         all.errors.extend(d.errors);
@@ -116,7 +186,8 @@ pub fn discover(app: &App, providers: &[&ProviderHandle]) -> Discovery {
     all
 }
 
-fn discover_provider(app: &App, provider: &ProviderHandle, prefix: &str) -> Discovery {
+fn discover_provider(settings: &Settings, provider: &ProviderHandle) -> Discovery {
+    let prefix = settings.prefix.as_str();
     let mut out = Discovery::default();
     let records = match provider.instance.discover_hosts(false) {
         Ok(r) => r,
@@ -132,13 +203,13 @@ fn discover_provider(app: &App, provider: &ProviderHandle, prefix: &str) -> Disc
     let hosts: Vec<Discovery> = if records.len() == 1 {
         records
             .into_iter()
-            .map(|r| discover_host(app, provider, r, prefix))
+            .map(|r| discover_host(settings, provider, r, prefix))
             .collect()
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = records
                 .into_iter()
-                .map(|r| scope.spawn(move || discover_host(app, provider, r, prefix)))
+                .map(|r| scope.spawn(move || discover_host(settings, provider, r, prefix)))
                 .collect();
             handles
                 .into_iter()
@@ -155,12 +226,13 @@ fn discover_provider(app: &App, provider: &ProviderHandle, prefix: &str) -> Disc
 }
 
 fn discover_host(
-    app: &App,
+    settings: &Settings,
     provider: &ProviderHandle,
     record: HostRecord,
     prefix: &str,
 ) -> Discovery {
     let mut out = Discovery::default();
+    let mut error = None;
     if record.state == HostState::Running {
         let probed = Host::open(provider, record.clone()).and_then(|host| {
             let probe = host.probe()?;
@@ -179,7 +251,7 @@ fn discover_host(
                     let state = state::determine(
                         pane,
                         &types::expected_process(&agent.agent_type, &agent.command),
-                        types::is_known(&agent.agent_type, &app.settings),
+                        types::is_known(&agent.agent_type, settings),
                         state::Marks {
                             active: probe.active.contains(dir),
                             launching: probe.launching.contains(dir),
@@ -193,6 +265,7 @@ fn discover_host(
                     record,
                     online: Some(host),
                     probe: Some(probe),
+                    error: None,
                 });
                 for (agent, state, pane_pid) in agents {
                     out.agents.push(AgentView {
@@ -209,17 +282,24 @@ fn discover_host(
                 out.errors.push(DiscoveryError {
                     provider: provider.name.clone(),
                     unreachable: e.code == ExitCode::ProviderUnavailable,
-                    message: e.message,
+                    message: e.message.clone(),
                 });
+                error = Some(e);
             }
         }
     }
-    // Offline (or unreachable): the provider's copies of the agent records.
+    // Offline (or running but unreachable): the provider's copies of the agent records. Their
+    // state is known only for an offline host.
+    let state = match error {
+        None => AgentState::Stopped,
+        Some(_) => AgentState::Unknown,
+    };
     let view = Arc::new(HostView {
         provider: provider.name.clone(),
         record,
         online: None,
         probe: None,
+        error,
     });
     match provider.instance.persisted_agent_records(&view.record.id) {
         Ok(records) => {
@@ -229,7 +309,7 @@ fn discover_host(
                 };
                 out.agents.push(AgentView {
                     record: agent,
-                    state: AgentState::Stopped,
+                    state,
                     host: view.clone(),
                     pane_pid: None,
                 });
@@ -289,19 +369,34 @@ impl Discovery {
         }
     }
 
+    /// Not found on what answered. While a provider (or one of its hosts) could not be read,
+    /// the agent may be there: say so, naming it (exit 6 when it could not be reached).
     fn not_found(&self, address: &AgentAddress) -> MngrError {
-        let unreachable: Vec<&DiscoveryError> = self
+        let unread: Vec<&DiscoveryError> = self
             .errors
             .iter()
-            .filter(|e| e.unreachable && address.provider.as_ref().is_none_or(|p| &e.provider == p))
+            .filter(|e| address.provider.as_ref().is_none_or(|p| &e.provider == p))
             .collect();
-        if let Some(first) = unreachable.first() {
-            let names: Vec<&str> = unreachable.iter().map(|e| e.provider.as_str()).collect();
-            return MngrError::unavailable(format!(
-                "cannot tell whether agent '{}' exists: provider '{}' is unreachable ({})",
-                address.agent,
-                names.join("', '"),
-                first.message
+        if let Some(first) = unread.iter().find(|e| e.unreachable).or(unread.first()) {
+            let mut names: Vec<&str> = unread.iter().map(|e| e.provider.as_str()).collect();
+            names.dedup();
+            let (code, how) = if first.unreachable {
+                (ExitCode::ProviderUnavailable, "could not be reached")
+            } else {
+                (ExitCode::Failure, "could not be read")
+            };
+            return MngrError::new(
+                code,
+                format!(
+                    "cannot tell whether agent '{}' exists: provider '{}' {how} ({})",
+                    address.agent,
+                    names.join("', '"),
+                    first.message
+                ),
+            )
+            .with_hint(format!(
+                "`mngr list` shows every agent and each provider's error; if '{p}' stays unreachable, set [providers.{p}] is_enabled = false",
+                p = first.provider
             ));
         }
         let place = match (&address.host, &address.provider) {
@@ -329,5 +424,21 @@ pub fn discover_for(app: &App, addresses: &[AgentAddress]) -> Result<Discovery> 
         }
     }
     let providers = select_providers(app, &names)?;
-    Ok(discover(app, &providers))
+    // Stop waiting once every address names an agent among the providers that answered.
+    let mut found = discover_until(app, &providers, |agents| {
+        addresses
+            .iter()
+            .all(|address| agents.iter().any(|a| Discovery::matches(a, address)))
+    });
+    // Instances skipped because their service was down may hold the agent too.
+    for plan in app.instances.iter().filter(|p| p.unreachable) {
+        if names.is_empty() || names.contains(&plan.name) {
+            found.errors.push(DiscoveryError {
+                provider: plan.name.clone(),
+                message: plan.reason.clone().unwrap_or_default(),
+                unreachable: true,
+            });
+        }
+    }
+    Ok(found)
 }

@@ -41,6 +41,9 @@ pub struct ProviderSettings {
     /// The plugin that provides the backend (`plugin = ...`, else the backend name); an instance
     /// whose plugin is disabled is skipped rather than refused.
     pub plugin: String,
+    /// How long a call to this instance may take (`provider_timeout`), when it overrides the
+    /// global setting.
+    pub provider_timeout: Option<std::time::Duration>,
     /// The remaining keys, for the backend to validate.
     pub config: serde_json::Map<String, serde_json::Value>,
     /// Which layers set this table, joined with `+` ("user", "user+local", "env", "-S").
@@ -78,6 +81,9 @@ pub struct Settings {
     pub prefix: String,
     /// Never prompt or open an editor (`headless`, `MNGR_HEADLESS`; `--headless` adds to it).
     pub headless: bool,
+    /// How long a query to a provider (listing hosts, reading records) may take before the
+    /// provider counts as unreachable (`provider_timeout`, seconds).
+    pub provider_timeout: std::time::Duration,
     /// Only instances of these backends are enabled; empty means all.
     pub enabled_backends: Vec<String>,
     pub agent_types: BTreeMap<String, AgentTypeSettings>,
@@ -105,6 +111,7 @@ impl Default for Settings {
         Settings {
             prefix: "mngr-".to_string(),
             headless: false,
+            provider_timeout: DEFAULT_PROVIDER_TIMEOUT,
             enabled_backends: Vec::new(),
             agent_types: BTreeMap::new(),
             providers: BTreeMap::new(),
@@ -137,10 +144,25 @@ impl Settings {
     }
 }
 
+/// `provider_timeout` when no layer sets it.
+pub const DEFAULT_PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A `provider_timeout` value (checked by the schema already) as a duration.
+fn seconds(value: &Value) -> Option<std::time::Duration> {
+    let s = value
+        .as_float()
+        .or_else(|| value.as_integer().map(|i| i as f64))?;
+    std::time::Duration::try_from_secs_f64(s).ok()
+}
+
 fn defaults() -> Table {
     let mut t = Table::new();
     t.insert("prefix".into(), Value::String("mngr-".into()));
     t.insert("headless".into(), Value::Boolean(false));
+    t.insert(
+        "provider_timeout".into(),
+        Value::Integer(DEFAULT_PROVIDER_TIMEOUT.as_secs() as i64),
+    );
     t.insert("enabled_backends".into(), Value::Array(Vec::new()));
     t
 }
@@ -273,6 +295,10 @@ fn extract(s: &mut Settings) -> Result<()> {
         .get("headless")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    s.provider_timeout = merged
+        .get("provider_timeout")
+        .and_then(seconds)
+        .unwrap_or(DEFAULT_PROVIDER_TIMEOUT);
     s.enabled_backends = strings(merged.get("enabled_backends"));
 
     for (name, entry) in entries("agent_types") {
@@ -313,6 +339,7 @@ fn extract(s: &mut Settings) -> Result<()> {
             .remove("is_enabled")
             .and_then(|v| v.as_bool())
             .unwrap_or(true);
+        let provider_timeout = entry.remove("provider_timeout").as_ref().and_then(seconds);
         let sources: Vec<Source> = s
             .provenance
             .sources_under(&path_of(&format!("providers.{name}")))
@@ -327,6 +354,7 @@ fn extract(s: &mut Settings) -> Result<()> {
                 backend,
                 is_enabled,
                 plugin,
+                provider_timeout,
                 config: entry
                     .iter()
                     .map(|(k, v)| (k.clone(), toml_to_json(v)))

@@ -11,19 +11,22 @@ use mngr_plugin_api::validate_safe_name;
 use std::collections::{BTreeMap, BTreeSet};
 use toml::{Table, Value};
 
-pub const TOP_LEVEL_KEYS: [&str; 7] = [
+pub const TOP_LEVEL_KEYS: [&str; 8] = [
     "agent_types",
     "commands",
     "enabled_backends",
     "headless",
     "plugins",
     "prefix",
+    "provider_timeout",
     "providers",
 ];
 pub const AGENT_TYPE_KEYS: [&str; 2] = ["args", "command"];
 pub const PLUGIN_KEYS: [&str; 1] = ["enabled"];
 /// Keys of `[providers.NAME]` that mngr reads itself; the rest go to the backend.
-pub const PROVIDER_COMMON_KEYS: [&str; 3] = ["backend", "is_enabled", "plugin"];
+pub const PROVIDER_COMMON_KEYS: [&str; 4] = ["backend", "is_enabled", "plugin", "provider_timeout"];
+/// The longest `provider_timeout` accepted, in seconds (an hour: longer is a typo).
+pub const MAX_PROVIDER_TIMEOUT: f64 = 3600.0;
 
 /// Command name -> the option names it accepts (for `[commands.NAME]`).
 pub type CommandOptions = BTreeMap<String, BTreeSet<String>>;
@@ -88,6 +91,27 @@ impl Checker<'_> {
         }
     }
 
+    /// `provider_timeout`: seconds, more than 0 and at most an hour.
+    fn timeout(&self, key: &str, value: &Value) -> Result<()> {
+        let seconds = match value {
+            Value::Integer(i) => *i as f64,
+            Value::Float(f) => *f,
+            other => {
+                return Err(self.error(format!(
+                    "'{key}' must be a number of seconds, not {}",
+                    describe(other)
+                )));
+            }
+        };
+        if seconds > 0.0 && seconds <= MAX_PROVIDER_TIMEOUT {
+            Ok(())
+        } else {
+            Err(self.error(format!(
+                "'{key}' = {value}: a timeout must be more than 0 and at most {MAX_PROVIDER_TIMEOUT} seconds"
+            )))
+        }
+    }
+
     fn name(&self, key: &str, name: &str) -> Result<()> {
         validate_safe_name("name", name)
             .map(|_| ())
@@ -113,6 +137,7 @@ impl Checker<'_> {
             match base_key(key) {
                 "prefix" => self.expect(key, value, "a string")?,
                 "headless" => self.expect(key, value, "a boolean")?,
+                "provider_timeout" => self.timeout(key, value)?,
                 "enabled_backends" => self.expect(key, value, "a list of strings")?,
                 "agent_types" => {
                     for (at, entry) in self.entries(key, value)? {
@@ -131,6 +156,7 @@ impl Checker<'_> {
                         for (field, v) in entry.iter() {
                             match base_key(field) {
                                 "is_enabled" => self.expect(&join(&at, field), v, "a boolean")?,
+                                "provider_timeout" => self.timeout(&join(&at, field), v)?,
                                 "backend" | "plugin" => {
                                     self.expect(&join(&at, field), v, "a string")?;
                                     self.name(&join(&at, field), v.as_str().expect("checked"))?;
@@ -238,7 +264,7 @@ mod tests {
         let msg = |t: &str| check(t).unwrap_err().message;
         assert_eq!(
             msg("prfix = 'a'"),
-            "environment variable T: unknown key 'prfix'; valid keys: agent_types, commands, enabled_backends, headless, plugins, prefix, providers"
+            "environment variable T: unknown key 'prfix'; valid keys: agent_types, commands, enabled_backends, headless, plugins, prefix, provider_timeout, providers"
         );
         assert_eq!(
             msg("prefix = 3"),
@@ -251,6 +277,21 @@ mod tests {
             msg("[providers.lab]\nis_enabled = 'no'")
                 .contains("'providers.lab.is_enabled' must be a boolean")
         );
+        assert_eq!(
+            msg("provider_timeout = 'slow'"),
+            "environment variable T: 'provider_timeout' must be a number of seconds, not a string (\"slow\")"
+        );
+        for bad in ["0", "-1", "1e300", "nan", "inf", "3601"] {
+            assert!(
+                msg(&format!("provider_timeout = {bad}")).contains("a timeout must be more than 0"),
+                "{bad}"
+            );
+        }
+        assert!(
+            msg("[providers.lab]\nprovider_timeout = 0")
+                .contains("'providers.lab.provider_timeout' = 0: a timeout must be more than 0")
+        );
+        check("provider_timeout = 2.5\n[providers.lab]\nprovider_timeout = 1").unwrap();
         assert!(msg("[providers.'a.b']\nx = 1").contains("'providers.a.b': invalid name"));
         assert!(
             msg("[commands.craete]\nx = 1")
