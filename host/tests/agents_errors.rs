@@ -278,3 +278,142 @@ fn an_unreachable_provider_is_not_reported_as_not_found() {
         run.stderr
     );
 }
+
+/// A port that accepts connections and never answers, for as long as the test runs.
+fn silent_listener() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+/// Run mngr and say how long it took.
+fn timed(w: &AgentWorld, args: &[&str]) -> (common::Run, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let run = w.run(args);
+    (run, started.elapsed())
+}
+
+#[test]
+fn a_provider_that_never_answers_slows_no_command_on_other_providers() {
+    let mut w = AgentWorld::new();
+    w.create(&["here", "--in-place", "--", "sleep", "1000"]);
+    let port = silent_listener();
+    // Far longer than any command here may take: the fast ones must not wait for it.
+    let timeout = std::time::Duration::from_secs(60);
+    let fast = timeout / 3;
+    w.set_env("MNGR__PROVIDER_TIMEOUT", "60");
+    w.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
+    w.set_env(
+        "MNGR__PROVIDERS__DOCKER__HOST",
+        &format!("tcp://127.0.0.1:{port}"),
+    );
+
+    let (run, took) = timed(&w, &["exec", "here", "echo ok"]);
+    assert_eq!(run.ok(), "ok\n");
+    assert!(took < fast, "exec waited {took:?} for the silent provider");
+    assert!(
+        run.stderr
+            .contains("Warning: provider 'docker' has not answered after 2 s"),
+        "the slow provider is named: {}",
+        run.stderr
+    );
+    let (run, took) = timed(&w, &["message", "here", "-m", "hi"]);
+    run.ok();
+    assert!(took < fast, "message waited {took:?}");
+    let (run, took) = timed(&w, &["stop", "here"]);
+    run.ok();
+    assert!(took < fast, "stop waited {took:?}");
+
+    // list needs every provider: it waits provider_timeout (here 2 s), then names the slow one.
+    let (run, took) = timed(
+        &w,
+        &["-S", "provider_timeout=2", "list", "--format", "json"],
+    );
+    assert!(took < fast, "list waited {took:?}");
+    assert_eq!(run.code, 6, "{run:?}");
+    let v = run.json();
+    assert_eq!(v["agents"][0]["name"], "here");
+    assert_eq!(v["errors"][0]["provider_name"], "docker");
+    assert_eq!(v["errors"][0]["unreachable"], true);
+    assert!(
+        run.stderr
+            .contains("Warning: provider 'docker' did not answer within 2 s (listing hosts)"),
+        "{}",
+        run.stderr
+    );
+    // -v shows how long the provider took.
+    let run = w.run(&["-v", "-S", "provider_timeout=2", "list"]);
+    assert!(
+        run.stderr
+            .contains("debug: provider 'docker': listing hosts took 2"),
+        "{}",
+        run.stderr
+    );
+
+    // A name found nowhere: the slow provider may hold it (exit 6, named), bounded by the
+    // instance's own timeout.
+    let (run, took) = timed(
+        &w,
+        &[
+            "-S",
+            "providers.docker.provider_timeout=2",
+            "exec",
+            "ghost",
+            "true",
+        ],
+    );
+    let line = run.error_line(6);
+    assert!(took < fast, "not found waited {took:?}");
+    assert!(
+        line.starts_with("Error: cannot tell whether agent 'ghost' exists: provider 'docker' is unreachable (no answer within 2 s"),
+        "{line}"
+    );
+
+    // A refused port and a daemon socket that does not exist say the same.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for host in [
+        format!("tcp://127.0.0.1:{closed}"),
+        "unix:///nonexistent/docker.sock".to_string(),
+    ] {
+        w.set_env("MNGR__PROVIDERS__DOCKER__HOST", &host);
+        let (run, took) = timed(&w, &["stop", "ghost"]);
+        let line = run.error_line(6);
+        assert!(took < fast, "{host}: {took:?}");
+        assert!(
+            line.contains(
+                "cannot tell whether agent 'ghost' exists: provider 'docker' is unreachable"
+            ),
+            "{host}: {line}"
+        );
+        assert_eq!(w.run(&["exec", "here", "echo ok"]).ok(), "ok\n", "{host}");
+    }
+    w.run(&["destroy", "here", "-f"]).ok();
+}
+
+#[test]
+fn a_bad_provider_timeout_is_refused() {
+    let w = AgentWorld::new();
+    for bad in ["0", "-1", "nan", "1e300", "\"soon\""] {
+        let line = w
+            .run(&["-S", &format!("provider_timeout={bad}"), "list"])
+            .error_line(8);
+        assert!(line.contains("'provider_timeout'"), "{bad}: {line}");
+    }
+    let line = w
+        .run(&["-S", "providers.local.provider_timeout=0", "list"])
+        .error_line(8);
+    assert!(
+        line.contains("'providers.local.provider_timeout' = 0"),
+        "{line}"
+    );
+}

@@ -381,7 +381,7 @@ impl Discovery {
             let mut names: Vec<&str> = unread.iter().map(|e| e.provider.as_str()).collect();
             names.dedup();
             let (code, how) = if first.unreachable {
-                (ExitCode::ProviderUnavailable, "could not be reached")
+                (ExitCode::ProviderUnavailable, "is unreachable")
             } else {
                 (ExitCode::Failure, "could not be read")
             };

@@ -266,6 +266,8 @@ pub fn label(
             Ok(record)
         }
         None => {
+            // A running host that could not be reached keeps its own record: refuse.
+            agent.host.require_reachable()?;
             let mut record = agent.record.clone();
             record.labels.extend(labels.clone());
             let value = serde_json::to_value(&record).expect("serializes");

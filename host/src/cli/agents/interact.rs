@@ -48,6 +48,7 @@ pub fn connect(global: &GlobalOptions, args: ConnectArgs) -> Result<()> {
     let app = super::load(global)?;
     let (found, idx) = resolve(&app, std::slice::from_ref(&args.agent))?;
     let agent = &found.agents[idx[0]];
+    agent.host.require_reachable()?;
     let session = session_name(&app.settings.prefix, &agent.record.name);
     if agent.pane_pid.is_some() {
         return attach(agent.host.require_online()?, &session);
@@ -119,6 +120,7 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> Result<()> {
     for &i in &idx {
         let agent = &found.agents[i];
         let outcome = (|| {
+            agent.host.require_reachable()?;
             // A stopped host is started first (where its provider can), unless --no-start.
             let reopened;
             let host = match (&agent.host.online, args.no_start) {
@@ -280,6 +282,7 @@ pub fn message(global: &GlobalOptions, args: MessageArgs) -> Result<()> {
     for &i in &idx {
         let agent = &found.agents[i];
         let outcome = (|| {
+            agent.host.require_reachable()?;
             if !agent.state.is_running() {
                 return Err(MngrError::not_running(format!(
                     "agent '{}' is not running (state {})",
@@ -361,6 +364,7 @@ pub fn capture(global: &GlobalOptions, args: CaptureArgs) -> Result<()> {
     let app = super::load(global)?;
     let (found, idx) = resolve(&app, std::slice::from_ref(&args.agent))?;
     let agent = &found.agents[idx[0]];
+    agent.host.require_reachable()?;
     if agent.pane_pid.is_none() {
         return Err(MngrError::not_running(format!(
             "agent '{}' is not running (state {}), so it has no pane to capture",

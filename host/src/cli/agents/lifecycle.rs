@@ -222,6 +222,9 @@ pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<()> {
         print_dry_run("start", &agents);
         return Ok(());
     }
+    for agent in &agents {
+        agent.host.require_reachable()?;
+    }
     let mut host_started = false;
     let mut restored: Vec<(mngr_plugin_api::HostId, Host)> = Vec::new();
     if let Some(snapshot) = &args.snapshot {
@@ -339,6 +342,7 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
                 .iter()
                 .any(|a| !offline.iter().any(|o| o.record.id == a.record.id))
         {
+            agent.host.require_reachable()?;
             return Err(MngrError::not_running(format!(
                 "host '{}' of agent '{}' is {}",
                 agent.host.name(),
@@ -348,6 +352,7 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
             .with_hint(format!("start it first: mngr start {}", agent.record.name)));
         }
         if !args.force {
+            agent.host.require_reachable()?;
             return Err(MngrError::new(
                 ExitCode::UnsavedWork,
                 format!(
