@@ -361,3 +361,60 @@ fn connect_gives_a_terminal_in_the_agents_tmux_session_in_the_container() {
     d.w.run(&["destroy", "term", "-f"]).ok();
     d.assert_clean();
 }
+
+#[test]
+fn a_host_whose_ssh_key_changed_is_reported_as_such_by_every_command() {
+    let d = DockerWorld::new();
+    d.w.create(&["keyed", "--in", "docker", "--", "sleep", "1000"]);
+    d.w.wait_state("keyed", "WAITING");
+    // The container's sshd gets a new host key: it no longer matches the one mngr pinned.
+    let container = format!("{}keyed", d.prefix);
+    let out = std::process::Command::new("docker")
+        .args([
+            "exec",
+            &container,
+            "sh",
+            "-c",
+            "rm -f /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key.pub && \
+             ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && \
+             kill -HUP $(cat /run/sshd.pid)",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    d.w.wait_until("sshd serves the new key", || {
+        d.w.run(&["exec", "keyed", "true"]).code == 6
+    });
+
+    let list = d.w.run(&["list", "--format", "json"]);
+    assert_eq!(list.code, 6, "{list:?}");
+    let v = list.json();
+    assert_eq!(v["agents"][0]["name"], "keyed");
+    assert_eq!(v["agents"][0]["state"], "UNKNOWN", "not STOPPED: {v}");
+    assert_eq!(v["agents"][0]["host"]["state"], "RUNNING");
+    let error = &v["errors"][0];
+    assert_eq!(error["provider_name"], "docker");
+    assert!(
+        error["message"].as_str().unwrap().contains("does not match the key pinned"),
+        "{error}"
+    );
+    for args in [
+        &["stop", "keyed"][..],
+        &["start", "keyed"],
+        &["message", "keyed", "-m", "hi"],
+        &["exec", "keyed", "true"],
+        &["capture", "keyed"],
+        &["label", "keyed", "--label", "k=v"],
+        &["destroy", "keyed"],
+    ] {
+        let line = d.w.run(args).error_line(6);
+        assert!(
+            line.contains("cannot reach host 'keyed' of provider 'docker'")
+                && line.contains("does not match the key pinned for this host"),
+            "{args:?}: {line}"
+        );
+    }
+    // --force destroys the host through its provider, which needs no SSH.
+    d.w.run(&["destroy", "keyed", "-f"]).ok();
+    d.assert_clean();
+}
