@@ -395,7 +395,10 @@ fn a_host_whose_ssh_key_changed_is_reported_as_such_by_every_command() {
     let error = &v["errors"][0];
     assert_eq!(error["provider_name"], "docker");
     assert!(
-        error["message"].as_str().unwrap().contains("does not match the key pinned"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not match the key pinned"),
         "{error}"
     );
     for args in [

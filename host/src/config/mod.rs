@@ -159,10 +159,6 @@ fn defaults() -> Table {
     let mut t = Table::new();
     t.insert("prefix".into(), Value::String("mngr-".into()));
     t.insert("headless".into(), Value::Boolean(false));
-    t.insert(
-        "provider_timeout".into(),
-        Value::Integer(DEFAULT_PROVIDER_TIMEOUT.as_secs() as i64),
-    );
     t.insert("enabled_backends".into(), Value::Array(Vec::new()));
     t
 }
