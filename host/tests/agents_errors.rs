@@ -303,6 +303,7 @@ fn timed(w: &AgentWorld, args: &[&str]) -> (common::Run, std::time::Duration) {
 fn a_provider_that_never_answers_slows_no_command_on_other_providers() {
     let mut w = AgentWorld::new();
     w.create(&["here", "--in-place", "--", "sleep", "1000"]);
+    let id = w.agent("here").unwrap()["id"].as_str().unwrap().to_string();
     let port = silent_listener();
     // Far longer than any command here may take: the fast ones must not wait for it.
     let timeout = std::time::Duration::from_secs(60);
@@ -319,10 +320,16 @@ fn a_provider_that_never_answers_slows_no_command_on_other_providers() {
     assert!(took < fast, "exec waited {took:?} for the silent provider");
     assert!(
         run.stderr
-            .contains("Warning: provider 'docker' has not answered after 2 s"),
+            .contains("Warning: provider 'docker' has not answered after ")
+            && run.stderr.contains("(its provider_timeout is 60 s)"),
         "the slow provider is named: {}",
         run.stderr
     );
+    // An id is unique: found, it needs no other provider, and nothing is said.
+    let (run, took) = timed(&w, &["exec", &id, "echo ok"]);
+    assert_eq!(run.ok(), "ok\n");
+    assert!(took < fast, "exec by id waited {took:?}");
+    assert!(!run.stderr.contains("Warning"), "{}", run.stderr);
     let (run, took) = timed(&w, &["message", "here", "-m", "hi"]);
     run.ok();
     assert!(took < fast, "message waited {took:?}");

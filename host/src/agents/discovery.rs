@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 /// How long name resolution still waits for the providers that have not answered once every
 /// name was found on those that did: a same-named agent on a provider that answers within it
-/// still makes the name ambiguous; a slower provider is not waited for.
+/// still makes the name ambiguous; a slower provider is not waited for. (Agent ids are unique,
+/// so an id found needs no wait.)
 const STRAGGLER_WAIT: Duration = Duration::from_secs(2);
 
 /// A host as discovered: connected and probed when it runs, else its provider's record only.
@@ -113,17 +114,18 @@ pub fn select_providers<'a>(app: &'a App, names: &[String]) -> Result<Vec<&'a Pr
 /// Discover hosts and agents on the given providers, all at once, waiting for every one (each
 /// provider call is bounded by its `provider_timeout`).
 pub fn discover(app: &App, providers: &[&ProviderHandle]) -> Discovery {
-    discover_until(app, providers, |_| false)
+    discover_until(app, providers, |_| None)
 }
 
-/// Discover on every provider at once, each on its own thread. Once `enough` holds for what
-/// the providers that answered found, the others get [`STRAGGLER_WAIT`] more; those that still
+/// Discover on every provider at once, each on its own thread. Once `enough` gives a wait for
+/// what the providers that answered found, the others get that long more; those that still
 /// have not answered are left behind with a warning.
 fn discover_until(
     app: &App,
     providers: &[&ProviderHandle],
-    enough: impl Fn(&[&AgentView]) -> bool,
+    enough: impl Fn(&[&AgentView]) -> Option<Duration>,
 ) -> Discovery {
+    let started = Instant::now();
     let settings = Arc::new(app.settings.clone());
     let (tx, rx) = mpsc::channel();
     for (index, provider) in providers.iter().enumerate() {
@@ -141,6 +143,7 @@ fn discover_until(
     drop(tx);
     let mut answers: Vec<Option<Discovery>> = providers.iter().map(|_| None).collect();
     let mut deadline: Option<Instant> = None;
+    let mut grace: Option<Duration> = None;
     while answers.iter().any(Option::is_none) {
         let answer = match deadline {
             None => rx.recv().ok(),
@@ -152,26 +155,29 @@ fn discover_until(
         let Some((index, found)) = answer else { break };
         answers[index] = Some(found);
         let so_far: Vec<&AgentView> = answers.iter().flatten().flat_map(|d| &d.agents).collect();
-        if deadline.is_none() && enough(&so_far) {
-            deadline = Some(Instant::now() + STRAGGLER_WAIT);
+        if deadline.is_none() {
+            grace = enough(&so_far);
+            deadline = grace.map(|wait| Instant::now() + wait);
         }
     }
     let mut all = Discovery::default();
     for (provider, answer) in providers.iter().zip(answers) {
         let Some(d) = answer else {
-            if deadline.is_some() {
-                eprintln!(
-                    "Warning: provider '{}' has not answered after {} s (its provider_timeout is {} s); not waiting for it, since every agent named was found on the providers that answered",
+            match grace {
+                // Only ids were named, and found: this provider was not needed.
+                Some(Duration::ZERO) => {}
+                // The check for a same-named agent went without it: say so.
+                Some(_) => eprintln!(
+                    "Warning: provider '{}' has not answered after {:.1} s (its provider_timeout is {} s); not waiting for it, since every agent named was found on the providers that answered",
                     provider.name,
-                    crate::bounded::seconds(STRAGGLER_WAIT),
+                    started.elapsed().as_secs_f64(),
                     crate::bounded::seconds(provider.timeout)
-                );
-            } else {
-                all.errors.push(DiscoveryError {
+                ),
+                None => all.errors.push(DiscoveryError {
                     provider: provider.name.clone(),
                     message: "discovery failed unexpectedly (a panic)".to_string(),
                     unreachable: false,
-                });
+                }),
             }
             continue;
         };
@@ -426,9 +432,15 @@ pub fn discover_for(app: &App, addresses: &[AgentAddress]) -> Result<Discovery> 
     let providers = select_providers(app, &names)?;
     // Stop waiting once every address names an agent among the providers that answered.
     let mut found = discover_until(app, &providers, |agents| {
-        addresses
+        let all_found = addresses
             .iter()
-            .all(|address| agents.iter().any(|a| Discovery::matches(a, address)))
+            .all(|address| agents.iter().any(|a| Discovery::matches(a, address)));
+        let ids_only = addresses.iter().all(AgentAddress::is_id);
+        all_found.then_some(if ids_only {
+            Duration::ZERO
+        } else {
+            STRAGGLER_WAIT
+        })
     });
     // Instances skipped because their service was down may hold the agent too.
     for plan in app.instances.iter().filter(|p| p.unreachable) {
