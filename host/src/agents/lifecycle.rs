@@ -68,13 +68,14 @@ pub(super) fn session_script(host: &Host, record: &AgentRecord, session: &str) -
     let wd = quote(&record.work_dir);
     // One tmux call: new-session fails with "duplicate session" when it exists. The session is
     // marked with its host dir (option @mngr_host_dir, and MNGR_HOST_DIR in its environment) so
-    // hosts sharing a tmux server tell their sessions apart.
+    // hosts sharing a tmux server tell their sessions apart, and with its agent's id (option
+    // @mngr_agent_id) so gc tells whose it is whatever the prefix.
     format!(
         "cd {wd} 2>/dev/null || {{ echo \"work dir {} does not exist\" >&2; exit 3; }}\n\
          mkdir -p {d}/activity {d}/commands {d}/llm_data\n\
          unset MNGR_AGENT_ID\n\
          : > {launching}\n\
-         pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} -e {owner} {pc} \\; set-option -q -t {t} @mngr_host_dir {hd} 2>&1) || {{\n\
+         pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} -e {owner} {pc} \\; set-option -q -t {t} @mngr_host_dir {hd} \\; set-option -q -t {t} @mngr_agent_id {id} 2>&1) || {{\n\
            rm -f {launching}\n\
            case \"$pid\" in *'duplicate session'*) exit 5;; esac\n\
            echo \"$pid\" >&2; exit 4\n\
@@ -89,6 +90,7 @@ pub(super) fn session_script(host: &Host, record: &AgentRecord, session: &str) -
         pc = quote(&pane_command),
         owner = quote(&format!("MNGR_HOST_DIR={}", host.host_dir)),
         hd = quote(&host.host_dir),
+        id = quote(record.id.as_str()),
         t = quote(&format!("={session}:")),
         act = quote(&activity_json(record)),
         d = quote(&dir),
@@ -198,6 +200,24 @@ pub fn remove(host: &Host, record: &AgentRecord, delete_branch: bool, prefix: &s
         host.write_host_data(&mut data)?;
     }
     Ok(())
+}
+
+/// Destroy an agent: stop it and remove it, under the host lock. Its record is read again
+/// under the lock, so of several commands destroying one agent at once exactly one does it;
+/// the others fail with "not found" (exit code 9).
+pub fn destroy(host: &Host, agent: &AgentView, delete_branch: bool, prefix: &str) -> Result<()> {
+    let _lock = host.lock()?;
+    let record = host
+        .read_agent_record(agent.record.id.as_str())?
+        .ok_or_else(|| {
+            MngrError::not_found(format!(
+                "agent '{}' is already gone: another command destroyed it",
+                agent.address()
+            ))
+            .with_hint("mngr list shows the agents that remain")
+        })?;
+    stop(host, agent, prefix)?;
+    remove(host, &record, delete_branch, prefix)
 }
 
 /// Rename an agent: its tmux session, its env file, then its record (the commit point).
