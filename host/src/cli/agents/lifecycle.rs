@@ -53,7 +53,8 @@ pub struct StartArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Without --force, destroy refuses an agent whose work dir holds uncommitted changes, or
-commits that exist nowhere else, and says which (exit code 14).
+commits that exist nowhere else, and says which (exit code 14). Of several destroys of one
+agent at once, one destroys it; the others say it is already gone (exit code 9).
 
 Examples:
   mngr destroy fixer
