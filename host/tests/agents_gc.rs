@@ -81,8 +81,8 @@ fn gc_keeps_commits_and_uncommitted_work_of_agents_whose_record_is_gone() {
     assert!(find(&removed, "work_dir", worker_wd.to_str().unwrap()).is_some());
     assert!(!worker_wd.exists());
     // The uncommitted file stays, in its work dir, on its branch.
-    let reason = find(&kept, "work_dir", dirty_wd.to_str().unwrap())
-        .unwrap_or_else(|| panic!("{real}"));
+    let reason =
+        find(&kept, "work_dir", dirty_wd.to_str().unwrap()).unwrap_or_else(|| panic!("{real}"));
     assert!(reason.contains("1 uncommitted change(s)"), "{reason}");
     assert_eq!(
         std::fs::read_to_string(dirty_wd.join("notes.txt")).unwrap(),
@@ -92,11 +92,18 @@ fn gc_keeps_commits_and_uncommitted_work_of_agents_whose_record_is_gone() {
     // What holds no work goes, each with the reason.
     assert!(find(&removed, "work_dir", idle_wd.to_str().unwrap()).is_some());
     let reason = find(&removed, "branch", "mngr/idle").unwrap_or_else(|| panic!("{real}"));
-    assert!(reason.contains("each of its commits is on another branch"), "{reason}");
+    assert!(
+        reason.contains("each of its commits is on another branch"),
+        "{reason}"
+    );
     assert!(!idle_wd.exists() && !branch_exists(&w, &repo, "mngr/idle"));
-    for (name, id) in [("worker", &worker_id), ("dirty", &dirty_id), ("idle", &idle_id)] {
-        let reason = find(&removed, "session", &format!("mngr-{name}"))
-            .unwrap_or_else(|| panic!("{real}"));
+    for (name, id) in [
+        ("worker", &worker_id),
+        ("dirty", &dirty_id),
+        ("idle", &idle_id),
+    ] {
+        let reason =
+            find(&removed, "session", &format!("mngr-{name}")).unwrap_or_else(|| panic!("{real}"));
         assert_eq!(reason, format!("its agent {id} has no record"));
     }
     assert!(w.sessions().is_empty());
@@ -104,7 +111,10 @@ fn gc_keeps_commits_and_uncommitted_work_of_agents_whose_record_is_gone() {
     // The dry run listed exactly what the real run removed and kept, and said why.
     assert_eq!(dry["removed"], real["removed"]);
     assert_eq!(dry["kept"], real["kept"]);
-    assert_eq!((dry["dry_run"].as_bool(), real["dry_run"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (dry["dry_run"].as_bool(), real["dry_run"].as_bool()),
+        (Some(true), Some(false))
+    );
     let out = human.ok();
     assert!(
         out.contains(
@@ -129,7 +139,14 @@ fn gc_keeps_commits_and_uncommitted_work_of_agents_whose_record_is_gone() {
     w.git(&dirty_wd, &["add", "notes.txt"]);
     w.git(&dirty_wd, &["commit", "-q", "-m", "notes"]);
     let again = w.run(&["gc", "--format", "json"]).json();
-    assert!(find(&items(&again, "removed"), "work_dir", dirty_wd.to_str().unwrap()).is_some());
+    assert!(
+        find(
+            &items(&again, "removed"),
+            "work_dir",
+            dirty_wd.to_str().unwrap()
+        )
+        .is_some()
+    );
     assert!(find(&items(&again, "kept"), "branch", "mngr/dirty").is_some());
     assert!(!dirty_wd.exists() && branch_exists(&w, &repo, "mngr/dirty"));
 }
@@ -164,12 +181,20 @@ impl Footprint {
 
     #[track_caller]
     fn assert_untouched(&self, w: &AgentWorld, repo: &Path) {
-        assert!(w.sessions().contains(&self.session), "{} is gone", self.session);
+        assert!(
+            w.sessions().contains(&self.session),
+            "{} is gone",
+            self.session
+        );
         assert_eq!(
             std::fs::read_to_string(self.work_dir.join("wip.txt")).unwrap(),
             "uncommitted\n"
         );
-        assert!(branch_exists(w, repo, &self.branch), "{} is gone", self.branch);
+        assert!(
+            branch_exists(w, repo, &self.branch),
+            "{} is gone",
+            self.branch
+        );
         assert_eq!(std::fs::read(&self.record).unwrap(), self.record_bytes);
     }
 }
@@ -232,11 +257,18 @@ fn an_unreadable_record_is_listed_as_unknown_and_gc_leaves_its_agent_alone() {
         "{errors:?}"
     );
     assert!(
-        errors.iter().any(|e| e.contains("its 'work_dir' is not a string")),
+        errors
+            .iter()
+            .any(|e| e.contains("its 'work_dir' is not a string")),
         "{errors:?}"
     );
     let human = w.run(&["list"]);
-    let row = human.ok().lines().find(|l| l.starts_with("cut ")).unwrap_or_default().to_string();
+    let row = human
+        .ok()
+        .lines()
+        .find(|l| l.starts_with("cut "))
+        .unwrap_or_default()
+        .to_string();
     assert!(row.contains("UNKNOWN"), "{}", human.stdout);
     assert!(
         human.stderr.contains(&format!(
@@ -245,7 +277,13 @@ fn an_unreadable_record_is_listed_as_unknown_and_gc_leaves_its_agent_alone() {
         "{}",
         human.stderr
     );
-    assert!(w.run(&["list", "--state", "UNKNOWN", "--ids"]).ok().lines().count() == 2);
+    assert!(
+        w.run(&["list", "--state", "UNKNOWN", "--ids"])
+            .ok()
+            .lines()
+            .count()
+            == 2
+    );
 
     // gc keeps every part of the three agents, and says why for the two it cannot read.
     let dry = w.run(&["gc", "--dry-run", "--format", "json"]).json();
@@ -282,7 +320,10 @@ fn gc_with_another_prefix_leaves_live_agents_alone() {
     w.create(&["two", "--in-place", "--", "sleep", "1000"]);
     let (_, one_wd) = id_and_work_dir(&w, "one");
     let sessions = w.sessions();
-    assert_eq!(sessions, vec!["mngr-one".to_string(), "mngr-two".to_string()]);
+    assert_eq!(
+        sessions,
+        vec!["mngr-one".to_string(), "mngr-two".to_string()]
+    );
 
     let mut by_env = w.command(&["gc"]);
     by_env.env("MNGR_PREFIX", "mngr");

@@ -264,7 +264,8 @@ fn discover_host(
                 let agent = match AgentRecord::from_value(value.clone()) {
                     Ok(agent) => agent,
                     Err(reason) => {
-                        let field = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                        let field =
+                            |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
                         out.unreadable.push(UnreadableAgent {
                             id: field("id").unwrap_or_default(),
                             name: field("name"),
@@ -316,7 +317,10 @@ impl Discovery {
             .host
             .as_ref()
             .is_none_or(|h| host.name() == h || host.record.id.as_str() == h);
-        let by_provider = address.provider.as_ref().is_none_or(|p| &host.provider == p);
+        let by_provider = address
+            .provider
+            .as_ref()
+            .is_none_or(|p| &host.provider == p);
         by_host && by_provider
     }
 

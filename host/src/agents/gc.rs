@@ -44,7 +44,10 @@ enum Removal {
     ProviderRecord(String),
     WorkDir(String),
     /// A `mngr/` branch, deleted only if it still has no commit of its own.
-    Branch { git_dir: String, branch: String },
+    Branch {
+        git_dir: String,
+        branch: String,
+    },
 }
 
 /// What gc decided for one host, before doing any of it.
@@ -65,8 +68,16 @@ impl Plan {
         }
     }
 
-    fn remove(&mut self, host: &Host, kind: &'static str, what: &str, reason: String, how: Removal) {
-        self.remove.push((Self::item(host, kind, what, reason), how));
+    fn remove(
+        &mut self,
+        host: &Host,
+        kind: &'static str,
+        what: &str,
+        reason: String,
+        how: Removal,
+    ) {
+        self.remove
+            .push((Self::item(host, kind, what, reason), how));
     }
 
     fn keep(&mut self, host: &Host, kind: &'static str, what: &str, reason: String) {

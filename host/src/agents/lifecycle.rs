@@ -288,7 +288,7 @@ pub fn label(
         None => {
             let mut record = agent.record.clone();
             record.labels.extend(labels.clone());
-            let value = serde_json::to_value(&record).expect("serializes");
+            let value = record.to_value();
             instance
                 .persist_agent_record(&agent.host.record.id, value)
                 .map_err(|e| MngrError::from_provider(&agent.host.provider, e))?;

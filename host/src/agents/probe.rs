@@ -351,8 +351,9 @@ mod tests {
             .unwrap();
         let probe = parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
         assert_eq!(probe.records.len(), 3);
-        assert!(probe.records.iter().any(|(d, r)| d == "agent-empty"
-            && r.as_ref().is_err_and(|e| e.reason == "it is empty")));
+        assert!(probe.records.iter().any(
+            |(d, r)| d == "agent-empty" && r.as_ref().is_err_and(|e| e.reason == "it is empty")
+        ));
         let good = probe
             .records
             .iter()

@@ -287,7 +287,10 @@ mod tests {
             r#"{{"id":"{id}","name":"a1","type":"command","work_dir":"/w","create_time":"x","command":"sleep 1","labels":["a","b"],"tmux":{{"width":"wide","height":50}},"start_on_boot":"yes","next":{{"k":1}}}}"#
         );
         let record = AgentRecord::parse(json.as_bytes()).unwrap();
-        assert_eq!((record.name.as_str(), record.work_dir.as_str()), ("a1", "/w"));
+        assert_eq!(
+            (record.name.as_str(), record.work_dir.as_str()),
+            ("a1", "/w")
+        );
         assert!(record.labels.is_empty() && !record.start_on_boot);
         assert_eq!(record.tmux, TmuxOptions::default());
         let written: Value = serde_json::from_slice(&record.to_json()).unwrap();
@@ -318,6 +321,10 @@ mod tests {
         assert_eq!(err.name.as_deref(), Some("a1"));
         let other = AgentId::generate();
         let err = AgentRecord::read(other.as_str(), good.as_bytes()).unwrap_err();
-        assert!(err.reason.contains("is not its directory's name"), "{}", err.reason);
+        assert!(
+            err.reason.contains("is not its directory's name"),
+            "{}",
+            err.reason
+        );
     }
 }

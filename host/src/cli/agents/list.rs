@@ -1,7 +1,7 @@
 //! `mngr list`: every agent on every enabled provider (queried concurrently), filtered.
 
 use super::agent_json;
-use crate::agents::discovery::{self, AgentView, Discovery, HostView, UnreadableAgent};
+use crate::agents::discovery::{self, Discovery, HostView, UnreadableAgent};
 use crate::agents::state::AgentState;
 use crate::cli::GlobalOptions;
 use crate::error::{ExitCode, MngrError, Result};
@@ -117,10 +117,16 @@ const HOSTS: View = View {
 
 /// One host as `list --hosts` prints it, with its agents.
 fn host_json(host: &HostView, found: &Discovery) -> serde_json::Value {
-    let agents: Vec<&AgentView> = found
+    let here = |h: &HostView| h.provider == host.provider && h.record.id == host.record.id;
+    let agents: Vec<serde_json::Value> = found
         .agents
         .iter()
-        .filter(|a| a.host.provider == host.provider && a.host.record.id == host.record.id)
+        .filter(|a| here(&a.host))
+        .map(|a| serde_json::json!({"id": a.record.id, "name": a.record.name}))
+        .chain(found.unreadable.iter().filter(|u| here(&u.host)).map(|u| {
+            let name = u.name.clone().unwrap_or_else(|| u.id.clone());
+            serde_json::json!({"id": u.id, "name": name, "state": "UNKNOWN"})
+        }))
         .collect();
     serde_json::json!({
         "resource_type": "host",
@@ -129,10 +135,7 @@ fn host_json(host: &HostView, found: &Discovery) -> serde_json::Value {
         "provider": host.provider,
         "state": host.record.state.as_str(),
         "tags": host.record.tags,
-        "agents": agents
-            .iter()
-            .map(|a| serde_json::json!({"id": a.record.id, "name": a.record.name}))
-            .collect::<Vec<_>>(),
+        "agents": agents,
     })
 }
 
@@ -201,9 +204,10 @@ fn current_project() -> Result<String> {
 /// the reason under `error`.
 fn unreadable_json(agent: &UnreadableAgent) -> serde_json::Value {
     let host = &agent.host.record;
-    let address = agent.name.as_ref().map(|n| {
-        format!("{n}@{}.{}", agent.host.name(), agent.host.provider)
-    });
+    let address = agent
+        .name
+        .as_ref()
+        .map(|n| format!("{n}@{}.{}", agent.host.name(), agent.host.provider));
     serde_json::json!({
         "resource_type": "agent",
         "id": agent.id,
@@ -224,10 +228,7 @@ fn unreadable_json(agent: &UnreadableAgent) -> serde_json::Value {
 }
 
 /// The filter, on the rows `list` prints (so rows of unreadable records filter alike).
-fn filter(
-    args: &ListArgs,
-    stdin_names: &[String],
-) -> Result<impl Fn(&serde_json::Value) -> bool> {
+fn filter(args: &ListArgs, stdin_names: &[String]) -> Result<impl Fn(&serde_json::Value) -> bool> {
     let mut states: Vec<AgentState> = Vec::new();
     for raw in &args.states {
         states.push(AgentState::parse(raw).ok_or_else(|| {
@@ -262,11 +263,18 @@ fn filter(
     let names = stdin_names.to_vec();
     let use_names = args.stdin;
     Ok(move |row: &serde_json::Value| {
-        let text = |path: &str| field(row, path).and_then(|v| v.as_str()).unwrap_or_default();
+        let text = |path: &str| {
+            field(row, path)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+        };
         let is = |path: &str, value: &str| field(row, path).and_then(|v| v.as_str()) == Some(value);
         // Label keys may hold dots: looked up as keys, not as paths.
         let in_map = |map: &str, key: &str, value: &str| {
-            field(row, map).and_then(|m| m.get(key)).and_then(|v| v.as_str()) == Some(value)
+            field(row, map)
+                .and_then(|m| m.get(key))
+                .and_then(|v| v.as_str())
+                == Some(value)
         };
         let provider = text("host.provider_name");
         (states.is_empty() || states.iter().any(|s| is("state", s.as_str())))
