@@ -10,7 +10,7 @@ use super::shell::quote;
 use super::workdir;
 use crate::error::{MngrError, Result};
 use crate::transport::CommandOutput;
-use mngr_plugin_api::{ProviderInstance, SafeName};
+use mngr_plugin_api::{ErrorKind, HostState, ProviderInstance, SafeName};
 use std::collections::BTreeMap;
 
 /// The tmux session of an agent.
@@ -204,20 +204,34 @@ pub fn remove(host: &Host, record: &AgentRecord, delete_branch: bool, prefix: &s
 
 /// Destroy an agent: stop it and remove it, under the host lock. Its record is read again
 /// under the lock, so of several commands destroying one agent at once exactly one does it;
-/// the others fail with "not found" (exit code 9).
+/// the others fail with "not found" (exit code 9), also when the host went with the agent.
 pub fn destroy(host: &Host, agent: &AgentView, delete_branch: bool, prefix: &str) -> Result<()> {
-    let _lock = host.lock()?;
-    let record = host
-        .read_agent_record(agent.record.id.as_str())?
-        .ok_or_else(|| {
-            MngrError::not_found(format!(
-                "agent '{}' is already gone: another command destroyed it",
-                agent.address()
-            ))
-            .with_hint("mngr list shows the agents that remain")
-        })?;
+    let gone = || {
+        MngrError::not_found(format!(
+            "agent '{}' is already gone: another command destroyed it",
+            agent.address()
+        ))
+        .with_hint("mngr list shows the agents that remain")
+    };
+    let checked = host
+        .lock()
+        .and_then(|lock| Ok((lock, host.read_agent_record(agent.record.id.as_str())?)));
+    let (_lock, record) = match checked {
+        Ok((lock, Some(record))) => (lock, record),
+        Ok((_, None)) => return Err(gone()),
+        Err(_) if host_is_gone(host) => return Err(gone()),
+        Err(e) => return Err(e),
+    };
     stop(host, agent, prefix)?;
     remove(host, &record, delete_branch, prefix)
+}
+
+/// Whether the host's provider says the host no longer exists (destroyed with its last agent).
+fn host_is_gone(host: &Host) -> bool {
+    match host.instance.get_host(host.record.id.as_str()) {
+        Ok(record) => record.state == HostState::Destroyed,
+        Err(e) => e.kind == ErrorKind::NotFound,
+    }
 }
 
 /// Rename an agent: its tmux session, its env file, then its record (the commit point).
