@@ -43,19 +43,26 @@ fn branch_exists(w: &AgentWorld, repo: &Path, branch: &str) -> bool {
 fn gc_keeps_commits_and_uncommitted_work_of_agents_whose_record_is_gone() {
     let mut w = AgentWorld::new();
     let repo = w.repo_with_commit();
-    for name in ["worker", "dirty", "idle"] {
+    for name in ["worker", "dirty", "idle", "lost"] {
         w.create(&[name, "--", "sleep", "1000"]);
     }
     let (worker_id, worker_wd) = id_and_work_dir(&w, "worker");
     let (dirty_id, dirty_wd) = id_and_work_dir(&w, "dirty");
     let (idle_id, idle_wd) = id_and_work_dir(&w, "idle");
+    let (lost_id, lost_wd) = id_and_work_dir(&w, "lost");
     // worker committed on its branch; dirty has a file it never committed; idle did nothing.
     std::fs::write(worker_wd.join("result.txt"), "done\n").unwrap();
     w.git(&worker_wd, &["add", "result.txt"]);
     w.git(&worker_wd, &["commit", "-q", "-m", "agent work"]);
     std::fs::write(dirty_wd.join("notes.txt"), "draft\n").unwrap();
+    // lost's worktree points at a repository git cannot find: nobody can tell what it holds.
+    std::fs::write(
+        lost_wd.join(".git"),
+        "gitdir: /nonexistent/worktrees/lost\n",
+    )
+    .unwrap();
     // What an interrupted destroy leaves: the agents' record dirs are gone.
-    for id in [&worker_id, &dirty_id, &idle_id] {
+    for id in [&worker_id, &dirty_id, &idle_id, &lost_id] {
         std::fs::remove_dir_all(w.root().join("agents").join(id)).unwrap();
     }
 
@@ -97,10 +104,15 @@ fn gc_keeps_commits_and_uncommitted_work_of_agents_whose_record_is_gone() {
         "{reason}"
     );
     assert!(!idle_wd.exists() && !branch_exists(&w, &repo, "mngr/idle"));
+    let reason =
+        find(&kept, "work_dir", lost_wd.to_str().unwrap()).unwrap_or_else(|| panic!("{real}"));
+    assert!(reason.contains("a .git that git cannot read"), "{reason}");
+    assert!(lost_wd.join("README").exists());
     for (name, id) in [
         ("worker", &worker_id),
         ("dirty", &dirty_id),
         ("idle", &idle_id),
+        ("lost", &lost_id),
     ] {
         let reason =
             find(&removed, "session", &format!("mngr-{name}")).unwrap_or_else(|| panic!("{real}"));

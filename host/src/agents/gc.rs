@@ -264,6 +264,8 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
 #[derive(Debug, Default)]
 struct WorkDirFacts {
     exists: bool,
+    /// The dir has a `.git` (file or dir), whether git can read it or not.
+    dotgit: bool,
     /// The dir is the top of a git work tree (a worktree or a copied repository).
     git: bool,
     /// A worktree (its `.git` is a file) rather than a repository of its own.
@@ -284,6 +286,7 @@ fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
         "d={d}\n\
          [ -e \"$d\" ] || exit 0\n\
          echo exists\n\
+         [ -e \"$d/.git\" ] && echo dotgit\n\
          top=$(git -C \"$d\" rev-parse --show-toplevel 2>/dev/null)\n\
          [ -n \"$top\" ] && [ \"$top\" = \"$(cd \"$d\" && pwd -P)\" ] || exit 0\n\
          echo git\n\
@@ -307,6 +310,7 @@ fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
                 "exists" => facts.exists = true,
                 "git" => facts.git = true,
                 "worktree" => facts.worktree = true,
+                "dotgit" => facts.dotgit = true,
                 _ => {}
             },
         }
@@ -328,6 +332,17 @@ fn plan_work_dir(host: &Host, dir: &str, plan: &mut Plan) -> Result<()> {
     };
     if !facts.exists {
         remove(plan, "it is gone already (gc forgets it)");
+        return Ok(());
+    }
+    if facts.dotgit && !facts.git {
+        plan.keep(
+            host,
+            "work_dir",
+            dir,
+            "it has a .git that git cannot read (its repository moved?), so gc cannot tell \
+             whether it holds uncommitted changes"
+                .to_string(),
+        );
         return Ok(());
     }
     if !facts.git {
