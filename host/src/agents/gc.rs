@@ -116,7 +116,7 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
          find {h}/agents {h} -maxdepth 2 -name '.*.tmp.*' -type f 2>/dev/null | sed 's/^/TMP /'"
     ))?;
     let mut recorded: BTreeSet<String> = probe.records.iter().map(|(d, _)| d.clone()).collect();
-    let unreadable: Vec<(String, String)> = probe
+    let mut unreadable: Vec<(String, String)> = probe
         .records
         .iter()
         .filter_map(|(d, r)| r.as_ref().err().map(|e| (d.clone(), e.reason.clone())))
@@ -126,15 +126,9 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
         if let Some(tmp) = line.strip_prefix("TMP ") {
             temp_files.push(tmp.to_string());
         } else if let Some(dir) = line.strip_prefix("REC ") {
-            if !recorded.contains(dir) {
-                let path = host.agent_dir(dir);
-                plan.keep(
-                    host,
-                    "agent_dir",
-                    &path,
-                    "it holds an agent record that could not be read".to_string(),
-                );
-                recorded.insert(dir.to_string());
+            // Made since the probe, or not readable by it.
+            if recorded.insert(dir.to_string()) {
+                unreadable.push((dir.to_string(), "it could not be read".to_string()));
             }
         } else if let Some(dir) = line.strip_prefix("DIR ") {
             let path = host.agent_dir(dir);
