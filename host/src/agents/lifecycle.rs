@@ -219,18 +219,38 @@ pub fn destroy(host: &Host, agent: &AgentView, delete_branch: bool, prefix: &str
     let (_lock, record) = match checked {
         Ok((lock, Some(record))) => (lock, record),
         Ok((_, None)) => return Err(gone()),
-        Err(_) if host_is_gone(host) => return Err(gone()),
+        Err(_) if host_went_with_agent(host, agent.record.id.as_str()) => return Err(gone()),
         Err(e) => return Err(e),
     };
     stop(host, agent, prefix)?;
     remove(host, &record, delete_branch, prefix)
 }
 
-/// Whether the host's provider says the host no longer exists (destroyed with its last agent).
-fn host_is_gone(host: &Host) -> bool {
-    match host.instance.get_host(host.record.id.as_str()) {
-        Ok(record) => record.state == HostState::Destroyed,
-        Err(e) => e.kind == ErrorKind::NotFound,
+/// After the host could not be reached: whether it went with the agent, as when a concurrent
+/// destroy took the host along with its last agent. While the provider still keeps its copy of
+/// the agent's record, the agent was not destroyed (a destroy removes that copy first);
+/// otherwise the provider is asked until it says the host is gone (it may be removing it).
+fn host_went_with_agent(host: &Host, agent_id: &str) -> bool {
+    let copy_kept = host
+        .instance
+        .persisted_agent_records(&host.record.id)
+        .is_ok_and(|records| {
+            records
+                .iter()
+                .any(|r| r.get("id").and_then(|v| v.as_str()) == Some(agent_id))
+        });
+    if copy_kept {
+        return false;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match host.instance.get_host(host.record.id.as_str()) {
+            Ok(record) if record.state == HostState::Destroyed => return true,
+            Err(e) if e.kind == ErrorKind::NotFound => return true,
+            Err(_) => return false,
+            Ok(_) if std::time::Instant::now() >= deadline => return false,
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
     }
 }
 
