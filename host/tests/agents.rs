@@ -902,7 +902,17 @@ fn gc_removes_orphaned_sessions_records_and_work_dirs() {
 
     let run = w.run(&["gc", "--dry-run", "--format", "json"]);
     let v = run.json();
-    assert_eq!(v["count"], 3);
+    // The session, the stray dir, the worktree and its branch mngr/gone, which holds no commit
+    // of its own.
+    assert_eq!(v["count"], 4);
+    assert!(
+        v["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "branch" && i["what"] == "mngr/gone"),
+        "{v}"
+    );
     assert!(orphan_wt.exists(), "dry run removes nothing");
     let run = w.run(&["gc"]);
     let out = run.ok();
@@ -915,6 +925,7 @@ fn gc_removes_orphaned_sessions_records_and_work_dirs() {
         out.contains(&format!("Removed work dir: {}", orphan_wt.display())),
         "{out}"
     );
+    assert!(out.contains("Removed branch: mngr/gone"), "{out}");
     assert!(!orphan_wt.exists() && !stray.exists());
     assert_eq!(
         w.sessions(),

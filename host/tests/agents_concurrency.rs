@@ -4,7 +4,7 @@
 mod common;
 use common::agents::AgentWorld;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 fn spawn(w: &AgentWorld, args: &[&str]) -> Child {
@@ -141,8 +141,11 @@ fn sigkill_during_create_leaves_state_that_list_reads_and_gc_repairs() {
     assert_eq!(w.agents(), Vec::<serde_json::Value>::new());
     let run = w.run(&["gc", "--format", "json"]);
     let v = run.json();
-    assert_eq!(v["count"], 1, "{v}");
+    // The worktree, then its branch (which holds no commit of its own).
+    assert_eq!(v["count"], 2, "{v}");
     assert_eq!(v["removed"][0]["kind"], "work_dir");
+    assert_eq!(v["removed"][1]["kind"], "branch");
+    assert_eq!(v["removed"][1]["what"], "mngr/crash");
     assert!(w.root_entries("worktrees").is_empty());
     assert_eq!(w.git(&repo, &["worktree", "list"]).lines().count(), 1);
     assert!(
@@ -261,4 +264,64 @@ fn sigkill_at_any_point_of_create_or_destroy_is_repaired_by_gc() {
             w.git(&repo, &["branch", "-D", branch]);
         }
     }
+}
+
+/// Whether process `pid` has `path` open.
+fn has_open(pid: u32, path: &Path) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn parallel_destroys_of_one_agent_one_succeeds_and_the_others_say_it_is_gone() {
+    let w = AgentWorld::new();
+    w.create(&["target", "--in-place", "--", "sleep", "1000"]);
+    // Hold the host lock until every destroy has found the agent and waits for the lock, so
+    // they all race for the one agent.
+    let lock = w.root().join("host_lock");
+    let (held, release) = (w.path("lock-held"), w.path("lock-release"));
+    let mut holder = Command::new("flock")
+        .arg(&lock)
+        .arg("sh")
+        .arg("-c")
+        .arg(format!(
+            "touch '{}'; while [ ! -e '{}' ]; do sleep 0.02; done",
+            held.display(),
+            release.display()
+        ))
+        .spawn()
+        .expect("flock");
+    wait_for_file(&w, &held);
+    let children: Vec<Child> = (0..5).map(|_| spawn(&w, &["destroy", "target"])).collect();
+    w.wait_until("every destroy to wait for the host lock", || {
+        children.iter().all(|c| has_open(c.id(), &lock))
+    });
+    std::fs::write(&release, "").unwrap();
+    holder.wait().unwrap();
+
+    let mut destroyed = 0;
+    let mut gone = 0;
+    for child in children {
+        let run = common::Run::from(child.wait_with_output().unwrap());
+        match run.code {
+            0 => {
+                assert_eq!(run.stdout, "Destroyed agent: target@localhost.local\n");
+                destroyed += 1;
+            }
+            _ => {
+                assert_eq!(
+                    run.error_line(9),
+                    "Error: agent 'target@localhost.local' is already gone: another command destroyed it"
+                );
+                gone += 1;
+            }
+        }
+    }
+    assert_eq!((destroyed, gone), (1, 4));
+    assert!(w.agents().is_empty() && w.sessions().is_empty());
+    assert!(w.root_entries("agents").is_empty());
 }

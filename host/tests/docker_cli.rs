@@ -421,3 +421,35 @@ fn a_host_whose_ssh_key_changed_is_reported_as_such_by_every_command() {
     d.w.run(&["destroy", "keyed", "-f"]).ok();
     d.assert_clean();
 }
+
+#[test]
+fn parallel_destroys_of_one_docker_agent_one_succeeds_and_the_others_say_it_is_gone() {
+    let d = DockerWorld::new();
+    d.w.create(&["racer", "--in", "docker", "--", "sleep", "1000"]);
+    let children: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            d.w.command(&["destroy", "racer"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn mngr")
+        })
+        .collect();
+    let runs: Vec<common::Run> = children
+        .into_iter()
+        .map(|c| common::Run::from(c.wait_with_output().unwrap()))
+        .collect();
+    // The winner destroys the agent and its host; a loser finds the record gone (or the host
+    // gone with it) and says so, whenever it looked.
+    let destroyed = runs.iter().filter(|r| r.code == 0).count();
+    assert_eq!(destroyed, 1, "{runs:?}");
+    for run in runs.iter().filter(|r| r.code != 0) {
+        let line = run.error_line(9);
+        assert!(
+            line.contains("already gone") || line.contains("no agent with name 'racer'"),
+            "{line}"
+        );
+    }
+    assert!(d.w.agents().is_empty());
+    d.assert_clean();
+}

@@ -309,6 +309,7 @@ fn placeholder_record(id: &AgentId) -> AgentRecord {
         tmux: TmuxOptions::default(),
         plugin: serde_json::Map::new(),
         extra: serde_json::Map::new(),
+        unread: BTreeMap::new(),
     }
 }
 

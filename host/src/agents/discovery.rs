@@ -87,6 +87,31 @@ impl AgentView {
     }
 }
 
+/// An agent record that this mngr cannot read (cut short, or written by another version in a
+/// shape it does not know). It is listed (state UNKNOWN) and never changed or collected.
+pub struct UnreadableAgent {
+    /// The agent's dir name (its id, when the dir is mngr's).
+    pub id: String,
+    /// The name, as far as the record can be read.
+    pub name: Option<String>,
+    /// Where the record is: its path on the host, or the provider's copy.
+    pub path: String,
+    pub reason: String,
+    pub host: Arc<HostView>,
+}
+
+impl UnreadableAgent {
+    /// The warning `list` shows for it.
+    pub fn message(&self) -> String {
+        format!(
+            "agent record {} on host '{}' cannot be read: {}; it is listed as UNKNOWN and gc leaves it alone",
+            self.path,
+            self.host.name(),
+            self.reason
+        )
+    }
+}
+
 /// A provider (or one of its hosts) that could not be read.
 #[derive(Debug, Clone)]
 pub struct DiscoveryError {
@@ -100,6 +125,8 @@ pub struct DiscoveryError {
 pub struct Discovery {
     pub hosts: Vec<Arc<HostView>>,
     pub agents: Vec<AgentView>,
+    /// Agents whose record cannot be read: listed, never acted on.
+    pub unreadable: Vec<UnreadableAgent>,
     pub errors: Vec<DiscoveryError>,
 }
 
@@ -181,9 +208,7 @@ fn discover_until(
             }
             continue;
         };
-        all.hosts.extend(d.hosts);
-        all.agents.extend(d.agents);
-        all.errors.extend(d.errors);
+        all.absorb(d);
     }
     all.agents.sort_by(|a, b| {
         (a.record.create_time.as_str(), a.record.name.as_str())
@@ -224,9 +249,7 @@ fn discover_provider(settings: &Settings, provider: &ProviderHandle) -> Discover
         })
     };
     for d in hosts {
-        out.hosts.extend(d.hosts);
-        out.agents.extend(d.agents);
-        out.errors.extend(d.errors);
+        out.absorb(d);
     }
     out
 }
@@ -247,11 +270,16 @@ fn discover_host(
         match probed {
             Ok((host, probe)) => {
                 let mut agents = Vec::new();
+                let mut unreadable = Vec::new();
                 for (dir, parsed) in &probe.records {
-                    let Ok(agent) = parsed else { continue };
-                    if agent.id.as_str() != dir {
-                        continue;
-                    }
+                    let agent = match parsed {
+                        Ok(agent) => agent,
+                        Err(e) => {
+                            let path = format!("{}/data.json", host.agent_dir(dir));
+                            unreadable.push((dir.clone(), e.clone(), path));
+                            continue;
+                        }
+                    };
                     let session = format!("{prefix}{}", agent.name);
                     let pane = probe.primary_pane(&session);
                     let state = state::determine(
@@ -279,6 +307,15 @@ fn discover_host(
                         state,
                         host: view.clone(),
                         pane_pid,
+                    });
+                }
+                for (id, e, path) in unreadable {
+                    out.unreadable.push(UnreadableAgent {
+                        id,
+                        name: e.name,
+                        path,
+                        reason: e.reason,
+                        host: view.clone(),
                     });
                 }
                 out.hosts.push(view);
@@ -310,8 +347,20 @@ fn discover_host(
     match provider.instance.persisted_agent_records(&view.record.id) {
         Ok(records) => {
             for value in records {
-                let Ok(agent) = serde_json::from_value::<AgentRecord>(value) else {
-                    continue;
+                let agent = match AgentRecord::from_value(value.clone()) {
+                    Ok(agent) => agent,
+                    Err(reason) => {
+                        let field =
+                            |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                        out.unreadable.push(UnreadableAgent {
+                            id: field("id").unwrap_or_default(),
+                            name: field("name"),
+                            path: format!("(provider '{}' copy)", provider.name),
+                            reason,
+                            host: view.clone(),
+                        });
+                        continue;
+                    }
                 };
                 out.agents.push(AgentView {
                     record: agent,
@@ -332,21 +381,33 @@ fn discover_host(
 }
 
 impl Discovery {
+    fn absorb(&mut self, other: Discovery) {
+        self.hosts.extend(other.hosts);
+        self.agents.extend(other.agents);
+        self.unreadable.extend(other.unreadable);
+        self.errors.extend(other.errors);
+    }
+
     fn matches(agent: &AgentView, address: &AgentAddress) -> bool {
         let by_agent = if address.is_id() {
             agent.record.id.as_str() == address.agent
         } else {
             agent.record.name == address.agent
         };
+        by_agent && Self::on_host(&agent.host, address)
+    }
+
+    /// Whether a host is where an address points (any host when it names none).
+    fn on_host(host: &HostView, address: &AgentAddress) -> bool {
         let by_host = address
             .host
             .as_ref()
-            .is_none_or(|h| agent.host.name() == h || agent.host.record.id.as_str() == h);
+            .is_none_or(|h| host.name() == h || host.record.id.as_str() == h);
         let by_provider = address
             .provider
             .as_ref()
-            .is_none_or(|p| &agent.host.provider == p);
-        by_agent && by_host && by_provider
+            .is_none_or(|p| &host.provider == p);
+        by_host && by_provider
     }
 
     /// The one agent an address names.
@@ -404,6 +465,13 @@ impl Discovery {
                 "`mngr list` shows every agent and each provider's error; if '{p}' stays unreachable, set [providers.{p}] is_enabled = false",
                 p = first.provider
             ));
+        }
+        if let Some(u) = self.unreadable.iter().find(|u| {
+            (u.id == address.agent || u.name.as_deref() == Some(address.agent.as_str()))
+                && Self::on_host(&u.host, address)
+        }) {
+            return MngrError::failure(u.message())
+                .with_hint("fix or remove that file (the mngr version that wrote it may read it)");
         }
         let place = match (&address.host, &address.provider) {
             (Some(h), Some(p)) => format!(" on host '{h}' of provider '{p}'"),

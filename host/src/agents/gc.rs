@@ -1,91 +1,211 @@
 //! Garbage collection on a host: what a crash or an interrupted command left behind. Agent
-//! dirs without a valid record, work dirs mngr made that no agent uses, tmux sessions this host
-//! dir started that no agent owns, temp files of interrupted atomic writes, and the
-//! provider's copies of records of agents that are gone.
+//! dirs without a record, work dirs mngr made that no agent uses (and their `mngr/` branches),
+//! tmux sessions this host dir started for agents that have no record, temp files of
+//! interrupted atomic writes, and the provider's copies of records of agents that are gone.
+//!
+//! gc removes only what it can prove is mngr's and orphaned, and never work the user may still
+//! want: a work dir with uncommitted changes, a branch with commits on no other branch or
+//! remote, the session or anything else of an agent whose record exists (readable or not),
+//! whatever the prefix. Each thing it removes or keeps comes with the reason. A dry run makes
+//! the same plan and carries none of it out.
 
 use super::host::Host;
-use super::record::AgentRecord;
+use super::record::HostData;
 use super::shell::quote;
 use super::workdir;
 use crate::error::Result;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Removed {
-    /// `agent_dir`, `work_dir`, `session`, `temp_file` or `provider_record`.
+/// One thing gc removes or keeps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Item {
+    /// `agent_dir`, `work_dir`, `branch`, `session`, `temp_file` or `provider_record`.
     pub kind: &'static str,
     pub what: String,
+    /// Why gc removes it, or why it keeps it.
+    pub reason: String,
     pub host: String,
     pub provider: String,
 }
 
-/// Collect garbage on one host; with `dry_run` only report it.
-pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Vec<Removed>> {
-    let _lock = host.lock()?;
-    let probe = host.probe()?;
-    let mut removed = Vec::new();
-    let mut note = |kind: &'static str, what: String| {
-        removed.push(Removed {
+/// What gc did (or, in a dry run, would do) on one host.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub removed: Vec<Item>,
+    pub kept: Vec<Item>,
+}
+
+/// How one item is removed.
+enum Removal {
+    TempFile(String),
+    AgentDir(String),
+    Session(String),
+    ProviderRecord(String),
+    WorkDir(String),
+    /// A `mngr/` branch, deleted only if it still has no commit of its own.
+    Branch {
+        git_dir: String,
+        branch: String,
+    },
+}
+
+/// What gc decided for one host, before doing any of it.
+struct Plan {
+    remove: Vec<(Item, Removal)>,
+    kept: Vec<Item>,
+    host_data: HostData,
+}
+
+impl Plan {
+    fn item(host: &Host, kind: &'static str, what: &str, reason: String) -> Item {
+        Item {
             kind,
-            what,
+            what: what.to_string(),
+            reason,
             host: host.name().to_string(),
             provider: host.provider.clone(),
-        })
-    };
-    let agents: Vec<&AgentRecord> = probe
-        .records
-        .iter()
-        .filter_map(|(dir, r)| r.as_ref().ok().filter(|r| r.id.as_str() == dir))
-        .collect();
-
-    // Agent dirs with no valid record (a create or destroy that died half-way).
-    let h = quote(&host.host_dir);
-    let listing = host.run(&format!(
-        "cd {h}/agents 2>/dev/null && for d in */; do [ -d \"$d\" ] && echo \"${{d%/}}\"; done; \
-         find {h}/agents {h} -maxdepth 2 -name '.*.tmp.*' -type f 2>/dev/null | sed 's/^/TMP /'"
-    ))?;
-    for line in listing.stdout.lines() {
-        if let Some(tmp) = line.strip_prefix("TMP ") {
-            note("temp_file", tmp.to_string());
-            if !dry_run {
-                host.run(&format!("rm -f {}", quote(tmp)))?;
-            }
-            continue;
-        }
-        if !agents.iter().any(|a| a.id.as_str() == line) {
-            let dir = host.agent_dir(line);
-            note("agent_dir", dir.clone());
-            if !dry_run {
-                host.run_ok(
-                    &format!("rm -rf {}", quote(&dir)),
-                    "removing an orphaned agent dir",
-                )?;
-            }
         }
     }
 
-    // Sessions with mngr's prefix that no agent owns.
-    let owned: Vec<String> = agents
+    fn remove(
+        &mut self,
+        host: &Host,
+        kind: &'static str,
+        what: &str,
+        reason: String,
+        how: Removal,
+    ) {
+        self.remove
+            .push((Self::item(host, kind, what, reason), how));
+    }
+
+    fn keep(&mut self, host: &Host, kind: &'static str, what: &str, reason: String) {
+        self.kept.push(Self::item(host, kind, what, reason));
+    }
+}
+
+/// Collect garbage on one host; with `dry_run` only say what would be removed and kept.
+pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Collected> {
+    let _lock = host.lock()?;
+    let plan = plan(host, prefix)?;
+    let kept = plan.kept.clone();
+    let removed = plan.remove.iter().map(|(item, _)| item.clone()).collect();
+    if !dry_run {
+        carry_out(host, plan)?;
+    }
+    Ok(Collected { removed, kept })
+}
+
+fn plan(host: &Host, prefix: &str) -> Result<Plan> {
+    // The host record first: when it cannot be read, gc decides nothing.
+    let host_data = host.read_host_data(prefix)?;
+    let probe = host.probe()?;
+    let mut plan = Plan {
+        remove: Vec::new(),
+        kept: Vec::new(),
+        host_data,
+    };
+
+    // Every agent dir that holds a record counts as an agent, whether its record can be read
+    // or not: the probe's records, and each dir the listing finds a data.json in.
+    let h = quote(&host.host_dir);
+    let listing = host.run(&format!(
+        "cd {h}/agents 2>/dev/null && for d in */; do [ -d \"$d\" ] || continue; d=\"${{d%/}}\"; \
+         if [ -e \"$d/data.json\" ] || [ -L \"$d/data.json\" ]; then echo \"REC $d\"; else echo \"DIR $d\"; fi; done; \
+         find {h}/agents {h} -maxdepth 2 -name '.*.tmp.*' -type f 2>/dev/null | sed 's/^/TMP /'"
+    ))?;
+    let mut recorded: BTreeSet<String> = probe.records.iter().map(|(d, _)| d.clone()).collect();
+    let mut unreadable: Vec<(String, String)> = probe
+        .records
         .iter()
-        .map(|a| format!("{prefix}{}", a.name))
+        .filter_map(|(d, r)| r.as_ref().err().map(|e| (d.clone(), e.reason.clone())))
         .collect();
-    // Only sessions this host dir started: a session of another tool is none of gc's business.
-    let mut sessions: Vec<&str> = probe
-        .panes
+    let mut temp_files = Vec::new();
+    for line in listing.stdout.lines() {
+        if let Some(tmp) = line.strip_prefix("TMP ") {
+            temp_files.push(tmp.to_string());
+        } else if let Some(dir) = line.strip_prefix("REC ") {
+            // Made since the probe, or not readable by it.
+            if recorded.insert(dir.to_string()) {
+                unreadable.push((dir.to_string(), "it could not be read".to_string()));
+            }
+        } else if let Some(dir) = line.strip_prefix("DIR ") {
+            let path = host.agent_dir(dir);
+            plan.remove(
+                host,
+                "agent_dir",
+                &path,
+                "it holds no agent record (left by an interrupted create or destroy)".to_string(),
+                Removal::AgentDir(path.clone()),
+            );
+        }
+    }
+    for (dir, reason) in &unreadable {
+        plan.keep(
+            host,
+            "agent_dir",
+            &host.agent_dir(dir),
+            format!("its agent record cannot be read ({reason}); gc leaves this agent alone"),
+        );
+    }
+    for tmp in temp_files {
+        let beside_unreadable = unreadable
+            .iter()
+            .any(|(dir, _)| tmp.starts_with(&format!("{}/", host.agent_dir(dir))));
+        if beside_unreadable {
+            plan.keep(
+                host,
+                "temp_file",
+                &tmp,
+                "it is beside an agent record that cannot be read, and may help repair it"
+                    .to_string(),
+            );
+        } else {
+            plan.remove(
+                host,
+                "temp_file",
+                &tmp,
+                "temp file of an interrupted write".to_string(),
+                Removal::TempFile(tmp.clone()),
+            );
+        }
+    }
+
+    // Sessions this host dir started, told apart by the agent id they carry (not by the
+    // prefix, which another run may set differently).
+    let readable: Vec<_> = probe
+        .records
         .iter()
-        .filter(|p| p.owner == host.host_dir)
-        .map(|p| p.session.as_str())
-        .filter(|s| s.starts_with(prefix) && !owned.iter().any(|o| o == s))
+        .filter_map(|(_, r)| r.as_ref().ok())
         .collect();
-    sessions.sort();
-    sessions.dedup();
-    for session in sessions {
-        note("session", session.to_string());
-        if !dry_run {
-            host.run(&format!(
-                "tmux kill-session -t {} 2>/dev/null; exit 0",
-                quote(&format!("={session}"))
-            ))?;
+    let mut seen = BTreeSet::new();
+    for pane in probe.panes.iter().filter(|p| p.owner == host.host_dir) {
+        if !seen.insert(pane.session.clone()) {
+            continue;
+        }
+        if pane.agent_id.is_empty() {
+            let by_name = readable
+                .iter()
+                .any(|r| format!("{prefix}{}", r.name) == pane.session);
+            if !by_name {
+                plan.keep(
+                    host,
+                    "session",
+                    &pane.session,
+                    "it carries no agent id (an older mngr started it), so gc cannot tell \
+                     whose it is; end it with tmux kill-session if no agent uses it"
+                        .to_string(),
+                );
+            }
+        } else if !recorded.contains(&pane.agent_id) {
+            plan.remove(
+                host,
+                "session",
+                &pane.session,
+                format!("its agent {} has no record", pane.agent_id),
+                Removal::Session(pane.session.clone()),
+            );
         }
     }
 
@@ -95,60 +215,253 @@ pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Vec<Removed>>
             let Some(id) = record.get("id").and_then(|v| v.as_str()) else {
                 continue;
             };
-            if !agents.iter().any(|a| a.id.as_str() == id) {
-                note("provider_record", id.to_string());
-                if !dry_run {
-                    host.instance
-                        .remove_persisted_agent_record(&host.record.id, id)
-                        .map_err(|e| crate::error::MngrError::from_provider(&host.provider, e))?;
-                }
+            if !recorded.contains(id) {
+                plan.remove(
+                    host,
+                    "provider_record",
+                    id,
+                    "its agent has no record on the host".to_string(),
+                    Removal::ProviderRecord(id.to_string()),
+                );
             }
         }
     }
 
     // Work dirs mngr made that no agent uses any more.
-    let mut data = host.read_host_data(prefix)?;
-    let orphans: Vec<String> = data
+    let orphans: Vec<String> = plan
+        .host_data
         .generated_work_dirs
         .iter()
-        .filter(|d| !agents.iter().any(|a| &a.work_dir == *d))
+        .filter(|d| !readable.iter().any(|a| &a.work_dir == *d))
         .cloned()
         .collect();
-    for dir in &orphans {
-        note("work_dir", dir.clone());
-        if !dry_run {
-            remove_orphan_work_dir(host, dir)?;
+    for dir in orphans {
+        if !unreadable.is_empty() {
+            let ids: Vec<&str> = unreadable.iter().map(|(d, _)| d.as_str()).collect();
+            plan.keep(
+                host,
+                "work_dir",
+                &dir,
+                format!(
+                    "the record of agent {} cannot be read, and that agent may use it",
+                    ids.join(", ")
+                ),
+            );
+            continue;
         }
+        plan_work_dir(host, &dir, &mut plan)?;
     }
-    if !dry_run && !orphans.is_empty() {
-        data.generated_work_dirs.retain(|d| !orphans.contains(d));
-        host.write_host_data(&mut data)?;
-    }
-    Ok(removed)
+    Ok(plan)
 }
 
-/// Remove an orphaned work dir; for a worktree, also its `mngr/` branch when that branch
-/// holds no commit found on any other branch (so nothing is lost).
-fn remove_orphan_work_dir(host: &Host, dir: &str) -> Result<()> {
+/// What gc needs to know about a work dir no agent uses.
+#[derive(Debug, Default)]
+struct WorkDirFacts {
+    exists: bool,
+    /// The dir has a `.git` (file or dir), whether git can read it or not.
+    dotgit: bool,
+    /// The dir is the top of a git work tree (a worktree or a copied repository).
+    git: bool,
+    /// A worktree (its `.git` is a file) rather than a repository of its own.
+    worktree: bool,
+    /// The repository's git dir (shared by all its worktrees).
+    git_dir: String,
+    /// The checked-out branch; `None` when HEAD is detached.
+    branch: Option<String>,
+    /// Uncommitted changes (`None`: git status failed).
+    changes: Option<usize>,
+    /// Commits on HEAD that are on no other branch and no remote (`None`: unknown).
+    unique: Option<u64>,
+}
+
+fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
     let d = quote(dir);
-    let info = host.run(&format!(
-        "[ -f {d}/.git ] || exit 0; \
-         git -C {d} rev-parse --path-format=absolute --git-common-dir 2>/dev/null; \
-         git -C {d} symbolic-ref --short -q HEAD 2>/dev/null"
+    let out = host.run(&format!(
+        "d={d}\n\
+         [ -e \"$d\" ] || exit 0\n\
+         echo exists\n\
+         [ -e \"$d/.git\" ] && echo dotgit\n\
+         top=$(git -C \"$d\" rev-parse --show-toplevel 2>/dev/null)\n\
+         [ -n \"$top\" ] && [ \"$top\" = \"$(cd \"$d\" && pwd -P)\" ] || exit 0\n\
+         echo git\n\
+         [ -f \"$d/.git\" ] && echo worktree\n\
+         echo \"git_dir=$(git -C \"$d\" rev-parse --path-format=absolute --git-common-dir 2>/dev/null)\"\n\
+         b=$(git -C \"$d\" symbolic-ref --short -q HEAD)\n\
+         echo \"branch=$b\"\n\
+         s=$(git -C \"$d\" status --porcelain 2>/dev/null) && echo \"changes=$(printf '%s' \"$s\" | grep -c .)\"\n\
+         if [ -n \"$b\" ]; then n=$(git -C \"$d\" rev-list --count HEAD --not --exclude=\"$b\" --branches --remotes 2>/dev/null)\n\
+         else n=$(git -C \"$d\" rev-list --count HEAD --not --branches --remotes 2>/dev/null); fi && echo \"unique=$n\"\n\
+         exit 0\n"
     ))?;
-    let mut lines = info.stdout.lines();
-    let common = lines.next().map(str::to_string);
-    let branch = lines.next().map(str::to_string);
-    workdir::remove_dir(host, dir, None)?;
-    if let (Some(common), Some(branch)) = (common, branch)
+    let mut facts = WorkDirFacts::default();
+    for line in out.stdout.lines() {
+        match line.split_once('=') {
+            Some(("git_dir", v)) => facts.git_dir = v.to_string(),
+            Some(("branch", v)) => facts.branch = (!v.is_empty()).then(|| v.to_string()),
+            Some(("changes", v)) => facts.changes = v.trim().parse().ok(),
+            Some(("unique", v)) => facts.unique = v.trim().parse().ok(),
+            _ => match line {
+                "exists" => facts.exists = true,
+                "git" => facts.git = true,
+                "worktree" => facts.worktree = true,
+                "dotgit" => facts.dotgit = true,
+                _ => {}
+            },
+        }
+    }
+    Ok(facts)
+}
+
+/// Decide about one work dir no agent uses: removed only when that loses no work.
+fn plan_work_dir(host: &Host, dir: &str, plan: &mut Plan) -> Result<()> {
+    let facts = work_dir_facts(host, dir)?;
+    let remove = |plan: &mut Plan, reason: &str| {
+        plan.remove(
+            host,
+            "work_dir",
+            dir,
+            format!("no agent uses it; {reason}"),
+            Removal::WorkDir(dir.to_string()),
+        );
+    };
+    if !facts.exists {
+        remove(plan, "it is gone already (gc forgets it)");
+        return Ok(());
+    }
+    if facts.dotgit && !facts.git {
+        plan.keep(
+            host,
+            "work_dir",
+            dir,
+            "it has a .git that git cannot read (its repository moved?), so gc cannot tell \
+             whether it holds uncommitted changes"
+                .to_string(),
+        );
+        return Ok(());
+    }
+    if !facts.git {
+        remove(plan, "it is not a git work tree, so it holds no commits");
+        return Ok(());
+    }
+    let head = match &facts.branch {
+        Some(b) => format!("its branch {b}"),
+        None => "its detached HEAD".to_string(),
+    };
+    let unique = match (facts.changes, facts.unique) {
+        (Some(0), Some(unique)) => unique,
+        (Some(n), _) if n > 0 => {
+            plan.keep(
+                host,
+                "work_dir",
+                dir,
+                format!("it has {n} uncommitted change(s); commit them, or remove it yourself"),
+            );
+            return Ok(());
+        }
+        _ => {
+            plan.keep(
+                host,
+                "work_dir",
+                dir,
+                "git cannot tell whether it holds uncommitted changes or commits of its own"
+                    .to_string(),
+            );
+            return Ok(());
+        }
+    };
+    // A worktree's commits live in the repository; a copy's only in the copy, and so do those
+    // of a detached HEAD.
+    let commits_live_here = !facts.worktree || facts.branch.is_none();
+    if commits_live_here && unique > 0 {
+        plan.keep(
+            host,
+            "work_dir",
+            dir,
+            format!("{head} has {unique} commit(s) on no other branch or remote"),
+        );
+        return Ok(());
+    }
+    remove(plan, "it has no uncommitted changes or commits of its own");
+    if let (true, Some(branch)) = (facts.worktree, &facts.branch)
         && branch.starts_with("mngr/")
     {
-        let g = quote(&common);
-        let b = quote(&branch);
-        host.run(&format!(
-                "n=$(git --git-dir={g} rev-list --count {b} --not --exclude=refs/heads/{branch} --branches --remotes 2>/dev/null) && \
-                 [ \"$n\" = 0 ] && git --git-dir={g} branch -q -D {b}; exit 0"
-            ))?;
+        if unique > 0 {
+            plan.keep(
+                host,
+                "branch",
+                branch,
+                format!(
+                    "it holds {unique} commit(s) on no other branch or remote (in {})",
+                    facts.git_dir
+                ),
+            );
+        } else {
+            plan.remove(
+                host,
+                "branch",
+                branch,
+                format!(
+                    "mngr made it for the work dir, and each of its commits is on another branch or a remote (in {})",
+                    facts.git_dir
+                ),
+                Removal::Branch {
+                    git_dir: facts.git_dir.clone(),
+                    branch: branch.clone(),
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Carry out a plan, in its order (a worktree goes before its branch).
+fn carry_out(host: &Host, mut plan: Plan) -> Result<()> {
+    let mut forgotten = Vec::new();
+    for (item, how) in &plan.remove {
+        match how {
+            Removal::TempFile(path) => {
+                host.run(&format!("rm -f {}", quote(path)))?;
+            }
+            Removal::AgentDir(path) => {
+                host.run_ok(
+                    &format!("rm -rf {}", quote(path)),
+                    "removing an orphaned agent dir",
+                )?;
+            }
+            Removal::Session(session) => {
+                host.run(&format!(
+                    "tmux kill-session -t {} 2>/dev/null; exit 0",
+                    quote(&format!("={session}"))
+                ))?;
+            }
+            Removal::ProviderRecord(id) => host
+                .instance
+                .remove_persisted_agent_record(&host.record.id, id)
+                .map_err(|e| crate::error::MngrError::from_provider(&host.provider, e))?,
+            Removal::WorkDir(dir) => {
+                workdir::remove_dir(host, dir, None)?;
+                forgotten.push(dir.clone());
+            }
+            Removal::Branch { git_dir, branch } => {
+                // Counted again as it is deleted: a commit made since the plan keeps it.
+                let g = quote(git_dir);
+                let b = quote(branch);
+                host.run_ok(
+                    &format!(
+                        "n=$(git --git-dir={g} rev-list --count {b} --not --exclude={b} --branches --remotes) || exit 1\n\
+                         [ \"$n\" = 0 ] || {{ echo \"it has $n commit(s) of its own now\" >&2; exit 1; }}\n\
+                         git --git-dir={g} branch -q -D {b}"
+                    ),
+                    &format!("deleting branch {}", item.what),
+                )?;
+            }
+        }
+    }
+    if !forgotten.is_empty() {
+        plan.host_data
+            .generated_work_dirs
+            .retain(|d| !forgotten.contains(d));
+        host.write_host_data(&mut plan.host_data)?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use super::shell::quote;
 use super::workdir;
 use crate::error::{MngrError, Result};
 use crate::transport::CommandOutput;
-use mngr_plugin_api::{ProviderInstance, SafeName};
+use mngr_plugin_api::{ErrorKind, HostState, ProviderInstance, SafeName};
 use std::collections::BTreeMap;
 
 /// The tmux session of an agent.
@@ -68,13 +68,14 @@ pub(super) fn session_script(host: &Host, record: &AgentRecord, session: &str) -
     let wd = quote(&record.work_dir);
     // One tmux call: new-session fails with "duplicate session" when it exists. The session is
     // marked with its host dir (option @mngr_host_dir, and MNGR_HOST_DIR in its environment) so
-    // hosts sharing a tmux server tell their sessions apart.
+    // hosts sharing a tmux server tell their sessions apart, and with its agent's id (option
+    // @mngr_agent_id) so gc tells whose it is whatever the prefix.
     format!(
         "cd {wd} 2>/dev/null || {{ echo \"work dir {} does not exist\" >&2; exit 3; }}\n\
          mkdir -p {d}/activity {d}/commands {d}/llm_data\n\
          unset MNGR_AGENT_ID\n\
          : > {launching}\n\
-         pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} -e {owner} {pc} \\; set-option -q -t {t} @mngr_host_dir {hd} 2>&1) || {{\n\
+         pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} -e {owner} {pc} \\; set-option -q -t {t} @mngr_host_dir {hd} \\; set-option -q -t {t} @mngr_agent_id {id} 2>&1) || {{\n\
            rm -f {launching}\n\
            case \"$pid\" in *'duplicate session'*) exit 5;; esac\n\
            echo \"$pid\" >&2; exit 4\n\
@@ -89,6 +90,7 @@ pub(super) fn session_script(host: &Host, record: &AgentRecord, session: &str) -
         pc = quote(&pane_command),
         owner = quote(&format!("MNGR_HOST_DIR={}", host.host_dir)),
         hd = quote(&host.host_dir),
+        id = quote(record.id.as_str()),
         t = quote(&format!("={session}:")),
         act = quote(&activity_json(record)),
         d = quote(&dir),
@@ -200,6 +202,58 @@ pub fn remove(host: &Host, record: &AgentRecord, delete_branch: bool, prefix: &s
     Ok(())
 }
 
+/// Destroy an agent: stop it and remove it, under the host lock. Its record is read again
+/// under the lock, so of several commands destroying one agent at once exactly one does it;
+/// the others fail with "not found" (exit code 9), also when the host went with the agent.
+pub fn destroy(host: &Host, agent: &AgentView, delete_branch: bool, prefix: &str) -> Result<()> {
+    let gone = || {
+        MngrError::not_found(format!(
+            "agent '{}' is already gone: another command destroyed it",
+            agent.address()
+        ))
+        .with_hint("mngr list shows the agents that remain")
+    };
+    let checked = host
+        .lock()
+        .and_then(|lock| Ok((lock, host.read_agent_record(agent.record.id.as_str())?)));
+    let (_lock, record) = match checked {
+        Ok((lock, Some(record))) => (lock, record),
+        Ok((_, None)) => return Err(gone()),
+        Err(_) if host_went_with_agent(host, agent.record.id.as_str()) => return Err(gone()),
+        Err(e) => return Err(e),
+    };
+    stop(host, agent, prefix)?;
+    remove(host, &record, delete_branch, prefix)
+}
+
+/// After the host could not be reached: whether it went with the agent, as when a concurrent
+/// destroy took the host along with its last agent. While the provider still keeps its copy of
+/// the agent's record, the agent was not destroyed (a destroy removes that copy first);
+/// otherwise the provider is asked until it says the host is gone (it may be removing it).
+fn host_went_with_agent(host: &Host, agent_id: &str) -> bool {
+    let copy_kept = host
+        .instance
+        .persisted_agent_records(&host.record.id)
+        .is_ok_and(|records| {
+            records
+                .iter()
+                .any(|r| r.get("id").and_then(|v| v.as_str()) == Some(agent_id))
+        });
+    if copy_kept {
+        return false;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match host.instance.get_host(host.record.id.as_str()) {
+            Ok(record) if record.state == HostState::Destroyed => return true,
+            Err(e) if e.kind == ErrorKind::NotFound => return true,
+            Err(_) => return false,
+            Ok(_) if std::time::Instant::now() >= deadline => return false,
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+}
+
 /// Rename an agent: its tmux session, its env file, then its record (the commit point).
 pub fn rename(host: &Host, agent: &AgentView, new_name: &str, prefix: &str) -> Result<AgentRecord> {
     SafeName::parse(new_name).map_err(|e| MngrError::usage(e.to_string()))?;
@@ -270,7 +324,7 @@ pub fn label(
             agent.host.require_reachable()?;
             let mut record = agent.record.clone();
             record.labels.extend(labels.clone());
-            let value = serde_json::to_value(&record).expect("serializes");
+            let value = record.to_value();
             instance
                 .persist_agent_record(&agent.host.record.id, value)
                 .map_err(|e| MngrError::from_provider(&agent.host.provider, e))?;

@@ -4,7 +4,7 @@
 //! of every process on the machine; `ps -e` where that is missing). One round trip, whatever the
 //! number of agents, so listing stays fast locally and over SSH.
 
-use super::record::AgentRecord;
+use super::record::{AgentRecord, Unreadable};
 use super::shell::quote;
 use super::state::{Pane, ProcessTable};
 use std::collections::HashSet;
@@ -19,8 +19,9 @@ const END: &str = "@@MNGR-END";
 /// What one probe of a host found.
 #[derive(Debug, Default)]
 pub struct HostProbe {
-    /// Agent records by directory id; unreadable records carry the reason.
-    pub records: Vec<(String, Result<AgentRecord, String>)>,
+    /// Agent records by directory id (every agent dir that has a `data.json`); unreadable
+    /// records carry the reason.
+    pub records: Vec<(String, Result<AgentRecord, Unreadable>)>,
     /// Agent dirs whose `active` marker exists.
     pub active: HashSet<String>,
     /// Agent dirs whose `launching` marker exists: the agent's command has not ended since
@@ -61,18 +62,19 @@ impl HostProbe {
 }
 
 /// What `tmux list-panes -a -F` prints per pane.
-const PANE_FORMAT: &str = "#{session_name}|#{window_name}|#{pane_index}|#{pane_dead}|#{pane_pid}|#{@mngr_host_dir}|#{pane_current_command}";
+const PANE_FORMAT: &str = "#{session_name}|#{window_name}|#{pane_index}|#{pane_dead}|#{pane_pid}|#{@mngr_host_dir}|#{@mngr_agent_id}|#{pane_current_command}";
 
 fn parse_pane(line: &str) -> Option<Pane> {
-    let f: Vec<&str> = line.splitn(7, '|').collect();
-    (f.len() == 7).then(|| Pane {
+    let f: Vec<&str> = line.splitn(8, '|').collect();
+    (f.len() == 8).then(|| Pane {
         session: f[0].to_string(),
         window: f[1].to_string(),
         index: f[2].parse().unwrap_or(0),
         dead: f[3] == "1",
         pid: f[4].parse().unwrap_or(0),
         owner: f[5].to_string(),
-        current_command: f[6].to_string(),
+        agent_id: f[6].to_string(),
+        current_command: f[7].to_string(),
     })
 }
 
@@ -84,10 +86,18 @@ pub fn local_records(host_dir: &str) -> HostProbe {
     if let Ok(entries) = std::fs::read_dir(&agents) {
         for entry in entries.flatten() {
             let dir = entry.file_name().to_string_lossy().into_owned();
-            if let Ok(bytes) = std::fs::read(entry.path().join("data.json")) {
-                probe
+            match std::fs::read(entry.path().join("data.json")) {
+                Ok(bytes) => probe
                     .records
-                    .push((dir.clone(), AgentRecord::parse(&bytes)));
+                    .push((dir.clone(), AgentRecord::read(&dir, &bytes))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => probe.records.push((
+                    dir.clone(),
+                    Err(Unreadable {
+                        reason: e.to_string(),
+                        name: None,
+                    }),
+                )),
             }
             if entry.path().join("launching").exists() {
                 probe.launching.insert(dir.clone());
@@ -170,14 +180,31 @@ fn local_process_tree(roots: &[u32]) -> ProcessTable {
     table
 }
 
+/// What a record file that exists but cannot be read prints instead of its contents.
+const CANNOT_READ: &str = "@@MNGR-CANNOT-READ";
+
+/// The script lines that print every agent record of `$H` after a [`FILE`] line: one awk for
+/// the readable ones; a file that is empty or cannot be read gets its line too (and shows as
+/// unreadable, never as absent).
+fn records_section() -> String {
+    format!(
+        "echo {RECORDS}\n\
+         set -- \"$H\"/agents/*/data.json\n\
+         if [ -e \"$1\" ]; then\n\
+           for f do shift; if [ -r \"$f\" ] && [ -s \"$f\" ]; then set -- \"$@\" \"$f\"; \
+             else echo \"{FILE}$f\"; [ -r \"$f\" ] || echo {CANNOT_READ}; fi; done\n\
+           [ $# -gt 0 ] && awk 'FNR==1{{print \"{FILE}\" FILENAME}}{{print}}' \"$@\"\n\
+         fi\n"
+    )
+}
+
 /// The probe script for a host dir.
 pub fn script(host_dir: &str) -> String {
     let h = quote(host_dir);
+    let records = records_section();
     format!(
         "H={h}\n\
-         echo {RECORDS}\n\
-         set -- \"$H\"/agents/*/data.json\n\
-         [ -e \"$1\" ] && awk 'FNR==1{{print \"{FILE}\" FILENAME}}{{print}}' \"$@\"\n\
+         {records}\
          echo {ACTIVE}\n\
          for f in \"$H\"/agents/*/active \"$H\"/agents/*/launching; do [ -e \"$f\" ] && echo \"$f\"; done\n\
          echo {PANES}\n\
@@ -221,9 +248,15 @@ pub fn parse(output: &str) -> Result<HostProbe, String> {
     let flush = |current: &mut Option<(String, String)>, probe: &mut HostProbe| {
         if let Some((path, body)) = current.take() {
             let id = dir_id(&path);
-            probe
-                .records
-                .push((id, AgentRecord::parse(body.as_bytes())));
+            let record = if body.starts_with(CANNOT_READ) {
+                Err(Unreadable {
+                    reason: "it cannot be read (permission denied)".to_string(),
+                    name: None,
+                })
+            } else {
+                AgentRecord::read(&id, body.as_bytes())
+            };
+            probe.records.push((id, record));
         }
     };
     for line in output.lines() {
@@ -273,11 +306,10 @@ pub fn parse(output: &str) -> Result<HostProbe, String> {
 /// A cheaper script that reads only the agent records (for name checks under the lock).
 pub fn records_script(host_dir: &str) -> String {
     let h = quote(host_dir);
+    let records = records_section();
     format!(
         "H={h}\n\
-         echo {RECORDS}\n\
-         set -- \"$H\"/agents/*/data.json\n\
-         [ -e \"$1\" ] && awk 'FNR==1{{print \"{FILE}\" FILENAME}}{{print}}' \"$@\"\n\
+         {records}\
          echo {END}\n"
     )
 }
@@ -303,6 +335,8 @@ mod tests {
     #[test]
     fn parses_a_probe_of_this_machine() {
         let (dir, id) = host_dir_with_one_active_agent();
+        std::fs::create_dir_all(dir.path().join("agents/agent-empty")).unwrap();
+        std::fs::write(dir.path().join("agents/agent-empty/data.json"), "").unwrap();
         std::fs::create_dir_all(dir.path().join("agents/agent-broken")).unwrap();
         std::fs::write(
             dir.path().join("agents/agent-broken/data.json"),
@@ -316,7 +350,10 @@ mod tests {
             .output()
             .unwrap();
         let probe = parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
-        assert_eq!(probe.records.len(), 2);
+        assert_eq!(probe.records.len(), 3);
+        assert!(probe.records.iter().any(
+            |(d, r)| d == "agent-empty" && r.as_ref().is_err_and(|e| e.reason == "it is empty")
+        ));
         let good = probe
             .records
             .iter()

@@ -69,6 +69,9 @@ pub struct Pane {
     pub pid: u32,
     /// The host dir that started the session (tmux option `@mngr_host_dir`); empty when unset.
     pub owner: String,
+    /// The id of the agent the session was started for (tmux option `@mngr_agent_id`); empty
+    /// for sessions an older mngr started.
+    pub agent_id: String,
     pub current_command: String,
 }
 
@@ -220,6 +223,7 @@ mod tests {
             dead,
             pid: 10,
             owner: String::new(),
+            agent_id: String::new(),
             current_command: cmd.into(),
         }
     }

@@ -10,10 +10,14 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-gc removes, on each running host: agent dirs without a valid record, work dirs mngr made
-that no agent uses (with their mngr/ branch when it holds no unique commit), tmux sessions
-this host dir started that no agent owns, temp files of interrupted writes, and the provider's
-copies of records of agents that are gone.")]
+gc removes, on each running host: agent dirs without a record, work dirs mngr made that no
+agent uses (with their mngr/ branch), tmux sessions this host dir started for agents that have
+no record, temp files of interrupted writes, and the provider's copies of records of agents
+that are gone. It says why it removes each thing.
+
+It never removes a work dir with uncommitted changes, a branch with commits on no other branch
+or remote, or anything of an agent whose record exists (even one it cannot read), whatever
+the prefix: it keeps those and says why. --dry-run prints the same list and removes nothing.")]
 pub struct GcArgs {
     /// Only hosts of this provider instance (repeatable)
     #[arg(long = "provider", value_name = "PROVIDER")]
@@ -29,6 +33,7 @@ pub fn run(global: &GlobalOptions, args: GcArgs) -> Result<()> {
     let providers = discovery::select_providers(&app, &args.providers)?;
     let found = discovery::discover(&app, &providers);
     let mut removed = Vec::new();
+    let mut kept = Vec::new();
     let mut errors: Vec<String> = found
         .errors
         .iter()
@@ -36,42 +41,57 @@ pub fn run(global: &GlobalOptions, args: GcArgs) -> Result<()> {
         .collect();
     for host in found.hosts.iter().filter_map(|h| h.online.as_ref()) {
         match gc::collect(host, &app.settings.prefix, args.dry_run) {
-            Ok(r) => removed.extend(r),
+            Ok(r) => {
+                removed.extend(r.removed);
+                kept.extend(r.kept);
+            }
             Err(e) => errors.push(format!("host '{}': {}", host.name(), e.message)),
         }
     }
-    let items: Vec<serde_json::Value> = removed
-        .iter()
-        .map(|r| serde_json::to_value(r).expect("json"))
-        .collect();
+    let json = |items: &[gc::Item]| -> Vec<serde_json::Value> {
+        items
+            .iter()
+            .map(|r| serde_json::to_value(r).expect("json"))
+            .collect()
+    };
+    let (items, kept_items) = (json(&removed), json(&kept));
     match &format {
         OutputFormat::Human => {
             if !global.quiet {
-                let verb = if args.dry_run {
-                    "Would remove"
+                let (remove, keep) = if args.dry_run {
+                    ("Would remove", "Would keep")
                 } else {
-                    "Removed"
+                    ("Removed", "Kept")
                 };
-                for r in &removed {
+                let line = |verb: &str, r: &gc::Item| {
                     println!(
-                        "{verb} {}: {} (host {})",
+                        "{verb} {}: {} (host {}): {}",
                         r.kind.replace('_', " "),
                         r.what,
-                        r.host
-                    );
-                }
+                        r.host,
+                        r.reason
+                    )
+                };
+                removed.iter().for_each(|r| line(remove, r));
+                kept.iter().for_each(|r| line(keep, r));
                 if removed.is_empty() {
                     println!("Nothing to collect");
                 }
             }
         }
-        OutputFormat::Json => print_json(
-            &serde_json::json!({"removed": items, "count": items.len(), "dry_run": args.dry_run, "errors": errors}),
-        ),
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "removed": items,
+            "count": items.len(),
+            "kept": kept_items,
+            "dry_run": args.dry_run,
+            "errors": errors,
+        })),
         OutputFormat::Jsonl => {
-            for mut i in items {
-                i["event"] = "removed".into();
-                print_jsonl(&i);
+            for (event, list) in [("removed", items), ("kept", kept_items)] {
+                for mut i in list {
+                    i["event"] = event.into();
+                    print_jsonl(&i);
+                }
             }
         }
         OutputFormat::Template(t) => {

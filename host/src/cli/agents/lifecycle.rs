@@ -53,7 +53,8 @@ pub struct StartArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Without --force, destroy refuses an agent whose work dir holds uncommitted changes, or
-commits that exist nowhere else, and says which (exit code 14).
+commits that exist nowhere else, and says which (exit code 14). Of several destroys of one
+agent at once, one destroys it; the others say it is already gone (exit code 9).
 
 Examples:
   mngr destroy fixer
@@ -402,19 +403,25 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
         }
         destroyed_hosts.push(agent.host.name().to_string());
     }
+    let mut destroyed: Vec<&AgentView> = Vec::new();
     for agent in &agents {
         let host = agent.host.require_online()?;
-        {
-            let _lock = host.lock()?;
-            lifecycle::stop(host, agent, &prefix)?;
-            lifecycle::remove(host, &agent.record, args.remove_created_branch, &prefix)?;
+        match lifecycle::destroy(host, agent, args.remove_created_branch, &prefix) {
+            Ok(()) => destroyed.push(agent),
+            // Another command destroyed it meanwhile: under --force that is a skip.
+            Err(e) if args.force && e.code == ExitCode::NotFound => {
+                eprintln!("Agent not found (skipped): {}", agent.address());
+                continue;
+            }
+            Err(e) => return Err(e),
         }
         // A host made for agents goes when its last agent goes.
         let provider = app.provider(&agent.host.provider)?;
         if provider.capabilities.create_hosts && provider.capabilities.destroy_hosts {
             let out = host.run(&probe::records_script(&host.host_dir))?;
+            // A record this version cannot read still counts: its agent is not gone.
             let left = probe::parse(&out.stdout)
-                .map(|p| p.records.iter().filter(|(_, r)| r.is_ok()).count())
+                .map(|p| p.records.len())
                 .unwrap_or(1);
             if left == 0 && !destroyed_hosts.contains(&host.name().to_string()) {
                 provider
@@ -425,7 +432,7 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
             }
         }
     }
-    let agents: Vec<&AgentView> = offline.iter().chain(agents.iter()).copied().collect();
+    let agents: Vec<&AgentView> = offline.iter().chain(destroyed.iter()).copied().collect();
     report(
         global,
         "Destroyed",

@@ -1,7 +1,7 @@
 //! `mngr list`: every agent on every enabled provider (queried concurrently), filtered.
 
 use super::agent_json;
-use crate::agents::discovery::{self, AgentView, Discovery, HostView};
+use crate::agents::discovery::{self, Discovery, HostView, UnreadableAgent};
 use crate::agents::state::AgentState;
 use crate::cli::GlobalOptions;
 use crate::error::{ExitCode, MngrError, Result};
@@ -117,10 +117,16 @@ const HOSTS: View = View {
 
 /// One host as `list --hosts` prints it, with its agents.
 fn host_json(host: &HostView, found: &Discovery) -> serde_json::Value {
-    let agents: Vec<&AgentView> = found
+    let here = |h: &HostView| h.provider == host.provider && h.record.id == host.record.id;
+    let agents: Vec<serde_json::Value> = found
         .agents
         .iter()
-        .filter(|a| a.host.provider == host.provider && a.host.record.id == host.record.id)
+        .filter(|a| here(&a.host))
+        .map(|a| serde_json::json!({"id": a.record.id, "name": a.record.name}))
+        .chain(found.unreadable.iter().filter(|u| here(&u.host)).map(|u| {
+            let name = u.name.clone().unwrap_or_else(|| u.id.clone());
+            serde_json::json!({"id": u.id, "name": name, "state": "UNKNOWN"})
+        }))
         .collect();
     serde_json::json!({
         "resource_type": "host",
@@ -129,10 +135,7 @@ fn host_json(host: &HostView, found: &Discovery) -> serde_json::Value {
         "provider": host.provider,
         "state": host.record.state.as_str(),
         "tags": host.record.tags,
-        "agents": agents
-            .iter()
-            .map(|a| serde_json::json!({"id": a.record.id, "name": a.record.name}))
-            .collect::<Vec<_>>(),
+        "agents": agents,
     })
 }
 
@@ -197,7 +200,35 @@ fn current_project() -> Result<String> {
         .unwrap_or_default())
 }
 
-fn filter(args: &ListArgs, stdin_names: &[String]) -> Result<impl Fn(&AgentView) -> bool> {
+/// A row for an agent whose record cannot be read: what is known of it, state UNKNOWN, and
+/// the reason under `error`.
+fn unreadable_json(agent: &UnreadableAgent) -> serde_json::Value {
+    let host = &agent.host.record;
+    let address = agent
+        .name
+        .as_ref()
+        .map(|n| format!("{n}@{}.{}", agent.host.name(), agent.host.provider));
+    serde_json::json!({
+        "resource_type": "agent",
+        "id": agent.id,
+        "name": agent.name.clone().unwrap_or_else(|| agent.id.clone()),
+        "address": address,
+        "state": AgentState::Unknown.as_str(),
+        "labels": {},
+        "error": agent.message(),
+        "host": {
+            "id": host.id,
+            "name": host.name,
+            "provider_name": agent.host.provider,
+            "state": host.state.as_str(),
+            "image": host.image,
+            "tags": host.tags,
+        },
+    })
+}
+
+/// The filter, on the rows `list` prints (so rows of unreadable records filter alike).
+fn filter(args: &ListArgs, stdin_names: &[String]) -> Result<impl Fn(&serde_json::Value) -> bool> {
     let mut states: Vec<AgentState> = Vec::new();
     for raw in &args.states {
         states.push(AgentState::parse(raw).ok_or_else(|| {
@@ -231,27 +262,32 @@ fn filter(args: &ListArgs, stdin_names: &[String]) -> Result<impl Fn(&AgentView)
     let (local, remote) = (args.local, args.remote);
     let names = stdin_names.to_vec();
     let use_names = args.stdin;
-    Ok(move |a: &AgentView| {
-        (states.is_empty() || states.contains(&a.state))
-            && labels
-                .iter()
-                .all(|(k, v)| a.record.labels.get(k) == Some(v))
-            && host_labels
-                .iter()
-                .all(|(k, v)| a.host.record.tags.get(k) == Some(v))
-            && (projects.is_empty()
-                || a.record
-                    .labels
-                    .get("project")
-                    .is_some_and(|p| projects.contains(p)))
-            && (!local || a.host.provider == "local")
-            && (!remote || a.host.provider != "local")
+    Ok(move |row: &serde_json::Value| {
+        let text = |path: &str| {
+            field(row, path)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+        };
+        let is = |path: &str, value: &str| field(row, path).and_then(|v| v.as_str()) == Some(value);
+        // Label keys may hold dots: looked up as keys, not as paths.
+        let in_map = |map: &str, key: &str, value: &str| {
+            field(row, map)
+                .and_then(|m| m.get(key))
+                .and_then(|v| v.as_str())
+                == Some(value)
+        };
+        let provider = text("host.provider_name");
+        (states.is_empty() || states.iter().any(|s| is("state", s.as_str())))
+            && labels.iter().all(|(k, v)| in_map("labels", k, v))
+            && host_labels.iter().all(|(k, v)| in_map("host.tags", k, v))
+            && (projects.is_empty() || projects.iter().any(|p| is("labels.project", p)))
+            && (!local || provider == "local")
+            && (!remote || provider != "local")
             && (!use_names
                 || names.iter().any(|n| {
-                    a.record.name == *n
-                        || a.record.id.as_str() == n
-                        || a.host.name() == n
-                        || a.host.record.id.as_str() == n
+                    ["name", "id", "host.name", "host.id"]
+                        .iter()
+                        .any(|path| is(path, n))
                 }))
     })
 }
@@ -290,7 +326,7 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
     let app = super::load(global)?;
     let providers = discovery::select_providers(&app, &args.providers)?;
     let found = discovery::discover(&app, &providers);
-    let errors: Vec<serde_json::Value> = found
+    let mut errors: Vec<serde_json::Value> = found
         .errors
         .iter()
         .map(|e| {
@@ -301,6 +337,22 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
             })
         })
         .collect();
+    // A record that cannot be read is listed (UNKNOWN) and reported, but is no failure of
+    // the listing: the exit code stays.
+    errors.extend(found.unreadable.iter().map(|u| {
+        serde_json::json!({
+            "provider_name": u.host.provider,
+            "host_name": u.host.name(),
+            "agent_id": u.id,
+            "message": u.message(),
+            "unreachable": false,
+        })
+    }));
+    let warn_unreadable = || {
+        for u in &found.unreadable {
+            eprintln!("Warning: {}", u.message());
+        }
+    };
     let (mut rows, view) = if args.hosts {
         (
             found.hosts.iter().map(|h| host_json(h, &found)).collect(),
@@ -310,8 +362,9 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
         let rows = found
             .agents
             .iter()
-            .filter(|a| keep(a))
             .map(agent_json)
+            .chain(found.unreadable.iter().map(unreadable_json))
+            .filter(|row| keep(row))
             .collect();
         (rows, AGENTS)
     };
@@ -341,6 +394,7 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
                 let headers: Vec<&str> = view.columns.iter().map(|(h, _)| *h).collect();
                 print_table(&headers, &table);
             }
+            warn_unreadable();
             for e in &found.errors {
                 let what = if e.unreachable {
                     "unreachable"
@@ -376,6 +430,7 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
                 out.push('\n');
             }
             print!("{out}");
+            warn_unreadable();
             for e in &found.errors {
                 eprintln!("Error: provider '{}': {}", e.provider, e.message);
             }
