@@ -5,6 +5,7 @@ pub mod agents;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod duration;
 pub mod error;
 pub mod instances;
 pub mod output;
