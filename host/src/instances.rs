@@ -185,10 +185,14 @@ pub fn build_instances(
         let entry = registry
             .get(&plan.backend)
             .expect("planned instances have a registered backend");
-        let state_dir = settings.locations.root.join("providers").join(&plan.name);
-        std::fs::create_dir_all(&state_dir).map_err(|e| {
-            MngrError::failure(format!("cannot create {}: {e}", state_dir.display()))
-        })?;
+        let root = &settings.locations.root;
+        let state_dir = root.join("providers").join(&plan.name);
+        // The root and each state dir are the user's alone: they hold keys and records.
+        for dir in [root, &state_dir] {
+            crate::paths::private_dir(dir).map_err(|e| {
+                MngrError::failure(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
         let ctx = InstanceContext {
             instance_name: plan.name.clone(),
             state_dir,

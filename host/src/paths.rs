@@ -1,7 +1,7 @@
 //! Where mngr keeps its files on this machine. The whole root is relocatable with `MNGR_ROOT`,
 //! so tests and users can keep separate worlds.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `MNGR_ROOT`, else `~/.mngr`.
 pub fn mngr_root() -> PathBuf {
@@ -36,4 +36,20 @@ pub fn user_plugin_dir() -> PathBuf {
 /// Per-instance state on this machine (keys, caches): `<root>/providers/<instance>`.
 pub fn provider_state_dir(instance: &str) -> PathBuf {
     mngr_root().join("providers").join(instance)
+}
+
+/// Make `dir` and any missing parents, each `0700`: what mngr keeps (records, env files, keys)
+/// may hold secrets. An existing `dir` that others can enter (made by an older mngr, say) is
+/// narrowed to `0700`; existing parents are left as they are.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
 }

@@ -71,7 +71,7 @@ pub(super) fn session_script(host: &Host, record: &AgentRecord, session: &str) -
     // hosts sharing a tmux server tell their sessions apart.
     format!(
         "cd {wd} 2>/dev/null || {{ echo \"work dir {} does not exist\" >&2; exit 3; }}\n\
-         mkdir -p {d}/activity {d}/commands {d}/llm_data\n\
+         mkdir -p -m 700 {d}/activity {d}/commands {d}/llm_data\n\
          unset MNGR_AGENT_ID\n\
          : > {launching}\n\
          pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} -e {owner} {pc} \\; set-option -q -t {t} @mngr_host_dir {hd} 2>&1) || {{\n\

@@ -84,11 +84,12 @@ impl LocalInstance {
                     .with_hint("delete the file; mngr will create a new local host id")
             });
         }
-        std::fs::create_dir_all(&self.root)
+        crate::paths::private_dir(&self.root)
             .map_err(|e| Self::io_err("creating the mngr root", e))?;
         let id = HostId::generate();
         let tmp = self.root.join(format!(".host_id.{}", std::process::id()));
-        std::fs::write(&tmp, id.as_str()).map_err(|e| Self::io_err("writing host_id", e))?;
+        crate::transport::local::write_atomic(&tmp, id.as_str().as_bytes(), None)
+            .map_err(|e| Self::io_err("writing host_id", e))?;
         // hard_link fails if another process won the race; then read theirs.
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
@@ -203,13 +204,10 @@ impl ProviderInstance for LocalInstance {
 
     fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
         self.check_id(host)?;
-        std::fs::create_dir_all(&self.state_dir)
+        crate::paths::private_dir(&self.state_dir)
             .map_err(|e| Self::io_err("creating provider state dir", e))?;
-        let tmp = self
-            .state_dir
-            .join(format!(".labels.json.{}", std::process::id()));
         let body = serde_json::to_vec_pretty(&tags).expect("tags serialize");
-        std::fs::write(&tmp, body).map_err(|e| Self::io_err("writing local tags", e))?;
-        std::fs::rename(&tmp, self.tags_path()).map_err(|e| Self::io_err("writing local tags", e))
+        crate::transport::local::write_atomic(&self.tags_path(), &body, None)
+            .map_err(|e| Self::io_err("writing local tags", e))
     }
 }

@@ -418,11 +418,12 @@ impl Transport for SshTransport {
 
     fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> TransportResult<()> {
         let p = quote(path);
+        // umask 077: without a mode the file is 0600 and new directories 0700, as locally.
         let chmod = mode
             .map(|m| format!("chmod {m:o} \"$t\"; "))
             .unwrap_or_default();
         let script = format!(
-            "set -e; d=$(dirname -- {p}); mkdir -p \"$d\"; t=\"$d/.mngr-tmp.$$\"; \
+            "set -e; umask 077; d=$(dirname -- {p}); mkdir -p \"$d\"; t=\"$d/.mngr-tmp.$$\"; \
              trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; {chmod}mv -f \"$t\" {p}; trap - EXIT"
         );
         let (code, _, stderr) =
