@@ -27,28 +27,54 @@ pub const IDLE_TIMEOUT: Range = Range {
     whole_seconds: true,
 };
 
-const FORMS: &str = "write seconds (90, 1.5) or a number with units d, h, m, s (90s, 10m, 1h30m, 7d)";
+const FORMS: &str =
+    "write seconds (90, 1.5) or a number with units d, h, m, s (90s, 10m, 1h30m, 7d)";
 
 /// Parse `raw` and check it against `range`. The error is one sentence naming the value and
 /// what would be accepted; callers prefix it with the flag or setting.
 pub fn parse(raw: &str, range: Range) -> Result<Duration, String> {
     let s = raw.trim();
-    let value = parse_unchecked(s).ok_or_else(|| format!("'{raw}' is not a duration: {FORMS}"))?;
+    if !well_formed(s) {
+        return Err(format!("'{raw}' is not a duration: {FORMS}"));
+    }
+    let too_long = || {
+        format!(
+            "'{raw}' is out of range: between {} and {}",
+            display(range.min),
+            display(range.max)
+        )
+    };
+    let value = parse_unchecked(s).ok_or_else(too_long)?;
     if range.whole_seconds && value.subsec_nanos() != 0 {
         return Err(format!("'{raw}' is not a whole number of seconds"));
     }
     if value < range.min || value > range.max {
-        return Err(format!(
-            "'{raw}' is out of range: between {} and {}",
-            display(range.min),
-            display(range.max)
-        ));
+        return Err(too_long());
     }
     Ok(value)
 }
 
-/// `90` or `1.5` (seconds), else one or more `<digits><unit>` groups. Digits only: signs,
-/// exponents, `nan` and `inf` are not durations. `None` also for a value too big to hold.
+/// Digits with an optional fraction, or `<digits><unit>` groups: no signs, exponents, `nan`.
+fn well_formed(s: &str) -> bool {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some((whole, fraction)) = s.split_once('.') {
+        return digits(whole) && digits(fraction);
+    }
+    if digits(s) {
+        return true;
+    }
+    let mut pending = false;
+    for c in s.chars() {
+        match c {
+            '0'..='9' => pending = true,
+            'd' | 'h' | 'm' | 's' if pending => pending = false,
+            _ => return false,
+        }
+    }
+    !s.is_empty() && !pending
+}
+
+/// The value of a well-formed duration; `None` when it is too big to hold.
 fn parse_unchecked(s: &str) -> Option<Duration> {
     if let Some((whole, fraction)) = s.split_once('.') {
         let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
@@ -126,18 +152,37 @@ mod tests {
     #[test]
     fn garbage_sign_exponent_and_overflow_are_refused_with_the_forms() {
         for bad in [
-            "nan", "inf", "-1", "-0.5", "1e300", "", "5x", "m", "10m5", "1.", ".5", "+3",
-            "99999999999999999999", "999999999999999999d",
+            "nan", "inf", "-1", "-0.5", "1e300", "", "5x", "m", "10m5", "1.", ".5", "+3", "1dd",
         ] {
             let err = parse(bad, EXEC_TIMEOUT).unwrap_err();
             assert!(err.contains("is not a duration"), "{bad}: {err}");
+        }
+        for huge in [
+            "99999999999999999999",
+            "999999999999999999d",
+            "18446744073709551615.5",
+        ] {
+            let err = parse(huge, EXEC_TIMEOUT).unwrap_err();
+            assert!(err.contains("out of range"), "{huge}: {err}");
         }
         assert_eq!(
             parse("0", EXEC_TIMEOUT).unwrap_err(),
             "'0' is out of range: between 0.001s and 7d"
         );
-        assert!(parse("8d", EXEC_TIMEOUT).unwrap_err().contains("out of range"));
-        assert!(parse("1.5", IDLE_TIMEOUT).unwrap_err().contains("whole number"));
-        assert!(parse("366d", IDLE_TIMEOUT).unwrap_err().contains("between 1s and 365d"));
+        assert!(
+            parse("8d", EXEC_TIMEOUT)
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            parse("1.5", IDLE_TIMEOUT)
+                .unwrap_err()
+                .contains("whole number")
+        );
+        assert!(
+            parse("366d", IDLE_TIMEOUT)
+                .unwrap_err()
+                .contains("between 1s and 365d")
+        );
     }
 }

@@ -189,9 +189,8 @@ pub fn build_instances(
         let state_dir = root.join("providers").join(&plan.name);
         // The root and each state dir are the user's alone: they hold keys and records.
         for dir in [root, &state_dir] {
-            crate::paths::private_dir(dir).map_err(|e| {
-                MngrError::failure(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            crate::paths::private_dir(dir)
+                .map_err(|e| MngrError::failure(format!("cannot create {}: {e}", dir.display())))?;
         }
         let ctx = InstanceContext {
             instance_name: plan.name.clone(),

@@ -278,3 +278,67 @@ fn an_unreachable_provider_is_not_reported_as_not_found() {
         run.stderr
     );
 }
+
+#[test]
+fn durations_out_of_form_or_range_are_usage_errors_never_a_panic() {
+    let w = AgentWorld::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["exec", "a", "true", "--timeout", "nan"],
+            "'nan' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout", "inf"],
+            "'inf' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout", "1e300"],
+            "'1e300' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout=-1"],
+            "'-1' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout=-0.5"],
+            "'-0.5' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout", "0"],
+            "between 0.001s and 7d",
+        ),
+        (
+            &["exec", "a", "true", "--timeout", "8d"],
+            "between 0.001s and 7d",
+        ),
+        (
+            &[
+                "create",
+                "x",
+                "--idle-timeout",
+                "99999999999999999999d",
+                "--",
+                "true",
+            ],
+            "is out of range: between 1s and 365d",
+        ),
+        (
+            &["create", "x", "--idle-timeout", "1.5", "--", "true"],
+            "not a whole number of seconds",
+        ),
+        (
+            &["create", "x", "--idle-timeout", "400d", "--", "true"],
+            "between 1s and 365d",
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = w.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(expected) && run.stderr.contains("DURATION"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_nothing_made(&w);
+}

@@ -43,7 +43,8 @@ fn the_env_file_and_everything_under_the_root_is_the_users_alone() {
         "1000",
     ]);
     let agent = w.wait_state("keeper", "WAITING");
-    w.run(&["label", "keeper", "-l", "team=a", "--host-tag", "k=v"]).ok();
+    w.run(&["label", "keeper", "-l", "team=a", "--host-tag", "k=v"])
+        .ok();
     let root = w.root();
     let agent_dir = root.join("agents").join(agent["id"].as_str().unwrap());
     let env = std::fs::read_to_string(agent_dir.join("env")).unwrap();
@@ -59,7 +60,11 @@ fn the_env_file_and_everything_under_the_root_is_the_users_alone() {
     let markers = ["launching", "activity/start", "activity/process"];
     let open: Vec<String> = open_to_others(&root)
         .into_iter()
-        .filter(|entry| !markers.iter().any(|m| entry.contains(&format!("{}/{m} ", agent_dir.display()))))
+        .filter(|entry| {
+            !markers
+                .iter()
+                .any(|m| entry.contains(&format!("{}/{m} ", agent_dir.display())))
+        })
         .collect();
     assert_eq!(open, Vec::<String>::new());
 }
@@ -72,4 +77,81 @@ fn a_root_left_open_by_an_older_mngr_is_narrowed() {
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
     w.run(&["list"]).ok();
     assert_eq!(mode(&root), 0o700);
+}
+
+#[test]
+fn bad_env_assignments_and_secret_settings_are_named_never_echoed() {
+    let w = AgentWorld::new();
+    let secret = "s3cretVALUE";
+    let env_file = w.path("bad.env");
+    let create = |extra: &[&str]| {
+        let mut args = vec!["create", "leaky", "--no-connect", "--in-place"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "true"]);
+        w.run(&args)
+    };
+    let env = |value: String| create(&["--env", &value]);
+    let cases: Vec<(common::Run, i32, &str)> = vec![
+        (
+            env(format!("1TOKEN={secret}")),
+            2,
+            "invalid variable name '1TOKEN'",
+        ),
+        (env(secret.to_string()), 2, "expected KEY=VALUE"),
+        (env(format!("={secret}")), 2, "invalid variable name ''"),
+        (
+            env(format!("MY TOKEN={secret}")),
+            2,
+            "invalid variable name 'MY TOKEN'",
+        ),
+        (
+            {
+                w.write(&env_file, &format!("OK=1\n{secret}\n"));
+                create(&["--env-file", env_file.to_str().unwrap()])
+            },
+            2,
+            "line 2: expected KEY=VALUE",
+        ),
+        (
+            {
+                w.write(&env_file, &format!("2X={secret}\n"));
+                create(&["--env-file", env_file.to_str().unwrap()])
+            },
+            2,
+            "line 1: invalid variable name '2X'",
+        ),
+        (
+            w.run(&["-S", &format!("providers.local.api_token={secret}"), "list"]),
+            8,
+            "-S providers.local.api_token=<secret, not shown>",
+        ),
+        (
+            w.run(&[
+                "-S",
+                &format!("commands.create.env={{x = \"{secret}\"}}"),
+                "list",
+            ]),
+            8,
+            "'commands.create.env' must be a string or a list of strings, not a table (value not shown",
+        ),
+        (
+            w.run(&[
+                "-S",
+                &format!("commands.create.env=[\"9A={secret}\"]"),
+                "list",
+            ]),
+            8,
+            "invalid variable name '9A'",
+        ),
+    ];
+    for (run, code, expected) in cases {
+        let line = run.error_line(code);
+        assert!(line.contains(expected), "{line}");
+        assert!(
+            !run.stderr.contains(secret) && !run.stdout.contains(secret),
+            "a secret was printed:\n{}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
 }

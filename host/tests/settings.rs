@@ -540,3 +540,51 @@ fn agent_types_merge_across_layers_and_need_a_command() {
         )
     );
 }
+
+#[test]
+fn command_defaults_are_checked_at_load_and_stop_every_command() {
+    let w = World::new();
+    let file = w.user_settings();
+    let cases = [
+        (
+            "[commands.create]\nin_place = \"yes\"\n",
+            "'commands.create.in_place' must be a boolean, not a string (\"yes\")",
+        ),
+        (
+            "[commands.create]\nlabels = 3\n",
+            "'commands.create.labels' must be a string or a list of strings, not an integer (3)",
+        ),
+        (
+            "[commands.create]\nidle_timeout = \"nan\"\n",
+            "'commands.create.idle_timeout': 'nan' is not a duration",
+        ),
+        (
+            "[commands.create]\nidle_timeout = 1e300\n",
+            "'commands.create.idle_timeout': '1e300' is not a duration",
+        ),
+        (
+            "[commands.exec]\ntimeout = -1\n",
+            "'commands.exec.timeout': '-1' is not a duration",
+        ),
+        (
+            "[commands.create]\nenv = [\"1TOKEN=x\"]\n",
+            "'commands.create.env': invalid env value: invalid variable name '1TOKEN'",
+        ),
+    ];
+    for (text, expected) in cases {
+        w.write(&file, text);
+        // Not only `create`: every command loads settings and stops.
+        for command in [&["list"][..], &["provider", "list"], &["config", "list"]] {
+            let line = w.run(command).error_line(8);
+            assert!(
+                line.starts_with(&format!("Error: {}: {expected}", file.display())),
+                "{line}"
+            );
+        }
+    }
+    w.write(
+        &file,
+        "[commands.create]\nidle_timeout = \"10m\"\n[commands.exec]\ntimeout = 1.5\n",
+    );
+    w.run(&["list"]).ok();
+}

@@ -142,7 +142,8 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o755);
         // Everything else may hold secrets: files 0600, directories 0700.
-        let mode_of = |p: std::path::PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let mode_of =
+            |p: std::path::PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode_of(root.join("a/env")), 0o600);
         assert_eq!(mode_of(root.join("a")), 0o700);
         assert_eq!(mode_of(root.clone()), 0o700);

@@ -9,6 +9,7 @@ pub mod files;
 pub mod merge;
 pub mod overrides;
 pub mod schema;
+pub mod secret;
 pub mod source;
 
 pub use files::Locations;

@@ -285,7 +285,7 @@ fn user_env(args: &CreateArgs) -> Result<Vec<(String, String)>> {
         vars.extend(parsed);
     }
     for raw in &args.env {
-        vars.push(envfile::parse_assignment(raw).map_err(MngrError::usage)?);
+        vars.push(envfile::parse_assignment("--env", raw).map_err(MngrError::usage)?);
     }
     Ok(vars)
 }
