@@ -67,7 +67,7 @@ fn invalid_names_types_providers_and_commands_are_usage_errors() {
         (
             &["create", "x", "--env", "1A=b", "--", "true"],
             2,
-            "invalid --env '1A=b'",
+            "invalid --env: invalid variable name '1A'",
         ),
         (
             &["create", "x", "--idle-timeout", "5m", "--", "true"],
@@ -341,4 +341,35 @@ fn durations_out_of_form_or_range_are_usage_errors_never_a_panic() {
         );
     }
     assert_nothing_made(&w);
+}
+
+#[test]
+fn agent_names_longer_than_the_limit_are_refused_before_anything_is_made() {
+    let mut w = AgentWorld::new();
+    w.repo_with_commit();
+    let long = "a".repeat(300);
+    let expected = "300 characters, but an agent name has at most 200";
+    for args in [
+        vec!["create", long.as_str(), "--no-connect", "--", "true"],
+        vec![
+            "create",
+            "--name",
+            long.as_str(),
+            "--no-connect",
+            "--",
+            "true",
+        ],
+    ] {
+        let line = w.run(&args).error_line(2);
+        assert!(line.contains(expected), "{line}");
+        assert_nothing_made(&w);
+    }
+    assert_eq!(w.git(&w.cwd.clone(), &["branch", "--list", "mngr/*"]), "");
+    // The longest name allowed makes its worktree and branch.
+    let longest = "b".repeat(200);
+    w.create(&[&longest, "--", "sleep", "1000"]);
+    assert_eq!(w.agents().len(), 1);
+    let line = w.run(&["rename", &longest, &long]).error_line(2);
+    assert!(line.contains(expected), "{line}");
+    assert!(w.agent(&longest).is_some());
 }

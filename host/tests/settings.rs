@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::World;
+use common::{Run, World};
 use serde_json::Value;
 
 fn prefix_and_source(world: &World, extra: &[&str]) -> (String, String) {
@@ -587,4 +587,65 @@ fn command_defaults_are_checked_at_load_and_stop_every_command() {
         "[commands.create]\nidle_timeout = \"10m\"\n[commands.exec]\ntimeout = 1.5\n",
     );
     w.run(&["list"]).ok();
+}
+
+#[test]
+fn a_prefix_tmux_would_rename_is_refused_wherever_it_is_set() {
+    let mut w = World::new();
+    let rule = "use at most 32 letters, digits, '-' and '_', starting with a letter or digit";
+    for bad in ["team:a-", "v1.2-", "a b", "-x", &"p".repeat(33)] {
+        let line = w
+            .run(&["-S", &format!("prefix={bad}"), "list"])
+            .error_line(8);
+        assert!(
+            line.starts_with(&format!(
+                "Error: -S prefix={bad}: 'prefix': invalid prefix '{bad}': {rule}"
+            )),
+            "{line}"
+        );
+    }
+    w.write(&w.user_settings(), "prefix = \"my.team-\"\n");
+    let line = w.run(&["list"]).error_line(8);
+    assert!(
+        line.starts_with(&format!(
+            "Error: {}: 'prefix': invalid prefix 'my.team-'",
+            w.user_settings().display()
+        )),
+        "{line}"
+    );
+    std::fs::remove_file(w.user_settings()).unwrap();
+    w.set_env("MNGR_PREFIX", "a:b");
+    let line = w.run(&["list"]).error_line(8);
+    assert!(
+        line.starts_with("Error: environment variable MNGR_PREFIX: 'prefix': invalid prefix 'a:b'"),
+        "{line}"
+    );
+    w.set_env("MNGR_PREFIX", "team_2-");
+    w.run(&["list"]).ok();
+}
+
+#[test]
+fn a_relative_root_or_host_dir_is_refused() {
+    let w = World::new();
+    let run = Run::from(
+        w.command(&["list"])
+            .env("MNGR_ROOT", "rel/root")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        run.error_line(8),
+        "Error: MNGR_ROOT 'rel/root' is a relative path; the mngr root must be absolute"
+    );
+    assert!(!w.cwd.join("rel").exists());
+    let line = w
+        .run(&["-S", "providers.local.host_dir=records", "list"])
+        .error_line(8);
+    assert!(
+        line.contains("'host_dir' must be an absolute path (or start with ~/), got 'records'"),
+        "{line}"
+    );
+    assert!(!w.cwd.join("records").exists());
+    w.run(&["-S", "providers.local.host_dir=~/records", "list"])
+        .ok();
 }

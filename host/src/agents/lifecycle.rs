@@ -10,7 +10,7 @@ use super::shell::quote;
 use super::workdir;
 use crate::error::{MngrError, Result};
 use crate::transport::CommandOutput;
-use mngr_plugin_api::{ProviderInstance, SafeName};
+use mngr_plugin_api::ProviderInstance;
 use std::collections::BTreeMap;
 
 /// The tmux session of an agent.
@@ -202,7 +202,8 @@ pub fn remove(host: &Host, record: &AgentRecord, delete_branch: bool, prefix: &s
 
 /// Rename an agent: its tmux session, its env file, then its record (the commit point).
 pub fn rename(host: &Host, agent: &AgentView, new_name: &str, prefix: &str) -> Result<AgentRecord> {
-    SafeName::parse(new_name).map_err(|e| MngrError::usage(e.to_string()))?;
+    mngr_plugin_api::validate_new_agent_name(new_name)
+        .map_err(|e| MngrError::usage(e.to_string()))?;
     let _lock = host.lock()?;
     let existing = recorded_names(host)?;
     if existing

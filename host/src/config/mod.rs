@@ -194,6 +194,14 @@ struct Layer {
 
 /// Read, check and merge every layer.
 pub fn load(opts: &LoadOptions) -> Result<Settings> {
+    // A relative root would follow the current directory (and put records inside a repo).
+    if !opts.locations.root.is_absolute() {
+        return Err(MngrError::settings(format!(
+            "MNGR_ROOT '{}' is a relative path; the mngr root must be absolute",
+            opts.locations.root.display()
+        ))
+        .with_hint("set MNGR_ROOT to an absolute path (for example MNGR_ROOT=\"$PWD/mngr-root\"), or unset it for ~/.mngr"));
+    }
     let mut layers = Vec::new();
     for scope in Scope::ALL {
         let Some(path) = opts.locations.file(scope) else {

@@ -159,7 +159,11 @@ impl Checker<'_> {
         self.unknown_keys(table, "", &TOP_LEVEL_KEYS)?;
         for (key, value) in table.iter_mut() {
             match base_key(key) {
-                "prefix" => self.expect(key, value, "a string")?,
+                "prefix" => {
+                    self.expect(key, value, "a string")?;
+                    mngr_plugin_api::validate_prefix(value.as_str().expect("checked"))
+                        .map_err(|e| self.error(format!("'{key}': {e}")))?;
+                }
                 "headless" => self.expect(key, value, "a boolean")?,
                 "enabled_backends" => self.expect(key, value, "a list of strings")?,
                 "agent_types" => {

@@ -40,7 +40,16 @@ impl ProviderBackend for LocalBackend {
     ) -> ProviderResult<Box<dyn ProviderInstance>> {
         let host_dir = match config.remove("host_dir") {
             None => self.root.clone(),
-            Some(serde_json::Value::String(s)) => crate::paths::expand_tilde(&s),
+            Some(serde_json::Value::String(s)) => {
+                let dir = crate::paths::expand_tilde(&s);
+                // Relative to what? The current directory changes from run to run.
+                if !dir.is_absolute() {
+                    return Err(ProviderError::invalid_config(format!(
+                        "'host_dir' must be an absolute path (or start with ~/), got '{s}'"
+                    )));
+                }
+                dir
+            }
             Some(other) => {
                 return Err(ProviderError::invalid_config(format!(
                     "'host_dir' must be a string, got {other}"

@@ -13,9 +13,7 @@ use crate::config::Settings;
 use crate::error::{MngrError, Result};
 use crate::output::OutputFormat;
 use clap::Args;
-use mngr_plugin_api::{
-    CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState, SafeName,
-};
+use mngr_plugin_api::{CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -384,9 +382,8 @@ pub fn run(global: &GlobalOptions, mut args: CreateArgs) -> Result<()> {
             ));
         }
         target.name = Some(
-            SafeName::parse(name)
-                .map_err(|e| MngrError::usage(e.to_string()))?
-                .to_string(),
+            mngr_plugin_api::validate_new_agent_name(name)
+                .map_err(|e| MngrError::usage(e.to_string()))?,
         );
     }
     let type_name = match (&args.type_flag, &args.agent_type) {
