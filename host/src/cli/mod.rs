@@ -21,7 +21,7 @@ Exit codes:
   5  destroy: a host or cloud resource remains
   6  a provider could not be reached
   7  message: delivered but the agent appears stuck
-  8  invalid settings (a settings file, MNGR__* variable or -S value)
+  8  invalid settings (a settings file, MNGR__* variable or -S value; untrusted project settings)
   9  the named agent, host, provider, snapshot, setting or path does not exist
   10 the provider does not support the operation
   11 the name is already taken

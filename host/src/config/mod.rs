@@ -11,6 +11,7 @@ pub mod overrides;
 pub mod schema;
 pub mod secret;
 pub mod source;
+pub mod trust;
 
 pub use files::Locations;
 pub use schema::Schema;
@@ -157,6 +158,11 @@ pub struct LoadOptions {
     pub schema: Schema,
     /// Text standing in for one scope's file, to check a change before writing it.
     pub replace: Option<(Scope, String)>,
+    /// Refuse project layers whose program-choosing settings are not trusted (see [`trust`]).
+    /// Off only for commands that read settings without running anything (`config list`).
+    pub check_trust: bool,
+    /// The `replace` text counts as trusted: the user is making that change through mngr.
+    pub replacement_trusted: bool,
 }
 
 impl LoadOptions {
@@ -182,6 +188,8 @@ impl LoadOptions {
                 allow_unknown,
             },
             replace: None,
+            check_trust: true,
+            replacement_trusted: false,
         }
     }
 }
@@ -190,6 +198,8 @@ impl LoadOptions {
 struct Layer {
     source: Source,
     table: Table,
+    /// A project file's text, whose program-choosing settings need the user's trust.
+    needs_trust: Option<String>,
 }
 
 /// Read, check and merge every layer.
@@ -212,9 +222,15 @@ pub fn load(opts: &LoadOptions) -> Result<Settings> {
             _ => files::read_file(&path)?,
         };
         if let Some(text) = text {
+            let replaced = matches!(&opts.replace, Some((s, _)) if *s == scope);
+            let needs_trust = (scope != Scope::User
+                && opts.check_trust
+                && !(replaced && opts.replacement_trusted))
+                .then(|| text.clone());
             layers.push(Layer {
                 table: files::parse(&path, &text)?,
                 source: Source::File { scope, path },
+                needs_trust,
             });
         }
     }
@@ -222,6 +238,7 @@ pub fn load(opts: &LoadOptions) -> Result<Settings> {
         layers.push(Layer {
             source: o.source,
             table: o.table,
+            needs_trust: None,
         });
     }
     for arg in &opts.setting_args {
@@ -229,12 +246,22 @@ pub fn load(opts: &LoadOptions) -> Result<Settings> {
         layers.push(Layer {
             source: o.source,
             table: o.table,
+            needs_trust: None,
         });
     }
 
     let mut settings = Settings::default();
     for mut layer in layers {
         schema::check_layer(&mut layer.table, &layer.source, &opts.schema)?;
+        if let (Some(text), Source::File { scope, path }) = (&layer.needs_trust, &layer.source) {
+            trust::check(
+                &opts.locations.root,
+                path,
+                text,
+                &layer.table,
+                scope.as_str(),
+            )?;
+        }
         let index = settings.provenance.add_layer(layer.source);
         merge::merge_layer(
             &mut settings.merged,
