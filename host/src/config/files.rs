@@ -109,29 +109,12 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// Write a file atomically: a temporary file in the same directory, then rename over it.
+/// Write a file atomically (temp file, rename). A new file is 0600 (settings may hold
+/// secrets); an existing one keeps its mode.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| MngrError::failure(format!("cannot create {}: {e}", dir.display())))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    // A new file is 0600 (settings may hold secrets); an existing one keeps its mode.
     let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    let result = std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(MngrError::failure(format!(
-            "cannot write {}: {e}",
-            path.display()
-        )));
-    }
-    Ok(())
+    crate::transport::local::write_atomic(path, text.as_bytes(), Some(mode))
+        .map_err(|e| MngrError::failure(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]
