@@ -270,11 +270,15 @@ fn check_and_write(
     // A change made here is the user's own: a project file that was trusted (or needed no
     // trust) stays trusted with it. An untrusted file still needs `mngr config trust` first.
     let old_text = files::read_file(file)?.unwrap_or_default();
-    let keep_trust = scope != Scope::User && {
-        let old_table = files::parse(file, &old_text)?;
-        trust::keys_needing_trust(&old_table).is_empty()
-            || trust::is_trusted(&opts.locations.root, file, &old_text)?
-    };
+    // (A file that does not parse vouches for nothing: `edit` may be fixing it.)
+    let keep_trust = scope != Scope::User
+        && match files::parse(file, &old_text) {
+            Ok(old_table) => {
+                trust::keys_needing_trust(&old_table).is_empty()
+                    || trust::is_trusted(&opts.locations.root, file, &old_text)?
+            }
+            Err(_) => false,
+        };
     opts.replace = Some((scope, new_text.to_string()));
     opts.replacement_trusted = keep_trust;
     let checked = config::load(&opts).and_then(|settings| App::from_settings(global, settings));
