@@ -50,7 +50,7 @@ impl std::fmt::Debug for OptionSpec {
 pub enum OptionKind {
     /// An on/off flag: a boolean.
     Flag,
-    /// One value: a string.
+    /// One value: a string, or a number standing for its text (`timeout = 90`).
     Value,
     /// A repeatable option: a string or a list of strings.
     Values,

@@ -297,6 +297,8 @@ fn apply_settings_defaults(args: &mut CreateArgs, settings: &Settings) -> Result
         match get(option) {
             None => Ok(None),
             Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            // As settings load accepts it: a number stands for its text.
+            Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
             Some(other) => Err(MngrError::settings(format!(
                 "commands.create.{option} must be a string, got {other}"
             ))),
