@@ -38,6 +38,28 @@ pub fn is_secret_key(dotted: &str) -> bool {
     is_secret(&path)
 }
 
+/// `text` with the value of every secret key of `table` (a settings table at `at`, such as
+/// one provider's config) replaced by `<secret, not shown>`.
+pub fn hide_values(
+    text: &str,
+    at: &[&str],
+    table: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+    let mut shown = text.to_string();
+    for (key, value) in table {
+        let mut path: Vec<String> = at.iter().map(|p| p.to_string()).collect();
+        path.push(key.clone());
+        let secret = match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if is_secret(&path) && !secret.is_empty() {
+            shown = shown.replace(&secret, "<secret, not shown>");
+        }
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
