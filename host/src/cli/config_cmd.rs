@@ -521,8 +521,17 @@ fn trust_files(format: &OutputFormat, scope: Option<Scope>) -> Result<()> {
             println!("No project settings files to trust.");
         }
         for item in items {
+            let keys: Vec<&str> = item["keys"]
+                .as_array()
+                .map(|k| k.iter().filter_map(|k| k.as_str()).collect())
+                .unwrap_or_default();
+            let runs = if keys.is_empty() {
+                String::new()
+            } else {
+                format!("; it chooses programs to run with {}", keys.join(", "))
+            };
             println!(
-                "Trusted {} ({}) as it is now",
+                "Trusted {} ({}) as it is now{runs}",
                 item["path"].as_str().unwrap_or_default(),
                 item["scope"].as_str().unwrap_or_default()
             );
