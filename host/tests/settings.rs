@@ -700,7 +700,10 @@ fn project_settings_that_choose_programs_run_only_once_trusted_and_again_after_a
     assert!(
         trusted
             .ok()
-            .contains(&format!("Trusted {} (project)", file.display())),
+            .contains(&format!(
+            "Trusted {} (project) as it is now; it chooses programs to run with agent_types.claude.args, agent_types.claude.command",
+            file.display()
+        )),
         "{}",
         trusted.stdout
     );
