@@ -305,10 +305,8 @@ fn kind_of(value: &Value) -> String {
 /// `an integer (3)`, `a table`, ...
 pub fn describe(value: &Value) -> String {
     match value {
-        Value::Table(_) => "a table".to_string(),
-        Value::Array(_) => "a list".to_string(),
-        Value::Integer(_) => format!("an integer ({value})"),
-        other => format!("a {} ({other})", other.type_str()),
+        Value::Table(_) | Value::Array(_) => kind_of(value),
+        scalar => format!("{} ({scalar})", kind_of(scalar)),
     }
 }
 
