@@ -198,10 +198,13 @@ pub fn build_instances(
         let entry = registry
             .get(&plan.backend)
             .expect("planned instances have a registered backend");
-        let state_dir = settings.locations.root.join("providers").join(&plan.name);
-        std::fs::create_dir_all(&state_dir).map_err(|e| {
-            MngrError::failure(format!("cannot create {}: {e}", state_dir.display()))
-        })?;
+        let root = &settings.locations.root;
+        let state_dir = root.join("providers").join(&plan.name);
+        // The root and each state dir are the user's alone: they hold keys and records.
+        for dir in [root, &state_dir] {
+            crate::paths::private_dir(dir)
+                .map_err(|e| MngrError::failure(format!("cannot create {}: {e}", dir.display())))?;
+        }
         let ctx = InstanceContext {
             instance_name: plan.name.clone(),
             state_dir,
@@ -248,11 +251,21 @@ pub fn build_instances(
                     Some(table) => table.describe_sources(&err.message),
                     None => format!("default instance of backend '{}'", plan.backend),
                 };
+                // A backend may echo what it was given: never the value of a secret key.
+                let hide = |text: &str| {
+                    crate::config::secret::hide_values(
+                        text,
+                        &["providers", &plan.name],
+                        &plan.config,
+                    )
+                };
                 let mut e = MngrError::settings(format!(
                     "{from}: invalid [providers.{}] (backend '{}'): {}",
-                    plan.name, plan.backend, err.message
+                    plan.name,
+                    plan.backend,
+                    hide(&err.message)
                 ));
-                e.hint = err.hint;
+                e.hint = err.hint.as_deref().map(hide);
                 return Err(e);
             }
             Err(err)
@@ -317,6 +330,67 @@ mod tests {
         fn host_version(&self) -> String {
             String::new()
         }
+    }
+
+    /// A backend that refuses its config, echoing every value it was given.
+    struct EchoBackend;
+
+    impl ProviderBackend for EchoBackend {
+        fn describe(&self) -> BackendDescription {
+            BackendDescription::new("echo", "refuses its config verbatim")
+        }
+        fn build_instance(
+            &self,
+            _ctx: InstanceContext,
+            config: serde_json::Map<String, serde_json::Value>,
+        ) -> ProviderResult<Box<dyn ProviderInstance>> {
+            Err(
+                ProviderError::invalid_config(format!("bad config {config:?}"))
+                    .with_hint(format!("{config:?}")),
+            )
+        }
+    }
+
+    #[test]
+    fn a_backend_that_echoes_its_config_never_shows_a_secret_value() {
+        let root = tempfile::tempdir().unwrap();
+        let mut registry = Registry::new();
+        registry
+            .register(Arc::new(EchoBackend), BackendOrigin::BuiltIn)
+            .map_err(|_| ())
+            .unwrap();
+        let opts = crate::config::LoadOptions {
+            locations: crate::config::Locations {
+                root: root.path().to_path_buf(),
+                project_dir: None,
+            },
+            env: Vec::new(),
+            setting_args: vec![
+                "providers.echo.api_token=s3cretTOKEN".to_string(),
+                "providers.echo.region=eu-west".to_string(),
+            ],
+            schema: Default::default(),
+            replace: None,
+            check_trust: true,
+            replacement_trusted: false,
+        };
+        let settings = crate::config::load(&opts).unwrap();
+        let switches = PluginSwitches {
+            settings_disabled: &[],
+            run_disabled: &[],
+            no_plugins: false,
+        };
+        let mut plans = plan_instances(&settings, &registry, &switches).unwrap();
+        let services: Arc<dyn HostServices> = Arc::new(Quiet);
+        let err = build_instances(&mut plans, &settings, &registry, &services)
+            .err()
+            .unwrap();
+        let shown = format!("{} {}", err.message, err.hint.unwrap());
+        assert!(!shown.contains("s3cretTOKEN"), "{shown}");
+        assert!(
+            shown.contains("<secret, not shown>") && shown.contains("eu-west"),
+            "{shown}"
+        );
     }
 
     #[test]

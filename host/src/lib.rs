@@ -6,6 +6,7 @@ pub mod app;
 pub mod bounded;
 pub mod cli;
 pub mod config;
+pub mod duration;
 pub mod error;
 pub mod instances;
 pub mod output;

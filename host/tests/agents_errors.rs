@@ -67,7 +67,7 @@ fn invalid_names_types_providers_and_commands_are_usage_errors() {
         (
             &["create", "x", "--env", "1A=b", "--", "true"],
             2,
-            "invalid --env '1A=b'",
+            "invalid --env: invalid variable name '1A'",
         ),
         (
             &["create", "x", "--idle-timeout", "5m", "--", "true"],
@@ -423,4 +423,99 @@ fn a_bad_provider_timeout_is_refused() {
         line.contains("'providers.local.provider_timeout' = 0"),
         "{line}"
     );
+}
+
+#[test]
+fn durations_out_of_form_or_range_are_usage_errors_never_a_panic() {
+    let w = AgentWorld::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["exec", "a", "true", "--timeout", "nan"],
+            "'nan' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout", "inf"],
+            "'inf' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout", "1e300"],
+            "'1e300' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout=-1"],
+            "'-1' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout=-0.5"],
+            "'-0.5' is not a duration",
+        ),
+        (
+            &["exec", "a", "true", "--timeout", "0"],
+            "between 0.001s and 7d",
+        ),
+        (
+            &["exec", "a", "true", "--timeout", "8d"],
+            "between 0.001s and 7d",
+        ),
+        (
+            &[
+                "create",
+                "x",
+                "--idle-timeout",
+                "99999999999999999999d",
+                "--",
+                "true",
+            ],
+            "is out of range: between 1s and 365d",
+        ),
+        (
+            &["create", "x", "--idle-timeout", "1.5", "--", "true"],
+            "not a whole number of seconds",
+        ),
+        (
+            &["create", "x", "--idle-timeout", "400d", "--", "true"],
+            "between 1s and 365d",
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = w.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(expected) && run.stderr.contains("DURATION"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_nothing_made(&w);
+}
+
+#[test]
+fn agent_names_longer_than_the_limit_are_refused_before_anything_is_made() {
+    let mut w = AgentWorld::new();
+    w.repo_with_commit();
+    let long = "a".repeat(300);
+    let expected = "300 characters, but an agent name has at most 200";
+    for args in [
+        vec!["create", long.as_str(), "--no-connect", "--", "true"],
+        vec![
+            "create",
+            "--name",
+            long.as_str(),
+            "--no-connect",
+            "--",
+            "true",
+        ],
+    ] {
+        let line = w.run(&args).error_line(2);
+        assert!(line.contains(expected), "{line}");
+        assert_nothing_made(&w);
+    }
+    assert_eq!(w.git(&w.cwd.clone(), &["branch", "--list", "mngr/*"]), "");
+    // The longest name allowed makes its worktree and branch.
+    let longest = "b".repeat(200);
+    w.create(&[&longest, "--", "sleep", "1000"]);
+    assert_eq!(w.agents().len(), 1);
+    let line = w.run(&["rename", &longest, &long]).error_line(2);
+    assert!(line.contains(expected), "{line}");
+    assert!(w.agent(&longest).is_some());
 }

@@ -43,6 +43,10 @@ impl Drop for DockerWorld {
     }
 }
 
+/// The modes of the host dir, and of the agent's dir, env file, record and launch script.
+const PRIVATE_MODES: &str =
+    "cd \"$MNGR_AGENT_STATE_DIR\" && stat -c %a \"$MNGR_HOST_DIR\" . env data.json launch_agent.sh";
+
 fn host_state(w: &AgentWorld, name: &str) -> String {
     let agent = w
         .agent(name)
@@ -89,6 +93,11 @@ fn an_agent_in_docker_runs_survives_stop_start_is_snapshotted_restored_and_destr
     ]);
     assert_eq!(out.ok(), "1\nuncommitted\nuntracked\n");
     assert_eq!(d.w.run(&["exec", "boxed", "echo ${#BIG}"]).ok(), "30000\n");
+    // Written file by file (too big for one command line): still the agent's alone.
+    assert_eq!(
+        d.w.run(&["exec", "boxed", PRIVATE_MODES]).ok(),
+        "700\n700\n600\n600\n700\n"
+    );
     d.w.wait_until("the command's output in the pane", || {
         d.w.run(&["capture", "boxed"])
             .stdout
@@ -259,6 +268,11 @@ fn docker_tags_are_set_at_create_and_cannot_change_later() {
     ]);
     let tags = serde_json::json!({"team": "infra", "env": "test"});
     assert_eq!(d.w.agent("tagged").unwrap()["host"]["tags"], tags);
+    // Written by one inline script: the host and agent dirs 0700, env and record 0600.
+    assert_eq!(
+        d.w.run(&["exec", "tagged", PRIVATE_MODES]).ok(),
+        "700\n700\n600\n600\n700\n"
+    );
 
     for change in [
         &["--host-tag", "team=web"][..],

@@ -540,3 +540,57 @@ fn the_failure_behaviour_is_documented_in_help() {
         top.stdout
     );
 }
+
+#[test]
+fn files_named_like_libraries_that_are_none_get_a_warning_and_a_row_and_never_hang() {
+    let w = World::new();
+    let dir = w.root().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let looped = dir.join("libmngr_loop.so");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let dangling = dir.join("libmngr_dangling.so");
+    std::os::unix::fs::symlink(dir.join("gone.so.missing"), &dangling).unwrap();
+    let directory = dir.join("libmngr_dir.so");
+    std::fs::create_dir(&directory).unwrap();
+    let fifo = dir.join("libmngr_fifo.so");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+
+    // Opening the FIFO would block forever: the run must finish on its own.
+    let mut child = w
+        .command(&["plugin", "list", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("mngr plugin list hangs on a FIFO named *.so");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = common::Run::from(child.wait_with_output().unwrap());
+    run.ok();
+    let lines = warnings(&run);
+    let list = plugins(&run);
+    let expected = [
+        (&dangling, "unusable: a dangling symbolic link (to "),
+        (&directory, "unusable: a directory, not a library file"),
+        (&fifo, "unusable: a FIFO (named pipe), not a library file"),
+        (&looped, "unusable: a symbolic link loop"),
+    ];
+    assert_eq!(lines.len(), expected.len(), "{}", run.stderr);
+    for (line, (file, reason)) in lines.iter().zip(expected) {
+        assert!(
+            line.starts_with(&format!("Warning: plugin {}: {reason}", file.display())),
+            "{line}"
+        );
+        let row = by_path(&list, file);
+        assert_eq!(row["status"], "refused", "{row}");
+        assert!(row["reason"].as_str().unwrap().starts_with(reason), "{row}");
+    }
+    example_still_works(&w, &list);
+}

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::World;
+use common::{Run, World};
 use serde_json::Value;
 
 fn prefix_and_source(world: &World, extra: &[&str]) -> (String, String) {
@@ -126,6 +126,8 @@ fn provider_tables_merge_field_by_field_across_layers() {
         &repo.join(".mngr/settings.local.toml"),
         "[providers.lab]\nhost_dir = \"/from/local\"\n",
     );
+    // Provider settings of a project choose what runs: they need the user's trust.
+    w.run(&["config", "trust"]).ok();
     let doc = w
         .run(&["config", "get", "providers.lab", "--format", "json"])
         .json();
@@ -458,6 +460,7 @@ fn the_backend_rejects_its_own_bad_keys_naming_the_table_and_file() {
     w.write(&w.user_settings(), "[providers.lab]\nbackend = \"local\"\n");
     let local = repo.join(".mngr/settings.local.toml");
     w.write(&local, "[providers.lab]\nhost_dir = false\n");
+    w.run(&["config", "trust"]).ok();
     let line = w.run(&["provider", "list"]).error_line(8);
     assert!(
         line.starts_with(&format!(
@@ -522,6 +525,7 @@ fn agent_types_merge_across_layers_and_need_a_command() {
         &repo.join(".mngr/settings.toml"),
         "[agent_types.claude]\nargs = [\"--model\", \"opus\"]\n",
     );
+    w.run(&["config", "trust"]).ok();
     let doc = w
         .run(&["config", "get", "agent_types.claude", "--format", "json"])
         .json();
@@ -538,5 +542,238 @@ fn agent_types_merge_across_layers_and_need_a_command() {
             "Error: {}: [agent_types.claude] needs a 'command' (the program to run)",
             repo.join(".mngr/settings.toml").display()
         )
+    );
+}
+
+#[test]
+fn command_defaults_are_checked_at_load_and_stop_every_command() {
+    let w = World::new();
+    let file = w.user_settings();
+    let cases = [
+        (
+            "[commands.create]\nin_place = \"yes\"\n",
+            "'commands.create.in_place' must be a boolean, not a string (\"yes\")",
+        ),
+        (
+            "[commands.create]\nlabels = 3\n",
+            "'commands.create.labels' must be a string or a list of strings, not an integer (3)",
+        ),
+        (
+            "[commands.create]\nidle_timeout = \"nan\"\n",
+            "'commands.create.idle_timeout': 'nan' is not a duration",
+        ),
+        (
+            "[commands.create]\nidle_timeout = 1e300\n",
+            "'commands.create.idle_timeout': '1e300' is not a duration",
+        ),
+        (
+            "[commands.exec]\ntimeout = -1\n",
+            "'commands.exec.timeout': '-1' is not a duration",
+        ),
+        (
+            "[commands.create]\nenv = [\"1TOKEN=x\"]\n",
+            "'commands.create.env': invalid env value: invalid variable name '1TOKEN'",
+        ),
+    ];
+    for (text, expected) in cases {
+        w.write(&file, text);
+        // Not only `create`: every command loads settings and stops.
+        for command in [&["list"][..], &["provider", "list"], &["config", "list"]] {
+            let line = w.run(command).error_line(8);
+            assert!(
+                line.starts_with(&format!("Error: {}: {expected}", file.display())),
+                "{line}"
+            );
+        }
+    }
+    w.write(
+        &file,
+        "[commands.create]\nidle_timeout = \"10m\"\n[commands.exec]\ntimeout = 1.5\n",
+    );
+    w.run(&["list"]).ok();
+}
+
+#[test]
+fn a_prefix_tmux_would_rename_is_refused_wherever_it_is_set() {
+    let mut w = World::new();
+    let rule = "use at most 32 letters, digits, '-' and '_', starting with a letter or digit";
+    for bad in ["team:a-", "v1.2-", "a b", "-x", &"p".repeat(33)] {
+        let line = w
+            .run(&["-S", &format!("prefix={bad}"), "list"])
+            .error_line(8);
+        assert!(
+            line.starts_with(&format!(
+                "Error: -S prefix={bad}: 'prefix': invalid prefix '{bad}': {rule}"
+            )),
+            "{line}"
+        );
+    }
+    w.write(&w.user_settings(), "prefix = \"my.team-\"\n");
+    let line = w.run(&["list"]).error_line(8);
+    assert!(
+        line.starts_with(&format!(
+            "Error: {}: 'prefix': invalid prefix 'my.team-'",
+            w.user_settings().display()
+        )),
+        "{line}"
+    );
+    std::fs::remove_file(w.user_settings()).unwrap();
+    w.set_env("MNGR_PREFIX", "a:b");
+    let line = w.run(&["list"]).error_line(8);
+    assert!(
+        line.starts_with("Error: environment variable MNGR_PREFIX: 'prefix': invalid prefix 'a:b'"),
+        "{line}"
+    );
+    w.set_env("MNGR_PREFIX", "team_2-");
+    w.run(&["list"]).ok();
+}
+
+#[test]
+fn a_relative_root_or_host_dir_is_refused() {
+    let w = World::new();
+    let run = Run::from(
+        w.command(&["list"])
+            .env("MNGR_ROOT", "rel/root")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        run.error_line(8),
+        "Error: MNGR_ROOT 'rel/root' is a relative path; the mngr root must be absolute"
+    );
+    assert!(!w.cwd.join("rel").exists());
+    let line = w
+        .run(&["-S", "providers.local.host_dir=records", "list"])
+        .error_line(8);
+    assert!(
+        line.contains("'host_dir' must be an absolute path (or start with ~/), got 'records'"),
+        "{line}"
+    );
+    assert!(!w.cwd.join("records").exists());
+    w.run(&["-S", "providers.local.host_dir=~/records", "list"])
+        .ok();
+}
+
+/// `.mngr/settings.toml` of a fresh repository that redefines `claude` to leave a marker.
+fn hostile_repo(w: &mut common::agents::AgentWorld) -> (std::path::PathBuf, std::path::PathBuf) {
+    let repo = w.repo_with_commit();
+    let file = repo.join(".mngr/settings.toml");
+    let marker = w.path("it-ran");
+    w.write(
+        &file,
+        &format!(
+            "prefix = \"proj-\"\n[agent_types.claude]\ncommand = \"sh\"\nargs = [\"-c\", \"touch {}; sleep 1000\"]\n",
+            marker.display()
+        ),
+    );
+    (file, marker)
+}
+
+#[test]
+fn project_settings_that_choose_programs_run_only_once_trusted_and_again_after_a_change() {
+    let mut w = common::agents::AgentWorld::new();
+    let (file, marker) = hostile_repo(&mut w);
+    let refused = format!(
+        "Error: {}: these project settings choose programs to run and are not trusted: agent_types.claude.args, agent_types.claude.command",
+        file.display()
+    );
+    let hint = "hint: read the file; if you trust it, run `mngr config trust --scope project` (a changed file needs trust again)";
+    for args in [
+        &["create", "x", "claude", "--no-connect"][..],
+        &["list"],
+        &["provider", "list"],
+    ] {
+        let run = w.run(args);
+        assert_eq!(run.error_line(8), refused, "{args:?}");
+        assert!(run.stderr.contains(hint), "{}", run.stderr);
+    }
+    assert!(!marker.exists());
+    assert!(w.sessions().is_empty());
+    // Reading the file to review it runs nothing and needs no trust.
+    assert!(
+        w.run(&["config", "list", "--scope", "project"])
+            .ok()
+            .contains("touch")
+    );
+
+    let trusted = w.run(&["config", "trust"]);
+    assert!(
+        trusted
+            .ok()
+            .contains(&format!(
+            "Trusted {} (project) as it is now; it chooses programs to run with agent_types.claude.args, agent_types.claude.command",
+            file.display()
+        )),
+        "{}",
+        trusted.stdout
+    );
+    w.create(&["x", "claude"]);
+    w.wait_until("the trusted command to run", || marker.exists());
+    w.run(&["destroy", "-f", "x"]).ok();
+
+    // A changed file needs trust again.
+    let text = std::fs::read_to_string(&file).unwrap();
+    w.write(&file, &text.replace("sleep 1000", "sleep 999"));
+    assert_eq!(w.run(&["list"]).error_line(8), refused);
+    w.run(&["config", "trust", "--scope", "project"]).ok();
+    w.run(&["list"]).ok();
+}
+
+#[test]
+fn project_settings_that_run_nothing_need_no_trust_and_local_files_are_checked_too() {
+    let mut w = common::agents::AgentWorld::new();
+    let repo = w.repo_with_commit();
+    let project = repo.join(".mngr/settings.toml");
+    w.write(
+        &project,
+        "prefix = \"proj-\"\nheadless = true\n[providers.docker]\nis_enabled = false\n[commands.create]\nprovider = \"local\"\nno_connect = true\n",
+    );
+    assert_eq!(
+        w.run(&["config", "get", "prefix"]).ok(),
+        "proj-\n",
+        "settings that run nothing are used without trust"
+    );
+    w.run(&["list"]).ok();
+
+    let local = repo.join(".mngr/settings.local.toml");
+    w.write(&local, "[commands.create]\nstart_args = [\"--privileged\"]\n[providers.lab]\nbackend = \"local\"\nhost_dir = \"/tmp/elsewhere\"\n");
+    let line = w.run(&["list"]).error_line(8);
+    assert_eq!(
+        line,
+        format!(
+            "Error: {}: these local settings choose programs to run and are not trusted: commands.create.start_args, providers.lab.backend, providers.lab.host_dir",
+            local.display()
+        )
+    );
+    w.run(&["config", "trust", "--scope", "local"]).ok();
+    w.run(&["list"]).ok();
+
+    // A change made with `mngr config set` to a trusted file keeps it trusted.
+    w.run(&[
+        "config",
+        "set",
+        "--scope",
+        "local",
+        "providers.lab.host_dir",
+        "/tmp/other",
+    ])
+    .ok();
+    w.run(&["list"]).ok();
+    // But `set` does not vouch for a file someone else changed.
+    let text = std::fs::read_to_string(&local).unwrap();
+    w.write(
+        &local,
+        &format!("{text}\n[agent_types.claude]\ncommand = \"sh\"\n"),
+    );
+    let run = w.run(&["config", "set", "--scope", "local", "headless", "false"]);
+    assert!(
+        run.error_line(8).contains("are not trusted"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !std::fs::read_to_string(&local)
+            .unwrap()
+            .contains("headless")
     );
 }

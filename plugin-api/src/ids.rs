@@ -31,6 +31,45 @@ pub fn validate_safe_name(kind: &str, raw: &str) -> Result<String, NameError> {
     }
 }
 
+/// The longest name a new agent may get (in characters). Its branch `mngr/NAME` and worktree
+/// dir `NAME-<32 hex digits>` must each fit in one file name (255 bytes) with room to spare.
+/// Agents made before the limit keep their longer names: only new names are checked.
+pub const MAX_NEW_AGENT_NAME_LEN: usize = 200;
+
+/// A name for a new agent (create, rename): a SafeName of at most [`MAX_NEW_AGENT_NAME_LEN`].
+pub fn validate_new_agent_name(raw: &str) -> Result<String, NameError> {
+    let name = validate_safe_name("name", raw)?;
+    let length = name.chars().count();
+    if length > MAX_NEW_AGENT_NAME_LEN {
+        let start: String = name.chars().take(20).collect();
+        return Err(NameError(format!(
+            "invalid name '{start}...': {length} characters, but an agent name has at most {MAX_NEW_AGENT_NAME_LEN}"
+        )));
+    }
+    Ok(name)
+}
+
+/// The longest `prefix` (tmux sessions and provider resources are named `<prefix><name>`).
+pub const MAX_PREFIX_LEN: usize = 32;
+
+/// A `prefix`: empty, or letters, digits, `-` and `_`, starting with a letter or digit (Docker
+/// names start so), at most [`MAX_PREFIX_LEN`] characters. tmux turns `:` and `.` in session
+/// names into `_`, so a prefix holding them would name sessions mngr could never find again.
+pub fn validate_prefix(raw: &str) -> Result<String, NameError> {
+    let ok = raw
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && raw.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && raw.chars().count() <= MAX_PREFIX_LEN;
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(NameError(format!(
+            "invalid prefix '{raw}': use at most {MAX_PREFIX_LEN} letters, digits, '-' and '_', starting with a letter or digit (no ':', '.' or spaces: tmux would rename the sessions)"
+        )))
+    }
+}
+
 fn validate_prefixed_hex(kind: &str, prefix: &str, raw: &str) -> Result<String, NameError> {
     let raw = raw.trim();
     match raw.strip_prefix(prefix) {
@@ -134,6 +173,24 @@ mod tests {
         }
         for bad in ["", "-a", "a-", "a.b", "a b", "é", "_x"] {
             assert!(validate_safe_name("name", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn new_agent_names_and_prefixes_have_a_length_and_a_character_rule() {
+        assert!(validate_new_agent_name(&"a".repeat(200)).is_ok());
+        let err = validate_new_agent_name(&"a".repeat(300)).unwrap_err().0;
+        assert!(
+            err.contains("300 characters, but an agent name has at most 200"),
+            "{err}"
+        );
+        // Older, longer names stay valid names.
+        assert!(SafeName::parse(&"a".repeat(300)).is_ok());
+        for good in ["", "mngr-", "team_a-", "x"] {
+            assert!(validate_prefix(good).is_ok(), "{good}");
+        }
+        for bad in ["a:b", "a.b-", "a b", "-x", "é", &"p".repeat(33)] {
+            assert!(validate_prefix(bad).is_err(), "{bad}");
         }
     }
 

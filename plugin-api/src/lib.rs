@@ -18,7 +18,10 @@ pub mod types;
 
 pub use error::{ErrorKind, ProviderError, ProviderResult};
 pub use ffi::PluginInfo;
-pub use ids::{AgentId, HostId, HostName, NameError, SafeName, validate_safe_name};
+pub use ids::{
+    AgentId, HostId, HostName, MAX_NEW_AGENT_NAME_LEN, NameError, SafeName,
+    validate_new_agent_name, validate_prefix, validate_safe_name,
+};
 pub use provider::{HostServices, InstanceContext, LogLevel, ProviderBackend, ProviderInstance};
 pub use types::*;
 

@@ -104,9 +104,8 @@ impl CreateTarget {
                 )));
             }
             Some(
-                SafeName::parse(name)
-                    .map_err(|e| MngrError::usage(e.to_string()))?
-                    .to_string(),
+                mngr_plugin_api::validate_new_agent_name(name)
+                    .map_err(|e| MngrError::usage(e.to_string()))?,
             )
         };
         let (host, provider) = match location {

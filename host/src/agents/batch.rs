@@ -76,8 +76,10 @@ impl FileBatch {
             .filter(|d| !d.is_empty())
             .collect();
         let dirs: Vec<String> = dirs.into_iter().map(quote).collect();
+        // Files 0600 and directories 0700 (they may hold secrets); the caller's umask comes
+        // back afterwards, so what runs next (the agent) is not affected.
         let mut script = format!(
-            "mkdir -p {} || {{ echo 'cannot make the agent directories' >&2; exit {WRITE_FAILED}; }}\n",
+            "mngr_umask=$(umask); umask 077\nmkdir -p {} || {{ echo 'cannot make the agent directories' >&2; exit {WRITE_FAILED}; }}\n",
             dirs.join(" ")
         );
         for file in &self.files {
@@ -95,6 +97,7 @@ impl FileBatch {
                 err = quote(&format!("writing {} failed", file.path)),
             ));
         }
+        script.push_str("umask \"$mngr_umask\"\n");
         script
     }
 }
@@ -138,12 +141,27 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o755);
+        // Everything else may hold secrets: files 0600, directories 0700.
+        let mode_of =
+            |p: std::path::PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode_of(root.join("a/env")), 0o600);
+        assert_eq!(mode_of(root.join("a")), 0o700);
+        assert_eq!(mode_of(root.clone()), 0o700);
         let leftovers: Vec<_> = std::fs::read_dir(root.join("a"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.contains("mngr-tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn the_callers_umask_is_restored_for_what_runs_after_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut batch = FileBatch::new();
+        batch.add(format!("{}/x", dir.path().display()), "1", None);
+        let out = run(&format!("umask 022\n{}umask", batch.render()));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0022");
     }
 
     #[test]

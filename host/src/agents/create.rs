@@ -279,7 +279,7 @@ fn agent_files(host: &Host, record: &AgentRecord, env: &[(String, String)]) -> F
     batch.add(
         format!("{dir}/launch_agent.sh"),
         format!("{}\n", record.command),
-        Some(0o755),
+        Some(0o700),
     );
     batch.add(
         format!("{dir}/activity/create"),

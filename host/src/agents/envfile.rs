@@ -49,12 +49,16 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
             continue;
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
+        // Values may be secrets: errors name the line and the variable, never the value.
         let Some((key, value)) = line.split_once('=') else {
-            return Err(format!("line {}: expected KEY=VALUE, got '{raw}'", n + 1));
+            return Err(format!(
+                "line {}: expected KEY=VALUE (the line is not shown: it may hold a secret)",
+                n + 1
+            ));
         };
         let key = key.trim();
         if !valid_key(key) {
-            return Err(format!("line {}: invalid variable name '{key}'", n + 1));
+            return Err(format!("line {}: {}", n + 1, invalid_name(key)));
         }
         let value = value.trim();
         let value = if value.len() >= 2
@@ -92,12 +96,24 @@ fn unescape_double(s: &str) -> String {
     out
 }
 
-/// Parse `KEY=VALUE` from a command-line flag.
-pub fn parse_assignment(raw: &str) -> Result<(String, String), String> {
+/// Why `key` is no variable name. Names are shown (they are not secret), cut short in case a
+/// whole assignment was typed where the name goes.
+fn invalid_name(key: &str) -> String {
+    let shown: String = key.chars().take(40).collect();
+    let cut = if shown.len() < key.len() { "..." } else { "" };
+    format!(
+        "invalid variable name '{shown}{cut}': use letters, digits and '_', not starting with a digit"
+    )
+}
+
+/// Parse `KEY=VALUE` from a command-line flag (`flag` names it in errors). The value may be
+/// a secret, so no error shows it: a malformed argument is described, not echoed.
+pub fn parse_assignment(flag: &str, raw: &str) -> Result<(String, String), String> {
     match raw.split_once('=') {
         Some((k, v)) if valid_key(k.trim()) => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!(
-            "invalid --env '{raw}': expected KEY=VALUE with a variable name"
+        Some((k, _)) => Err(format!("invalid {flag}: {}", invalid_name(k.trim()))),
+        None => Err(format!(
+            "invalid {flag}: expected KEY=VALUE, got a value without '=' (not shown: it may be a secret)"
         )),
     }
 }
@@ -140,5 +156,30 @@ mod tests {
         );
         assert!(parse("novalue\n").is_err());
         assert!(parse("1X=2\n").is_err());
+    }
+
+    #[test]
+    fn errors_never_show_values() {
+        let secret = "s3cret";
+        for bad in [
+            "1TOKEN=s3cret",
+            "s3cret",
+            "=s3cret",
+            "A B=s3cret",
+            "T-K=s3cret=x",
+        ] {
+            let err = parse_assignment("--env", bad).unwrap_err();
+            assert!(!err.contains(secret), "{bad}: {err}");
+            assert!(err.starts_with("invalid --env: "), "{err}");
+            let err = parse(&format!("OK=1\n{bad}\n")).unwrap_err();
+            assert!(
+                !err.contains(secret) && err.starts_with("line 2: "),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(
+            parse_assignment("--env", "1TOKEN=s3cret").unwrap_err(),
+            "invalid --env: invalid variable name '1TOKEN': use letters, digits and '_', not starting with a digit"
+        );
     }
 }

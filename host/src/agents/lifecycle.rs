@@ -10,7 +10,7 @@ use super::shell::quote;
 use super::workdir;
 use crate::error::{MngrError, Result};
 use crate::transport::CommandOutput;
-use mngr_plugin_api::{ErrorKind, HostState, ProviderInstance, SafeName};
+use mngr_plugin_api::{ErrorKind, HostState, ProviderInstance};
 use std::collections::BTreeMap;
 
 /// The tmux session of an agent.
@@ -72,7 +72,7 @@ pub(super) fn session_script(host: &Host, record: &AgentRecord, session: &str) -
     // @mngr_agent_id) so gc tells whose it is whatever the prefix.
     format!(
         "cd {wd} 2>/dev/null || {{ echo \"work dir {} does not exist\" >&2; exit 3; }}\n\
-         mkdir -p {d}/activity {d}/commands {d}/llm_data\n\
+         mkdir -p -m 700 {d}/activity {d}/commands {d}/llm_data\n\
          unset MNGR_AGENT_ID\n\
          : > {launching}\n\
          pid=$(tmux new-session -d -P -F '#{{pane_pid}}' -s {s} -n agent -x {w} -y {h} -c {wd} -e {owner} {pc} \\; set-option -q -t {t} @mngr_host_dir {hd} \\; set-option -q -t {t} @mngr_agent_id {id} 2>&1) || {{\n\
@@ -256,7 +256,8 @@ fn host_went_with_agent(host: &Host, agent_id: &str) -> bool {
 
 /// Rename an agent: its tmux session, its env file, then its record (the commit point).
 pub fn rename(host: &Host, agent: &AgentView, new_name: &str, prefix: &str) -> Result<AgentRecord> {
-    SafeName::parse(new_name).map_err(|e| MngrError::usage(e.to_string()))?;
+    mngr_plugin_api::validate_new_agent_name(new_name)
+        .map_err(|e| MngrError::usage(e.to_string()))?;
     let _lock = host.lock()?;
     let existing = recorded_names(host)?;
     if existing

@@ -4,7 +4,7 @@
 
 use super::GlobalOptions;
 use crate::app::App;
-use crate::config::{self, LoadOptions, Locations, Scope, files, overrides};
+use crate::config::{self, LoadOptions, Locations, Scope, files, overrides, trust};
 use crate::error::{MngrError, Result};
 use crate::output::{OutputFormat, print_items, print_one, print_table};
 use clap::{Subcommand, ValueEnum};
@@ -69,7 +69,23 @@ pub enum ConfigCommand {
         #[arg(long, value_enum, default_value = "user")]
         scope: ScopeArg,
     },
+    /// Trust the project's settings files as they are now, so settings that choose programs to
+    /// run (agent types, provider settings, command defaults such as start_args) are used
+    #[command(after_help = TRUST_HELP)]
+    Trust {
+        /// Only this scope's file (project or local); default: both
+        #[arg(long, value_enum)]
+        scope: Option<ScopeArg>,
+    },
 }
+
+const TRUST_HELP: &str = "\
+A repository's .mngr/settings.toml (and settings.local.toml) could define the claude agent type
+to run anything. Until you trust such a file, every command refuses it (exit 8), naming the file
+and the keys. `mngr config trust` records the file's path and the SHA-256 of its content in
+<mngr root>/trusted_settings.toml; when the file changes, it needs trust again. Read the file
+first (`mngr config list --scope project` shows it). Settings that run nothing (prefix, headless,
+enabled plugins and instances, command defaults such as provider) need no trust.";
 
 pub fn run(global: &GlobalOptions, cmd: ConfigCommand) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
@@ -82,11 +98,21 @@ pub fn run(global: &GlobalOptions, cmd: ConfigCommand) -> Result<()> {
         ConfigCommand::Unset { key, scope } => unset(global, &format, &key, scope.into()),
         ConfigCommand::Path { scope } => path(&format, scope.map(Scope::from)),
         ConfigCommand::Edit { scope } => edit(global, &format, scope.into()),
+        ConfigCommand::Trust { scope } => trust_files(&format, scope.map(Scope::from)),
     }
 }
 
 fn load_options(global: &GlobalOptions) -> LoadOptions {
     LoadOptions::from_process(&global.settings, Some(super::command_options()))
+}
+
+/// For `list` and `get`: showing settings runs nothing, so untrusted project files are shown
+/// too (to be read before `mngr config trust`).
+fn reading_options(global: &GlobalOptions) -> LoadOptions {
+    LoadOptions {
+        check_trust: false,
+        ..load_options(global)
+    }
 }
 
 /// One setting as shown by list and get.
@@ -126,7 +152,7 @@ fn read_scope(locations: &Locations, scope: Scope) -> Result<(std::path::PathBuf
 }
 
 fn list(global: &GlobalOptions, format: &OutputFormat, scope: Option<Scope>) -> Result<()> {
-    let opts = load_options(global);
+    let opts = reading_options(global);
     let mut found = Vec::new();
     let items: Vec<serde_json::Value> = match scope {
         None => {
@@ -183,7 +209,7 @@ fn get(
     scope: Option<Scope>,
 ) -> Result<()> {
     let path = parse_key(key)?;
-    let opts = load_options(global);
+    let opts = reading_options(global);
     let (value, source, origin) = match scope {
         None => {
             let settings = config::load(&opts)?;
@@ -241,7 +267,20 @@ fn check_and_write(
     new_text: &str,
 ) -> Result<()> {
     let mut opts = load_options(global);
+    // A change made here is the user's own: a project file that was trusted (or needed no
+    // trust) stays trusted with it. An untrusted file still needs `mngr config trust` first.
+    let old_text = files::read_file(file)?.unwrap_or_default();
+    // (A file that does not parse vouches for nothing: `edit` may be fixing it.)
+    let keep_trust = scope != Scope::User
+        && match files::parse(file, &old_text) {
+            Ok(old_table) => {
+                trust::keys_needing_trust(&old_table).is_empty()
+                    || trust::is_trusted(&opts.locations.root, file, &old_text)?
+            }
+            Err(_) => false,
+        };
     opts.replace = Some((scope, new_text.to_string()));
+    opts.replacement_trusted = keep_trust;
     let checked = config::load(&opts).and_then(|settings| App::from_settings(global, settings));
     if let Err(mut err) = checked {
         if err.hint.is_none() {
@@ -252,7 +291,11 @@ fn check_and_write(
         }
         return Err(err);
     }
-    files::write_atomic(file, new_text)
+    files::write_atomic(file, new_text)?;
+    if keep_trust {
+        trust::trust(&opts.locations.root, file, new_text)?;
+    }
+    Ok(())
 }
 
 fn current_text(file: &Path) -> Result<String> {
@@ -428,6 +471,70 @@ fn edit(global: &GlobalOptions, format: &OutputFormat, scope: Scope) -> Result<(
             println!("Saved {} ({})", file.display(), scope.as_str());
         } else {
             println!("No changes to {} ({})", file.display(), scope.as_str());
+        }
+    });
+    Ok(())
+}
+
+/// `mngr config trust`: record the project files (or one scope's) as trusted as they are now.
+fn trust_files(format: &OutputFormat, scope: Option<Scope>) -> Result<()> {
+    let locations = Locations::from_process();
+    let explicit = scope.is_some();
+    let scopes = match scope {
+        Some(Scope::User) => {
+            return Err(MngrError::usage(
+                "the user settings are yours and always trusted; trust takes --scope project or local",
+            ));
+        }
+        Some(scope) => {
+            locations.require_file(scope)?;
+            vec![scope]
+        }
+        None => {
+            locations.require_file(Scope::Project)?;
+            vec![Scope::Project, Scope::Local]
+        }
+    };
+    let mut items = Vec::new();
+    for scope in scopes {
+        let file = locations.require_file(scope)?;
+        let Some(text) = files::read_file(&file)? else {
+            if explicit {
+                return Err(MngrError::not_found(format!(
+                    "{} does not exist; there is nothing to trust",
+                    file.display()
+                )));
+            }
+            continue;
+        };
+        let keys = trust::keys_needing_trust(&files::parse(&file, &text)?);
+        trust::trust(&locations.root, &file, &text)?;
+        items.push(json!({
+            "scope": scope.as_str(),
+            "path": file.display().to_string(),
+            "sha256": trust::digest(&text),
+            "keys": keys,
+        }));
+    }
+    print_items(format, "trusted", &items, |items| {
+        if items.is_empty() {
+            println!("No project settings files to trust.");
+        }
+        for item in items {
+            let keys: Vec<&str> = item["keys"]
+                .as_array()
+                .map(|k| k.iter().filter_map(|k| k.as_str()).collect())
+                .unwrap_or_default();
+            let runs = if keys.is_empty() {
+                String::new()
+            } else {
+                format!("; it chooses programs to run with {}", keys.join(", "))
+            };
+            println!(
+                "Trusted {} ({}) as it is now{runs}",
+                item["path"].as_str().unwrap_or_default(),
+                item["scope"].as_str().unwrap_or_default()
+            );
         }
     });
     Ok(())

@@ -3,6 +3,7 @@
 
 use crate::error::{ExitCode, MngrError, Result};
 use clap::{Args, Parser, Subcommand};
+use std::sync::Arc;
 
 pub mod agents;
 pub mod config_cmd;
@@ -20,7 +21,7 @@ Exit codes:
   5  destroy: a host or cloud resource remains
   6  a provider could not be reached
   7  message: delivered but the agent appears stuck
-  8  invalid settings (a settings file, MNGR__* variable or -S value)
+  8  invalid settings (a settings file, MNGR__* variable or -S value; untrusted project settings)
   9  the named agent, host, provider, snapshot, setting or path does not exist
   10 the provider does not support the operation
   11 the name is already taken
@@ -144,10 +145,13 @@ fn parse_cli() -> std::result::Result<Cli, clap::Error> {
     Ok(cli)
 }
 
-/// For `[commands.NAME]` settings: every command and the option names it accepts (clap ids,
-/// which are the long flag names with `_` for `-`), plus the names of its subcommands.
+/// For `[commands.NAME]` settings: every command and the options it accepts (clap ids, which
+/// are the long flag names with `_` for `-`), each with its kind and clap's own value check,
+/// plus the names of its subcommands.
 pub fn command_options() -> crate::config::schema::CommandOptions {
+    use crate::config::schema::{OptionKind, OptionSpec, ValueCheck};
     use clap::CommandFactory;
+    use clap::builder::ArgAction;
     let cli = Cli::command();
     let global: std::collections::BTreeSet<String> = cli
         .get_arguments()
@@ -155,15 +159,67 @@ pub fn command_options() -> crate::config::schema::CommandOptions {
         .collect();
     cli.get_subcommands()
         .map(|sub| {
-            let mut options: std::collections::BTreeSet<String> = sub
+            let mut options: std::collections::BTreeMap<String, OptionSpec> = sub
                 .get_arguments()
-                .map(|a| a.get_id().to_string())
-                .filter(|id| !global.contains(id))
+                .filter(|a| !global.contains(a.get_id().as_str()))
+                .map(|arg| {
+                    let kind = match arg.get_action() {
+                        ArgAction::SetTrue | ArgAction::SetFalse | ArgAction::Count => {
+                            OptionKind::Flag
+                        }
+                        ArgAction::Append => OptionKind::Values,
+                        _ => OptionKind::Value,
+                    };
+                    let id = arg.get_id().to_string();
+                    let check: ValueCheck = if sub.get_name() == "create" && id == "env" {
+                        // Checked without clap, whose errors would echo a secret value.
+                        Arc::new(|raw: &str| {
+                            crate::agents::envfile::parse_assignment("env value", raw).map(|_| ())
+                        })
+                    } else {
+                        let parser = arg.get_value_parser().clone();
+                        Arc::new(move |raw: &str| clap_check(&parser, raw))
+                    };
+                    let check = (kind != OptionKind::Flag).then_some(check);
+                    (id, OptionSpec { kind, check })
+                })
                 .collect();
-            options.extend(sub.get_subcommands().map(|s| s.get_name().to_string()));
+            options.extend(sub.get_subcommands().map(|s| {
+                (
+                    s.get_name().to_string(),
+                    OptionSpec::plain(OptionKind::Subcommand),
+                )
+            }));
             (sub.get_name().to_string(), options)
         })
         .collect()
+}
+
+/// Parse `raw` with `parser` as the command line would; clap's reason on failure.
+fn clap_check(parser: &clap::builder::ValueParser, raw: &str) -> std::result::Result<(), String> {
+    let probe = clap::Command::new("check").no_binary_name(true).arg(
+        clap::Arg::new("value")
+            .long("value")
+            .value_name("VALUE")
+            .value_parser(parser.clone()),
+    );
+    probe
+        .try_get_matches_from([format!("--value={raw}")])
+        .map(|_| ())
+        .map_err(|e| {
+            use std::error::Error;
+            match e.source() {
+                Some(inner) => inner.to_string(),
+                None => e
+                    .to_string()
+                    .replace(" for '--value <VALUE>'", "")
+                    .lines()
+                    .map(|l| l.trim().trim_start_matches("error: "))
+                    .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            }
+        })
 }
 
 pub fn report_error(err: &MngrError) {

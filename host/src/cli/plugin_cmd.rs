@@ -13,8 +13,9 @@ of MNGR_PLUGIN_PATH (colon-separated), <mngr root>/plugins (~/.mngr/plugins or $
 and the directory of the mngr executable. Disable one with `[plugins.NAME] enabled = false` in
 settings, or for one run with --disable-plugin NAME or --no-plugins.
 
-A plugin that cannot be used (not a plugin, truncated, built against an incompatible
-mngr-plugin-api, failing in on_startup, or bringing a backend name already taken) is skipped with
+A plugin that cannot be used (not a plugin, truncated, a directory, FIFO or broken link named
+like a library, built against an incompatible mngr-plugin-api, failing in on_startup, or
+bringing a backend name already taken) is skipped with
 one warning line on stderr; the command still runs and its exit code is unchanged.";
 
 #[derive(Debug, Subcommand)]

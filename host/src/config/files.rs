@@ -9,6 +9,7 @@
 
 use super::source::Scope;
 use crate::error::{MngrError, Result};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub const USER_FILE: &str = "settings.toml";
@@ -108,25 +109,12 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// Write a file atomically: a temporary file in the same directory, then rename over it.
+/// Write a file atomically (temp file, rename). A new file is 0600 (settings may hold
+/// secrets); an existing one keeps its mode.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| MngrError::failure(format!("cannot create {}: {e}", dir.display())))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(MngrError::failure(format!(
-            "cannot write {}: {e}",
-            path.display()
-        )));
-    }
-    Ok(())
+    let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    crate::transport::local::write_atomic(path, text.as_bytes(), Some(mode))
+        .map_err(|e| MngrError::failure(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ pub mod files;
 pub mod merge;
 pub mod overrides;
 pub mod schema;
+pub mod secret;
 pub mod source;
+pub mod trust;
 
 pub use files::Locations;
 pub use schema::Schema;
@@ -148,11 +150,9 @@ impl Settings {
 pub const DEFAULT_PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A `provider_timeout` value (checked by the schema already) as a duration.
+/// A timeout already checked by the schema.
 fn seconds(value: &Value) -> Option<std::time::Duration> {
-    let s = value
-        .as_float()
-        .or_else(|| value.as_integer().map(|i| i as f64))?;
-    std::time::Duration::try_from_secs_f64(s).ok()
+    crate::duration::parse_setting(value, crate::duration::PROVIDER_TIMEOUT).ok()
 }
 
 fn defaults() -> Table {
@@ -174,6 +174,11 @@ pub struct LoadOptions {
     pub schema: Schema,
     /// Text standing in for one scope's file, to check a change before writing it.
     pub replace: Option<(Scope, String)>,
+    /// Refuse project layers whose program-choosing settings are not trusted (see [`trust`]).
+    /// Off only for commands that read settings without running anything (`config list`).
+    pub check_trust: bool,
+    /// The `replace` text counts as trusted: the user is making that change through mngr.
+    pub replacement_trusted: bool,
 }
 
 impl LoadOptions {
@@ -199,6 +204,8 @@ impl LoadOptions {
                 allow_unknown,
             },
             replace: None,
+            check_trust: true,
+            replacement_trusted: false,
         }
     }
 }
@@ -207,10 +214,20 @@ impl LoadOptions {
 struct Layer {
     source: Source,
     table: Table,
+    /// A project file's text, whose program-choosing settings need the user's trust.
+    needs_trust: Option<String>,
 }
 
 /// Read, check and merge every layer.
 pub fn load(opts: &LoadOptions) -> Result<Settings> {
+    // A relative root would follow the current directory (and put records inside a repo).
+    if !opts.locations.root.is_absolute() {
+        return Err(MngrError::settings(format!(
+            "MNGR_ROOT '{}' is a relative path; the mngr root must be absolute",
+            opts.locations.root.display()
+        ))
+        .with_hint("set MNGR_ROOT to an absolute path (for example MNGR_ROOT=\"$PWD/mngr-root\"), or unset it for ~/.mngr"));
+    }
     let mut layers = Vec::new();
     for scope in Scope::ALL {
         let Some(path) = opts.locations.file(scope) else {
@@ -221,9 +238,15 @@ pub fn load(opts: &LoadOptions) -> Result<Settings> {
             _ => files::read_file(&path)?,
         };
         if let Some(text) = text {
+            let replaced = matches!(&opts.replace, Some((s, _)) if *s == scope);
+            let needs_trust = (scope != Scope::User
+                && opts.check_trust
+                && !(replaced && opts.replacement_trusted))
+                .then(|| text.clone());
             layers.push(Layer {
                 table: files::parse(&path, &text)?,
                 source: Source::File { scope, path },
+                needs_trust,
             });
         }
     }
@@ -231,6 +254,7 @@ pub fn load(opts: &LoadOptions) -> Result<Settings> {
         layers.push(Layer {
             source: o.source,
             table: o.table,
+            needs_trust: None,
         });
     }
     for arg in &opts.setting_args {
@@ -238,12 +262,22 @@ pub fn load(opts: &LoadOptions) -> Result<Settings> {
         layers.push(Layer {
             source: o.source,
             table: o.table,
+            needs_trust: None,
         });
     }
 
     let mut settings = Settings::default();
     for mut layer in layers {
         schema::check_layer(&mut layer.table, &layer.source, &opts.schema)?;
+        if let (Some(text), Source::File { scope, path }) = (&layer.needs_trust, &layer.source) {
+            trust::check(
+                &opts.locations.root,
+                path,
+                text,
+                &layer.table,
+                scope.as_str(),
+            )?;
+        }
         let index = settings.provenance.add_layer(layer.source);
         merge::merge_layer(
             &mut settings.merged,

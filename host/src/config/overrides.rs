@@ -84,17 +84,19 @@ fn env_path(name: &str) -> Option<Vec<String>> {
 /// `-S KEY=VALUE`: a dotted key; the value is TOML if it parses (`3`, `true`, `["a"]`,
 /// `{x = 1}`), else JSON, else the raw string.
 pub fn setting_layer(arg: &str) -> Result<OverrideLayer> {
-    let bad = |why: &str| {
-        MngrError::settings(format!("-S {arg}: {why}")).with_hint(
+    let source = Source::Setting(arg.to_string());
+    let bad = |at: &str, why: &str| {
+        MngrError::settings(format!("{at}: {why}")).with_hint(
             "write -S KEY=VALUE with a dotted key, for example -S providers.local.host_dir=/tmp/x",
         )
     };
+    // Without '=' there is no value to hide; with one, `describe` hides a secret value.
     let (key, raw) = arg
         .split_once('=')
-        .ok_or_else(|| bad("expected KEY=VALUE"))?;
-    let path = dotted_path(key.trim()).map_err(|why| bad(&why))?;
+        .ok_or_else(|| bad(&source.describe(), "expected KEY=VALUE"))?;
+    let path = dotted_path(key.trim()).map_err(|why| bad(&source.describe(), &why))?;
     Ok(OverrideLayer {
-        source: Source::Setting(arg.to_string()),
+        source,
         table: nest(&path, parse_value(raw)),
     })
 }

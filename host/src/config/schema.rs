@@ -8,7 +8,8 @@ use super::merge::base_key;
 use super::source::Source;
 use crate::error::{MngrError, Result};
 use mngr_plugin_api::validate_safe_name;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use toml::{Table, Value};
 
 pub const TOP_LEVEL_KEYS: [&str; 8] = [
@@ -26,10 +27,44 @@ pub const PLUGIN_KEYS: [&str; 1] = ["enabled"];
 /// Keys of `[providers.NAME]` that mngr reads itself; the rest go to the backend.
 pub const PROVIDER_COMMON_KEYS: [&str; 4] = ["backend", "is_enabled", "plugin", "provider_timeout"];
 /// The longest `provider_timeout` accepted, in seconds (an hour: longer is a typo).
-pub const MAX_PROVIDER_TIMEOUT: f64 = 3600.0;
 
-/// Command name -> the option names it accepts (for `[commands.NAME]`).
-pub type CommandOptions = BTreeMap<String, BTreeSet<String>>;
+/// Command name -> the options it accepts, by name (for `[commands.NAME]`).
+pub type CommandOptions = BTreeMap<String, BTreeMap<String, OptionSpec>>;
+
+/// Checks one value of an option as its command line would, with the reason it is refused.
+pub type ValueCheck = Arc<dyn Fn(&str) -> std::result::Result<(), String> + Send + Sync>;
+
+/// What one option of a command accepts as a default in `[commands.NAME]`.
+#[derive(Clone)]
+pub struct OptionSpec {
+    pub kind: OptionKind,
+    /// The option's own value check (a duration's range, a choice among names, ...).
+    pub check: Option<ValueCheck>,
+}
+
+impl std::fmt::Debug for OptionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OptionSpec({:?})", self.kind)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKind {
+    /// An on/off flag: a boolean.
+    Flag,
+    /// One value: a string, or a number standing for its text (`timeout = 90`).
+    Value,
+    /// A repeatable option: a string or a list of strings.
+    Values,
+    /// A subcommand's name (not an option; left to the subcommand).
+    Subcommand,
+}
+
+impl OptionSpec {
+    pub fn plain(kind: OptionKind) -> Self {
+        OptionSpec { kind, check: None }
+    }
+}
 
 /// What a check needs to know beyond the fixed keys.
 #[derive(Debug, Clone, Default)]
@@ -82,10 +117,22 @@ impl Checker<'_> {
             "a list of strings" => value
                 .as_array()
                 .is_some_and(|items| items.iter().all(Value::is_str)),
+            "a string or a number" => value.is_str() || value.is_integer() || value.is_float(),
+            "a string or a list of strings" => {
+                value.is_str()
+                    || value
+                        .as_array()
+                        .is_some_and(|items| items.iter().all(Value::is_str))
+            }
             _ => unreachable!("unknown type {wanted}"),
         };
         if ok {
             Ok(())
+        } else if super::secret::is_secret_key(key) {
+            Err(self.error(format!(
+                "'{key}' must be {wanted}, not {} (value not shown: it may be a secret)",
+                kind_of(value)
+            )))
         } else {
             Err(self.error(format!("'{key}' must be {wanted}, not {}", describe(value))))
         }
@@ -93,23 +140,9 @@ impl Checker<'_> {
 
     /// `provider_timeout`: seconds, more than 0 and at most an hour.
     fn timeout(&self, key: &str, value: &Value) -> Result<()> {
-        let seconds = match value {
-            Value::Integer(i) => *i as f64,
-            Value::Float(f) => *f,
-            other => {
-                return Err(self.error(format!(
-                    "'{key}' must be a number of seconds, not {}",
-                    describe(other)
-                )));
-            }
-        };
-        if seconds > 0.0 && seconds <= MAX_PROVIDER_TIMEOUT {
-            Ok(())
-        } else {
-            Err(self.error(format!(
-                "'{key}' = {value}: a timeout must be more than 0 and at most {MAX_PROVIDER_TIMEOUT} seconds"
-            )))
-        }
+        crate::duration::parse_setting(value, crate::duration::PROVIDER_TIMEOUT)
+            .map(|_| ())
+            .map_err(|e| self.error(format!("'{key}' = {value}: {e}")))
     }
 
     fn name(&self, key: &str, name: &str) -> Result<()> {
@@ -135,7 +168,11 @@ impl Checker<'_> {
         self.unknown_keys(table, "", &TOP_LEVEL_KEYS)?;
         for (key, value) in table.iter_mut() {
             match base_key(key) {
-                "prefix" => self.expect(key, value, "a string")?,
+                "prefix" => {
+                    self.expect(key, value, "a string")?;
+                    mngr_plugin_api::validate_prefix(value.as_str().expect("checked"))
+                        .map_err(|e| self.error(format!("'{key}': {e}")))?;
+                }
                 "headless" => self.expect(key, value, "a boolean")?,
                 "provider_timeout" => self.timeout(key, value)?,
                 "enabled_backends" => self.expect(key, value, "a list of strings")?,
@@ -194,8 +231,52 @@ impl Checker<'_> {
         )?;
         for (at, entry) in self.entries(key, value)? {
             let command = at.rsplit('.').next().map(base_key).unwrap_or_default();
-            let options: Vec<&str> = commands[command].iter().map(String::as_str).collect();
+            let specs = &commands[command];
+            let options: Vec<&str> = specs.keys().map(String::as_str).collect();
             self.unknown_keys(entry, &at, &options)?;
+            for (option, v) in entry.iter() {
+                if let Some(spec) = specs.get(base_key(option)) {
+                    self.check_option(&join(&at, option), spec, v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A default's type (a flag takes a boolean, a repeatable option a list) and each of its
+    /// values as the command line would check them, so a bad default stops every command at
+    /// load, not only the one that uses it.
+    fn check_option(&self, key: &str, spec: &OptionSpec, value: &Value) -> Result<()> {
+        let wanted = match spec.kind {
+            OptionKind::Flag => "a boolean",
+            OptionKind::Value => "a string or a number",
+            OptionKind::Values => "a string or a list of strings",
+            OptionKind::Subcommand => return Ok(()),
+        };
+        self.expect(key, value, wanted)?;
+        let Some(check) = &spec.check else {
+            return Ok(());
+        };
+        // Numbers are checked as the text a command line would carry (`90`, `1.5`).
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Float(f) => format!("{f:?}"),
+            other => other.to_string(),
+        };
+        let values: Vec<String> = match value {
+            Value::Array(items) => items.iter().map(text).collect(),
+            other => vec![text(other)],
+        };
+        for raw in &values {
+            let raw = raw.as_str();
+            check(raw).map_err(|why| {
+                let why = if super::secret::is_secret_key(key) && why.contains(raw) {
+                    "invalid value (not shown: it may be a secret)".to_string()
+                } else {
+                    why
+                };
+                self.error(format!("'{key}': {why}"))
+            })?;
         }
         Ok(())
     }
@@ -222,13 +303,21 @@ fn in_table(at: &str) -> String {
     }
 }
 
-/// `an integer (3)`, `a table`, ...
-pub fn describe(value: &Value) -> String {
+/// `an integer`, `a string`, `a table`: the type alone.
+fn kind_of(value: &Value) -> String {
     match value {
         Value::Table(_) => "a table".to_string(),
         Value::Array(_) => "a list".to_string(),
-        Value::Integer(_) => format!("an integer ({value})"),
-        other => format!("a {} ({other})", other.type_str()),
+        Value::Integer(_) => "an integer".to_string(),
+        other => format!("a {}", other.type_str()),
+    }
+}
+
+/// `an integer (3)`, `a table`, ...
+pub fn describe(value: &Value) -> String {
+    match value {
+        Value::Table(_) | Value::Array(_) => kind_of(value),
+        scalar => format!("{} ({scalar})", kind_of(scalar)),
     }
 }
 
@@ -241,7 +330,7 @@ mod tests {
         let schema = Schema {
             commands: Some(BTreeMap::from([(
                 "create".to_string(),
-                BTreeSet::from(["provider".to_string()]),
+                BTreeMap::from([("provider".to_string(), OptionSpec::plain(OptionKind::Value))]),
             )])),
             allow_unknown: false,
         };
@@ -277,21 +366,26 @@ mod tests {
             msg("[providers.lab]\nis_enabled = 'no'")
                 .contains("'providers.lab.is_enabled' must be a boolean")
         );
-        assert_eq!(
-            msg("provider_timeout = 'slow'"),
-            "environment variable T: 'provider_timeout' must be a number of seconds, not a string (\"slow\")"
+        assert!(
+            msg("provider_timeout = 'slow'")
+                .contains("'provider_timeout' = \"slow\": 'slow' is not a duration")
         );
-        for bad in ["0", "-1", "1e300", "nan", "inf", "3601"] {
+        for bad in ["-1", "nan", "inf", "true"] {
+            let m = msg(&format!("provider_timeout = {bad}"));
+            assert!(m.contains("not a duration") || m.contains("must be a duration"), "{bad}: {m}");
+        }
+        for bad in ["0", "1e300", "3601", "'2h'"] {
             assert!(
-                msg(&format!("provider_timeout = {bad}")).contains("a timeout must be more than 0"),
+                msg(&format!("provider_timeout = {bad}"))
+                    .contains("is out of range: between 0.001s and 1h"),
                 "{bad}"
             );
         }
         assert!(
             msg("[providers.lab]\nprovider_timeout = 0")
-                .contains("'providers.lab.provider_timeout' = 0: a timeout must be more than 0")
+                .contains("'providers.lab.provider_timeout' = 0: '0' is out of range")
         );
-        check("provider_timeout = 2.5\n[providers.lab]\nprovider_timeout = 1").unwrap();
+        check("provider_timeout = 2.5\n[providers.lab]\nprovider_timeout = '1m'").unwrap();
         assert!(msg("[providers.'a.b']\nx = 1").contains("'providers.a.b': invalid name"));
         assert!(
             msg("[commands.craete]\nx = 1")

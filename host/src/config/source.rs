@@ -55,7 +55,13 @@ impl Source {
             Source::Default => "built-in defaults".to_string(),
             Source::File { path, .. } => path.display().to_string(),
             Source::Env(var) => format!("environment variable {var}"),
-            Source::Setting(arg) => format!("-S {arg}"),
+            // A secret value is never shown, only its key.
+            Source::Setting(arg) => match arg.split_once('=') {
+                Some((key, _)) if super::secret::is_secret_key(key) => {
+                    format!("-S {key}=<secret, not shown>")
+                }
+                _ => format!("-S {arg}"),
+            },
         }
     }
 

@@ -53,9 +53,17 @@ pub fn plugin_dirs() -> Vec<PluginDir> {
     dirs
 }
 
+/// A file named like a plugin library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub path: PathBuf,
+    /// Why it cannot be opened as a library (a directory, a FIFO, a dangling link, ...).
+    pub unusable: Option<String>,
+}
+
 /// The plugin files found, each once (by canonical path), plus one warning line per directory
 /// that could not be read.
-pub fn scan(dirs: &[PluginDir]) -> (Vec<PathBuf>, Vec<String>) {
+pub fn scan(dirs: &[PluginDir]) -> (Vec<Candidate>, Vec<String>) {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     let mut seen = HashSet::new();
@@ -84,21 +92,52 @@ pub fn scan(dirs: &[PluginDir]) -> (Vec<PathBuf>, Vec<String>) {
         let mut found: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| is_library(p))
+            .filter(|p| p.extension().is_some_and(|ext| ext == LIBRARY_EXTENSION))
             .collect();
         found.sort();
         for path in found {
             let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             if seen.insert(key) {
-                files.push(path);
+                files.push(Candidate {
+                    unusable: unusable(&path),
+                    path,
+                });
             }
         }
     }
     (files, warnings)
 }
 
-fn is_library(path: &Path) -> bool {
-    path.extension().is_some_and(|ext| ext == LIBRARY_EXTENSION) && path.is_file()
+/// Why `path` cannot be a library, from its metadata alone: opening a FIFO would block.
+fn unusable(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => {
+            let link = std::fs::read_link(path).ok();
+            return Some(match (link, e.raw_os_error()) {
+                (Some(_), Some(libc::ELOOP)) => "a symbolic link loop".to_string(),
+                (Some(target), _) if e.kind() == std::io::ErrorKind::NotFound => format!(
+                    "a dangling symbolic link (to {}, which does not exist)",
+                    target.display()
+                ),
+                _ => format!("cannot be read: {e}"),
+            });
+        }
+    };
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        return None;
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a device file"
+    };
+    Some(format!("{what}, not a library file"))
 }
 
 /// The plugin name a file's name suggests: `libmngr_docker.so` -> `docker`,
@@ -149,7 +188,13 @@ mod tests {
             warn_if_missing: true,
         });
         let (files, warnings) = scan(&dirs);
-        assert_eq!(files, vec![file]);
+        assert_eq!(
+            files,
+            vec![Candidate {
+                path: file,
+                unusable: None
+            }]
+        );
         assert!(warnings.is_empty());
     }
 }

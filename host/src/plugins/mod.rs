@@ -12,7 +12,7 @@ use crate::registry::{BackendOrigin, Registry};
 use mngr_plugin_api::HostServices;
 use mngr_plugin_api::ffi::LoadedLibrary;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What happened to one plugin file.
@@ -104,8 +104,8 @@ pub fn load_into(
 ) {
     let (files, mut warnings) = discovery::scan(&discovery::plugin_dirs());
     let mut reports: Vec<PluginReport> = Vec::new();
-    for path in files {
-        let report = load_one(&path, registry, switches, &reports, services.clone());
+    for candidate in files {
+        let report = load_one(&candidate, registry, switches, &reports, services.clone());
         if let Some(warning) = warning_for(&report) {
             warnings.push(warning);
         }
@@ -136,12 +136,13 @@ fn warning_for(report: &PluginReport) -> Option<String> {
 }
 
 fn load_one(
-    path: &Path,
+    candidate: &discovery::Candidate,
     registry: &mut Registry,
     switches: &PluginSwitches,
     earlier: &[PluginReport],
     services: Arc<dyn HostServices>,
 ) -> PluginReport {
+    let path = candidate.path.as_path();
     let mut report = PluginReport {
         name: discovery::name_from_file(path),
         version: None,
@@ -155,6 +156,11 @@ fn load_one(
     // A name disabled by its file name is never opened.
     if let Some(reason) = switches.why_disabled(&report.name) {
         report.status = PluginStatus::Disabled(reason);
+        return report;
+    }
+    // Nor is a file that is no library (a FIFO would block the open).
+    if let Some(reason) = &candidate.unusable {
+        report.status = PluginStatus::Refused(format!("unusable: {reason}"));
         return report;
     }
     let library = match LoadedLibrary::open(path) {

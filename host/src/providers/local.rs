@@ -40,7 +40,16 @@ impl ProviderBackend for LocalBackend {
     ) -> ProviderResult<Box<dyn ProviderInstance>> {
         let host_dir = match config.remove("host_dir") {
             None => self.root.clone(),
-            Some(serde_json::Value::String(s)) => crate::paths::expand_tilde(&s),
+            Some(serde_json::Value::String(s)) => {
+                let dir = crate::paths::expand_tilde(&s);
+                // Relative to what? The current directory changes from run to run.
+                if !dir.is_absolute() {
+                    return Err(ProviderError::invalid_config(format!(
+                        "'host_dir' must be an absolute path (or start with ~/), got '{s}'"
+                    )));
+                }
+                dir
+            }
             Some(other) => {
                 return Err(ProviderError::invalid_config(format!(
                     "'host_dir' must be a string, got {other}"
@@ -84,11 +93,12 @@ impl LocalInstance {
                     .with_hint("delete the file; mngr will create a new local host id")
             });
         }
-        std::fs::create_dir_all(&self.root)
+        crate::paths::private_dir(&self.root)
             .map_err(|e| Self::io_err("creating the mngr root", e))?;
         let id = HostId::generate();
         let tmp = self.root.join(format!(".host_id.{}", std::process::id()));
-        std::fs::write(&tmp, id.as_str()).map_err(|e| Self::io_err("writing host_id", e))?;
+        crate::transport::local::write_atomic(&tmp, id.as_str().as_bytes(), None)
+            .map_err(|e| Self::io_err("writing host_id", e))?;
         // hard_link fails if another process won the race; then read theirs.
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
@@ -203,13 +213,10 @@ impl ProviderInstance for LocalInstance {
 
     fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
         self.check_id(host)?;
-        std::fs::create_dir_all(&self.state_dir)
+        crate::paths::private_dir(&self.state_dir)
             .map_err(|e| Self::io_err("creating provider state dir", e))?;
-        let tmp = self
-            .state_dir
-            .join(format!(".labels.json.{}", std::process::id()));
         let body = serde_json::to_vec_pretty(&tags).expect("tags serialize");
-        std::fs::write(&tmp, body).map_err(|e| Self::io_err("writing local tags", e))?;
-        std::fs::rename(&tmp, self.tags_path()).map_err(|e| Self::io_err("writing local tags", e))
+        crate::transport::local::write_atomic(&self.tags_path(), &body, None)
+            .map_err(|e| Self::io_err("writing local tags", e))
     }
 }

@@ -5,7 +5,7 @@ use super::{
 };
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -39,18 +39,23 @@ fn temp_beside(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
 }
 
-/// Write `data` to `path` atomically: temp file, mode, rename.
+/// Write `data` to `path` atomically: temp file, mode, rename. Without a `mode` the file is
+/// `0600`, and directories it needs are `0700`: mngr's files may hold secrets.
 pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        crate::paths::private_dir(parent)?;
     }
     let tmp = temp_beside(path);
     let result = (|| {
-        let mut file = File::create(&tmp)?;
+        // Created 0600, so the data is never readable by others, even for a moment.
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         file.write_all(data)?;
-        if let Some(mode) = mode {
-            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
+        file.set_permissions(std::fs::Permissions::from_mode(mode.unwrap_or(0o600)))?;
         drop(file);
         std::fs::rename(&tmp, path)
     })();
@@ -205,12 +210,13 @@ impl Transport for LocalTransport {
         timeout: Option<Duration>,
     ) -> TransportResult<Box<dyn HostLockGuard>> {
         let dir = Path::new(host_dir);
-        std::fs::create_dir_all(dir)
+        crate::paths::private_dir(dir)
             .map_err(|e| TransportError::Io(format!("creating {host_dir}: {e}")))?;
         let path = dir.join("host_lock");
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&path)
             .map_err(|e| TransportError::Io(format!("opening {}: {e}", path.display())))?;
         match timeout {

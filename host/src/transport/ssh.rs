@@ -418,11 +418,12 @@ impl Transport for SshTransport {
 
     fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> TransportResult<()> {
         let p = quote(path);
+        // umask 077: without a mode the file is 0600 and new directories 0700, as locally.
         let chmod = mode
             .map(|m| format!("chmod {m:o} \"$t\"; "))
             .unwrap_or_default();
         let script = format!(
-            "set -e; d=$(dirname -- {p}); mkdir -p \"$d\"; t=\"$d/.mngr-tmp.$$\"; \
+            "set -e; umask 077; d=$(dirname -- {p}); mkdir -p \"$d\"; t=\"$d/.mngr-tmp.$$\"; \
              trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; {chmod}mv -f \"$t\" {p}; trap - EXIT"
         );
         let (code, _, stderr) =
@@ -543,8 +544,11 @@ impl Transport for SshTransport {
             Some(t) => format!("flock -w {} 9", t.as_secs_f64().max(0.001)),
             None => "flock 9".to_string(),
         };
+        // The host dir and the lock files are the user's alone (the records may hold secrets);
+        // a shared directory (sticky like /tmp, or / or $HOME) is left as it is.
         let script = format!(
-            "HD={hd}; mkdir -p \"$HD\" && exec 9>>\"$HD/host_lock\" || exit 70\n\
+            "HD={hd}; umask 077; mkdir -p \"$HD\" && exec 9>>\"$HD/host_lock\" || exit 70\n\
+             case \"$HD\" in /|\"$HOME\") ;; *) [ -k \"$HD\" ] || chmod go= \"$HD\" 2>/dev/null;; esac\n\
              if ! flock -n 9; then echo MNGR_LOCK_WAITING; {wait} || {{ echo MNGR_LOCK_TIMEOUT; exit 75; }}; fi\n\
              g=$(cat \"$HD/host_lock.generation\" 2>/dev/null || echo 0)\n\
              echo $(( g + 1 )) > \"$HD/host_lock.generation\"\n\

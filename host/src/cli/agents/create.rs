@@ -13,9 +13,7 @@ use crate::config::Settings;
 use crate::error::{MngrError, Result};
 use crate::output::OutputFormat;
 use clap::Args;
-use mngr_plugin_api::{
-    CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState, SafeName,
-};
+use mngr_plugin_api::{CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -106,8 +104,9 @@ pub struct CreateArgs {
     #[arg(long, value_name = "ID", help_heading = "New host")]
     pub snapshot: Option<String>,
     /// Stop the new host after this long without activity (seconds, or 90s, 10m, 1h30m, 7d)
-    #[arg(long, value_name = "DURATION", help_heading = "New host")]
-    pub idle_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", help_heading = "New host",
+          value_parser = crate::duration::flag_parser(crate::duration::IDLE_TIMEOUT))]
+    pub idle_timeout: Option<std::time::Duration>,
 
     /// Values of backend-registered flags (`--gpu h100` => {"gpu": "h100"}), filled from the
     /// parsed matches by [`provider_flag_values`]. `--dockerfile` joins them as "dockerfile".
@@ -121,40 +120,6 @@ pub struct CreateArgs {
 // Backend-registered flags: see `provider_flags` (the hooks `add_provider_flags` and
 // `provider_flag_values`).
 pub use super::provider_flags::{add_provider_flags, provider_flag_values};
-
-/// Parse `90`, `90s`, `10m`, `1h30m`, `7d` into seconds.
-pub fn parse_duration(raw: &str) -> Result<u64> {
-    let bad = || {
-        MngrError::usage(format!(
-            "invalid duration '{raw}': use seconds or a form like 90s, 10m, 1h30m, 7d"
-        ))
-    };
-    let s = raw.trim();
-    if let Ok(n) = s.parse::<u64>() {
-        return if n == 0 { Err(bad()) } else { Ok(n) };
-    }
-    let mut total = 0u64;
-    let mut digits = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        digits.clear();
-        total += n * match c {
-            'd' => 86_400,
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-    }
-    if !digits.is_empty() || total == 0 {
-        return Err(bad());
-    }
-    Ok(total)
-}
 
 fn has_host_options(args: &CreateArgs) -> bool {
     !args.build_args.is_empty()
@@ -185,11 +150,7 @@ fn host_request(args: &CreateArgs, name: &str) -> Result<CreateHostRequest> {
             serde_json::Value::String(path.to_string_lossy().into_owned()),
         );
     }
-    let idle_timeout_seconds = args
-        .idle_timeout
-        .as_deref()
-        .map(parse_duration)
-        .transpose()?;
+    let idle_timeout_seconds = args.idle_timeout.map(|d| d.as_secs());
     Ok(CreateHostRequest {
         name: HostName::parse(name).map_err(|e| MngrError::usage(e.to_string()))?,
         image: None,
@@ -322,7 +283,7 @@ fn user_env(args: &CreateArgs) -> Result<Vec<(String, String)>> {
         vars.extend(parsed);
     }
     for raw in &args.env {
-        vars.push(envfile::parse_assignment(raw).map_err(MngrError::usage)?);
+        vars.push(envfile::parse_assignment("--env", raw).map_err(MngrError::usage)?);
     }
     Ok(vars)
 }
@@ -336,6 +297,8 @@ fn apply_settings_defaults(args: &mut CreateArgs, settings: &Settings) -> Result
         match get(option) {
             None => Ok(None),
             Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            // As settings load accepts it: a number stands for its text.
+            Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
             Some(other) => Err(MngrError::settings(format!(
                 "commands.create.{option} must be a string, got {other}"
             ))),
@@ -421,9 +384,8 @@ pub fn run(global: &GlobalOptions, mut args: CreateArgs) -> Result<()> {
             ));
         }
         target.name = Some(
-            SafeName::parse(name)
-                .map_err(|e| MngrError::usage(e.to_string()))?
-                .to_string(),
+            mngr_plugin_api::validate_new_agent_name(name)
+                .map_err(|e| MngrError::usage(e.to_string()))?,
         );
     }
     let type_name = match (&args.type_flag, &args.agent_type) {
@@ -538,19 +500,4 @@ pub fn run(global: &GlobalOptions, mut args: CreateArgs) -> Result<()> {
         super::interact::attach(&host, &session)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90").unwrap(), 90);
-        assert_eq!(parse_duration("1h30m").unwrap(), 5400);
-        assert_eq!(parse_duration("7d").unwrap(), 604_800);
-        for bad in ["0", "", "5x", "m", "10m5"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -23,7 +23,7 @@ pub struct RenameArgs {
 pub fn rename(global: &GlobalOptions, args: RenameArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     format.reject_template("rename")?;
-    mngr_plugin_api::SafeName::parse(&args.new_name)
+    mngr_plugin_api::validate_new_agent_name(&args.new_name)
         .map_err(|e| MngrError::usage(e.to_string()))?;
     let app = super::load(global)?;
     let (found, idx) = resolve(&app, std::slice::from_ref(&args.current))?;

@@ -92,9 +92,9 @@ pub struct ExecArgs {
     /// Run in this directory instead of the agent's work dir
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<String>,
-    /// Give up on a command after this many seconds
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
+    /// Give up on a command after this long (seconds, or 90s, 10m, 1h30m; at most 7d)
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::flag_parser(crate::duration::EXEC_TIMEOUT))]
+    pub timeout: Option<Duration>,
     /// Fail on an agent whose host is stopped instead of starting the host
     #[arg(long)]
     pub no_start: bool,
@@ -140,7 +140,7 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> Result<()> {
                 lifecycle::env_prefix(host, agent.record.id.as_str())
             );
             match args.timeout {
-                Some(t) => host.run_timeout(&script, Duration::from_secs_f64(t)),
+                Some(t) => host.run_timeout(&script, t),
                 None => host.run(&script),
             }
         })();
