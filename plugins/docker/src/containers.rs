@@ -126,7 +126,7 @@ impl DockerInstance {
             .insert(
                 "22/tcp".into(),
                 Some(vec![PortBinding {
-                    host_ip: Some(String::new()),
+                    host_ip: Some(self.config.publish_address()),
                     host_port: Some(String::new()),
                 }]),
             );

@@ -8,6 +8,7 @@ pub const PROVIDER: &str = "com.imbue.mngr.provider";
 pub const TAGS: &str = "com.imbue.mngr.tags";
 pub const TYPE: &str = "com.imbue.mngr.type";
 pub const STATE_CONTAINER: &str = "state-container";
+pub const STATE_VOLUME: &str = "state-volume";
 /// On images mngr built or committed: which instance and host they belong to.
 pub const IMAGE_PROVIDER: &str = "com.imbue.mngr.image-provider";
 pub const IMAGE_HOST: &str = "com.imbue.mngr.image-host";
