@@ -53,12 +53,15 @@ fn machine_id() -> String {
     }
 }
 
-/// Field 22 of `/proc/PID/stat`; the command name (field 2) may hold spaces, so count
-/// from the closing parenthesis.
+/// Field 22 of `/proc/PID/stat` of a living process (a zombie is dead, only not yet reaped);
+/// the command name (field 2) may hold spaces, so count from the closing parenthesis.
 fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 fn now_secs() -> u64 {
@@ -106,11 +109,17 @@ mod tests {
     fn this_process_is_alive_and_a_dead_one_is_not() {
         let mine = Pending::now(Operation::Creating);
         assert!(mine.holder_alive());
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        child.wait().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.3")
+            .spawn()
+            .unwrap();
         let mut gone = mine.clone();
-        gone.by.pid = pid;
+        gone.by.pid = child.id();
+        gone.by.started = start_time(child.id()).expect("the child runs");
+        assert!(gone.holder_alive(), "a running child is alive");
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        assert!(!gone.holder_alive(), "a zombie is not alive");
+        child.wait().unwrap();
         assert!(!gone.holder_alive(), "a reaped child is not alive");
         // Same pid, another start time: a reused pid, not the holder.
         let mut reused = mine.clone();
