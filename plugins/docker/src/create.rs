@@ -72,25 +72,28 @@ impl DockerInstance {
             ))
         };
         let result = async {
-            // The record comes first, marked as being created by this process: from here on
-            // `list` shows the host, and if this mngr dies the next command that lists hosts
-            // finds it abandoned and removes it with everything below (see reap.rs).
-            self.store.ensure(true).await?;
-            self.save(&mut h).await?;
-            keys::materialize(&self.state_dir, h.host_id(), &h.keys()?.client_private_key)?;
             if snapshot.is_none() && plan.is_none() {
-                // The common case: look for a name clash while the container starts (the
-                // container name is taken atomically anyway; this catches renamed hosts).
-                let (existing, created) = tokio::join!(
-                    self.load(),
-                    self.create_from_image(&request, &mut h, &image)
-                );
+                // The common case: the container, the state container (made on first use),
+                // the record and the name check are all under way at once (the container
+                // name is taken atomically anyway; the check catches renamed hosts). The
+                // container carries its creator in a label, so it is found (and removed if
+                // this mngr dies, see reap.rs) from its first moment, before its record exists.
+                let existing = async {
+                    self.store.ensure(true).await?;
+                    self.load().await
+                };
+                let (existing, created) =
+                    tokio::join!(existing, self.create_from_image(&request, &mut h, &image));
                 let created = created?;
                 if clash(&existing?) {
                     return Err(taken());
                 }
                 return Ok(created);
             }
+            // A build or snapshot takes a while: the record comes first, marked as being
+            // created by this process, so the images it makes are found through it.
+            self.store.ensure(true).await?;
+            self.save(&mut h).await?;
             if clash(&self.load().await?) {
                 return Err(taken());
             }
@@ -191,6 +194,9 @@ impl DockerInstance {
             self.container_name(h.name())
         ));
         let id = self.run_container(h, image, true).await?;
+        // The key goes where gc and destroy find it, under the host id, once the host is
+        // findable (its container and record exist).
+        keys::materialize(&self.state_dir, h.host_id(), &h.keys()?.client_private_key)?;
         if request.snapshot.is_some() {
             // The snapshot's files come along, but its agents belong to the host it was
             // taken from: the new host starts with none.

@@ -214,7 +214,9 @@ impl DockerInstance {
         {
             return Ok(());
         }
-        self.store.remove_container().await?;
+        if !self.store.remove_container().await? {
+            return Ok(());
+        }
         if !self.host_containers().await?.is_empty() {
             // A create started in between: its record is on the volume, give it back its server.
             self.store.ensure(true).await?;

@@ -6,7 +6,8 @@
 
 use crate::discovery::host_id_label;
 use crate::instance::DockerInstance;
-use crate::pending::Operation;
+use crate::labels;
+use crate::pending::{Operation, Pending};
 use crate::record::StoredHost;
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use mngr_plugin_api::*;
@@ -48,9 +49,19 @@ impl DockerInstance {
                 kept.push((h, c));
             }
         }
+        // A container without a record: a create under way (its record comes a moment
+        // later), else left by a killed mngr.
         for c in &orphans {
+            let maker: Option<Pending> = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(labels::PENDING))
+                .and_then(|v| serde_json::from_str(v).ok());
+            if maker.is_some_and(|p| p.holder_alive()) {
+                continue;
+            }
             if let Some(id) = host_id_label(c) {
-                reaped.push((id.to_string(), String::new(), Operation::Destroying));
+                reaped.push((id.to_string(), String::new(), Operation::Creating));
             }
         }
         for (id, name, operation) in reaped {
@@ -79,6 +90,16 @@ impl DockerInstance {
                     &format!("could not finish removing {what} ({why}): {}", e.message),
                 ),
             }
+        }
+        // A state container with no host left (a first create killed before its container
+        // was made) goes as after a destroy of the last host.
+        if kept.is_empty()
+            && let Err(e) = self.remove_store_if_empty().await
+        {
+            self.services.log(
+                LogLevel::Warn,
+                &format!("could not remove the unused state container: {}", e.message),
+            );
         }
         Ok(kept)
     }

@@ -487,12 +487,19 @@ impl StateStore {
     }
 
     /// Remove the state container (first step of removing the store, see
-    /// `DockerInstance::remove_store_if_empty`).
-    pub async fn remove_container(&self) -> ProviderResult<()> {
+    /// `DockerInstance::remove_store_if_empty`). `false` when another mngr is already
+    /// removing it: the rest is theirs to do.
+    pub async fn remove_container(&self) -> ProviderResult<bool> {
         self.ready.store(false, Ordering::Release);
-        self.engine
+        match self
+            .engine
             .remove_container("removing the state container", &self.name)
             .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Remove the state volume, unless a state container (another mngr's, made a moment

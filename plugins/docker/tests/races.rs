@@ -58,14 +58,14 @@ fn parallel_first_creates_and_parallel_destroys_on_a_fresh_instance_leave_nothin
                 s.spawn(move || world.instance(json!({})).unwrap().destroy_host(&h.id))
             })
             .collect();
-        for (i, d) in destroys.into_iter().enumerate() {
-            d.join()
-                .unwrap()
-                .unwrap_or_else(|e| panic!("parallel destroy {i} failed: {e}"));
-        }
+        let destroyed: Vec<_> = destroys.into_iter().map(|d| d.join().unwrap()).collect();
         done.store(true, std::sync::atomic::Ordering::Release);
-        listing.join().unwrap()
+        (destroyed, listing.join().unwrap())
     });
+    let (destroyed, list_errors) = list_errors;
+    for (i, d) in destroyed.into_iter().enumerate() {
+        d.unwrap_or_else(|e| panic!("parallel destroy {i} failed: {e}"));
+    }
     assert!(
         list_errors.is_empty(),
         "list failed during destroys: {list_errors:?}"
