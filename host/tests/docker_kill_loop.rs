@@ -267,3 +267,58 @@ fn kill_loop_docker_destroy() {
         f.recover(&name)
     });
 }
+
+#[test]
+fn a_docker_host_being_created_is_listed_and_after_a_kill_collected_and_its_name_freed() {
+    let f = Fixture::new();
+    let before = f.inventory();
+    let mut child =
+        f.w.command(&Fixture::create_args("halfway"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn mngr");
+    // Freeze the create as soon as its container exists: the host is half-made.
+    let container = format!("name=^{}halfway$", f.prefix);
+    f.w.wait_until("the half-made host's container", || {
+        !docker_lines(&["ps", "-aq", "--filter", &container]).is_empty()
+    });
+    let stop = std::process::Command::new("kill")
+        .args(["-STOP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    let listed = f.w.run(&["list", "--hosts", "--format", "json"]);
+    let hosts = listed.json()["hosts"].as_array().unwrap().clone();
+    let half = hosts
+        .iter()
+        .find(|h| h["name"] == "halfway")
+        .unwrap_or_else(|| panic!("the half-made host is not listed: {hosts:?}"));
+    assert_eq!(half["state"], "STARTING", "{half}");
+    assert_eq!(half["agents"], serde_json::json!([]), "{half}");
+    // gc leaves a create that is still under way alone.
+    f.w.run(&["gc"]).ok();
+    assert!(!docker_lines(&["ps", "-aq", "--filter", &container]).is_empty());
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let gc = f.w.run(&["gc"]);
+    gc.ok();
+    assert!(
+        gc.stderr.contains("removed docker host 'halfway'")
+            || gc.stderr.contains("removed the container of docker host"),
+        "gc says what it removed: {}",
+        gc.stderr
+    );
+    let left = f.inventory().added_since(&before);
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(
+        f.bystander_problems().is_empty(),
+        "{:?}",
+        f.bystander_problems()
+    );
+    // The name is free again.
+    f.w.create(&["halfway", "--in", "docker", "--", "sleep", "100000"]);
+    f.w.run(&["destroy", "--force", "halfway"]).ok();
+}

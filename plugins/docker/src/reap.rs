@@ -13,11 +13,13 @@ use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use mngr_plugin_api::*;
 
 impl DockerInstance {
-    /// Every host, after finishing what killed commands left: the hosts that remain.
+    /// Every host, after finishing what killed commands left: the hosts that remain, and
+    /// those whose container exists but whose record a live create has not written yet.
     pub(crate) async fn load_reaped(
         &self,
-    ) -> ProviderResult<Vec<(StoredHost, Option<ContainerSummary>)>> {
+    ) -> ProviderResult<(Vec<(StoredHost, Option<ContainerSummary>)>, Vec<HostRecord>)> {
         let (hosts, orphans) = self.load_with_orphans().await?;
+        let mut in_progress = Vec::new();
         let mut kept = Vec::new();
         let mut reaped = Vec::new();
         for (mut h, c) in hosts {
@@ -58,6 +60,7 @@ impl DockerInstance {
                 .and_then(|l| l.get(labels::PENDING))
                 .and_then(|v| serde_json::from_str(v).ok());
             if maker.is_some_and(|p| p.holder_alive()) {
+                in_progress.extend(self.in_progress_record(c));
                 continue;
             }
             if let Some(id) = host_id_label(c) {
@@ -101,7 +104,28 @@ impl DockerInstance {
                 &format!("could not remove the unused state container: {}", e.message),
             );
         }
-        Ok(kept)
+        Ok((kept, in_progress))
+    }
+
+    /// A host a live create is making, known so far only by its container's labels.
+    fn in_progress_record(&self, c: &ContainerSummary) -> Option<HostRecord> {
+        let label = |key: &str| c.labels.as_ref().and_then(|l| l.get(key)).cloned();
+        let tags = label(labels::TAGS)
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        Some(HostRecord {
+            id: HostId::parse(host_id_label(c)?).ok()?,
+            name: HostName::parse(&label(labels::HOST_NAME)?).ok()?,
+            provider: self.name.clone(),
+            state: HostState::Starting,
+            image: c.image.clone(),
+            tags,
+            created_at: None,
+            stop_reason: None,
+            failure_reason: None,
+            host_dir: self.config.host_dir.clone(),
+            details: Default::default(),
+        })
     }
 
     /// Whether a host holds agents: copies of their records on the state volume, or records

@@ -2,6 +2,7 @@
 
 use crate::instance::DockerInstance;
 use crate::labels;
+use crate::pending::Operation;
 use crate::record::StoredHost;
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use mngr_plugin_api::*;
@@ -24,8 +25,15 @@ fn state_of_reason(reason: &str) -> HostState {
 impl DockerInstance {
     pub(crate) fn to_record(&self, h: &StoredHost, c: Option<&ContainerSummary>) -> HostRecord {
         let data = &h.certified_host_data;
+        let being_created = h
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.operation == Operation::Creating && p.holder_alive());
         let (state, stop_reason) = if data.failure_reason.is_some() {
             (HostState::Failed, None)
+        } else if being_created {
+            // Another mngr is still making it (or this one, before its first agent).
+            (HostState::Starting, None)
         } else {
             match c.and_then(|c| c.state) {
                 Some(ContainerSummaryStateEnum::RUNNING) => (HostState::Running, None),
