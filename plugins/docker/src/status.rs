@@ -31,9 +31,6 @@ impl DockerInstance {
             .is_some_and(|p| p.operation == Operation::Creating && p.holder_alive());
         let (state, stop_reason) = if data.failure_reason.is_some() {
             (HostState::Failed, None)
-        } else if being_created {
-            // Another mngr is still making it (or this one, before its first agent).
-            (HostState::Starting, None)
         } else {
             match c.and_then(|c| c.state) {
                 Some(ContainerSummaryStateEnum::RUNNING) => (HostState::Running, None),
@@ -62,6 +59,8 @@ impl DockerInstance {
                     }
                 }
                 Some(ContainerSummaryStateEnum::DEAD) => (HostState::Crashed, None),
+                // A mngr is still making it: its container is not there yet.
+                None if being_created => (HostState::Starting, None),
                 _ if !data.snapshots.is_empty() => (
                     HostState::Stopped,
                     Some(data.stop_reason.clone().unwrap_or_else(|| "STOPPED".into())),
