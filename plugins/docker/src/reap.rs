@@ -34,9 +34,10 @@ impl DockerInstance {
             let abandoned = match pending.operation {
                 Operation::Destroying => true,
                 // A killed create or destroy left a host without agents: it was made for
-                // agents, so it goes. One that has agents after all keeps them.
+                // agents, so it goes. One that has agents after all keeps them, and so does
+                // one that cannot be looked into: reaping never fails a listing.
                 Operation::Creating | Operation::Emptied => {
-                    !self.has_agents(&h, c.as_ref()).await?
+                    !self.has_agents(&h, c.as_ref()).await.unwrap_or(true)
                 }
             };
             if abandoned {
@@ -47,7 +48,7 @@ impl DockerInstance {
                 ));
             } else {
                 h.pending = None;
-                self.save(&mut h).await?;
+                let _ = self.save(&mut h).await;
                 kept.push((h, c));
             }
         }
