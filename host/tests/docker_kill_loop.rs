@@ -1,5 +1,6 @@
 //! Kill loops on docker: `mngr create --in docker` and `mngr destroy` are SIGKILLed at moments
-//! spread over their normal duration, beside a bystander docker agent. After each trial
+//! spread over their normal duration, beside a bystander docker agent (and a first create on
+//! a fresh instance, without one). After each trial
 //! `mngr gc` runs (and `destroy --force` where a user would see the agent still listed);
 //! then no container, volume, image, key or host record may be left that was not there
 //! before, and the bystander must be untouched and still reachable.
@@ -53,6 +54,14 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
+        let mut f = Fixture::without_bystander();
+        f.w.create(&["bystander", "--in", "docker", "--", "sleep", "100000"]);
+        f.bystander_container = f.container_id("bystander");
+        f
+    }
+
+    /// A fresh instance: nothing on the daemon yet, not even its state container.
+    fn without_bystander() -> Fixture {
         require_base_image();
         plugin_path();
         let mut w = AgentWorld::new();
@@ -60,14 +69,11 @@ impl Fixture {
         w.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
         w.set_env("MNGR_PREFIX", &prefix);
         w.repo_with_commit();
-        let mut f = Fixture {
+        Fixture {
             w,
             prefix,
             bystander_container: String::new(),
-        };
-        f.w.create(&["bystander", "--in", "docker", "--", "sleep", "100000"]);
-        f.bystander_container = f.container_id("bystander");
-        f
+        }
     }
 
     fn container_id(&self, host: &str) -> String {
@@ -129,6 +135,9 @@ impl Fixture {
     /// The bystander is the same container and still answers.
     fn bystander_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if self.bystander_container.is_empty() {
+            return problems;
+        }
         if self.container_id("bystander") != self.bystander_container {
             problems.push("the bystander's container changed".to_string());
         }
@@ -187,7 +196,9 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = self.w.run(&["destroy", "--force", "bystander"]);
+        if !self.bystander_container.is_empty() {
+            let _ = self.w.run(&["destroy", "--force", "bystander"]);
+        }
         if std::thread::panicking() || !docker_leftovers(&self.prefix).is_empty() {
             force_cleanup(&self.prefix);
         }
@@ -248,6 +259,21 @@ fn kill_loop_docker_create() {
     // A name used by a killed create is free again.
     f.w.create(&["victim0", "--in", "docker", "--", "sleep", "100000"]);
     f.w.run(&["destroy", "--force", "victim0"]).ok();
+}
+
+/// The first create of an instance also makes its state container and volume: a kill there
+/// must not leave them either.
+#[test]
+fn kill_loop_docker_first_create() {
+    let f = Fixture::without_bystander();
+    let span = f.timed(&Fixture::create_args("probe"));
+    f.w.run(&["destroy", "--force", "probe"]).ok();
+    assert!(docker_leftovers(&f.prefix).is_empty());
+    run_trials(&f, "docker first create", |i| {
+        let name = format!("victim{i}");
+        f.kill_after(&Fixture::create_args(&name), spread(span, i, trials()));
+        f.recover(&name)
+    });
 }
 
 #[test]
