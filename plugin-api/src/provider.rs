@@ -90,7 +90,9 @@ pub trait ProviderInstance: Send + Sync {
         let _ = (host, snapshot);
         unsupported("starting hosts")
     }
-    /// Destroy the host and everything made for it. "Already gone" is success.
+    /// Destroy the host and everything made for it. A host of which nothing is left may
+    /// answer `NotFound` (so a caller that lost a race can say it was already gone); callers
+    /// that only want it gone treat that as success.
     fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
         let _ = host;
         unsupported("destroying hosts")

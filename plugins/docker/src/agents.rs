@@ -1,6 +1,7 @@
 //! Agents' records on the state volume, for views of hosts that are not running.
 
 use crate::instance::DockerInstance;
+use crate::pending::{Operation, Pending};
 use mngr_plugin_api::*;
 
 impl DockerInstance {
@@ -32,9 +33,33 @@ impl DockerInstance {
             ));
         };
         self.forget_agent_records();
-        self.store
-            .write_host_file(host.as_str(), &format!("{id}.json"), &record)
-            .await
+        let file = format!("{id}.json");
+        let (written, settled) = tokio::join!(
+            self.store.write_host_file(host.as_str(), &file, &record),
+            self.settle(host)
+        );
+        written.and(settled)
+    }
+
+    /// A host that gets an agent is no longer half-made (or emptied): it stays.
+    async fn settle(&self, host: &HostId) -> ProviderResult<()> {
+        let cached = self
+            .cache
+            .lock()
+            .expect("cache lock")
+            .get(host.as_str())
+            .cloned();
+        match cached {
+            Some(mut h)
+                if h.pending
+                    .as_ref()
+                    .is_some_and(|p| p.operation != Operation::Destroying) =>
+            {
+                h.pending = None;
+                self.save(&mut h).await
+            }
+            _ => Ok(()),
+        }
     }
 
     pub(crate) async fn remove_agent_record(
@@ -47,7 +72,26 @@ impl DockerInstance {
         self.forget_agent_records();
         self.store
             .remove_host_file(host.as_str(), &format!("{id}.json"))
-            .await
+            .await?;
+        // Its last agent gone, the host goes next; marked now, in case this mngr does not
+        // live to destroy it (a host made for agents without any is left for reaping).
+        if self.store.read_agents(host.as_str()).await?.is_empty()
+            && let Some(mut h) = self.known(host).await?
+            && h.pending.is_none()
+        {
+            h.pending = Some(Pending::now(Operation::Emptied));
+            self.save(&mut h).await?;
+        }
+        Ok(())
+    }
+
+    /// A host's record from this run's cache, else the volume; `None` when it is gone.
+    async fn known(&self, host: &HostId) -> ProviderResult<Option<crate::record::StoredHost>> {
+        match self.stored(host).await {
+            Ok(h) => Ok(Some(h)),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// After a write the cached read is stale; the next read goes to the volume.

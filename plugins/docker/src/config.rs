@@ -30,6 +30,9 @@ pub struct DockerConfig {
     /// `key.pem` (Docker's layout, as `DOCKER_CERT_PATH`).
     pub tls_cert_path: Option<String>,
     pub build_timeout_seconds: u64,
+    /// The host address containers' SSH ports are published on (default: see
+    /// [`DockerConfig::publish_address`]).
+    pub publish_address: Option<std::net::IpAddr>,
 }
 
 pub fn fields() -> Vec<ConfigField> {
@@ -86,6 +89,12 @@ pub fn fields() -> Vec<ConfigField> {
             "tls_cert_path",
             "string",
             "For a tcp:// daemon with TLS: directory holding ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH); the daemon's certificate is checked against ca.pem",
+            None,
+        ),
+        f(
+            "publish_address",
+            "string",
+            "Host address each container's root sshd port is published on: an IP address such as 127.0.0.1, 0.0.0.0 (every IPv4 interface) or :: (every interface). Default: 127.0.0.1 for a daemon on this machine reached at a loopback ssh_address, every interface for a tcp:// or ssh:// daemon",
             None,
         ),
         f(
@@ -147,6 +156,7 @@ impl DockerConfig {
             ssh_address: None,
             tls_cert_path: None,
             build_timeout_seconds: 600,
+            publish_address: None,
         };
         for (key, value) in config {
             match key.as_str() {
@@ -159,6 +169,14 @@ impl DockerConfig {
                 "ssh_address" => out.ssh_address = Some(string(&key, value)?),
                 "tls_cert_path" => out.tls_cert_path = Some(expand_home(&string(&key, value)?)),
                 "build_timeout_seconds" => out.build_timeout_seconds = integer(&key, value)?,
+                "publish_address" => {
+                    let raw = string(&key, value)?;
+                    out.publish_address = Some(raw.trim().parse().map_err(|_| {
+                        ProviderError::invalid_config(format!(
+                            "'publish_address' = '{raw}' is not an IP address; use 127.0.0.1 (this machine only), 0.0.0.0 or :: (every interface), or one of this machine's addresses"
+                        ))
+                    })?);
+                }
                 _ => {
                     let valid: Vec<String> = fields().into_iter().map(|f| f.name).collect();
                     return Err(ProviderError::invalid_config(format!(
@@ -212,16 +230,46 @@ impl DockerConfig {
     /// for a daemon on this Linux machine (its bridge networks are routed here), not rootless
     /// (its networks live in another namespace), and not when `ssh_address` says where to go.
     pub fn direct_routes_possible(&self) -> bool {
-        let socket = if self.host.is_empty() {
-            std::env::var("DOCKER_HOST").unwrap_or_default()
-        } else {
-            self.host.clone()
-        };
+        let socket = self.daemon_url();
         let local = socket.is_empty() || socket.starts_with("unix://");
         cfg!(target_os = "linux")
             && local
             && !socket.contains("/run/user/")
             && self.ssh_address.is_none()
+    }
+
+    /// The daemon's URL as given, or `DOCKER_HOST` for the default local daemon.
+    fn daemon_url(&self) -> String {
+        if self.host.is_empty() {
+            std::env::var("DOCKER_HOST").unwrap_or_default()
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// The host address containers' SSH ports are published on, as Docker takes it (empty
+    /// for every interface). A daemon on this machine publishes on loopback only, so no
+    /// other machine can reach a container's root sshd; a remote daemon (tcp://, ssh://)
+    /// publishes on every interface, since mngr connects from elsewhere; so does a local
+    /// daemon whose `ssh_address` is not a loopback address. `publish_address` overrides.
+    pub fn publish_address(&self) -> String {
+        if let Some(address) = self.publish_address {
+            return address.to_string();
+        }
+        let url = self.daemon_url();
+        let remote = ["tcp://", "http://", "https://", "ssh://"]
+            .iter()
+            .any(|s| url.starts_with(s));
+        let ssh = self.ssh_address();
+        let loopback = ssh == "localhost"
+            || ssh
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if remote || !loopback {
+            String::new()
+        } else {
+            "127.0.0.1".to_string()
+        }
     }
 
     /// The address at which published container ports are reachable from this machine.
@@ -327,6 +375,41 @@ mod tests {
                 .unwrap()
                 .ssh_address(),
             "box"
+        );
+    }
+
+    #[test]
+    fn ssh_ports_publish_on_loopback_for_a_local_daemon_only() {
+        assert_eq!(
+            parse(json!({"host": "unix:///var/run/docker.sock"}))
+                .unwrap()
+                .publish_address(),
+            "127.0.0.1"
+        );
+        for remote in ["tcp://10.0.0.5:2375", "ssh://me@server"] {
+            assert_eq!(
+                parse(json!({"host": remote})).unwrap().publish_address(),
+                "",
+                "{remote}"
+            );
+        }
+        let elsewhere =
+            parse(json!({"host": "unix:///var/run/docker.sock", "ssh_address": "192.168.1.4"}));
+        assert_eq!(elsewhere.unwrap().publish_address(), "");
+        let asked = parse(json!({"host": "tcp://10.0.0.5:2375", "publish_address": "10.0.0.5"}));
+        assert_eq!(asked.unwrap().publish_address(), "10.0.0.5");
+        assert_eq!(
+            parse(json!({"publish_address": "::"}))
+                .unwrap()
+                .publish_address(),
+            "::"
+        );
+        let err = parse(json!({"publish_address": "everywhere"})).unwrap_err();
+        assert!(
+            err.message
+                .contains("'publish_address' = 'everywhere' is not an IP address"),
+            "{}",
+            err.message
         );
     }
 

@@ -115,6 +115,12 @@ impl DockerInstance {
         container_labels.insert(labels::HOST_ID.into(), h.host_id().to_string());
         container_labels.insert(labels::HOST_NAME.into(), h.name().to_string());
         container_labels.insert(labels::PROVIDER.into(), self.name.clone());
+        if let Some(pending) = &h.pending {
+            container_labels.insert(
+                labels::PENDING.into(),
+                serde_json::to_string(pending).expect("pending serializes"),
+            );
+        }
         container_labels.insert(
             labels::TAGS.into(),
             serde_json::to_string(&h.certified_host_data.user_tags).expect("tags serialize"),
@@ -126,7 +132,7 @@ impl DockerInstance {
             .insert(
                 "22/tcp".into(),
                 Some(vec![PortBinding {
-                    host_ip: Some(String::new()),
+                    host_ip: Some(self.config.publish_address()),
                     host_port: Some(String::new()),
                 }]),
             );

@@ -3,6 +3,7 @@
 use crate::build_args::parse_build;
 use crate::instance::DockerInstance;
 use crate::keys;
+use crate::pending::{Operation, Pending};
 use crate::record::{ContainerSettings, HostData, StoredHost, StoredKeys};
 use crate::run_args::parse_run_args;
 use crate::state::missing_image;
@@ -46,7 +47,19 @@ impl DockerInstance {
             }
         }
         let host_id = HostId::generate();
-        let mut built_image = None;
+        // Images are chosen (and checked) before anything is made; a build or a snapshot
+        // is held through a tag named after the host, recorded before it is made.
+        let snapshot = match &request.snapshot {
+            Some(wanted) => Some(self.resolve_snapshot(wanted, None).await?),
+            None => None,
+        };
+        let (image, built_image) = if snapshot.is_some() || plan.is_some() {
+            let tag = self.held_tag(host_id.as_str());
+            (tag.clone(), Some(tag))
+        } else {
+            (self.base_image(&request).await?, None)
+        };
+        let mut h = self.new_host(&request, &host_id, &image, start_args, built_image)?;
         let clash = |existing: &[(StoredHost, Option<ContainerSummary>)]| {
             existing
                 .iter()
@@ -59,63 +72,58 @@ impl DockerInstance {
             ))
         };
         let result = async {
-            if request.snapshot.is_none() && plan.is_none() {
-                // The common case: look for a name clash while the container starts (the
-                // container name is taken atomically anyway; this catches renamed hosts).
-                let image = self.base_image(&request).await?;
-                // The state container (made on first use) comes up at the same time too.
+            if snapshot.is_none() && plan.is_none() {
+                // The common case: the container, the state container (made on first use),
+                // the record and the name check are all under way at once (the container
+                // name is taken atomically anyway; the check catches renamed hosts). The
+                // container carries its creator in a label, so it is found (and removed if
+                // this mngr dies, see reap.rs) from its first moment, before its record exists.
                 let existing = async {
                     self.store.ensure(true).await?;
                     self.load().await
                 };
-                let (existing, created) = tokio::join!(
-                    existing,
-                    self.create_from_image(&request, &host_id, &image, start_args.clone(), None)
-                );
+                let (existing, created) =
+                    tokio::join!(existing, self.create_from_image(&request, &mut h, &image));
                 let created = created?;
                 if clash(&existing?) {
-                    if let Some(id) = self.stored(&host_id).await?.container_id {
-                        self.remove_container(&id).await.ok();
-                    }
                     return Err(taken());
                 }
                 return Ok(created);
             }
+            // A build or snapshot takes a while: the record comes first, marked as being
+            // created by this process, so the images it makes are found through it.
             self.store.ensure(true).await?;
-            let existing = self.load().await?;
-            if clash(&existing) {
+            self.save(&mut h).await?;
+            if clash(&self.load().await?) {
                 return Err(taken());
             }
-            let image = if let Some(wanted) = &request.snapshot {
-                let snap = self.resolve_snapshot(wanted, None).await?;
-                let tag = self.hold_image(&snap.id, host_id.as_str()).await?;
-                built_image = Some(tag.clone());
-                tag
+            if let Some(snap) = &snapshot {
+                self.hold_image(&snap.id, host_id.as_str()).await?;
             } else if let Some(plan) = &plan {
-                let tag = self.held_tag(host_id.as_str());
-                built_image = Some(tag.clone());
-                self.build(plan, &tag, host_id.as_str()).await?;
-                tag
-            } else {
-                self.base_image(&request).await?
-            };
-            self.create_from_image(&request, &host_id, &image, start_args, built_image.clone())
-                .await
+                self.build(plan, &image, host_id.as_str()).await?;
+            }
+            self.create_from_image(&request, &mut h, &image).await
         }
         .await;
         if result.is_err() {
-            if let Some(built) = &built_image {
-                self.remove_image(built, true).await.ok();
-            }
-            self.store.delete_host(host_id.as_str()).await.ok();
-            self.cache
-                .lock()
-                .expect("cache lock")
-                .remove(host_id.as_str());
-            keys::remove_local(&self.state_dir, host_id.as_str()).ok();
-            self.remove_store_if_empty().await.ok();
+            self.undo_create(&h).await;
         }
         result
+    }
+
+    /// Remove what a failed create made, its record last (while anything else is left,
+    /// the record is what finds it).
+    async fn undo_create(&self, h: &StoredHost) {
+        if let Some(id) = self.container_of(h).await.ok().flatten().and_then(|c| c.id) {
+            self.remove_container(&id).await.ok();
+        }
+        if let Some(built) = h.config.as_ref().and_then(|c| c.built_image.as_deref()) {
+            self.remove_image(built, true).await.ok();
+        }
+        keys::remove_local(&self.state_dir, h.host_id()).ok();
+        self.store.delete_host(h.host_id()).await.ok();
+        self.cache.lock().expect("cache lock").remove(h.host_id());
+        self.remove_store_if_empty().await.ok();
     }
 
     /// The image the request names, else the configured default; mngr never pulls, so it
@@ -131,14 +139,15 @@ impl DockerInstance {
         Ok(image)
     }
 
-    async fn create_from_image(
+    /// The record of a new host, with fresh keys, marked as being created by this process.
+    fn new_host(
         &self,
         request: &CreateHostRequest,
         host_id: &HostId,
         image: &str,
         start_args: Vec<String>,
         built_image: Option<String>,
-    ) -> ProviderResult<HostRecord> {
+    ) -> ProviderResult<StoredHost> {
         let client = keys::generate()?;
         let host_key = keys::generate()?;
         let mut data = HostData::new(host_id.as_str(), request.name.as_str(), &self.prefix);
@@ -151,7 +160,9 @@ impl DockerInstance {
             data.activity_sources = sources.clone();
         }
         data.image = Some(image.to_string());
-        let mut h = StoredHost {
+        let mut authorized = vec![client.public_openssh.clone()];
+        authorized.extend(request.authorized_keys.iter().cloned());
+        Ok(StoredHost {
             certified_host_data: data,
             ssh_host: Some(self.config.ssh_address()),
             ssh_port: None,
@@ -164,19 +175,28 @@ impl DockerInstance {
                 built_image,
             }),
             mngr_keys: Some(StoredKeys {
-                client_private_key: client.private_openssh.clone(),
-                client_public_key: client.public_openssh.clone(),
-                host_private_key: host_key.private_openssh.clone(),
+                client_private_key: client.private_openssh,
+                client_public_key: authorized.join("\n"),
+                host_private_key: host_key.private_openssh,
             }),
-        };
-        let mut authorized = vec![client.public_openssh.clone()];
-        authorized.extend(request.authorized_keys.iter().cloned());
-        h.mngr_keys.as_mut().expect("set above").client_public_key = authorized.join("\n");
+            pending: Some(Pending::now(Operation::Creating)),
+        })
+    }
+
+    async fn create_from_image(
+        &self,
+        request: &CreateHostRequest,
+        h: &mut StoredHost,
+        image: &str,
+    ) -> ProviderResult<HostRecord> {
         self.services.progress(&format!(
             "starting container {}",
             self.container_name(h.name())
         ));
-        let id = self.run_container(&mut h, image, true).await?;
+        let id = self.run_container(h, image, true).await?;
+        // The key goes where gc and destroy find it, under the host id, once the host is
+        // findable (its container and record exist).
+        keys::materialize(&self.state_dir, h.host_id(), &h.keys()?.client_private_key)?;
         if request.snapshot.is_some() {
             // The snapshot's files come along, but its agents belong to the host it was
             // taken from: the new host starts with none.
@@ -185,18 +205,13 @@ impl DockerInstance {
                 format!("rm -rf {hd}/agents {hd}/host_lock.generation && mkdir -p {hd}/agents");
             let cleared = self.engine.exec(&id, &script).await;
             if !matches!(cleared, Ok((0, _))) {
-                self.remove_container(&id).await.ok();
                 return Err(ProviderError::internal(
                     "could not clear the snapshot's agent records in the new host",
                 ));
             }
         }
-        if let Err(e) = keys::materialize(&self.state_dir, h.host_id(), &client.private_openssh) {
-            self.remove_container(&id).await.ok();
-            return Err(e);
-        }
-        self.remember(&h);
-        let mut record = self.to_record(&h, None);
+        self.remember(h);
+        let mut record = self.to_record(h, None);
         record.state = HostState::Running;
         record.stop_reason = None;
         Ok(record)

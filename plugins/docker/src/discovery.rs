@@ -43,9 +43,21 @@ impl DockerInstance {
 
     /// All host records with their containers. Empty when nothing was ever created here.
     pub(crate) async fn load(&self) -> ProviderResult<Vec<(StoredHost, Option<ContainerSummary>)>> {
+        Ok(self.load_with_orphans().await?.0)
+    }
+
+    /// All host records with their containers, and the host containers no record claims.
+    /// Containers are listed before records are read: a create writes its record before it
+    /// makes its container, so a container without a record here is truly orphaned.
+    pub(crate) async fn load_with_orphans(
+        &self,
+    ) -> ProviderResult<(
+        Vec<(StoredHost, Option<ContainerSummary>)>,
+        Vec<ContainerSummary>,
+    )> {
         let containers = self.host_containers().await?;
         if !self.store.ensure(false).await? {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), containers));
         }
         let (hosts, agents) = self.store.read_all().await?;
         *self.agent_cache.lock().expect("cache lock") = Some(agents);
@@ -56,14 +68,15 @@ impl DockerInstance {
             }
         }
         let mut cache = self.cache.lock().expect("cache lock");
-        Ok(hosts
+        let hosts = hosts
             .into_iter()
             .map(|h| {
                 cache.insert(h.host_id().to_string(), h.clone());
                 let c = by_id.remove(h.host_id());
                 (h, c)
             })
-            .collect())
+            .collect();
+        Ok((hosts, by_id.into_values().collect()))
     }
 
     pub(crate) async fn find(

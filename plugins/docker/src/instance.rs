@@ -124,10 +124,11 @@ impl ProviderInstance for DockerInstance {
     fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>> {
         let _ = include_destroyed; // destroyed hosts leave no record behind
         block_on(async {
-            let all = self.load().await?;
+            let (all, in_progress) = self.load_reaped().await?;
             Ok(all
                 .iter()
                 .map(|(h, c)| self.to_record(h, c.as_ref()))
+                .chain(in_progress)
                 .collect())
         })
     }

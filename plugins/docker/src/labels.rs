@@ -6,8 +6,12 @@ pub const HOST_ID: &str = "com.imbue.mngr.host-id";
 pub const HOST_NAME: &str = "com.imbue.mngr.host-name";
 pub const PROVIDER: &str = "com.imbue.mngr.provider";
 pub const TAGS: &str = "com.imbue.mngr.tags";
+/// On a host container: the operation that made it and by which process (`pending.rs`), so a
+/// container whose record is not written yet is known as someone's work in progress.
+pub const PENDING: &str = "com.imbue.mngr.pending";
 pub const TYPE: &str = "com.imbue.mngr.type";
 pub const STATE_CONTAINER: &str = "state-container";
+pub const STATE_VOLUME: &str = "state-volume";
 /// On images mngr built or committed: which instance and host they belong to.
 pub const IMAGE_PROVIDER: &str = "com.imbue.mngr.image-provider";
 pub const IMAGE_HOST: &str = "com.imbue.mngr.image-host";

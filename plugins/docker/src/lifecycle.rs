@@ -3,6 +3,7 @@
 use crate::discovery::host_id_label;
 use crate::instance::{DockerInstance, not_found};
 use crate::keys;
+use crate::pending::{Operation, Pending};
 use bollard::models::ContainerSummaryStateEnum;
 use bollard::query_parameters::StopContainerOptions;
 use mngr_plugin_api::*;
@@ -113,19 +114,38 @@ impl DockerInstance {
         Ok(self.to_record(&h, c.as_ref()))
     }
 
+    /// Destroy a host, resumably: it is marked as being destroyed first, then its
+    /// containers, images and key go, and its record last, so whatever a killed destroy
+    /// leaves is still found through the record and finished by the next command (see
+    /// reap.rs). A host of which nothing is left is `NotFound`.
     pub(crate) async fn destroy(&self, host: &HostId) -> ProviderResult<()> {
-        let found = match self.find(host.as_str()).await {
+        let mut found = match self.find(host.as_str()).await {
             Ok((h, _)) => Some(h),
             Err(e) if e.kind == ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        let mut problems = Vec::new();
         // Containers by label, so one whose record is gone is removed too.
-        for c in self.host_containers().await? {
-            if host_id_label(&c) == Some(host.as_str())
-                && let Some(id) = &c.id
-                && let Err(e) = self.remove_container(id).await
-            {
+        let containers: Vec<String> = self
+            .host_containers()
+            .await?
+            .into_iter()
+            .filter(|c| host_id_label(c) == Some(host.as_str()))
+            .filter_map(|c| c.id)
+            .collect();
+        let images = self.images_of(host.as_str()).await?;
+        let key = keys::host_key_dir(&self.state_dir, host.as_str());
+        if found.is_none() && containers.is_empty() && images.is_empty() && !key.exists() {
+            return Err(ProviderError::not_found(format!(
+                "docker host {host} is already gone"
+            )));
+        }
+        if let Some(h) = found.as_mut() {
+            h.pending = Some(Pending::now(Operation::Destroying));
+            self.save(h).await?;
+        }
+        let mut problems = Vec::new();
+        for id in &containers {
+            if let Err(e) = self.remove_container(id).await {
                 problems.push(format!("container {id}: {}", e.message));
             }
         }
@@ -147,54 +167,63 @@ impl DockerInstance {
         }
         // Anything else labelled for this host that no tag holds any more (a build whose
         // record was lost, say).
-        for image in self.images_of(host.as_str()).await? {
+        for image in images {
             let held = self.image_is_tagged(&image).await.unwrap_or(true);
             if !held && let Err(e) = self.remove_image(&image, false).await {
                 problems.push(format!("image {image}: {}", e.message));
             }
         }
-        if found.is_some()
-            && let Err(e) = self.store.delete_host(host.as_str()).await
-        {
-            problems.push(format!("record: {}", e.message));
-        }
-        self.cache.lock().expect("cache lock").remove(host.as_str());
         if let Err(e) = keys::remove_local(&self.state_dir, host.as_str()) {
             problems.push(format!("local keys: {e}"));
         }
-        if problems.is_empty()
-            && let Err(e) = self.remove_store_if_empty().await
-        {
-            problems.push(format!("state container: {}", e.message));
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ProviderError::new(
+        if !problems.is_empty() {
+            // The record stays, marked, so a later destroy or gc can finish.
+            return Err(ProviderError::new(
                 ErrorKind::CleanupFailed,
                 format!(
                     "destroying host {host} left resources behind: {}",
                     problems.join("; ")
                 ),
             )
-            .with_details(serde_json::json!({ "remaining": problems })))
+            .with_details(serde_json::json!({ "remaining": problems })));
         }
+        if found.is_some() {
+            self.store.delete_host(host.as_str()).await?;
+        }
+        self.cache.lock().expect("cache lock").remove(host.as_str());
+        self.remove_store_if_empty().await.map_err(|e| {
+            ProviderError::new(
+                ErrorKind::CleanupFailed,
+                format!(
+                    "destroying host {host} left the state container: {}",
+                    e.message
+                ),
+            )
+        })
     }
 
-    /// The state container goes with the instance's last host, so a destroyed last host
-    /// leaves nothing on the daemon.
+    /// The state container and volume go with the instance's last host, so a destroyed last
+    /// host leaves nothing on the daemon. Other mngr processes may be creating or destroying
+    /// hosts at the same moment: the records are read after this process's own changes (so
+    /// of several destroys at once the last always sees the store empty), and the volume is
+    /// kept when a host appeared meanwhile.
     pub(crate) async fn remove_store_if_empty(&self) -> ProviderResult<()> {
-        // Another host seen in this run means the store is still needed: no need to read it.
-        if !self.cache.lock().expect("cache lock").is_empty() {
+        if !self.store.ensure(false).await?
+            || !self.store.read_hosts().await?.is_empty()
+            || !self.host_containers().await?.is_empty()
+        {
             return Ok(());
         }
-        if self.store.ensure(false).await? && self.store.read_hosts().await?.is_empty() {
-            let leftover = self.host_containers().await?;
-            if leftover.is_empty() {
-                self.store.remove().await?;
-                let _ = std::fs::remove_dir(self.state_dir.join("keys"));
-            }
+        if !self.store.remove_container().await? {
+            return Ok(());
         }
+        if !self.host_containers().await?.is_empty() {
+            // A create started in between: its record is on the volume, give it back its server.
+            self.store.ensure(true).await?;
+            return Ok(());
+        }
+        self.store.remove_volume().await?;
+        let _ = std::fs::remove_dir(self.state_dir.join("keys"));
         Ok(())
     }
 }

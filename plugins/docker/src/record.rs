@@ -44,6 +44,10 @@ pub struct StoredHost {
     pub config: Option<ContainerSettings>,
     #[serde(default)]
     pub mngr_keys: Option<StoredKeys>,
+    /// An operation under way (create, destroy): recorded before it changes anything, so a
+    /// host whose mngr was killed is found and finished by the next command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<crate::pending::Pending>,
 }
 
 impl StoredHost {

@@ -44,8 +44,13 @@ impl StateStore {
         }
     }
 
-    /// Make sure the state container runs. With `create == false` (read paths) a missing
-    /// container means nothing was ever created here: `Ok(false)`.
+    /// Make sure the state container runs. With `create == false` (read paths) a store that
+    /// was never made answers `Ok(false)`; a volume whose container is missing (removed by
+    /// hand) gets its container back, so its hosts are not silently lost from view.
+    ///
+    /// Other mngr processes may be making or removing the same container at the same time:
+    /// a conflict or a container that vanished between two calls means someone else acted,
+    /// so look again, a bounded number of times.
     pub async fn ensure(&self, create: bool) -> ProviderResult<bool> {
         if self.ready.load(Ordering::Acquire) {
             return Ok(true);
@@ -54,33 +59,119 @@ impl StateStore {
         if self.ready.load(Ordering::Acquire) {
             return Ok(true);
         }
-        let inspect = self.engine.docker.inspect_container(&self.name, None).await;
-        match inspect {
-            Ok(info) => {
-                let running = info.state.and_then(|s| s.running).unwrap_or(false);
-                if !running {
-                    // Our own infrastructure: bring it back rather than fail the listing.
-                    self.engine
-                        .call(
-                            "starting the state container",
-                            self.engine.docker.start_container(&self.name, None),
-                        )
-                        .await?;
-                }
+        let mut last = String::new();
+        for attempt in 0..ENSURE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            Err(e) => {
-                let err = self.engine.error("looking up the state container", e);
-                if err.kind != ErrorKind::NotFound {
-                    return Err(err);
+            let inspect = self.engine.docker.inspect_container(&self.name, None).await;
+            match inspect {
+                Ok(info) => {
+                    if info.state.and_then(|s| s.running).unwrap_or(false) {
+                        self.ready.store(true, Ordering::Release);
+                        return Ok(true);
+                    }
+                    // Our own infrastructure: bring it back rather than fail the listing.
+                    match self.start().await {
+                        Ok(()) => {
+                            self.ready.store(true, Ordering::Release);
+                            return Ok(true);
+                        }
+                        Err(e) if someone_else(&e) => last = e.message,
+                        Err(e) => return Err(e),
+                    }
                 }
-                if !create {
-                    return Ok(false);
+                Err(e) => {
+                    let err = self.engine.error("looking up the state container", e);
+                    if err.kind != ErrorKind::NotFound {
+                        return Err(err);
+                    }
+                    if !create && !self.volume_kept().await? {
+                        return Ok(false);
+                    }
+                    match self.create_container().await {
+                        Ok(()) => {
+                            self.ready.store(true, Ordering::Release);
+                            return Ok(true);
+                        }
+                        Err(e) if someone_else(&e) => last = e.message,
+                        Err(e) => return Err(e),
+                    }
                 }
-                self.create_container().await?;
             }
         }
-        self.ready.store(true, Ordering::Release);
+        Err(ProviderError::internal(format!(
+            "the state container {} could not be brought up: it kept changing under this mngr ({last})",
+            self.name
+        ))
+        .with_hint("another mngr may be removing it; try again"))
+    }
+
+    /// Whether the state volume exists and stays: a volume whose container is missing is
+    /// either being removed by another mngr (it goes a moment later) or was left by someone
+    /// removing the container by hand.
+    async fn volume_kept(&self) -> ProviderResult<bool> {
+        for wait in [0, 300] {
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            let found = self
+                .engine
+                .unless_gone(
+                    "looking up the state volume",
+                    self.engine.docker.inspect_volume(&self.name),
+                )
+                .await?;
+            if found.is_none() {
+                return Ok(false);
+            }
+        }
+        if let Some(services) = &self.engine.services {
+            services.log(
+                mngr_plugin_api::LogLevel::Warn,
+                &format!(
+                    "the state container {} was missing (its volume is intact): recreating it",
+                    self.name
+                ),
+            );
+        }
         Ok(true)
+    }
+
+    async fn start(&self) -> ProviderResult<()> {
+        let started = self.engine.docker.start_container(&self.name, None).await;
+        match started {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => {
+                let err = self.engine.error("starting the state container", e);
+                if err.message.contains("already started") {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Run a step against the state container. If the container went away or stopped under
+    /// it (another mngr removed the store, or someone did by hand), look again once: with
+    /// `create` the store is made anew; without, a store that is gone answers `None`.
+    async fn on_store<T, F, Fut>(&self, create: bool, step: F) -> ProviderResult<Option<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ProviderResult<T>>,
+    {
+        match step().await {
+            Err(e) if container_unusable(&e) => {
+                self.ready.store(false, Ordering::Release);
+                if !self.ensure(create).await? {
+                    return Ok(None);
+                }
+                step().await.map(Some)
+            }
+            other => other.map(Some),
+        }
     }
 
     async fn create_container(&self) -> ProviderResult<()> {
@@ -119,33 +210,38 @@ impl StateStore {
             name: Some(self.name.clone()),
             ..Default::default()
         };
-        match self
-            .engine
-            .docker
-            .create_container(Some(options), body)
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => {
-                let err = self.engine.error("creating the state container", e);
-                // Another mngr made it at the same moment: use theirs.
-                if err.kind != ErrorKind::AlreadyExists {
-                    return Err(err);
-                }
-            }
-        }
-        let started = self.engine.docker.start_container(&self.name, None).await;
-        if let Err(e) = started {
-            let err = self.engine.error("starting the state container", e);
-            if !err.message.contains("already started") {
-                return Err(err);
-            }
-        }
-        Ok(())
+        // The volume is made (labelled) first, so it is findable as mngr's from its first moment.
+        let volume = bollard::models::VolumeCreateRequest {
+            name: Some(self.name.clone()),
+            labels: Some(HashMap::from([
+                (labels::TYPE.to_string(), labels::STATE_VOLUME.to_string()),
+                (labels::PROVIDER.to_string(), self.instance.clone()),
+            ])),
+            ..Default::default()
+        };
+        self.engine
+            .call(
+                "creating the state volume",
+                self.engine.docker.create_volume(volume),
+            )
+            .await?;
+        self.engine
+            .call(
+                "creating the state container",
+                self.engine.docker.create_container(Some(options), body),
+            )
+            .await?;
+        self.start().await
     }
 
+    /// Run a script in the state container; a store that is gone has nothing to change.
     async fn exec_ok(&self, what: &str, script: &str) -> ProviderResult<Vec<u8>> {
-        let (code, output) = self.engine.exec(&self.name, script).await?;
+        let ran = self
+            .on_store(false, || self.engine.exec(&self.name, script))
+            .await?;
+        let Some((code, output)) = ran else {
+            return Ok(Vec::new());
+        };
         if code != 0 {
             return Err(ProviderError::internal(format!(
                 "{what} on the state volume failed (exit {code}): {}",
@@ -159,6 +255,10 @@ impl StateStore {
     /// which makes a write a few milliseconds). Readers never act on a half-written record:
     /// they re-read anything that does not parse (see [`StateStore::read_tree`]).
     async fn write_files(&self, files: &[(String, Vec<u8>)]) -> ProviderResult<()> {
+        self.on_store(true, || self.upload(files)).await.map(|_| ())
+    }
+
+    async fn upload(&self, files: &[(String, Vec<u8>)]) -> ProviderResult<()> {
         let started = std::time::Instant::now();
         let mut builder = tar::Builder::new(Vec::new());
         let mut dirs: Vec<String> = Vec::new();
@@ -230,6 +330,13 @@ impl StateStore {
     /// Every file under `ROOT/<dir>`, as (path relative to ROOT, bytes), through the archive
     /// API. A missing directory is empty.
     async fn download(&self, dir: &str) -> ProviderResult<Vec<(String, Vec<u8>)>> {
+        Ok(self
+            .on_store(false, || self.download_once(dir))
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn download_once(&self, dir: &str) -> ProviderResult<Vec<(String, Vec<u8>)>> {
         use futures_util::StreamExt;
         let started = std::time::Instant::now();
         let options = bollard::query_parameters::DownloadFromContainerOptions {
@@ -245,7 +352,8 @@ impl StateStore {
                 Ok(bytes) => tar_bytes.extend_from_slice(&bytes),
                 Err(e) => {
                     let err = self.engine.error("reading the state volume", e);
-                    if err.kind == ErrorKind::NotFound {
+                    if err.kind == ErrorKind::NotFound && !container_unusable(&err) {
+                        // The directory does not exist yet: nothing recorded there.
                         return Ok(Vec::new());
                     }
                     return Err(err);
@@ -378,13 +486,27 @@ impl StateStore {
             .map(|_| ())
     }
 
-    /// Remove the state container and volume (when the instance's last host is gone).
-    pub async fn remove(&self) -> ProviderResult<()> {
+    /// Remove the state container (first step of removing the store, see
+    /// `DockerInstance::remove_store_if_empty`). `false` when another mngr is already
+    /// removing it: the rest is theirs to do.
+    pub async fn remove_container(&self) -> ProviderResult<bool> {
         self.ready.store(false, Ordering::Release);
-        self.engine
+        match self
+            .engine
             .remove_container("removing the state container", &self.name)
-            .await?;
-        self.engine
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Remove the state volume, unless a state container (another mngr's, made a moment
+    /// ago) uses it again: then it is theirs and stays.
+    pub async fn remove_volume(&self) -> ProviderResult<()> {
+        let removed = self
+            .engine
             .unless_gone(
                 "removing the state volume",
                 self.engine.docker.remove_volume(
@@ -392,8 +514,32 @@ impl StateStore {
                     None::<bollard::query_parameters::RemoveVolumeOptions>,
                 ),
             )
-            .await?;
-        Ok(())
+            .await;
+        match removed {
+            Err(e) if e.kind == ErrorKind::AlreadyExists => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}
+
+const ENSURE_ATTEMPTS: usize = 10;
+
+/// A conflict or a vanished container while making or starting the state container: another
+/// mngr is doing the same (or the opposite) right now.
+fn someone_else(err: &ProviderError) -> bool {
+    matches!(err.kind, ErrorKind::AlreadyExists | ErrorKind::NotFound)
+}
+
+/// The state container is gone, stopped or being removed: the call may work once it is
+/// brought back.
+fn container_unusable(err: &ProviderError) -> bool {
+    match err.kind {
+        ErrorKind::NotFound => err.message.contains("No such container"),
+        ErrorKind::AlreadyExists => {
+            let m = err.message.to_ascii_lowercase();
+            m.contains("not running") || m.contains("removal") || m.contains("restarting")
+        }
+        _ => false,
     }
 }
 

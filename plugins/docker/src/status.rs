@@ -2,6 +2,7 @@
 
 use crate::instance::DockerInstance;
 use crate::labels;
+use crate::pending::Operation;
 use crate::record::StoredHost;
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use mngr_plugin_api::*;
@@ -24,6 +25,10 @@ fn state_of_reason(reason: &str) -> HostState {
 impl DockerInstance {
     pub(crate) fn to_record(&self, h: &StoredHost, c: Option<&ContainerSummary>) -> HostRecord {
         let data = &h.certified_host_data;
+        let being_created = h
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.operation == Operation::Creating && p.holder_alive());
         let (state, stop_reason) = if data.failure_reason.is_some() {
             (HostState::Failed, None)
         } else {
@@ -54,6 +59,8 @@ impl DockerInstance {
                     }
                 }
                 Some(ContainerSummaryStateEnum::DEAD) => (HostState::Crashed, None),
+                // A mngr is still making it: its container is not there yet.
+                None if being_created => (HostState::Starting, None),
                 _ if !data.snapshots.is_empty() => (
                     HostState::Stopped,
                     Some(data.stop_reason.clone().unwrap_or_else(|| "STOPPED".into())),
