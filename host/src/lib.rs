@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod instances;
+pub mod interrupt;
 pub mod output;
 pub mod paths;
 pub mod plugins;

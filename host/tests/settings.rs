@@ -342,7 +342,7 @@ fn an_unknown_key_is_named_with_the_valid_keys() {
     assert_eq!(
         line,
         format!(
-            "Error: {}: unknown key 'prefx'; valid keys: agent_types, commands, enabled_backends, headless, plugins, prefix, providers",
+            "Error: {}: unknown key 'prefx'; valid keys: agent_types, commands, enabled_backends, headless, lock_timeout, plugins, prefix, providers",
             file.display()
         )
     );

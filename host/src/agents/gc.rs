@@ -6,13 +6,14 @@
 use super::host::Host;
 use super::record::AgentRecord;
 use super::shell::quote;
-use super::workdir;
+use super::workdir::{self, BranchFate};
 use crate::error::Result;
+use mngr_plugin_api::host_data::GeneratedBranch;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Removed {
-    /// `agent_dir`, `work_dir`, `session`, `temp_file` or `provider_record`.
+    /// `agent_dir`, `work_dir`, `branch`, `session`, `temp_file` or `provider_record`.
     pub kind: &'static str,
     pub what: String,
     pub host: String,
@@ -120,11 +121,36 @@ pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Vec<Removed>>
             remove_orphan_work_dir(host, dir)?;
         }
     }
-    if !dry_run && !orphans.is_empty() {
+    // Branches mngr made for worktrees that no agent uses any more, also when their work dir
+    // is gone (a create or destroy that died between making or removing the two).
+    let unused: Vec<GeneratedBranch> = data
+        .generated_branches
+        .iter()
+        .filter(|b| !agents.iter().any(|a| claims_branch(a, b)))
+        .cloned()
+        .collect();
+    let mut forgotten = Vec::new();
+    for b in &unused {
+        let fate = workdir::delete_branch_without_own_commits(host, &b.repo, &b.branch, dry_run)?;
+        if fate == BranchFate::Deleted {
+            note("branch", format!("{} in {}", b.branch, b.repo));
+        }
+        if fate != BranchFate::Kept {
+            forgotten.push(b.clone());
+        }
+    }
+    if !dry_run && !(orphans.is_empty() && forgotten.is_empty()) {
         data.generated_work_dirs.retain(|d| !orphans.contains(d));
+        data.generated_branches.retain(|b| !forgotten.contains(b));
         host.write_host_data(&mut data)?;
     }
     Ok(removed)
+}
+
+/// Whether `agent` is the one a generated branch was made for.
+fn claims_branch(agent: &AgentRecord, branch: &GeneratedBranch) -> bool {
+    agent.created_branch_name.as_deref() == Some(branch.branch.as_str())
+        && agent.work_dir_info().source.as_deref() == Some(branch.repo.as_str())
 }
 
 /// Remove an orphaned work dir; for a worktree, also its `mngr/` branch when that branch
@@ -143,12 +169,7 @@ fn remove_orphan_work_dir(host: &Host, dir: &str) -> Result<()> {
     if let (Some(common), Some(branch)) = (common, branch)
         && branch.starts_with("mngr/")
     {
-        let g = quote(&common);
-        let b = quote(&branch);
-        host.run(&format!(
-                "n=$(git --git-dir={g} rev-list --count {b} --not --exclude=refs/heads/{branch} --branches --remotes 2>/dev/null) && \
-                 [ \"$n\" = 0 ] && git --git-dir={g} branch -q -D {b}; exit 0"
-            ))?;
+        workdir::delete_branch_without_own_commits(host, &common, &branch, false)?;
     }
     Ok(())
 }

@@ -191,10 +191,23 @@ pub fn remove(host: &Host, record: &AgentRecord, delete_branch: bool, prefix: &s
         &format!("removing agent '{}'", record.name),
     )?;
     workdir::remove_for(host, record, delete_branch)?;
+    // Forgotten last: a destroy killed before this point leaves them for gc to find.
     let mut data = host.read_host_data(prefix)?;
-    let before = data.generated_work_dirs.len();
+    let before = (
+        data.generated_work_dirs.len(),
+        data.generated_branches.len(),
+    );
     data.generated_work_dirs.retain(|d| d != &record.work_dir);
-    if data.generated_work_dirs.len() != before {
+    let info = record.work_dir_info();
+    data.generated_branches.retain(|b| {
+        Some(&b.branch) != record.created_branch_name.as_ref()
+            || Some(&b.repo) != info.source.as_ref()
+    });
+    if (
+        data.generated_work_dirs.len(),
+        data.generated_branches.len(),
+    ) != before
+    {
         host.write_host_data(&mut data)?;
     }
     Ok(())

@@ -78,6 +78,8 @@ pub struct Settings {
     pub prefix: String,
     /// Never prompt or open an editor (`headless`, `MNGR_HEADLESS`; `--headless` adds to it).
     pub headless: bool,
+    /// How long a command waits for a host lock another mngr holds (`lock_timeout`, seconds).
+    pub lock_timeout: std::time::Duration,
     /// Only instances of these backends are enabled; empty means all.
     pub enabled_backends: Vec<String>,
     pub agent_types: BTreeMap<String, AgentTypeSettings>,
@@ -105,6 +107,7 @@ impl Default for Settings {
         Settings {
             prefix: "mngr-".to_string(),
             headless: false,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             enabled_backends: Vec::new(),
             agent_types: BTreeMap::new(),
             providers: BTreeMap::new(),
@@ -136,6 +139,9 @@ impl Settings {
         Some(value)
     }
 }
+
+/// `lock_timeout` when settings name none.
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn defaults() -> Table {
     let mut t = Table::new();
@@ -274,6 +280,9 @@ fn extract(s: &mut Settings) -> Result<()> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     s.enabled_backends = strings(merged.get("enabled_backends"));
+    if let Some(seconds) = merged.get("lock_timeout").and_then(schema::seconds) {
+        s.lock_timeout = std::time::Duration::from_secs_f64(seconds);
+    }
 
     for (name, entry) in entries("agent_types") {
         let Some(command) = entry.get("command").and_then(Value::as_str) else {

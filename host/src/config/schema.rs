@@ -11,11 +11,12 @@ use mngr_plugin_api::validate_safe_name;
 use std::collections::{BTreeMap, BTreeSet};
 use toml::{Table, Value};
 
-pub const TOP_LEVEL_KEYS: [&str; 7] = [
+pub const TOP_LEVEL_KEYS: [&str; 8] = [
     "agent_types",
     "commands",
     "enabled_backends",
     "headless",
+    "lock_timeout",
     "plugins",
     "prefix",
     "providers",
@@ -35,6 +36,16 @@ pub struct Schema {
     pub commands: Option<CommandOptions>,
     /// `MNGR_ALLOW_UNKNOWN_CONFIG`: unknown keys are dropped with a warning instead of refused.
     pub allow_unknown: bool,
+}
+
+/// A positive, finite number of seconds (at most a year), from an integer or a float.
+pub fn seconds(value: &Value) -> Option<f64> {
+    let n = match value {
+        Value::Integer(i) => *i as f64,
+        Value::Float(f) => *f,
+        _ => return None,
+    };
+    (n > 0.0 && n <= 365.0 * 86_400.0).then_some(n)
 }
 
 struct Checker<'a> {
@@ -76,6 +87,7 @@ impl Checker<'_> {
             "a string" => value.is_str(),
             "a boolean" => value.is_bool(),
             "a table" => value.is_table(),
+            "a positive number of seconds" => seconds(value).is_some(),
             "a list of strings" => value
                 .as_array()
                 .is_some_and(|items| items.iter().all(Value::is_str)),
@@ -113,6 +125,7 @@ impl Checker<'_> {
             match base_key(key) {
                 "prefix" => self.expect(key, value, "a string")?,
                 "headless" => self.expect(key, value, "a boolean")?,
+                "lock_timeout" => self.expect(key, value, "a positive number of seconds")?,
                 "enabled_backends" => self.expect(key, value, "a list of strings")?,
                 "agent_types" => {
                     for (at, entry) in self.entries(key, value)? {
@@ -238,7 +251,7 @@ mod tests {
         let msg = |t: &str| check(t).unwrap_err().message;
         assert_eq!(
             msg("prfix = 'a'"),
-            "environment variable T: unknown key 'prfix'; valid keys: agent_types, commands, enabled_backends, headless, plugins, prefix, providers"
+            "environment variable T: unknown key 'prfix'; valid keys: agent_types, commands, enabled_backends, headless, lock_timeout, plugins, prefix, providers"
         );
         assert_eq!(
             msg("prefix = 3"),

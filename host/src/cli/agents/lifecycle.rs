@@ -398,11 +398,20 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
         destroyed_hosts.push(agent.host.name().to_string());
     }
     for agent in &agents {
+        // A signal stops destroy between agents; the agent in progress is finished first.
+        crate::interrupt::check()?;
         let host = agent.host.require_online()?;
         {
+            let _guard = crate::interrupt::guard();
             let _lock = host.lock()?;
             lifecycle::stop(host, agent, &prefix)?;
-            lifecycle::remove(host, &agent.record, args.remove_created_branch, &prefix)?;
+            let remove =
+                || lifecycle::remove(host, &agent.record, args.remove_created_branch, &prefix);
+            // Ctrl-C reaches the step's children too: what they left half-done is finished.
+            match remove() {
+                Err(_) if crate::interrupt::signal().is_some() => remove()?,
+                done => done?,
+            }
         }
         // A host made for agents goes when its last agent goes.
         let provider = app.provider(&agent.host.provider)?;
