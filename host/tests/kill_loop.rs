@@ -10,9 +10,10 @@
 
 mod common;
 use common::agents::AgentWorld;
+use common::footprint::{diff, footprint};
 use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -83,47 +84,8 @@ impl Loop {
         Loop { w, repo, bystander }
     }
 
-    /// Everything a create or destroy could leave behind, one line each.
     fn footprint(&self) -> BTreeSet<String> {
-        let mut seen = BTreeSet::new();
-        let git = |args: &[&str]| self.w.git(&self.repo, args);
-        for line in git(&["for-each-ref", "--format=%(refname)", "refs/heads"]).lines() {
-            seen.insert(format!("branch {line}"));
-        }
-        for line in git(&["status", "--porcelain"]).lines() {
-            seen.insert(format!("repo status {line}"));
-        }
-        seen.insert(format!("repo HEAD {}", git(&["rev-parse", "HEAD"]).trim()));
-        for entry in list(&self.repo.join(".git/worktrees")) {
-            seen.insert(format!("worktree entry {entry}"));
-        }
-        walk(&self.repo.join(".git"), &mut |path| {
-            if path.extension().is_some_and(|e| e == "lock") {
-                seen.insert(format!("lock file {}", path.display()));
-            }
-        });
-        let root = self.w.root();
-        for dir in ["agents", "worktrees", "copies", "projects"] {
-            for entry in list(&root.join(dir)) {
-                seen.insert(format!("{dir}/{entry}"));
-            }
-        }
-        for entry in list(&root) {
-            if entry.contains(".tmp") || entry.contains("mngr-tmp") {
-                seen.insert(format!("temp file {entry}"));
-            }
-        }
-        let host: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(root.join("data.json")).unwrap()).unwrap();
-        for key in ["generated_work_dirs", "generated_branches"] {
-            for item in host[key].as_array().into_iter().flatten() {
-                seen.insert(format!("{key} {item}"));
-            }
-        }
-        for session in self.w.sessions() {
-            seen.insert(format!("session {session}"));
-        }
-        seen
+        footprint(&self.w, &self.repo)
     }
 
     fn bystander_problems(&self) -> Vec<String> {
@@ -174,29 +136,6 @@ impl Loop {
 
     fn listed(&self, name: &str) -> bool {
         self.w.agent(name).is_some()
-    }
-}
-
-fn list(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        f(&path);
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(&path, f);
-        }
     }
 }
 
@@ -256,12 +195,6 @@ struct Outcome {
     leaked: Vec<String>,
 }
 
-fn diff(before: &BTreeSet<String>, after: &BTreeSet<String>) -> Vec<String> {
-    let mut out: Vec<String> = after.difference(before).map(|s| format!("+ {s}")).collect();
-    out.extend(before.difference(after).map(|s| format!("- {s}")));
-    out
-}
-
 /// After the kill: gc, and an agent that was fully made (so `list` shows it) is destroyed as a
 /// user would. Then compare with `before`.
 fn settle(l: &Loop, name: &str, before: &BTreeSet<String>) -> Vec<String> {
@@ -319,26 +252,24 @@ fn moment(i: usize, n: usize, took: Duration) -> Duration {
     took.mul_f64(1.1 * (i as f64 + 0.5) / n as f64)
 }
 
-fn create_loop(mode: &str, kill: Kill) {
+fn create_loop(mode: &[&str], kill: Kill) {
     let l = Loop::new();
     let n = trials();
-    let took = l.duration_of(
-        &[
-            "create",
-            "probe",
-            "--no-connect",
-            mode,
-            "--",
-            "sleep",
-            "1000",
-        ],
-        &["destroy", "-f", "-b", "probe"],
-    );
+    let command = |name: &str| -> Vec<String> {
+        let mut args = vec!["create", name, "--no-connect"];
+        args.extend_from_slice(mode);
+        args.extend(["--", "sleep", "1000"]);
+        args.into_iter().map(String::from).collect()
+    };
+    let probe = command("probe");
+    let probe: Vec<&str> = probe.iter().map(String::as_str).collect();
+    let took = l.duration_of(&probe, &["destroy", "-f", "-b", "probe"]);
     let mut outcomes = Vec::new();
     for i in 0..n {
         let name = format!("k{i}");
         let before = l.footprint();
-        let child = l.spawn(&["create", &name, "--no-connect", mode, "--", "sleep", "1000"]);
+        let create = command(&name);
+        let child = l.spawn(&create.iter().map(String::as_str).collect::<Vec<_>>());
         std::thread::sleep(moment(i, n, took));
         let (code, stderr) = kill_and_wait(child, kill);
         let mut left = Vec::new();
@@ -358,7 +289,7 @@ fn create_loop(mode: &str, kill: Kill) {
         let leaked = settle(&l, &name, &before);
         outcomes.push(Outcome { left, leaked });
     }
-    report(&format!("create {mode}"), kill, &outcomes);
+    report(&format!("create {}", mode.join(" ")), kill, &outcomes);
 }
 
 fn destroy_loop(kill: Kill) {
@@ -397,22 +328,30 @@ fn destroy_loop(kill: Kill) {
 
 #[test]
 fn kill_loop_local_create_worktree_sigkill() {
-    create_loop("--worktree", Kill::Sigkill);
+    create_loop(&["--worktree"], Kill::Sigkill);
 }
 
 #[test]
 fn kill_loop_local_create_worktree_sigint() {
-    create_loop("--worktree", Kill::Sigint);
+    create_loop(&["--worktree"], Kill::Sigint);
 }
 
 #[test]
 fn kill_loop_local_create_copy_sigkill() {
-    create_loop("--copy", Kill::Sigkill);
+    create_loop(&["--copy"], Kill::Sigkill);
 }
 
 #[test]
 fn kill_loop_local_create_copy_sigint() {
-    create_loop("--copy", Kill::Sigint);
+    create_loop(&["--copy"], Kill::Sigint);
+}
+
+/// On a provider that makes hosts (the example `dirs` plugin), an interrupted create destroys the
+/// host it made. (After SIGKILL that host is the provider's to find, which is beyond the local
+/// provider's kill loop.)
+#[test]
+fn kill_loop_local_create_new_host_sigint() {
+    create_loop(&["--in", "dirs"], Kill::Sigint);
 }
 
 #[test]

@@ -139,7 +139,8 @@ pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Vec<Removed>>
             forgotten.push(b.clone());
         }
     }
-    if !dry_run && !(orphans.is_empty() && forgotten.is_empty()) {
+    let changed = !(orphans.is_empty() && forgotten.is_empty());
+    if !dry_run && changed {
         data.generated_work_dirs.retain(|d| !orphans.contains(d));
         data.generated_branches.retain(|b| !forgotten.contains(b));
         host.write_host_data(&mut data)?;

@@ -324,8 +324,8 @@ pub fn create<'a>(host: &'a Host, plan: &'a Plan, undo: &mut Undo<'a>) -> Result
     let head = root.map(head_commit).transpose()?;
     undo.push(move || discard(host, plan));
     match (plan.mode, root, &head) {
-        (Mode::Worktree, Some(root), Some(head)) => create_worktree(host, plan, root, &head)?,
-        (Mode::Copy, Some(root), Some(head)) => copy_repository(host, plan, root, &head)?,
+        (Mode::Worktree, Some(root), Some(head)) => create_worktree(host, plan, root, head)?,
+        (Mode::Copy, Some(root), Some(head)) => copy_repository(host, plan, root, head)?,
         (Mode::Copy, None, _) => host
             .transport
             .push_dir(&plan.source.path, &plan.target, &PushOptions::default())
