@@ -59,8 +59,8 @@ impl Loop {
     fn new() -> Loop {
         let mut w = AgentWorld::new();
         let repo = w.repo_with_commit();
-        for dir in 0..20 {
-            for file in 0..15 {
+        for dir in 0..40 {
+            for file in 0..25 {
                 w.write(
                     &repo.join(format!("src/d{dir}/f{file}.txt")),
                     &format!("{dir} {file}\n").repeat(100),
@@ -215,13 +215,14 @@ fn settle(l: &Loop, name: &str, before: &BTreeSet<String>) -> Vec<String> {
 }
 
 /// Run `trials()` kills of one operation and report them; fail when any trial leaked.
-fn report(what: &str, kill: Kill, outcomes: &[Outcome]) {
+fn report(what: &str, kill: Kill, took: Duration, outcomes: &[Outcome]) {
     let left = outcomes.iter().filter(|o| !o.left.is_empty()).count();
     let leaked = outcomes.iter().filter(|o| !o.leaked.is_empty()).count();
     println!(
-        "kill-loop: local {what} {}: {} trials, left behind before gc in {left}, leaked after gc in {leaked}",
+        "kill-loop: local {what} {}: {} trials over {} ms, left behind before gc in {left}, leaked after gc in {leaked}",
         kill.label(),
-        outcomes.len()
+        outcomes.len(),
+        took.as_millis()
     );
     let mut problems = Vec::new();
     for (i, o) in outcomes.iter().enumerate() {
@@ -289,7 +290,7 @@ fn create_loop(mode: &[&str], kill: Kill) {
         let leaked = settle(&l, &name, &before);
         outcomes.push(Outcome { left, leaked });
     }
-    report(&format!("create {}", mode.join(" ")), kill, &outcomes);
+    report(&format!("create {}", mode.join(" ")), kill, took, &outcomes);
 }
 
 fn destroy_loop(kill: Kill) {
@@ -323,7 +324,7 @@ fn destroy_loop(kill: Kill) {
         let leaked = settle(&l, &name, &before);
         outcomes.push(Outcome { left, leaked });
     }
-    report("destroy -f -b", kill, &outcomes);
+    report("destroy -f -b", kill, took, &outcomes);
 }
 
 #[test]

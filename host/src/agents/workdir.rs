@@ -344,10 +344,13 @@ pub fn create<'a>(host: &'a Host, plan: &'a Plan, undo: &mut Undo<'a>) -> Result
 
 /// Remove a half-made work dir (and the branch made for it).
 fn discard(host: &Host, plan: &Plan) {
-    let _ = remove_dir(host, &plan.target, plan.source.git_root.as_deref());
-    if let (Mode::Worktree, Some(root), Some(branch)) =
-        (plan.mode, &plan.source.git_root, &plan.branch)
-    {
+    // Only a worktree is registered in the user's repository.
+    let repo = match plan.mode {
+        Mode::Worktree => plan.source.git_root.as_deref(),
+        _ => None,
+    };
+    let _ = remove_dir(host, &plan.target, repo);
+    if let (Some(root), Some(branch)) = (repo, &plan.branch) {
         let _ = local_git(root, &["branch", "-D", branch]);
     }
 }
