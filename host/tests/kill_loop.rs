@@ -165,7 +165,8 @@ fn kill_and_wait(mut child: Child, kill: Kill) -> (Option<i32>, String) {
     (status.code(), stderr)
 }
 
-/// Whether a git, rsync or tmux client of process group `pgid` still runs.
+/// Whether a shell, git, rsync or tmux client of process group `pgid` still runs (a started
+/// agent's activity watcher, a shell that sleeps between touches, does not count).
 fn group_is_working(pgid: i32) -> bool {
     std::fs::read_dir("/proc")
         .into_iter()
@@ -184,8 +185,15 @@ fn group_is_working(pgid: i32) -> bool {
                 .split_whitespace()
                 .nth(2)
                 .and_then(|p| p.parse::<i32>().ok());
+            let watcher = || {
+                std::fs::read(entry.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("activity/process"))
+            };
             pgrp == Some(pgid)
-                && (comm.starts_with("git") || comm == "rsync" || comm.starts_with("tmux"))
+                && (comm.starts_with("git")
+                    || comm == "rsync"
+                    || comm.starts_with("tmux")
+                    || (comm == "sh" && !watcher()))
         })
 }
 
