@@ -10,6 +10,7 @@ use super::shell::quote;
 use super::workdir;
 use crate::error::{MngrError, Result};
 use crate::transport::CommandOutput;
+use mngr_plugin_api::host_data::GeneratedBranch;
 use mngr_plugin_api::{ProviderInstance, SafeName};
 use std::collections::BTreeMap;
 
@@ -193,21 +194,16 @@ pub fn remove(host: &Host, record: &AgentRecord, delete_branch: bool, prefix: &s
     workdir::remove_for(host, record, delete_branch)?;
     // Forgotten last: a destroy killed before this point leaves them for gc to find.
     let mut data = host.read_host_data(prefix)?;
-    let before = (
-        data.generated_work_dirs.len(),
-        data.generated_branches.len(),
-    );
+    let before = data.clone();
     data.generated_work_dirs.retain(|d| d != &record.work_dir);
-    let info = record.work_dir_info();
-    data.generated_branches.retain(|b| {
-        Some(&b.branch) != record.created_branch_name.as_ref()
-            || Some(&b.repo) != info.source.as_ref()
-    });
-    if (
-        data.generated_work_dirs.len(),
-        data.generated_branches.len(),
-    ) != before
-    {
+    let branch = record
+        .created_branch_name
+        .clone()
+        .zip(record.work_dir_info().source)
+        .map(|(branch, repo)| GeneratedBranch { repo, branch });
+    data.generated_branches
+        .retain(|b| Some(b) != branch.as_ref());
+    if data != before {
         host.write_host_data(&mut data)?;
     }
     Ok(())
