@@ -140,8 +140,9 @@ impl Loop {
 }
 
 /// Deliver `kill` to `child` (started by [`Loop::spawn`]), wait for it and for every process
-/// of its group, and return its exit code (`None`: killed by a signal).
-fn kill_and_wait(mut child: Child, kill: Kill) -> (Option<i32>, String) {
+/// of its group, and return its exit code as a shell shows it (128 + the signal that killed
+/// it: a Ctrl-C that lands before mngr installed its handler ends it with 130 too).
+fn kill_and_wait(mut child: Child, kill: Kill) -> (i32, String) {
     let pid = child.id() as i32;
     // SAFETY: plain kill(2) calls on a process and process group this test started.
     unsafe {
@@ -162,7 +163,11 @@ fn kill_and_wait(mut child: Child, kill: Kill) -> (Option<i32>, String) {
     while group_is_working(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    (status.code(), stderr)
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    (code, stderr)
 }
 
 /// Whether a shell, git, rsync or tmux client of process group `pgid` still runs (a started
@@ -283,15 +288,11 @@ fn create_loop(mode: &[&str], kill: Kill) {
         let (code, stderr) = kill_and_wait(child, kill);
         let mut left = Vec::new();
         if kill == Kill::Sigint {
-            match code {
-                // Finished before the signal came: the agent exists, whole.
-                Some(0) => {}
-                Some(130) => left = diff(&before, &l.footprint()),
-                other => {
-                    left = diff(&before, &l.footprint());
-                    if !left.is_empty() || other.is_none() {
-                        left.push(format!("exit {other:?}, not 130: {}", stderr.trim()));
-                    }
+            // Exit 0: it finished before the signal came, and the agent exists, whole.
+            if code != 0 {
+                left = diff(&before, &l.footprint());
+                if code != 130 {
+                    left.push(format!("exit {code}, not 130: {}", stderr.trim()));
                 }
             }
         }
@@ -320,9 +321,9 @@ fn destroy_loop(kill: Kill) {
         std::thread::sleep(moment(i, n, took));
         let (code, stderr) = kill_and_wait(child, kill);
         let mut left = Vec::new();
-        if kill == Kill::Sigint && code != Some(0) {
+        if kill == Kill::Sigint && code != 0 {
             // An interrupted destroy either finished the agent or left it whole and listed.
-            if code != Some(130) {
+            if code != 130 {
                 left.push(format!("exit {code:?}, not 130: {}", stderr.trim()));
             }
             if !l.listed(&name) {
