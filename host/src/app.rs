@@ -66,6 +66,7 @@ impl App {
     pub fn from_settings(global: &GlobalOptions, mut settings: Settings) -> Result<App> {
         // Flags are the top layer.
         settings.headless |= global.headless;
+        crate::agents::host::set_lock_timeout(settings.lock_timeout);
         let registry = build_registry(global, &settings)?;
         let services = services_for(global);
         let (instances, providers) = provider_instances(global, &settings, &registry, &services)?;

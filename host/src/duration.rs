@@ -34,6 +34,13 @@ pub const PROVIDER_TIMEOUT: Range = Range {
     whole_seconds: false,
 };
 
+/// `lock_timeout`: a millisecond to a day.
+pub const LOCK_TIMEOUT: Range = Range {
+    min: Duration::from_millis(1),
+    max: Duration::from_secs(86_400),
+    whole_seconds: false,
+};
+
 /// A duration written in a settings file: a number of seconds or a string in any form
 /// [`parse`] takes.
 pub fn parse_setting(value: &toml::Value, range: Range) -> Result<Duration, String> {

@@ -36,6 +36,10 @@ pub enum ExitCode {
     NotRunning = 13,
     /// destroy: the agent's work dir holds uncommitted or unpushed work (use --force).
     UnsavedWork = 14,
+    /// Interrupted by SIGINT (Ctrl-C): the step in progress was undone.
+    Interrupted = 130,
+    /// Ended by SIGTERM: the step in progress was undone.
+    Terminated = 143,
 }
 
 /// An error the CLI prints as one line (`Error: ...`) plus an optional hint, then exits with `code`.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod duration;
 pub mod error;
 pub mod instances;
+pub mod interrupt;
 pub mod output;
 pub mod paths;
 pub mod plugins;

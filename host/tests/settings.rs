@@ -344,7 +344,7 @@ fn an_unknown_key_is_named_with_the_valid_keys() {
     assert_eq!(
         line,
         format!(
-            "Error: {}: unknown key 'prefx'; valid keys: agent_types, commands, enabled_backends, headless, plugins, prefix, provider_timeout, providers",
+            "Error: {}: unknown key 'prefx'; valid keys: agent_types, commands, enabled_backends, headless, lock_timeout, plugins, prefix, provider_timeout, providers",
             file.display()
         )
     );

@@ -3,7 +3,9 @@
 
 mod docker_common;
 use docker_common::*;
-use mngr::transport::{PushOptions, Transport, TransportError, connect, ssh::SshTransport};
+use mngr::transport::{
+    LockWait, PushOptions, Transport, TransportError, connect, ssh::SshTransport,
+};
 use mngr_plugin_api::HostAccess;
 use std::time::{Duration, Instant};
 
@@ -88,17 +90,30 @@ fn ssh_transport_runs_commands_moves_files_and_locks() {
         "./sub/b.txt\n"
     );
 
-    // The host lock: a second holder times out until the first lets go; generation counts.
-    let guard = t.lock_host("/mngr", None).unwrap();
+    // The host lock: a second holder times out until the first lets go, is told who holds it
+    // while it waits and when it gives up; generation counts.
+    let guard = t.lock_host("/mngr", &LockWait::quietly(None)).unwrap();
     let second = connect(&HostAccess::Ssh(host.endpoint.clone())).unwrap();
+    let told = std::sync::Mutex::new(Vec::new());
+    let on_wait = |holder: &str| told.lock().unwrap().push(holder.to_string());
+    let wait = LockWait {
+        timeout: Some(Duration::from_secs(3)),
+        on_wait: &on_wait,
+    };
     let err = second
-        .lock_host("/mngr", Some(Duration::from_millis(500)))
+        .lock_host("/mngr", &wait)
         .err()
         .expect("lock is held");
-    assert!(matches!(err, TransportError::Timeout(_)), "{err:?}");
+    let me = format!("pid {}", std::process::id());
+    let TransportError::LockTimeout(message) = err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains(&me), "{message}");
+    let told = told.into_inner().unwrap();
+    assert!(told.len() == 1 && told[0].contains(&me), "{told:?}");
     drop(guard);
     let again = second
-        .lock_host("/mngr", Some(Duration::from_secs(10)))
+        .lock_host("/mngr", &LockWait::quietly(Some(Duration::from_secs(10))))
         .expect("lock after release");
     drop(again);
     let generation: u64 = t

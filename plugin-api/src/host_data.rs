@@ -25,6 +25,15 @@ fn now() -> String {
     time::iso8601_utc_micros_offset(secs, micros)
 }
 
+/// A branch mngr made in a repository (see [`HostData::generated_branches`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GeneratedBranch {
+    /// The repository's root directory.
+    pub repo: String,
+    /// The branch name (`mngr/NAME`).
+    pub branch: String,
+}
+
 /// `<host_dir>/data.json`, the certified host record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostData {
@@ -46,6 +55,10 @@ pub struct HostData {
     pub generated_work_dirs: Vec<String>,
     #[serde(default)]
     pub generated_source_dirs: Vec<String>,
+    /// Branches mngr made for worktree agents in repositories on this machine, recorded before
+    /// they are made, sorted. gc deletes the ones no agent uses that hold no commit of their own.
+    #[serde(default)]
+    pub generated_branches: Vec<GeneratedBranch>,
     pub host_id: String,
     pub host_name: String,
     #[serde(default)]
@@ -88,6 +101,7 @@ impl HostData {
             image: None,
             generated_work_dirs: Vec::new(),
             generated_source_dirs: Vec::new(),
+            generated_branches: Vec::new(),
             host_id: host_id.to_string(),
             host_name: host_name.to_string(),
             user_tags: BTreeMap::new(),
@@ -105,6 +119,8 @@ impl HostData {
         self.updated_at = now();
         self.generated_work_dirs.sort();
         self.generated_work_dirs.dedup();
+        self.generated_branches.sort();
+        self.generated_branches.dedup();
         let mut value = serde_json::to_value(&*self).expect("serializes");
         value["idle_mode"] = Value::String(idle_mode(&self.activity_sources).to_string());
         let mut bytes = serde_json::to_vec_pretty(&value).expect("serializes");

@@ -14,6 +14,7 @@ use super::shell::quote;
 use super::types::ResolvedType;
 use super::workdir::{self, Plan};
 use crate::error::{MngrError, Result};
+use crate::interrupt::{self, Undo};
 use mngr_plugin_api::AgentId;
 use std::collections::BTreeMap;
 
@@ -146,100 +147,74 @@ pub fn create(host: &Host, request: CreateRequest) -> Result<AgentRecord> {
         agent_id.as_str(),
     )?;
     let session = session_name(&request.prefix, &name);
+    let mut undo = Undo::new();
+    interrupt::check()?;
 
-    // Record the work dir before making it, so gc finds it if this process dies.
+    // Record the work dir and branch before making them, so gc finds them if this process dies.
     let host_had_record = checked.host_data.is_some();
     let mut host_data = host.host_data_from(checked.host_data, &request.prefix)?;
     if plan.is_generated() {
         host_data.generated_work_dirs.push(plan.target.clone());
+        host_data.generated_branches.extend(plan.generated_branch());
+        undo.push(|| forget_generated(host, &plan, &request.prefix));
         host.write_host_data(&mut host_data)?;
     } else if !host_had_record {
         host.write_host_data(&mut host_data)?;
     }
+    interrupt::check()?;
 
-    let made = make_agent(host, &request, &plan, &name, &agent_id, &session);
-    match made {
-        Ok(record) => Ok(record),
-        Err(err) => {
-            // Nothing half-made: remove the agent dir, the work dir and its registration.
-            let _ = host.run(&format!(
-                "rm -rf {}",
-                quote(&host.agent_dir(agent_id.as_str()))
-            ));
-            let _ = host
-                .instance
-                .remove_persisted_agent_record(&host.record.id, agent_id.as_str());
-            if plan.is_generated()
-                && let Ok(mut data) = host.read_host_data(&request.prefix)
-            {
-                data.generated_work_dirs.retain(|d| d != &plan.target);
-                let _ = host.write_host_data(&mut data);
-            }
-            Err(err)
-        }
+    let info = workdir::create(host, &plan, &mut undo)?;
+    interrupt::check()?;
+    let mut record = new_record(&request, &plan, &name, &agent_id);
+    record.set_work_dir_info(&info);
+    undo.push(|| remove_agent(host, &agent_id, &session));
+    let setup = agent_files(host, &record, &request.env).into_script(host)?;
+    let script = format!("{setup}{}", session_script(host, &record, &session));
+    // The provider's copy is written while the agent starts; both finish before the outcome
+    // is known, so a failure below can remove it again.
+    let started = std::thread::scope(|scope| {
+        let persisting = scope.spawn(|| host.persist_agent_record(&record));
+        let started = host.run(&script);
+        let _ = persisting.join();
+        started
+    })?;
+    if !start_outcome(host, &record, &started)? {
+        return Err(MngrError::already_exists(format!(
+            "tmux session '{session}' already exists on host '{}' but no agent records it",
+            host.name()
+        ))
+        .with_hint("run mngr gc to remove orphaned sessions, or choose another name"));
     }
+    interrupt::check()?;
+    if let Some(message) = &request.initial_message {
+        send_message(host, &session, message)?;
+    }
+    interrupt::check()?;
+    undo.keep();
+    Ok(record)
 }
 
-fn make_agent(
-    host: &Host,
-    request: &CreateRequest,
-    plan: &Plan,
-    name: &str,
-    agent_id: &AgentId,
-    session: &str,
-) -> Result<AgentRecord> {
-    let info = workdir::create(host, plan)?;
-    let result = (|| {
-        let mut record = new_record(request, plan, name, agent_id);
-        record.set_work_dir_info(&info);
-        let setup = agent_files(host, &record, &request.env).into_script(host)?;
-        let script = format!("{setup}{}", session_script(host, &record, session));
-        // The provider's copy is written while the agent starts; both finish before the
-        // outcome is known, so a failure below can remove it again.
-        let started = std::thread::scope(|scope| {
-            let persisting = scope.spawn(|| host.persist_agent_record(&record));
-            let started = host.run(&script);
-            let _ = persisting.join();
-            started
-        })?;
-        if !start_outcome(host, &record, &started)? {
-            return Err(MngrError::already_exists(format!(
-                "tmux session '{session}' already exists on host '{}' but no agent records it",
-                host.name()
-            ))
-            .with_hint("run mngr gc to remove orphaned sessions, or choose another name"));
+/// Undo of the agent's own part: its session, its dir and the provider's copy of its record.
+fn remove_agent(host: &Host, agent_id: &AgentId, session: &str) {
+    let _ = host.run(&format!(
+        "tmux kill-session -t {} 2>/dev/null; rm -rf {}",
+        quote(&format!("={session}")),
+        quote(&host.agent_dir(agent_id.as_str()))
+    ));
+    let _ = host
+        .instance
+        .remove_persisted_agent_record(&host.record.id, agent_id.as_str());
+}
+
+/// Undo of the host record's entries for a work dir that is gone again.
+fn forget_generated(host: &Host, plan: &Plan, prefix: &str) {
+    if let Ok(mut data) = host.read_host_data(prefix) {
+        data.generated_work_dirs.retain(|d| d != &plan.target);
+        if let Some(branch) = plan.generated_branch() {
+            data.generated_branches.retain(|b| b != &branch);
         }
-        if let Some(message) = &request.initial_message {
-            send_message(host, session, message)?;
-        }
-        Ok(record)
-    })();
-    if result.is_err() {
-        let _ = host.run(&format!(
-            "tmux kill-session -t {} 2>/dev/null",
-            quote(&format!("={session}"))
-        ));
-        if plan.is_generated() {
-            let _ = workdir::remove_for(
-                host,
-                &AgentRecord {
-                    work_dir: plan.target.clone(),
-                    created_branch_name: plan.branch.clone(),
-                    plugin: {
-                        let mut m = serde_json::Map::new();
-                        m.insert(
-                            "work_dir".into(),
-                            serde_json::to_value(&info).expect("json"),
-                        );
-                        m
-                    },
-                    ..placeholder_record(agent_id)
-                },
-                true,
-            );
-        }
+        let _ = host.write_host_data(&mut data);
     }
-    result
 }
 
 fn new_record(request: &CreateRequest, plan: &Plan, name: &str, id: &AgentId) -> AgentRecord {

@@ -10,10 +10,11 @@
 //! the same plan and carries none of it out.
 
 use super::host::Host;
-use super::record::HostData;
+use super::record::{AgentRecord, HostData};
 use super::shell::quote;
-use super::workdir;
+use super::workdir::{self, BranchFate};
 use crate::error::Result;
+use mngr_plugin_api::host_data::GeneratedBranch;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -43,11 +44,9 @@ enum Removal {
     Session(String),
     ProviderRecord(String),
     WorkDir(String),
-    /// A `mngr/` branch, deleted only if it still has no commit of its own.
-    Branch {
-        git_dir: String,
-        branch: String,
-    },
+    /// A `mngr/` branch of the repository `repo` (its root or git dir), deleted only if it
+    /// still has no commit of its own.
+    Branch { repo: String, branch: String },
 }
 
 /// What gc decided for one host, before doing any of it.
@@ -89,10 +88,13 @@ impl Plan {
 pub fn collect(host: &Host, prefix: &str, dry_run: bool) -> Result<Collected> {
     let _lock = host.lock()?;
     let plan = plan(host, prefix)?;
-    let kept = plan.kept.clone();
-    let removed = plan.remove.iter().map(|(item, _)| item.clone()).collect();
+    let mut kept = plan.kept.clone();
+    let mut removed: Vec<Item> = plan.remove.iter().map(|(item, _)| item.clone()).collect();
     if !dry_run {
-        carry_out(host, plan)?;
+        for item in carry_out(host, plan)? {
+            removed.retain(|r| !(r.kind == item.kind && r.what == item.what));
+            kept.push(item);
+        }
     }
     Ok(Collected { removed, kept })
 }
@@ -251,7 +253,75 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
         }
         plan_work_dir(host, &dir, &mut plan)?;
     }
+    // Branches mngr made for worktrees that no agent uses any more, also when their work dir
+    // is gone (a create or destroy that died between making or removing the two).
+    let unused: Vec<GeneratedBranch> = plan
+        .host_data
+        .generated_branches
+        .iter()
+        .filter(|b| !readable.iter().any(|a| claims_branch(a, b)))
+        .cloned()
+        .collect();
+    for b in unused {
+        let what = b.branch.as_str();
+        let planned = plan
+            .remove
+            .iter()
+            .map(|(item, _)| item)
+            .chain(&plan.kept)
+            .any(|item| item.kind == "branch" && item.what == b.branch);
+        if planned {
+            continue;
+        }
+        if !unreadable.is_empty() {
+            plan.keep(
+                host,
+                "branch",
+                what,
+                format!(
+                    "an agent record on this host cannot be read, and that agent may use it (in {})",
+                    b.repo
+                ),
+            );
+            continue;
+        }
+        let reason = match workdir::delete_branch_without_own_commits(host, &b.repo, &b.branch, true)? {
+            BranchFate::Kept => {
+                plan.keep(
+                    host,
+                    "branch",
+                    what,
+                    format!(
+                        "it holds commits on no other branch or remote, or a work tree mngr did not make has it checked out (in {})",
+                        b.repo
+                    ),
+                );
+                continue;
+            }
+            BranchFate::Missing => "it is gone already (gc forgets it)",
+            BranchFate::Deleted => {
+                "mngr made it for an agent that is gone, and each of its commits is on another branch or a remote"
+            }
+        };
+        let reason = format!("{reason} (in {})", b.repo);
+        plan.remove(
+            host,
+            "branch",
+            what,
+            reason,
+            Removal::Branch {
+                repo: b.repo.clone(),
+                branch: b.branch.clone(),
+            },
+        );
+    }
     Ok(plan)
+}
+
+/// Whether `agent` is the one a generated branch was made for.
+fn claims_branch(agent: &AgentRecord, branch: &GeneratedBranch) -> bool {
+    agent.created_branch_name.as_deref() == Some(branch.branch.as_str())
+        && agent.work_dir_info().source.as_deref() == Some(branch.repo.as_str())
 }
 
 /// What gc needs to know about a work dir no agent uses.
@@ -405,7 +475,7 @@ fn plan_work_dir(host: &Host, dir: &str, plan: &mut Plan) -> Result<()> {
                     facts.git_dir
                 ),
                 Removal::Branch {
-                    git_dir: facts.git_dir.clone(),
+                    repo: facts.git_dir.clone(),
                     branch: branch.clone(),
                 },
             );
@@ -414,9 +484,12 @@ fn plan_work_dir(host: &Host, dir: &str, plan: &mut Plan) -> Result<()> {
     Ok(())
 }
 
-/// Carry out a plan, in its order (a worktree goes before its branch).
-fn carry_out(host: &Host, mut plan: Plan) -> Result<()> {
-    let mut forgotten = Vec::new();
+/// Carry out a plan, in its order (a worktree goes before its branch). Returns the items that
+/// turned out to need keeping after all (a branch that got a commit of its own since the plan).
+fn carry_out(host: &Host, mut plan: Plan) -> Result<Vec<Item>> {
+    let mut forgotten_dirs = Vec::new();
+    let mut forgotten_branches: Vec<(String, String)> = Vec::new();
+    let mut kept_after_all = Vec::new();
     for (item, how) in &plan.remove {
         match how {
             Removal::TempFile(path) => {
@@ -440,28 +513,31 @@ fn carry_out(host: &Host, mut plan: Plan) -> Result<()> {
                 .map_err(|e| crate::error::MngrError::from_provider(&host.provider, e))?,
             Removal::WorkDir(dir) => {
                 workdir::remove_dir(host, dir, None)?;
-                forgotten.push(dir.clone());
+                forgotten_dirs.push(dir.clone());
             }
-            Removal::Branch { git_dir, branch } => {
-                // Counted again as it is deleted: a commit made since the plan keeps it.
-                let g = quote(git_dir);
-                let b = quote(branch);
-                host.run_ok(
-                    &format!(
-                        "n=$(git --git-dir={g} rev-list --count {b} --not --exclude={b} --branches --remotes) || exit 1\n\
-                         [ \"$n\" = 0 ] || {{ echo \"it has $n commit(s) of its own now\" >&2; exit 1; }}\n\
-                         git --git-dir={g} branch -q -D {b}"
-                    ),
-                    &format!("deleting branch {}", item.what),
-                )?;
+            Removal::Branch { repo, branch } => {
+                // Checked again as it is deleted: a commit made since the plan keeps it.
+                match workdir::delete_branch_without_own_commits(host, repo, branch, false)? {
+                    BranchFate::Kept => kept_after_all.push(Item {
+                        reason: "it got a commit of its own since gc looked".to_string(),
+                        ..item.clone()
+                    }),
+                    _ => forgotten_branches.push((repo.clone(), branch.clone())),
+                }
             }
         }
     }
-    if !forgotten.is_empty() {
-        plan.host_data
-            .generated_work_dirs
-            .retain(|d| !forgotten.contains(d));
-        host.write_host_data(&mut plan.host_data)?;
+    let data = &mut plan.host_data;
+    let branches_before = data.generated_branches.len();
+    data.generated_work_dirs.retain(|d| !forgotten_dirs.contains(d));
+    // A work dir's branch is named by the repository's git dir, a recorded one by its root.
+    data.generated_branches.retain(|b| {
+        !forgotten_branches
+            .iter()
+            .any(|(repo, branch)| *branch == b.branch && repo.starts_with(&b.repo))
+    });
+    if !forgotten_dirs.is_empty() || data.generated_branches.len() != branches_before {
+        host.write_host_data(data)?;
     }
-    Ok(())
+    Ok(kept_after_all)
 }

@@ -5,10 +5,20 @@ use super::probe::{self, HostProbe};
 use super::record::{AgentRecord, HostData};
 use crate::app::ProviderHandle;
 use crate::error::{MngrError, Result};
-use crate::transport::{self, CommandOutput, HostLockGuard, Transport, TransportError};
+use crate::transport::{self, CommandOutput, HostLockGuard, LockWait, Transport, TransportError};
 use mngr_plugin_api::{HostRecord, ProviderInstance};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// `lock_timeout` of this run's settings, in milliseconds.
+static LOCK_TIMEOUT_MS: AtomicU64 =
+    AtomicU64::new(crate::config::DEFAULT_LOCK_TIMEOUT.as_millis() as u64);
+
+/// How long [`Host::lock`] waits for a lock another mngr holds (from settings).
+pub fn set_lock_timeout(timeout: Duration) {
+    LOCK_TIMEOUT_MS.store(timeout.as_millis().max(1) as u64, Ordering::Relaxed);
+}
 
 pub struct Host {
     /// The provider instance name.
@@ -100,10 +110,23 @@ impl Host {
             .map_err(|e| self.map_err(e))
     }
 
-    /// Take the host lock; changes to agents on a host happen while holding it.
+    /// Take the host lock; changes to agents on a host happen while holding it. A wait is
+    /// told about (who holds it) and bounded by `lock_timeout`.
     pub fn lock(&self) -> Result<Box<dyn HostLockGuard>> {
+        let timeout = Duration::from_millis(LOCK_TIMEOUT_MS.load(Ordering::Relaxed));
+        let name = self.name().to_string();
+        let notice = move |holder: &str| {
+            eprintln!(
+                "Waiting for the host lock of host '{name}', held by {holder} (giving up after {} s)",
+                timeout.as_secs_f64()
+            )
+        };
+        let wait = LockWait {
+            timeout: Some(timeout),
+            on_wait: &notice,
+        };
         crate::timing::timed("taking the host lock", || {
-            self.transport.lock_host(&self.host_dir, None)
+            self.transport.lock_host(&self.host_dir, &wait)
         })
         .map_err(|e| self.map_err(e))
     }
@@ -209,6 +232,10 @@ pub fn transport_error(provider: &str, host: &str, err: TransportError) -> MngrE
                 "cannot reach host '{host}' of provider '{provider}': {err}"
             ))
         }
+        TransportError::LockTimeout(message) => MngrError::failure(format!(
+            "host '{host}': {message}"
+        ))
+        .with_hint("wait for that command to finish, or wait longer with -S lock_timeout=SECONDS"),
         other => MngrError::failure(format!("host '{host}': {other}")),
     }
 }

@@ -10,6 +10,7 @@ use super::shell::quote;
 use super::workdir;
 use crate::error::{MngrError, Result};
 use crate::transport::CommandOutput;
+use mngr_plugin_api::host_data::GeneratedBranch;
 use mngr_plugin_api::{ErrorKind, HostState, ProviderInstance};
 use std::collections::BTreeMap;
 
@@ -193,10 +194,18 @@ pub fn remove(host: &Host, record: &AgentRecord, delete_branch: bool, prefix: &s
         &format!("removing agent '{}'", record.name),
     )?;
     workdir::remove_for(host, record, delete_branch)?;
+    // Forgotten last: a destroy killed before this point leaves them for gc to find.
     let mut data = host.read_host_data(prefix)?;
-    let before = data.generated_work_dirs.len();
+    let before = data.clone();
     data.generated_work_dirs.retain(|d| d != &record.work_dir);
-    if data.generated_work_dirs.len() != before {
+    let branch = record
+        .created_branch_name
+        .clone()
+        .zip(record.work_dir_info().source)
+        .map(|(branch, repo)| GeneratedBranch { repo, branch });
+    data.generated_branches
+        .retain(|b| Some(b) != branch.as_ref());
+    if data != before {
         host.write_host_data(&mut data)?;
     }
     Ok(())
@@ -223,7 +232,13 @@ pub fn destroy(host: &Host, agent: &AgentView, delete_branch: bool, prefix: &str
         Err(e) => return Err(e),
     };
     stop(host, agent, prefix)?;
-    remove(host, &record, delete_branch, prefix)
+    // Ctrl-C reaches the step's children too: what they left half-done is finished.
+    match remove(host, &record, delete_branch, prefix) {
+        Err(_) if crate::interrupt::signal().is_some() => {
+            remove(host, &record, delete_branch, prefix)
+        }
+        done => done,
+    }
 }
 
 /// After the host could not be reached: whether it went with the agent, as when a concurrent

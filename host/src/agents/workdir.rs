@@ -9,7 +9,9 @@ use super::host::Host;
 use super::record::{AgentRecord, WorkDirInfo};
 use super::shell::quote;
 use crate::error::{MngrError, Result};
+use crate::interrupt::Undo;
 use crate::transport::PushOptions;
+use mngr_plugin_api::host_data::GeneratedBranch;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -181,6 +183,18 @@ impl Plan {
         self.mode != Mode::InPlace
     }
 
+    /// The branch this plan makes in the user's repository (worktrees; a copy's branch lives
+    /// inside the copy).
+    pub fn generated_branch(&self) -> Option<GeneratedBranch> {
+        match (self.mode, &self.source.git_root, &self.branch) {
+            (Mode::Worktree, Some(root), Some(branch)) => Some(GeneratedBranch {
+                repo: root.to_string_lossy().into_owned(),
+                branch: branch.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Programs the host needs for this plan.
     pub fn host_programs(&self) -> Vec<&'static str> {
         match (self.mode, self.source.git_root.is_some()) {
@@ -264,77 +278,18 @@ pub fn plan(
         Mode::Copy if source.git_root.is_some() => Some(format!("mngr/{agent_name}")),
         _ => None,
     };
-    Ok(Plan {
-        mode,
-        source,
-        target,
-        branch,
-    })
-}
-
-/// Make the work dir. On failure, whatever was made is removed again.
-pub fn create(host: &Host, plan: &Plan) -> Result<WorkDirInfo> {
-    let mut info = WorkDirInfo {
-        mode: plan.mode.as_str().to_string(),
-        source: Some(plan.source.path.to_string_lossy().into_owned()),
-        base_commit: None,
-    };
-    let result = match (plan.mode, &plan.source.git_root) {
-        (Mode::InPlace, _) => Ok(()),
-        (Mode::Worktree, Some(root)) => {
-            info.source = Some(root.to_string_lossy().into_owned());
-            create_worktree(host, plan, root, &mut info)
-        }
-        (Mode::Copy, Some(root)) => {
-            info.source = Some(root.to_string_lossy().into_owned());
-            copy_repository(host, plan, root, &mut info)
-        }
-        (Mode::Copy, None) => host
-            .transport
-            .push_dir(&plan.source.path, &plan.target, &PushOptions::default())
-            .map_err(|e| {
-                MngrError::failure(format!(
-                    "copying {} to host '{}': {e}",
-                    plan.source.path.display(),
-                    host.name()
-                ))
-            }),
-        (Mode::Worktree, None) => Err(MngrError::usage("--worktree needs a git repository")),
-    };
-    match result {
-        Ok(()) => Ok(info),
-        Err(e) => {
-            if plan.is_generated() {
-                discard(host, plan);
-            }
-            Err(e)
-        }
-    }
-}
-
-/// Remove a half-made work dir (and the branch made for it).
-fn discard(host: &Host, plan: &Plan) {
-    let _ = remove_dir(host, &plan.target, plan.source.git_root.as_deref());
-    if let (Mode::Worktree, Some(root), Some(branch)) =
-        (plan.mode, &plan.source.git_root, &plan.branch)
-    {
-        let _ = local_git(root, &["branch", "-D", branch]);
-    }
-}
-
-fn create_worktree(host: &Host, plan: &Plan, root: &Path, info: &mut WorkDirInfo) -> Result<()> {
-    let head = head_commit(root)?;
-    let branch = plan.branch.as_deref().expect("worktrees have a branch");
-    if local_git(
-        root,
-        &[
-            "rev-parse",
-            "--verify",
-            "-q",
-            &format!("refs/heads/{branch}"),
-        ],
-    )
-    .is_ok()
+    // Before anything is made or recorded: the branch is the user's if it exists already.
+    if let (Mode::Worktree, Some(root), Some(branch)) = (mode, &source.git_root, &branch)
+        && local_git(
+            root,
+            &[
+                "rev-parse",
+                "--verify",
+                "-q",
+                &format!("refs/heads/{branch}"),
+            ],
+        )
+        .is_ok()
     {
         return Err(MngrError::already_exists(format!(
             "branch '{branch}' already exists in {}",
@@ -344,14 +299,71 @@ fn create_worktree(host: &Host, plan: &Plan, root: &Path, info: &mut WorkDirInfo
             "delete it (git branch -D {branch}) or choose another agent name"
         )));
     }
+    Ok(Plan {
+        mode,
+        source,
+        target,
+        branch,
+    })
+}
+
+/// Make the work dir, registering in `undo` how to remove each part before it is made.
+pub fn create<'a>(host: &'a Host, plan: &'a Plan, undo: &mut Undo<'a>) -> Result<WorkDirInfo> {
+    let mut info = WorkDirInfo {
+        mode: plan.mode.as_str().to_string(),
+        source: Some(plan.source.path.to_string_lossy().into_owned()),
+        base_commit: None,
+    };
+    if plan.mode == Mode::InPlace {
+        return Ok(info);
+    }
+    let root = plan.source.git_root.as_deref();
+    if let Some(root) = root {
+        info.source = Some(root.to_string_lossy().into_owned());
+    }
+    let head = root.map(head_commit).transpose()?;
+    undo.push(move || discard(host, plan));
+    match (plan.mode, root, &head) {
+        (Mode::Worktree, Some(root), Some(head)) => create_worktree(host, plan, root, head)?,
+        (Mode::Copy, Some(root), Some(head)) => copy_repository(host, plan, root, head)?,
+        (Mode::Copy, None, _) => host
+            .transport
+            .push_dir(&plan.source.path, &plan.target, &PushOptions::default())
+            .map_err(|e| {
+                MngrError::failure(format!(
+                    "copying {} to host '{}': {e}",
+                    plan.source.path.display(),
+                    host.name()
+                ))
+            })?,
+        _ => return Err(MngrError::usage("--worktree needs a git repository")),
+    }
+    info.base_commit = head;
+    Ok(info)
+}
+
+/// Remove a half-made work dir (and the branch made for it).
+fn discard(host: &Host, plan: &Plan) {
+    // Only a worktree is registered in the user's repository.
+    let repo = match plan.mode {
+        Mode::Worktree => plan.source.git_root.as_deref(),
+        _ => None,
+    };
+    let _ = remove_dir(host, &plan.target, repo);
+    if let (Some(root), Some(branch)) = (repo, &plan.branch) {
+        let _ = local_git(root, &["branch", "-D", branch]);
+    }
+}
+
+fn create_worktree(host: &Host, plan: &Plan, root: &Path, head: &str) -> Result<()> {
+    let branch = plan.branch.as_deref().expect("worktrees have a branch");
     if let Some(parent) = Path::new(&plan.target).parent() {
         std::fs::create_dir_all(parent)?;
     }
     local_git(
         root,
-        &["worktree", "add", "-q", "-b", branch, &plan.target, &head],
+        &["worktree", "add", "-q", "-b", branch, &plan.target, head],
     )?;
-    info.base_commit = Some(head);
     // Bring uncommitted work along: changed and untracked files, and deletions.
     let changed = working_files(root, true)?;
     if !changed.is_empty() {
@@ -371,24 +383,23 @@ fn create_worktree(host: &Host, plan: &Plan, root: &Path, info: &mut WorkDirInfo
 
 /// Bring a repository to the host: its history as a git bundle, then the work tree's files
 /// (tracked and untracked, not ignored) on top, on a new branch at the current commit.
-fn copy_repository(host: &Host, plan: &Plan, root: &Path, info: &mut WorkDirInfo) -> Result<()> {
-    let head = head_commit(root)?;
+fn copy_repository(host: &Host, plan: &Plan, root: &Path, head: &str) -> Result<()> {
     let branch = plan.branch.as_deref().expect("git copies have a branch");
-    let scratch = tempfile::tempdir()?;
-    let bundle_path = scratch.path().join("repo.bundle");
-    local_git(
-        root,
-        &[
-            "bundle",
-            "create",
-            "-q",
-            &bundle_path.to_string_lossy(),
-            "--all",
-        ],
-    )?;
-    let bundle = std::fs::read(&bundle_path)?;
-    let remote_bundle = format!("{}.bundle", plan.target);
-    host.write_file(&remote_bundle, &bundle, None)?;
+    // Beside the work dir, where removing the work dir removes it too (see `remove_dir`).
+    let remote_bundle = bundle_of(&plan.target);
+    let make_bundle = |path: &str| local_git(root, &["bundle", "create", "-q", path, "--all"]);
+    if host.transport.is_local() {
+        if let Some(parent) = Path::new(&remote_bundle).parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        make_bundle(&remote_bundle)?;
+    } else {
+        let scratch = tempfile::tempdir()?;
+        let bundle_path = scratch.path().join("repo.bundle");
+        make_bundle(&bundle_path.to_string_lossy())?;
+        let bundle = std::fs::read(&bundle_path)?;
+        host.write_file(&remote_bundle, &bundle, None)?;
+    }
     let t = quote(&plan.target);
     let b = quote(&remote_bundle);
     let script = format!(
@@ -401,11 +412,7 @@ fn copy_repository(host: &Host, plan: &Plan, root: &Path, info: &mut WorkDirInfo
          git symbolic-ref HEAD refs/heads/{branch}\n\
          git reset -q\n"
     );
-    let cloned = host.run_ok(&script, "unpacking the repository");
-    if cloned.is_err() {
-        let _ = host.run(&format!("rm -f {b}"));
-    }
-    cloned?;
+    host.run_ok(&script, "unpacking the repository")?;
     if let Ok(url) = local_git(root, &["remote", "get-url", "origin"]) {
         let _ = host.run(&format!(
             "git -C {t} remote add origin {}",
@@ -425,8 +432,12 @@ fn copy_repository(host: &Host, plan: &Plan, root: &Path, info: &mut WorkDirInfo
                 host.name()
             ))
         })?;
-    info.base_commit = Some(head);
     Ok(())
+}
+
+/// Where a git copy's bundle waits until the copy is cloned from it.
+fn bundle_of(work_dir: &str) -> String {
+    format!("{work_dir}.bundle")
 }
 
 /// Why removing this agent's work dir would lose work, if it would.
@@ -490,11 +501,14 @@ pub fn remove_dir(host: &Host, path: &str, repo: Option<&Path>) -> Result<()> {
         ),
         None => String::new(),
     };
+    // A git copy's bundle (and git's lock file of it) goes with it.
+    let bundle = bundle_of(path);
+    let bundles = format!("{} {}", quote(&bundle), quote(&format!("{bundle}.lock")));
     // A worktree knows its repository even when the record does not.
     let script = format!(
         "if [ -f {p}/.git ]; then c=$(git -C {p} rev-parse --path-format=absolute --git-common-dir 2>/dev/null); fi\n\
          {repo_cmd}\n\
-         rm -rf {p}\n\
+         rm -rf {p} {bundles}\n\
          if [ -n \"$c\" ]; then git --git-dir=\"$c\" worktree prune 2>/dev/null; fi\n\
          [ ! -e {p} ]"
     );
@@ -520,4 +534,59 @@ pub fn remove_for(host: &Host, record: &AgentRecord, delete_branch: bool) -> Res
         "copy" => remove_dir(host, &record.work_dir, None),
         _ => Ok(()),
     }
+}
+
+/// What became of a branch mngr made when gc looked at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchFate {
+    /// The branch (or its repository) no longer exists.
+    Missing,
+    /// Deleted (with `dry_run`: would be).
+    Deleted,
+    /// Kept: it holds commits of its own, or a work tree outside mngr's has it checked out.
+    Kept,
+}
+
+/// Delete `branch` of the repository `repo` (its work tree or git dir, on the host) unless it
+/// holds a commit that no other branch or remote has. A worktree entry of it whose directory
+/// mngr made and is gone (a create or destroy that died half-way) is removed first; a branch
+/// checked out anywhere else stays.
+pub fn delete_branch_without_own_commits(
+    host: &Host,
+    repo: &str,
+    branch: &str,
+    dry_run: bool,
+) -> Result<BranchFate> {
+    let delete = if dry_run {
+        "echo deleted"
+    } else {
+        "git -C \"$r\" branch -q -D \"$b\" >/dev/null 2>&1 && echo deleted || echo kept"
+    };
+    let prune = if dry_run {
+        ""
+    } else {
+        "git -C \"$r\" worktree remove --force \"$wt\" 2>/dev/null\n"
+    };
+    // `--exclude` takes the name without `refs/heads/` when it applies to `--branches`.
+    let script = format!(
+        "r={r}; b={b}; hd={hd}\n\
+         git -C \"$r\" rev-parse --verify -q \"refs/heads/$b\" >/dev/null 2>&1 || {{ echo missing; exit 0; }}\n\
+         n=$(git -C \"$r\" rev-list --count \"refs/heads/$b\" --not --exclude=\"$b\" --branches --remotes 2>/dev/null)\n\
+         [ \"$n\" = 0 ] || {{ echo kept; exit 0; }}\n\
+         wt=$(git -C \"$r\" worktree list --porcelain 2>/dev/null | awk -v want=\"branch refs/heads/$b\" '/^worktree /{{p=substr($0,10)}} $0==want{{print p}}')\n\
+         if [ -n \"$wt\" ]; then\n\
+           case \"$wt\" in \"$hd\"/*) [ -e \"$wt\" ] && {{ echo kept; exit 0; }};; *) echo kept; exit 0;; esac\n\
+           {prune}\
+         fi\n\
+         {delete}\n",
+        r = quote(repo),
+        b = quote(branch),
+        hd = quote(&host.host_dir),
+    );
+    let out = host.run_ok(&script, &format!("collecting branch {branch} in {repo}"))?;
+    Ok(match out.trim() {
+        "missing" => BranchFate::Missing,
+        "deleted" => BranchFate::Deleted,
+        _ => BranchFate::Kept,
+    })
 }

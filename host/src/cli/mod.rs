@@ -28,6 +28,7 @@ Exit codes:
   12 a required program (tmux, git, rsync, claude, codex) is not installed
   13 the agent is not running
   14 destroy: the work dir holds uncommitted or unpushed work (use --force)
+  130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM: the step in progress was undone
 
 A plugin that cannot be loaded (not a plugin, truncated, incompatible mngr-plugin-api, failing at
 start-up, duplicate backend) is skipped with one `Warning:` line on stderr and never changes the
@@ -90,7 +91,15 @@ pub enum Command {
 
 /// Parse arguments, run the command, print any error as one line, return the exit code.
 pub fn main() -> i32 {
+    crate::interrupt::install();
     let cli = match parse_cli() {
+        Ok(cli) => {
+            crate::transport::set_holder_command(&command_words());
+            Ok(cli)
+        }
+        err => err,
+    };
+    let cli = match cli {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() {
@@ -105,10 +114,26 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(()) => 0,
         Err(err) => {
+            let err = crate::interrupt::explain(err);
             report_error(&err);
             err.code as i32
         }
     }
+}
+
+/// `mngr SUBCOMMAND [SUBCOMMAND]` of this run, without arguments (which may hold secrets).
+fn command_words() -> String {
+    use clap::CommandFactory;
+    let mut words = vec!["mngr".to_string()];
+    let matches = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(std::env::args_os());
+    let mut current = matches.ok();
+    while let Some((name, sub)) = current.as_ref().and_then(|m| m.subcommand()) {
+        words.push(name.to_string());
+        current = Some(sub.clone());
+    }
+    words.join(" ")
 }
 
 /// Parse the command line. `create` also takes the flags provider backends register, so for

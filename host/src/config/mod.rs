@@ -84,8 +84,10 @@ pub struct Settings {
     /// Never prompt or open an editor (`headless`, `MNGR_HEADLESS`; `--headless` adds to it).
     pub headless: bool,
     /// How long a query to a provider (listing hosts, reading records) may take before the
-    /// provider counts as unreachable (`provider_timeout`, seconds).
+    /// provider counts as unreachable (`provider_timeout`).
     pub provider_timeout: std::time::Duration,
+    /// How long a command waits for a host lock another mngr holds (`lock_timeout`).
+    pub lock_timeout: std::time::Duration,
     /// Only instances of these backends are enabled; empty means all.
     pub enabled_backends: Vec<String>,
     pub agent_types: BTreeMap<String, AgentTypeSettings>,
@@ -114,6 +116,7 @@ impl Default for Settings {
             prefix: "mngr-".to_string(),
             headless: false,
             provider_timeout: DEFAULT_PROVIDER_TIMEOUT,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             enabled_backends: Vec::new(),
             agent_types: BTreeMap::new(),
             providers: BTreeMap::new(),
@@ -149,10 +152,12 @@ impl Settings {
 /// `provider_timeout` when no layer sets it.
 pub const DEFAULT_PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// A `provider_timeout` value (checked by the schema already) as a duration.
-/// A timeout already checked by the schema.
-fn seconds(value: &Value) -> Option<std::time::Duration> {
-    crate::duration::parse_setting(value, crate::duration::PROVIDER_TIMEOUT).ok()
+/// `lock_timeout` when settings name none.
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A duration setting, already checked by the schema.
+fn duration(value: &Value, range: crate::duration::Range) -> Option<std::time::Duration> {
+    crate::duration::parse_setting(value, range).ok()
 }
 
 fn defaults() -> Table {
@@ -327,9 +332,15 @@ fn extract(s: &mut Settings) -> Result<()> {
         .unwrap_or(false);
     s.provider_timeout = merged
         .get("provider_timeout")
-        .and_then(seconds)
+        .and_then(|v| duration(v, crate::duration::PROVIDER_TIMEOUT))
         .unwrap_or(DEFAULT_PROVIDER_TIMEOUT);
     s.enabled_backends = strings(merged.get("enabled_backends"));
+    if let Some(limit) = merged
+        .get("lock_timeout")
+        .and_then(|v| duration(v, crate::duration::LOCK_TIMEOUT))
+    {
+        s.lock_timeout = limit;
+    }
 
     for (name, entry) in entries("agent_types") {
         let Some(command) = entry.get("command").and_then(Value::as_str) else {
@@ -369,7 +380,10 @@ fn extract(s: &mut Settings) -> Result<()> {
             .remove("is_enabled")
             .and_then(|v| v.as_bool())
             .unwrap_or(true);
-        let provider_timeout = entry.remove("provider_timeout").as_ref().and_then(seconds);
+        let provider_timeout = entry
+            .remove("provider_timeout")
+            .as_ref()
+            .and_then(|v| duration(v, crate::duration::PROVIDER_TIMEOUT));
         let sources: Vec<Source> = s
             .provenance
             .sources_under(&path_of(&format!("providers.{name}")))

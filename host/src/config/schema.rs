@@ -12,11 +12,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use toml::{Table, Value};
 
-pub const TOP_LEVEL_KEYS: [&str; 8] = [
+pub const TOP_LEVEL_KEYS: [&str; 9] = [
     "agent_types",
     "commands",
     "enabled_backends",
     "headless",
+    "lock_timeout",
     "plugins",
     "prefix",
     "provider_timeout",
@@ -74,6 +75,7 @@ pub struct Schema {
     /// `MNGR_ALLOW_UNKNOWN_CONFIG`: unknown keys are dropped with a warning instead of refused.
     pub allow_unknown: bool,
 }
+
 
 struct Checker<'a> {
     schema: &'a Schema,
@@ -139,8 +141,8 @@ impl Checker<'_> {
     }
 
     /// `provider_timeout`: seconds, more than 0 and at most an hour.
-    fn timeout(&self, key: &str, value: &Value) -> Result<()> {
-        crate::duration::parse_setting(value, crate::duration::PROVIDER_TIMEOUT)
+    fn duration(&self, key: &str, value: &Value, range: crate::duration::Range) -> Result<()> {
+        crate::duration::parse_setting(value, range)
             .map(|_| ())
             .map_err(|e| self.error(format!("'{key}' = {value}: {e}")))
     }
@@ -174,7 +176,8 @@ impl Checker<'_> {
                         .map_err(|e| self.error(format!("'{key}': {e}")))?;
                 }
                 "headless" => self.expect(key, value, "a boolean")?,
-                "provider_timeout" => self.timeout(key, value)?,
+                "provider_timeout" => self.duration(key, value, crate::duration::PROVIDER_TIMEOUT)?,
+                "lock_timeout" => self.duration(key, value, crate::duration::LOCK_TIMEOUT)?,
                 "enabled_backends" => self.expect(key, value, "a list of strings")?,
                 "agent_types" => {
                     for (at, entry) in self.entries(key, value)? {
@@ -193,7 +196,9 @@ impl Checker<'_> {
                         for (field, v) in entry.iter() {
                             match base_key(field) {
                                 "is_enabled" => self.expect(&join(&at, field), v, "a boolean")?,
-                                "provider_timeout" => self.timeout(&join(&at, field), v)?,
+                                "provider_timeout" => {
+                                    self.duration(&join(&at, field), v, crate::duration::PROVIDER_TIMEOUT)?
+                                },
                                 "backend" | "plugin" => {
                                     self.expect(&join(&at, field), v, "a string")?;
                                     self.name(&join(&at, field), v.as_str().expect("checked"))?;
@@ -353,7 +358,7 @@ mod tests {
         let msg = |t: &str| check(t).unwrap_err().message;
         assert_eq!(
             msg("prfix = 'a'"),
-            "environment variable T: unknown key 'prfix'; valid keys: agent_types, commands, enabled_backends, headless, plugins, prefix, provider_timeout, providers"
+            "environment variable T: unknown key 'prfix'; valid keys: agent_types, commands, enabled_backends, headless, lock_timeout, plugins, prefix, provider_timeout, providers"
         );
         assert_eq!(
             msg("prefix = 3"),

@@ -1,7 +1,8 @@
 //! The local transport: this machine, through `std::process` and the filesystem.
 
 use super::{
-    CommandOutput, HostLockGuard, PushOptions, Transport, TransportError, TransportResult,
+    CommandOutput, HOLDER_FILE, HostLockGuard, LOCK_NOTICE_AFTER, LockWait, PushOptions, Transport,
+    TransportError, TransportResult, holder_line, lock_timeout,
 };
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -207,7 +208,7 @@ impl Transport for LocalTransport {
     fn lock_host(
         &self,
         host_dir: &str,
-        timeout: Option<Duration>,
+        wait: &LockWait,
     ) -> TransportResult<Box<dyn HostLockGuard>> {
         let dir = Path::new(host_dir);
         crate::paths::private_dir(dir)
@@ -219,27 +220,39 @@ impl Transport for LocalTransport {
             .mode(0o600)
             .open(&path)
             .map_err(|e| TransportError::Io(format!("opening {}: {e}", path.display())))?;
-        match timeout {
-            None => flock(&file, libc::LOCK_EX)?,
-            Some(timeout) => {
-                let deadline = Instant::now() + timeout;
-                loop {
-                    match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
-                        Ok(()) => break,
-                        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => {
-                            if Instant::now() >= deadline {
-                                return Err(TransportError::Timeout(format!(
-                                    "another mngr process holds the host lock {}",
-                                    path.display()
-                                )));
-                            }
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                        Err(e) => return Err(e.into()),
+        let holder = || {
+            std::fs::read_to_string(dir.join(HOLDER_FILE))
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "another process (it left no holder line)".to_string())
+        };
+        // Polled, not blocking: the wait is told about, bounded, and ends on a signal.
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+                Ok(()) => break,
+                Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+                    if crate::interrupt::signal().is_some() {
+                        return Err(TransportError::Interrupted);
                     }
+                    let waited = started.elapsed();
+                    if let Some(timeout) = wait.timeout
+                        && waited >= timeout
+                    {
+                        return Err(lock_timeout(&path.to_string_lossy(), timeout, &holder()));
+                    }
+                    if !told && waited >= LOCK_NOTICE_AFTER {
+                        (wait.on_wait)(&holder());
+                        told = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
                 }
+                Err(e) => return Err(e.into()),
             }
         }
+        write_atomic(&dir.join(HOLDER_FILE), holder_line().as_bytes(), None)?;
         bump_generation(dir)?;
         Ok(Box::new(LocalLock { _file: file }))
     }
@@ -293,14 +306,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let host_dir = dir.path().to_str().unwrap();
         let t = LocalTransport::new();
-        let guard = t.lock_host(host_dir, None).unwrap();
+        let guard = t.lock_host(host_dir, &LockWait::quietly(None)).unwrap();
         let err = t
-            .lock_host(host_dir, Some(Duration::from_millis(30)))
+            .lock_host(
+                host_dir,
+                &LockWait::quietly(Some(Duration::from_millis(30))),
+            )
             .err()
             .expect("second lock must wait");
-        assert!(matches!(err, TransportError::Timeout(_)));
+        // The holder is named: this process.
+        let TransportError::LockTimeout(message) = err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            message.contains(&format!("pid {}", std::process::id())),
+            "{message}"
+        );
         drop(guard);
-        let _again = t.lock_host(host_dir, Some(Duration::from_secs(1))).unwrap();
+        let _again = t
+            .lock_host(host_dir, &LockWait::quietly(Some(Duration::from_secs(1))))
+            .unwrap();
         let generation = std::fs::read_to_string(dir.path().join("host_lock.generation")).unwrap();
         assert_eq!(generation, "2");
     }

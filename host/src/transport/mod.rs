@@ -47,9 +47,15 @@ pub enum TransportError {
     /// The host key or credentials were rejected.
     #[error("authentication failed: {0}")]
     Authentication(String),
-    /// A command or the host lock did not finish or free up within the given timeout.
+    /// A command did not finish within the given timeout.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// The host lock stayed held for the whole wait; the message names the holder.
+    #[error("{0}")]
+    LockTimeout(String),
+    /// A signal came while waiting (see [`crate::interrupt`]).
+    #[error("interrupted")]
+    Interrupted,
     #[error("{0}")]
     Io(String),
 }
@@ -64,6 +70,74 @@ pub type TransportResult<T> = Result<T, TransportError>;
 
 /// Held while an operation changes a host; dropping it releases the host lock.
 pub trait HostLockGuard: Send {}
+
+/// How long [`Transport::lock_host`] waits, and whom it tells while it does.
+pub struct LockWait<'a> {
+    /// Give up after this long (`None`: as long as it takes).
+    pub timeout: Option<Duration>,
+    /// Called once when the lock is still held after [`LOCK_NOTICE_AFTER`], with who holds it.
+    pub on_wait: &'a (dyn Fn(&str) + Sync),
+}
+
+impl LockWait<'static> {
+    /// Wait at most `timeout`, telling no one.
+    pub fn quietly(timeout: Option<Duration>) -> LockWait<'static> {
+        LockWait {
+            timeout,
+            on_wait: &|_| {},
+        }
+    }
+}
+
+/// How long a wait for the host lock goes unmentioned.
+pub const LOCK_NOTICE_AFTER: Duration = Duration::from_secs(2);
+
+/// The holder line's file, beside the lock: whoever takes the lock writes [`holder_line`] there.
+pub const HOLDER_FILE: &str = "host_lock.holder";
+
+/// What a waiting mngr says of this process when it holds a host lock: the command (no
+/// arguments, which may hold secrets), pid, machine and since when.
+pub fn holder_line() -> String {
+    let command = HOLDER_COMMAND.get().cloned().unwrap_or_else(|| {
+        std::env::args()
+            .next()
+            .map(|a| a.rsplit('/').next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    });
+    let (secs, _) = mngr_plugin_api::time::now_unix();
+    format!(
+        "`{command}` (pid {} on {}, since {})",
+        std::process::id(),
+        this_machine(),
+        mngr_plugin_api::time::iso8601_utc(secs)
+    )
+}
+
+static HOLDER_COMMAND: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Name this run's command (`mngr create`) for [`holder_line`].
+pub fn set_holder_command(command: &str) {
+    let _ = HOLDER_COMMAND.set(command.to_string());
+}
+
+fn this_machine() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match rc {
+        0 if end > 0 => String::from_utf8_lossy(&buf[..end]).into_owned(),
+        _ => "this machine".to_string(),
+    }
+}
+
+/// The error of a wait for the lock at `path` that ran out.
+fn lock_timeout(path: &str, waited: Duration, holder: &str) -> TransportError {
+    TransportError::LockTimeout(format!(
+        "gave up after {} s waiting for the host lock {path}, held by {holder}",
+        waited.as_secs_f64()
+    ))
+}
 
 /// What [`Transport::push_dir`] copies.
 #[derive(Debug, Clone, Default)]
@@ -95,15 +169,15 @@ pub trait Transport: Send + Sync {
     fn push_dir(&self, src: &Path, dest: &str, options: &PushOptions) -> TransportResult<()>;
 
     /// Take the cooperative host lock: exclusive `flock` on `<host_dir>/host_lock` (created if
-    /// missing, never deleted), then increment the integer in `<host_dir>/host_lock.generation`.
-    /// Waits at most `timeout` (`None` = forever), else [`TransportError::Timeout`]. The lock is
-    /// held until the guard is dropped, and is released if this process dies (the SSH
-    /// implementation holds it from a long-lived exec channel running `flock`).
-    fn lock_host(
-        &self,
-        host_dir: &str,
-        timeout: Option<Duration>,
-    ) -> TransportResult<Box<dyn HostLockGuard>>;
+    /// missing, never deleted), then write [`holder_line`] to `<host_dir>/host_lock.holder` and
+    /// increment the integer in `<host_dir>/host_lock.generation`. Waits at most
+    /// `wait.timeout`, else [`TransportError::LockTimeout`] naming the holder; after
+    /// [`LOCK_NOTICE_AFTER`] calls `wait.on_wait` once with the holder; a signal ends the wait
+    /// with [`TransportError::Interrupted`]. The lock is held until the guard is dropped, and is
+    /// released if this process dies (the SSH implementation holds it from a long-lived exec
+    /// channel running `flock`).
+    fn lock_host(&self, host_dir: &str, wait: &LockWait)
+    -> TransportResult<Box<dyn HostLockGuard>>;
 
     /// Run `script` attached to the user's terminal (stdin/stdout/stderr, with a pty over SSH),
     /// for `mngr connect`; returns its exit code when it ends.

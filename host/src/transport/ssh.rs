@@ -8,7 +8,8 @@
 
 use super::quickack::QuickAckStream;
 use super::{
-    CommandOutput, HostLockGuard, PushOptions, Transport, TransportError, TransportResult,
+    CommandOutput, HOLDER_FILE, HostLockGuard, LOCK_NOTICE_AFTER, LockWait, PushOptions, Transport,
+    TransportError, TransportResult, holder_line, lock_timeout,
 };
 use mngr_plugin_api::SshEndpoint;
 use russh::ChannelMsg;
@@ -334,6 +335,18 @@ fn signal_number(sig: &russh::Sig) -> u32 {
     }
 }
 
+/// The last complete holder line the lock script printed (see `lock_host`).
+fn last_holder(out: &str) -> Option<String> {
+    let (_, rest) = out.rsplit_once("MNGR_LOCK_HOLDER\n")?;
+    let (holder, _) = rest.split_once("MNGR_LOCK_HOLDER_END")?;
+    let holder = holder.trim();
+    Some(if holder.is_empty() {
+        "another process (it left no holder line)".to_string()
+    } else {
+        holder.to_string()
+    })
+}
+
 /// Holds the remote host lock: a channel whose shell keeps `flock` on fd 9 until the channel
 /// closes (or the connection drops, so a killed mngr never leaves the lock held).
 struct SshLock {
@@ -538,43 +551,73 @@ impl Transport for SshTransport {
     fn lock_host(
         &self,
         host_dir: &str,
-        timeout: Option<Duration>,
+        wait: &LockWait,
     ) -> TransportResult<Box<dyn HostLockGuard>> {
-        let wait = match timeout {
+        let flock_wait = match wait.timeout {
             Some(t) => format!("flock -w {} 9", t.as_secs_f64().max(0.001)),
             None => "flock 9".to_string(),
         };
-        // The host dir and the lock files are the user's alone (the records may hold secrets);
-        // a shared directory (sticky like /tmp, or / or $HOME) is left as it is.
+        // The holder line is printed between markers when the lock is taken, and written
+        // beside the lock once this process holds it. The host dir and the lock files are the
+        // user's alone (the records may hold secrets); a shared directory (sticky like /tmp,
+        // or / or $HOME) is left as it is.
         let script = format!(
             "HD={hd}; umask 077; mkdir -p \"$HD\" && exec 9>>\"$HD/host_lock\" || exit 70\n\
              case \"$HD\" in /|\"$HOME\") ;; *) [ -k \"$HD\" ] || chmod go= \"$HD\" 2>/dev/null;; esac\n\
-             if ! flock -n 9; then echo MNGR_LOCK_WAITING; {wait} || {{ echo MNGR_LOCK_TIMEOUT; exit 75; }}; fi\n\
+             holder() {{ echo MNGR_LOCK_HOLDER; cat \"$HD/{HOLDER_FILE}\" 2>/dev/null; echo; echo MNGR_LOCK_HOLDER_END; }}\n\
+             if ! flock -n 9; then holder; {flock_wait} || {{ echo MNGR_LOCK_TIMEOUT; holder; exit 75; }}; fi\n\
+             printf '%s\\n' {me} > \"$HD/{HOLDER_FILE}\"\n\
              g=$(cat \"$HD/host_lock.generation\" 2>/dev/null || echo 0)\n\
              echo $(( g + 1 )) > \"$HD/host_lock.generation\"\n\
              echo MNGR_LOCK_ACQUIRED $(( g + 1 ))\n\
              exec cat >/dev/null",
-            hd = quote(host_dir)
+            hd = quote(host_dir),
+            me = quote(&holder_line()),
         );
         let command = format!("sh -c {}", quote(&script));
+        let path = format!("{host_dir}/host_lock on {}", self.where_());
         let channel = self.block_on(async {
             let mut channel = self.channel().await?;
             let io = |e: russh::Error| conn_err(&self.endpoint, e);
             channel.exec(true, command.as_bytes()).await.map_err(io)?;
             let mut out = String::new();
             let mut stderr = String::new();
-            while let Some(msg) = channel.wait().await {
+            let started = tokio::time::Instant::now();
+            let mut told = false;
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                let msg = tokio::select! {
+                    msg = channel.wait() => match msg {
+                        Some(msg) => msg,
+                        None => break,
+                    },
+                    _ = tick.tick() => {
+                        if crate::interrupt::signal().is_some() {
+                            return Err(TransportError::Interrupted);
+                        }
+                        if !told
+                            && started.elapsed() >= LOCK_NOTICE_AFTER
+                            && let Some(holder) = last_holder(&out)
+                        {
+                            (wait.on_wait)(&holder);
+                            told = true;
+                        }
+                        continue;
+                    }
+                };
                 match msg {
                     ChannelMsg::Data { data } => {
                         out.push_str(&String::from_utf8_lossy(&data));
                         if out.contains("MNGR_LOCK_ACQUIRED") {
                             return Ok(channel);
                         }
-                        if out.contains("MNGR_LOCK_TIMEOUT") {
-                            return Err(TransportError::Timeout(format!(
-                                "another mngr process holds the host lock {host_dir}/host_lock on {}",
-                                self.where_()
-                            )));
+                        if out.contains("MNGR_LOCK_TIMEOUT")
+                            && let Some(holder) = last_holder(
+                                out.split("MNGR_LOCK_TIMEOUT").nth(1).unwrap_or_default(),
+                            )
+                        {
+                            let waited = wait.timeout.unwrap_or_default();
+                            return Err(lock_timeout(&path, waited, &holder));
                         }
                     }
                     ChannelMsg::ExtendedData { data, .. } => {
@@ -584,8 +627,7 @@ impl Transport for SshTransport {
                 }
             }
             Err(TransportError::Io(format!(
-                "taking the host lock in {host_dir} on {} failed: {}",
-                self.where_(),
+                "taking the host lock {path} failed: {}",
                 stderr.trim()
             )))
         })?;

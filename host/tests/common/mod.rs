@@ -5,6 +5,7 @@
 
 pub mod agents;
 pub mod fixtures;
+pub mod footprint;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@ use crate::app::{App, ProviderHandle};
 use crate::cli::GlobalOptions;
 use crate::config::Settings;
 use crate::error::{MngrError, Result};
+use crate::interrupt::{self, Undo};
 use crate::output::OutputFormat;
 use clap::Args;
 use mngr_plugin_api::{CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState};
@@ -438,7 +439,23 @@ pub fn run(global: &GlobalOptions, mut args: CreateArgs) -> Result<()> {
         .name
         .clone()
         .unwrap_or_else(|| names::generate(&|_| false));
+    // From here a signal undoes the create (a new host is destroyed again) instead of ending
+    // mngr half-way.
+    let guard = interrupt::guard();
     let (host, made_host) = choose_host(&app, &target, &args, &name_for_host)?;
+    let mut undo = Undo::new();
+    if made_host {
+        undo.push(|| {
+            if let Err(d) = host.instance.destroy_host(&host.record.id) {
+                eprintln!(
+                    "warning: could not destroy the new host '{}': {}",
+                    host.name(),
+                    d.message
+                );
+            }
+        });
+    }
+    interrupt::check()?;
     let name = if made_host {
         Some(name_for_host)
     } else {
@@ -454,21 +471,12 @@ pub fn run(global: &GlobalOptions, mut args: CreateArgs) -> Result<()> {
         initial_message: args.message.clone(),
         prefix: app.settings.prefix.clone(),
     };
-    let record = match crate::timing::timed("creating the agent", || {
+    let record = crate::timing::timed("creating the agent", || {
         agent_create::create(&host, request)
-    }) {
-        Ok(record) => record,
-        Err(e) => {
-            if made_host && let Err(d) = host.instance.destroy_host(&host.record.id) {
-                eprintln!(
-                    "warning: could not destroy the new host '{}': {}",
-                    host.name(),
-                    d.message
-                );
-            }
-            return Err(e);
-        }
-    };
+    })?;
+    undo.keep();
+    // Attached to the agent, a signal ends mngr as usual.
+    drop(guard);
     let address = host.address_of(&record.name);
     let result = serde_json::json!({
         "agent_id": record.id,

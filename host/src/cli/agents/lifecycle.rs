@@ -405,7 +405,10 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
     }
     let mut destroyed: Vec<&AgentView> = Vec::new();
     for agent in &agents {
+        // A signal stops destroy between agents; the agent in progress is finished first.
+        crate::interrupt::check()?;
         let host = agent.host.require_online()?;
+        let _guard = crate::interrupt::guard();
         match lifecycle::destroy(host, agent, args.remove_created_branch, &prefix) {
             Ok(()) => destroyed.push(agent),
             // Another command destroyed it meanwhile: under --force that is a skip.
