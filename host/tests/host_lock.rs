@@ -75,6 +75,9 @@ fn lock_timeout_must_be_a_duration_in_range() {
     ] {
         let run = w.run(&["-S", &format!("lock_timeout={bad}"), "list"]);
         let line = run.error_line(8);
-        assert!(line.contains("'lock_timeout' = ") && line.contains(why), "{bad}: {line}");
+        assert!(
+            line.contains("'lock_timeout' = ") && line.contains(why),
+            "{bad}: {line}"
+        );
     }
 }

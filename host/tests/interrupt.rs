@@ -142,19 +142,33 @@ fn gc_collects_a_worktree_branch_whose_work_dir_is_gone_unless_it_holds_commits(
         );
     }
     let dry = w.run(&["gc", "--dry-run"]);
+    let would = dry.ok();
     assert!(
-        dry.ok()
-            .contains(&format!("branch: mngr/plain in {}", repo.display())),
-        "{}",
-        dry.stdout
+        would.lines().any(
+            |l| l.starts_with("Would remove branch: mngr/plain (host localhost): ")
+                && l.ends_with(&format!("(in {})", repo.display()))
+        ),
+        "{would}"
     );
-    assert!(!dry.stdout.contains("mngr/worked"), "{}", dry.stdout);
-    let run = w.run(&["gc"]);
+    // The branch with a commit of its own is kept, and gc says so.
     assert!(
-        run.ok()
-            .contains(&format!("Removed branch: mngr/plain in {}", repo.display())),
-        "{}",
-        run.stdout
+        would
+            .lines()
+            .any(|l| l.starts_with("Would keep branch: mngr/worked (host localhost): ")),
+        "{would}"
+    );
+    assert!(
+        !would.contains("Would remove branch: mngr/worked"),
+        "{would}"
+    );
+    let run = w.run(&["gc"]);
+    let removed = run.ok();
+    assert!(
+        removed.lines().any(
+            |l| l.starts_with("Removed branch: mngr/plain (host localhost): ")
+                && l.ends_with(&format!("(in {})", repo.display()))
+        ),
+        "{removed}"
     );
     let branches = w.git(&repo, &["branch", "--list", "mngr/*"]);
     assert_eq!(

@@ -169,7 +169,16 @@ pub fn create(host: &Host, request: CreateRequest) -> Result<AgentRecord> {
     record.set_work_dir_info(&info);
     undo.push(|| remove_agent(host, &agent_id, &session));
     let setup = agent_files(host, &record, &request.env).into_script(host)?;
-    let script = format!("{setup}{}", session_script(host, &record, &session));
+    // The record is committed by `setup`; from then on an agent claims the work dir.
+    let claim = if plan.is_generated() {
+        format!(
+            "rm -f {}\n",
+            quote(&workdir::unclaimed_marker(&plan.target))
+        )
+    } else {
+        String::new()
+    };
+    let script = format!("{setup}{claim}{}", session_script(host, &record, &session));
     // The provider's copy is written while the agent starts; both finish before the outcome
     // is known, so a failure below can remove it again.
     let started = std::thread::scope(|scope| {

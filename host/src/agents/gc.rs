@@ -46,7 +46,10 @@ enum Removal {
     WorkDir(String),
     /// A `mngr/` branch of the repository `repo` (its root or git dir), deleted only if it
     /// still has no commit of its own.
-    Branch { repo: String, branch: String },
+    Branch {
+        repo: String,
+        branch: String,
+    },
 }
 
 /// What gc decided for one host, before doing any of it.
@@ -285,7 +288,9 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
             );
             continue;
         }
-        let reason = match workdir::delete_branch_without_own_commits(host, &b.repo, &b.branch, true)? {
+        let reason = match workdir::delete_branch_without_own_commits(
+            host, &b.repo, &b.branch, true,
+        )? {
             BranchFate::Kept => {
                 plan.keep(
                     host,
@@ -330,6 +335,8 @@ struct WorkDirFacts {
     exists: bool,
     /// The dir has a `.git` (file or dir), whether git can read it or not.
     dotgit: bool,
+    /// No agent ever claimed it: a create died while making it (see `workdir::unclaimed_marker`).
+    unclaimed: bool,
     /// The dir is the top of a git work tree (a worktree or a copied repository).
     git: bool,
     /// A worktree (its `.git` is a file) rather than a repository of its own.
@@ -348,6 +355,7 @@ fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
     let d = quote(dir);
     let out = host.run(&format!(
         "d={d}\n\
+         [ -e {marker} ] && echo unclaimed\n\
          [ -e \"$d\" ] || exit 0\n\
          echo exists\n\
          [ -e \"$d/.git\" ] && echo dotgit\n\
@@ -361,7 +369,8 @@ fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
          s=$(git -C \"$d\" status --porcelain 2>/dev/null) && echo \"changes=$(printf '%s' \"$s\" | grep -c .)\"\n\
          if [ -n \"$b\" ]; then n=$(git -C \"$d\" rev-list --count HEAD --not --exclude=\"$b\" --branches --remotes 2>/dev/null)\n\
          else n=$(git -C \"$d\" rev-list --count HEAD --not --branches --remotes 2>/dev/null); fi && echo \"unique=$n\"\n\
-         exit 0\n"
+         exit 0\n",
+        marker = quote(&workdir::unclaimed_marker(dir))
     ))?;
     let mut facts = WorkDirFacts::default();
     for line in out.stdout.lines() {
@@ -375,6 +384,7 @@ fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
                 "git" => facts.git = true,
                 "worktree" => facts.worktree = true,
                 "dotgit" => facts.dotgit = true,
+                "unclaimed" => facts.unclaimed = true,
                 _ => {}
             },
         }
@@ -396,6 +406,15 @@ fn plan_work_dir(host: &Host, dir: &str, plan: &mut Plan) -> Result<()> {
     };
     if !facts.exists {
         remove(plan, "it is gone already (gc forgets it)");
+        return Ok(());
+    }
+    if facts.unclaimed {
+        remove(
+            plan,
+            "a create that was interrupted was making it, and no agent ever used it (what it \
+             holds was copied from the source)",
+        );
+        plan_branch_of(host, &facts, plan);
         return Ok(());
     }
     if facts.dotgit && !facts.git {
@@ -452,36 +471,51 @@ fn plan_work_dir(host: &Host, dir: &str, plan: &mut Plan) -> Result<()> {
         return Ok(());
     }
     remove(plan, "it has no uncommitted changes or commits of its own");
-    if let (true, Some(branch)) = (facts.worktree, &facts.branch)
-        && branch.starts_with("mngr/")
-    {
-        if unique > 0 {
-            plan.keep(
-                host,
-                "branch",
-                branch,
-                format!(
-                    "it holds {unique} commit(s) on no other branch or remote (in {})",
-                    facts.git_dir
-                ),
-            );
-        } else {
-            plan.remove(
-                host,
-                "branch",
-                branch,
-                format!(
-                    "mngr made it for the work dir, and each of its commits is on another branch or a remote (in {})",
-                    facts.git_dir
-                ),
-                Removal::Branch {
-                    repo: facts.git_dir.clone(),
-                    branch: branch.clone(),
-                },
-            );
-        }
-    }
+    plan_branch_of(host, &facts, plan);
     Ok(())
+}
+
+/// Decide about the `mngr/` branch checked out in a work dir gc removes.
+fn plan_branch_of(host: &Host, facts: &WorkDirFacts, plan: &mut Plan) {
+    let (true, Some(branch)) = (facts.worktree, &facts.branch) else {
+        return;
+    };
+    if !branch.starts_with("mngr/") {
+        return;
+    }
+    match facts.unique {
+        Some(0) => plan.remove(
+            host,
+            "branch",
+            branch,
+            format!(
+                "mngr made it for the work dir, and each of its commits is on another branch or a remote (in {})",
+                facts.git_dir
+            ),
+            Removal::Branch {
+                repo: facts.git_dir.clone(),
+                branch: branch.clone(),
+            },
+        ),
+        Some(unique) => plan.keep(
+            host,
+            "branch",
+            branch,
+            format!(
+                "it holds {unique} commit(s) on no other branch or remote (in {})",
+                facts.git_dir
+            ),
+        ),
+        None => plan.keep(
+            host,
+            "branch",
+            branch,
+            format!(
+                "git cannot tell whether it holds commits of its own (in {})",
+                facts.git_dir
+            ),
+        ),
+    }
 }
 
 /// Carry out a plan, in its order (a worktree goes before its branch). Returns the items that
@@ -529,7 +563,8 @@ fn carry_out(host: &Host, mut plan: Plan) -> Result<Vec<Item>> {
     }
     let data = &mut plan.host_data;
     let branches_before = data.generated_branches.len();
-    data.generated_work_dirs.retain(|d| !forgotten_dirs.contains(d));
+    data.generated_work_dirs
+        .retain(|d| !forgotten_dirs.contains(d));
     // A work dir's branch is named by the repository's git dir, a recorded one by its root.
     data.generated_branches.retain(|b| {
         !forgotten_branches

@@ -323,6 +323,7 @@ pub fn create<'a>(host: &'a Host, plan: &'a Plan, undo: &mut Undo<'a>) -> Result
     }
     let head = root.map(head_commit).transpose()?;
     undo.push(move || discard(host, plan));
+    host.write_file(&unclaimed_marker(&plan.target), b"", None)?;
     match (plan.mode, root, &head) {
         (Mode::Worktree, Some(root), Some(head)) => create_worktree(host, plan, root, head)?,
         (Mode::Copy, Some(root), Some(head)) => copy_repository(host, plan, root, head)?,
@@ -440,6 +441,14 @@ fn bundle_of(work_dir: &str) -> String {
     format!("{work_dir}.bundle")
 }
 
+/// The file beside a work dir that says no agent has claimed it yet: made before the work dir,
+/// removed right after the agent's record is committed. A work dir that still has it was being
+/// made by a create that died, so all it holds are copies from the source, and gc may remove
+/// it even when it looks like work in progress.
+pub fn unclaimed_marker(work_dir: &str) -> String {
+    format!("{work_dir}.mngr-unclaimed")
+}
+
 /// Why removing this agent's work dir would lose work, if it would.
 /// `delete_branch`: the branch made for the agent is deleted too.
 pub fn unsaved_work(
@@ -501,9 +510,14 @@ pub fn remove_dir(host: &Host, path: &str, repo: Option<&Path>) -> Result<()> {
         ),
         None => String::new(),
     };
-    // A git copy's bundle (and git's lock file of it) goes with it.
+    // A git copy's bundle (and git's lock file of it) and the unclaimed marker go with it.
     let bundle = bundle_of(path);
-    let bundles = format!("{} {}", quote(&bundle), quote(&format!("{bundle}.lock")));
+    let bundles = format!(
+        "{} {} {}",
+        quote(&bundle),
+        quote(&format!("{bundle}.lock")),
+        quote(&unclaimed_marker(path))
+    );
     // A worktree knows its repository even when the record does not.
     let script = format!(
         "if [ -f {p}/.git ]; then c=$(git -C {p} rev-parse --path-format=absolute --git-common-dir 2>/dev/null); fi\n\

@@ -76,7 +76,6 @@ pub struct Schema {
     pub allow_unknown: bool,
 }
 
-
 struct Checker<'a> {
     schema: &'a Schema,
     source: &'a Source,
@@ -176,7 +175,9 @@ impl Checker<'_> {
                         .map_err(|e| self.error(format!("'{key}': {e}")))?;
                 }
                 "headless" => self.expect(key, value, "a boolean")?,
-                "provider_timeout" => self.duration(key, value, crate::duration::PROVIDER_TIMEOUT)?,
+                "provider_timeout" => {
+                    self.duration(key, value, crate::duration::PROVIDER_TIMEOUT)?
+                }
                 "lock_timeout" => self.duration(key, value, crate::duration::LOCK_TIMEOUT)?,
                 "enabled_backends" => self.expect(key, value, "a list of strings")?,
                 "agent_types" => {
@@ -196,9 +197,11 @@ impl Checker<'_> {
                         for (field, v) in entry.iter() {
                             match base_key(field) {
                                 "is_enabled" => self.expect(&join(&at, field), v, "a boolean")?,
-                                "provider_timeout" => {
-                                    self.duration(&join(&at, field), v, crate::duration::PROVIDER_TIMEOUT)?
-                                },
+                                "provider_timeout" => self.duration(
+                                    &join(&at, field),
+                                    v,
+                                    crate::duration::PROVIDER_TIMEOUT,
+                                )?,
                                 "backend" | "plugin" => {
                                     self.expect(&join(&at, field), v, "a string")?;
                                     self.name(&join(&at, field), v.as_str().expect("checked"))?;
@@ -377,7 +380,10 @@ mod tests {
         );
         for bad in ["-1", "nan", "inf", "true"] {
             let m = msg(&format!("provider_timeout = {bad}"));
-            assert!(m.contains("not a duration") || m.contains("must be a duration"), "{bad}: {m}");
+            assert!(
+                m.contains("not a duration") || m.contains("must be a duration"),
+                "{bad}: {m}"
+            );
         }
         for bad in ["0", "1e300", "3601", "'2h'"] {
             assert!(
