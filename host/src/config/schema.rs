@@ -27,7 +27,6 @@ pub const AGENT_TYPE_KEYS: [&str; 2] = ["args", "command"];
 pub const PLUGIN_KEYS: [&str; 1] = ["enabled"];
 /// Keys of `[providers.NAME]` that mngr reads itself; the rest go to the backend.
 pub const PROVIDER_COMMON_KEYS: [&str; 4] = ["backend", "is_enabled", "plugin", "provider_timeout"];
-/// The longest `provider_timeout` accepted, in seconds (an hour: longer is a typo).
 
 /// Command name -> the options it accepts, by name (for `[commands.NAME]`).
 pub type CommandOptions = BTreeMap<String, BTreeMap<String, OptionSpec>>;
