@@ -171,10 +171,7 @@ pub fn create(host: &Host, request: CreateRequest) -> Result<AgentRecord> {
     let setup = agent_files(host, &record, &request.env).into_script(host)?;
     // The record is committed by `setup`; from then on an agent claims the work dir.
     let claim = if plan.is_generated() {
-        format!(
-            "rm -f {}\n",
-            quote(&workdir::unclaimed_marker(&plan.target))
-        )
+        format!("rm -f {}\n", quote(&plan.unclaimed_marker))
     } else {
         String::new()
     };

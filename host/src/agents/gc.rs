@@ -16,7 +16,7 @@ use super::workdir::{self, BranchFate};
 use crate::error::Result;
 use mngr_plugin_api::host_data::GeneratedBranch;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One thing gc removes or keeps.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,6 +57,8 @@ struct Plan {
     remove: Vec<(Item, Removal)>,
     kept: Vec<Item>,
     host_data: HostData,
+    /// Work dir -> the marker saying a create was making it and no agent claimed it yet.
+    unclaimed: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -110,6 +112,7 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
         remove: Vec::new(),
         kept: Vec::new(),
         host_data,
+        unclaimed: BTreeMap::new(),
     };
 
     // Every agent dir that holds a record counts as an agent, whether its record can be read
@@ -118,7 +121,9 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
     let listing = host.run(&format!(
         "cd {h}/agents 2>/dev/null && for d in */; do [ -d \"$d\" ] || continue; d=\"${{d%/}}\"; \
          if [ -e \"$d/data.json\" ] || [ -L \"$d/data.json\" ]; then echo \"REC $d\"; else echo \"DIR $d\"; fi; done; \
-         find {h}/agents {h} -maxdepth 2 -name '.*.tmp.*' -type f 2>/dev/null | sed 's/^/TMP /'"
+         find {h}/agents {h} -maxdepth 2 -name '.*.tmp.*' -type f 2>/dev/null | sed 's/^/TMP /'; \
+         for f in {h}/{unclaimed}/*; do [ -f \"$f\" ] && printf 'UNCLAIMED %s %s\\n' \"${{f##*/}}\" \"$(cat \"$f\")\"; done; exit 0",
+        unclaimed = workdir::UNCLAIMED_DIR
     ))?;
     let mut recorded: BTreeSet<String> = probe.records.iter().map(|(d, _)| d.clone()).collect();
     let mut unreadable: Vec<(String, String)> = probe
@@ -127,9 +132,15 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
         .filter_map(|(d, r)| r.as_ref().err().map(|e| (d.clone(), e.reason.clone())))
         .collect();
     let mut temp_files = Vec::new();
+    let mut markers = Vec::new();
     for line in listing.stdout.lines() {
         if let Some(tmp) = line.strip_prefix("TMP ") {
             temp_files.push(tmp.to_string());
+        } else if let Some((id, dir)) = line
+            .strip_prefix("UNCLAIMED ")
+            .and_then(|l| l.split_once(' '))
+        {
+            markers.push((id.to_string(), dir.to_string()));
         } else if let Some(dir) = line.strip_prefix("REC ") {
             // Made since the probe, or not readable by it.
             if recorded.insert(dir.to_string()) {
@@ -174,6 +185,26 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
                 "temp file of an interrupted write".to_string(),
                 Removal::TempFile(tmp.clone()),
             );
+        }
+    }
+
+    // Markers of creates that died before their agent claimed the work dir. One whose agent
+    // has a record (it died just after the commit) or whose work dir mngr does not know is
+    // only a leftover itself.
+    for (id, dir) in markers {
+        let marker = workdir::unclaimed_marker(&host.host_dir, &id);
+        if recorded.contains(&id) || !plan.host_data.generated_work_dirs.contains(&dir) {
+            if unreadable.is_empty() {
+                plan.remove(
+                    host,
+                    "temp_file",
+                    &marker,
+                    "the marker of a create that ended".to_string(),
+                    Removal::TempFile(marker.clone()),
+                );
+            }
+        } else {
+            plan.unclaimed.insert(dir, marker);
         }
     }
 
@@ -335,8 +366,6 @@ struct WorkDirFacts {
     exists: bool,
     /// The dir has a `.git` (file or dir), whether git can read it or not.
     dotgit: bool,
-    /// No agent ever claimed it: a create died while making it (see `workdir::unclaimed_marker`).
-    unclaimed: bool,
     /// The dir is the top of a git work tree (a worktree or a copied repository).
     git: bool,
     /// A worktree (its `.git` is a file) rather than a repository of its own.
@@ -355,7 +384,6 @@ fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
     let d = quote(dir);
     let out = host.run(&format!(
         "d={d}\n\
-         [ -e {marker} ] && echo unclaimed\n\
          [ -e \"$d\" ] || exit 0\n\
          echo exists\n\
          [ -e \"$d/.git\" ] && echo dotgit\n\
@@ -369,8 +397,7 @@ fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
          s=$(git -C \"$d\" status --porcelain 2>/dev/null) && echo \"changes=$(printf '%s' \"$s\" | grep -c .)\"\n\
          if [ -n \"$b\" ]; then n=$(git -C \"$d\" rev-list --count HEAD --not --exclude=\"$b\" --branches --remotes 2>/dev/null)\n\
          else n=$(git -C \"$d\" rev-list --count HEAD --not --branches --remotes 2>/dev/null); fi && echo \"unique=$n\"\n\
-         exit 0\n",
-        marker = quote(&workdir::unclaimed_marker(dir))
+         exit 0\n"
     ))?;
     let mut facts = WorkDirFacts::default();
     for line in out.stdout.lines() {
@@ -384,7 +411,6 @@ fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
                 "git" => facts.git = true,
                 "worktree" => facts.worktree = true,
                 "dotgit" => facts.dotgit = true,
-                "unclaimed" => facts.unclaimed = true,
                 _ => {}
             },
         }
@@ -395,6 +421,8 @@ fn work_dir_facts(host: &Host, dir: &str) -> Result<WorkDirFacts> {
 /// Decide about one work dir no agent uses: removed only when that loses no work.
 fn plan_work_dir(host: &Host, dir: &str, plan: &mut Plan) -> Result<()> {
     let facts = work_dir_facts(host, dir)?;
+    // No agent ever claimed it: a create died while making it (see `workdir::unclaimed_marker`).
+    let unclaimed = plan.unclaimed.contains_key(dir);
     let remove = |plan: &mut Plan, reason: &str| {
         plan.remove(
             host,
@@ -408,7 +436,7 @@ fn plan_work_dir(host: &Host, dir: &str, plan: &mut Plan) -> Result<()> {
         remove(plan, "it is gone already (gc forgets it)");
         return Ok(());
     }
-    if facts.unclaimed {
+    if unclaimed {
         remove(
             plan,
             "a create that was interrupted was making it, and no agent ever used it (what it \
@@ -547,6 +575,9 @@ fn carry_out(host: &Host, mut plan: Plan) -> Result<Vec<Item>> {
                 .map_err(|e| crate::error::MngrError::from_provider(&host.provider, e))?,
             Removal::WorkDir(dir) => {
                 workdir::remove_dir(host, dir, None)?;
+                if let Some(marker) = plan.unclaimed.get(dir) {
+                    host.run(&format!("rm -f {}", quote(marker)))?;
+                }
                 forgotten_dirs.push(dir.clone());
             }
             Removal::Branch { repo, branch } => {

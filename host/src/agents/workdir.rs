@@ -175,6 +175,8 @@ pub struct Plan {
     pub target: String,
     /// The branch created for the agent (worktree and git copies).
     pub branch: Option<String>,
+    /// The marker that says no agent has claimed the work dir yet (see [`unclaimed_marker`]).
+    pub unclaimed_marker: String,
 }
 
 impl Plan {
@@ -304,6 +306,7 @@ pub fn plan(
         source,
         target,
         branch,
+        unclaimed_marker: unclaimed_marker(&host.host_dir, agent_id),
     })
 }
 
@@ -323,7 +326,7 @@ pub fn create<'a>(host: &'a Host, plan: &'a Plan, undo: &mut Undo<'a>) -> Result
     }
     let head = root.map(head_commit).transpose()?;
     undo.push(move || discard(host, plan));
-    host.write_file(&unclaimed_marker(&plan.target), b"", None)?;
+    host.write_file(&plan.unclaimed_marker, plan.target.as_bytes(), None)?;
     match (plan.mode, root, &head) {
         (Mode::Worktree, Some(root), Some(head)) => create_worktree(host, plan, root, head)?,
         (Mode::Copy, Some(root), Some(head)) => copy_repository(host, plan, root, head)?,
@@ -354,6 +357,7 @@ fn discard(host: &Host, plan: &Plan) {
     if let (Some(root), Some(branch)) = (repo, &plan.branch) {
         let _ = local_git(root, &["branch", "-D", branch]);
     }
+    let _ = host.run(&format!("rm -f {}", quote(&plan.unclaimed_marker)));
 }
 
 fn create_worktree(host: &Host, plan: &Plan, root: &Path, head: &str) -> Result<()> {
@@ -441,13 +445,17 @@ fn bundle_of(work_dir: &str) -> String {
     format!("{work_dir}.bundle")
 }
 
-/// The file beside a work dir that says no agent has claimed it yet: made before the work dir,
-/// removed right after the agent's record is committed. A work dir that still has it was being
-/// made by a create that died, so all it holds are copies from the source, and gc may remove
-/// it even when it looks like work in progress.
-pub fn unclaimed_marker(work_dir: &str) -> String {
-    format!("{work_dir}.mngr-unclaimed")
+/// Where a create notes the work dir it is making: `<host_dir>/unclaimed/<agent id>`, holding
+/// the work dir's path. Written before the work dir is made and removed right after the agent's
+/// record is committed, so a work dir with a marker was being made by a create that died: all
+/// it holds are copies from the source, and gc may remove it even though it looks like work in
+/// progress.
+pub fn unclaimed_marker(host_dir: &str, agent_id: &str) -> String {
+    format!("{host_dir}/{UNCLAIMED_DIR}/{agent_id}")
 }
+
+/// The dir of the unclaimed markers, under the host dir.
+pub const UNCLAIMED_DIR: &str = "unclaimed";
 
 /// Why removing this agent's work dir would lose work, if it would.
 /// `delete_branch`: the branch made for the agent is deleted too.
@@ -510,14 +518,9 @@ pub fn remove_dir(host: &Host, path: &str, repo: Option<&Path>) -> Result<()> {
         ),
         None => String::new(),
     };
-    // A git copy's bundle (and git's lock file of it) and the unclaimed marker go with it.
+    // A git copy's bundle (and git's lock file of it) goes with it.
     let bundle = bundle_of(path);
-    let bundles = format!(
-        "{} {} {}",
-        quote(&bundle),
-        quote(&format!("{bundle}.lock")),
-        quote(&unclaimed_marker(path))
-    );
+    let bundles = format!("{} {}", quote(&bundle), quote(&format!("{bundle}.lock")));
     // A worktree knows its repository even when the record does not.
     let script = format!(
         "if [ -f {p}/.git ]; then c=$(git -C {p} rev-parse --path-format=absolute --git-common-dir 2>/dev/null); fi\n\
