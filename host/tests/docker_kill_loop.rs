@@ -394,7 +394,10 @@ fn a_killed_docker_create_is_reported_by_list_and_gc_dry_run_untouched_and_remov
     assert!(added.contains(&container), "{added:?}");
     assert!(added.iter().any(|l| l.contains("/keys/")), "{added:?}");
     assert!(added.contains(&"host halfway".to_string()), "{added:?}");
-    assert!(left.docker.contains(&format!("container {state}")), "{left:?}");
+    assert!(
+        left.docker.contains(&format!("container {state}")),
+        "{left:?}"
+    );
 
     // Listing shows the host with why it is abandoned, and changes nothing.
     let listed = f.w.run(&["list", "--hosts", "--format", "json"]);
@@ -410,7 +413,9 @@ fn a_killed_docker_create_is_reported_by_list_and_gc_dry_run_untouched_and_remov
     let human = f.w.run(&["list"]);
     assert!(
         human.stderr.contains("host 'halfway'")
-            && human.stderr.contains("is abandoned: its mngr was stopped while creating it"),
+            && human
+                .stderr
+                .contains("is abandoned: its mngr was stopped while creating it"),
         "{}",
         human.stderr
     );
@@ -420,8 +425,10 @@ fn a_killed_docker_create_is_reported_by_list_and_gc_dry_run_untouched_and_remov
     let dry = f.w.run(&["gc", "--dry-run"]);
     dry.ok();
     assert!(
-        dry.stdout.lines().any(|l| l.starts_with("Would remove host: ")
-            && l.contains("(host halfway): its mngr was stopped while creating it")),
+        dry.stdout
+            .lines()
+            .any(|l| l.starts_with("Would remove host: ")
+                && l.contains("(host halfway): its mngr was stopped while creating it")),
         "{}",
         dry.stdout
     );

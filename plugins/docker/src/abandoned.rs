@@ -73,7 +73,12 @@ impl DockerInstance {
         let id = HostId::parse(host_id_label(c)?).ok()?;
         let name = label(labels::HOST_NAME).or_else(|| {
             let first = c.names.as_ref()?.first()?;
-            Some(first.trim_start_matches('/').strip_prefix(&self.prefix)?.to_string())
+            Some(
+                first
+                    .trim_start_matches('/')
+                    .strip_prefix(&self.prefix)?
+                    .to_string(),
+            )
         })?;
         let mut data = HostData::new(id.as_str(), &name, &self.prefix);
         data.user_tags = label(labels::TAGS)

@@ -80,8 +80,10 @@ impl DockerInstance {
                 // abandoned if this mngr dies, see abandoned.rs) from its first moment, before
                 // its record exists; the state container is made only once it exists, so a
                 // kill never leaves a state container that no host explains.
-                let (existing, created) =
-                    tokio::join!(self.load(), self.create_from_image(&request, &mut h, &image));
+                let (existing, created) = tokio::join!(
+                    self.load(),
+                    self.create_from_image(&request, &mut h, &image)
+                );
                 let created = created?;
                 if clash(&existing?) {
                     return Err(taken());
