@@ -98,6 +98,13 @@ impl DockerInstance {
         })
     }
 
+    async fn still_running(&self, container: &str) -> bool {
+        match self.inspect(container).await {
+            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
+            Err(e) => e.kind != ErrorKind::NotFound,
+        }
+    }
+
     /// Whether a host holds agents: copies of their records on the state volume, or records
     /// in its running container.
     async fn has_agents(
@@ -120,10 +127,16 @@ impl DockerInstance {
             return Ok(false);
         };
         let hd = crate::engine::shell_quote(&self.host_dir_of(h));
-        let (code, out) = self
+        let looked = self
             .engine
             .exec(id, &format!("ls {hd}/agents/*/data.json 2>/dev/null"))
-            .await?;
-        Ok(code == 0 && !out.is_empty())
+            .await;
+        match looked {
+            Ok((code, out)) => Ok(code == 0 && !out.is_empty()),
+            // It stopped or went meanwhile (a killed destroy's removal that the daemon
+            // finishes): judged as a container that is not running.
+            Err(_) if !self.still_running(id).await => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
