@@ -56,6 +56,8 @@ pub struct StartArgs {
 Without --force, destroy refuses an agent whose work dir holds uncommitted changes, or
 commits that exist nowhere else, and says which (exit code 14). Of several destroys of one
 agent at once, one destroys it; the others say it is already gone (exit code 9).
+With --force, a name that is no agent's but a host's its provider reports abandoned (a create
+killed before its first agent) destroys that host.
 
 Examples:
   mngr destroy fixer
