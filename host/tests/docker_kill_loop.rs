@@ -330,18 +330,19 @@ fn a_docker_host_being_created_is_listed_and_after_a_kill_destroyed_and_its_name
     f.w.run(&["gc"]).ok();
     assert!(!docker_lines(&["ps", "-aq", "--filter", &container]).is_empty());
 
-    // Killed, it is the user's to remove: `destroy --force NAME` does (gc would too, as the
-    // kill loops show), and says what it removed.
+    // Killed, it is the user's to remove: `destroy --force NAME` does (gc would too, see
+    // below), and says what it removed.
     let _ = child.kill();
     let _ = child.wait();
     let destroy = f.w.run(&["destroy", "--force", "halfway"]);
     destroy.ok();
     assert!(
-        destroy.stderr.contains("removed docker host 'halfway'")
-            || destroy
-                .stderr
-                .contains("removed the container of docker host"),
-        "destroy says what it removed: {}",
+        destroy
+            .stderr
+            .contains("Removed abandoned host 'halfway': its mngr was stopped while creating it")
+            && destroy.stdout.contains("Destroyed host: halfway"),
+        "destroy says what it removed: {}{}",
+        destroy.stdout,
         destroy.stderr
     );
     let left = f.inventory().added_since(&before);
@@ -352,6 +353,103 @@ fn a_docker_host_being_created_is_listed_and_after_a_kill_destroyed_and_its_name
         f.bystander_problems()
     );
     // The name is free again.
+    f.w.create(&["halfway", "--in", "docker", "--", "sleep", "100000"]);
+    f.w.run(&["destroy", "--force", "halfway"]).ok();
+}
+
+/// A create frozen once its host is findable and its key written, then killed: listing and
+/// a dry run of gc report the host, with why, and change nothing; gc removes all of it.
+#[test]
+fn a_killed_docker_create_is_reported_by_list_and_gc_dry_run_untouched_and_removed_by_gc() {
+    let f = Fixture::new();
+    let before = f.inventory();
+    let state = format!("{}docker-state-docker", f.prefix);
+    let keys_before = before.keys.clone();
+    let mut child =
+        f.w.command(&Fixture::create_args("halfway"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn mngr");
+    // Freeze the create once the new host's key is written (its container and record exist
+    // by then), before its first agent.
+    let new_key = || {
+        files_under(&f.w.root())
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .any(|p| p.contains("/keys/") && !keys_before.contains(&p))
+    };
+    f.w.wait_until("the half-made host's key", new_key);
+    let stop = std::process::Command::new("kill")
+        .args(["-STOP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    let _ = child.kill();
+    let _ = child.wait();
+    let left = f.inventory();
+    let added = left.added_since(&before);
+    let container = format!("container {}halfway", f.prefix);
+    assert!(added.contains(&container), "{added:?}");
+    assert!(added.iter().any(|l| l.contains("/keys/")), "{added:?}");
+    assert!(added.contains(&"host halfway".to_string()), "{added:?}");
+    assert!(
+        left.docker.contains(&format!("container {state}")),
+        "{left:?}"
+    );
+
+    // Listing shows the host with why it is abandoned, and changes nothing.
+    let listed = f.w.run(&["list", "--hosts", "--format", "json"]);
+    let hosts = listed.json()["hosts"].as_array().unwrap().clone();
+    let half = hosts
+        .iter()
+        .find(|h| h["name"] == "halfway")
+        .unwrap_or_else(|| panic!("the abandoned host is not listed: {hosts:?}"));
+    assert_eq!(
+        half["abandoned"], "its mngr was stopped while creating it",
+        "{half}"
+    );
+    let human = f.w.run(&["list"]);
+    assert!(
+        human.stderr.contains("host 'halfway'")
+            && human
+                .stderr
+                .contains("is abandoned: its mngr was stopped while creating it"),
+        "{}",
+        human.stderr
+    );
+    assert_eq!(f.inventory(), left, "listing changed something");
+
+    // A dry run of gc says it would remove the host, and why, and removes nothing.
+    let dry = f.w.run(&["gc", "--dry-run"]);
+    dry.ok();
+    assert!(
+        dry.stdout
+            .lines()
+            .any(|l| l.starts_with("Would remove host: ")
+                && l.contains("(host halfway): its mngr was stopped while creating it")),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(f.inventory(), left, "gc --dry-run changed something");
+
+    // gc removes all of it (container, key, record), and the name is free again.
+    let gc = f.w.run(&["gc"]);
+    gc.ok();
+    assert!(
+        gc.stdout.lines().any(|l| l.starts_with("Removed host: ")
+            && l.contains("(host halfway): its mngr was stopped while creating it")),
+        "{}",
+        gc.stdout
+    );
+    let left = f.inventory().added_since(&before);
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(
+        f.bystander_problems().is_empty(),
+        "{:?}",
+        f.bystander_problems()
+    );
     f.w.create(&["halfway", "--in", "docker", "--", "sleep", "100000"]);
     f.w.run(&["destroy", "--force", "halfway"]).ok();
 }

@@ -229,11 +229,24 @@ impl<'a> Suite<'a> {
         )?;
         expect_eq("host found by name", &by_name.id, &created.id)?;
         let hosts = ok("discover_hosts", self.instance.discover_hosts(false))?;
-        if !hosts.iter().any(|h| h.id == created.id) {
+        let Some(listed) = hosts.iter().find(|h| h.id == created.id) else {
             return Err(format!(
                 "discover_hosts does not list the new host {}",
                 created.id
             ));
+        };
+        // Its creator (this process) is alive: the host is no one's leftover, and gc would
+        // destroy a host reported abandoned.
+        for (call, record) in [
+            ("create_host", &created),
+            ("get_host", &by_id),
+            ("discover_hosts", listed),
+        ] {
+            if let Some(why) = &record.abandoned {
+                return Err(format!(
+                    "{call} reports a host this process just created as abandoned: {why}"
+                ));
+            }
         }
         match ok("host_access", self.instance.host_access(&created.id))? {
             HostAccess::Local { host_dir } if host_dir.is_empty() => {

@@ -86,6 +86,13 @@ pub struct HostRecord {
     /// Provider-specific facts worth showing (container id, daemon, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, serde_json::Value>,
+    /// Set on a host left over by an operation whose process is gone (a create killed before
+    /// the host's first agent, a destroy killed midway), saying why. `mngr gc` destroys such a
+    /// host through `destroy_host`; listing shows it and changes nothing. A provider sets it
+    /// only when it knows the host holds no agent records, and never on a host a live process
+    /// is still working on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned: Option<String>,
 }
 
 /// How the host binary reaches a host to run commands and move files.

@@ -262,7 +262,9 @@ fn discover_host(
 ) -> Discovery {
     let mut out = Discovery::default();
     let mut error = None;
-    if record.state == HostState::Running {
+    // A host its provider reports abandoned holds no agents and is not connected to: it may
+    // be half-made (no key, no sshd yet), and listing it must change nothing.
+    if record.state == HostState::Running && record.abandoned.is_none() {
         let probed = Host::open(provider, record.clone()).and_then(|host| {
             let probe = host.probe()?;
             Ok((host, probe))

@@ -1,7 +1,8 @@
 //! Garbage collection on a host: what a crash or an interrupted command left behind. Agent
 //! dirs without a record, work dirs mngr made that no agent uses (and their `mngr/` branches),
 //! tmux sessions this host dir started for agents that have no record, temp files of
-//! interrupted atomic writes, and the provider's copies of records of agents that are gone.
+//! interrupted atomic writes, and the provider's copies of records of agents that are gone;
+//! and hosts their provider reports abandoned (a create or destroy killed midway).
 //!
 //! gc removes only what it can prove is mngr's and orphaned, and never work the user may still
 //! want: a work dir with uncommitted changes, a branch with commits on no other branch or
@@ -9,6 +10,7 @@
 //! whatever the prefix. Each thing it removes or keeps comes with the reason. A dry run makes
 //! the same plan and carries none of it out.
 
+use super::discovery::{Discovery, HostView};
 use super::host::Host;
 use super::record::{AgentRecord, HostData};
 use super::shell::quote;
@@ -21,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// One thing gc removes or keeps.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Item {
-    /// `agent_dir`, `work_dir`, `branch`, `session`, `temp_file` or `provider_record`.
+    /// `agent_dir`, `work_dir`, `branch`, `session`, `temp_file`, `provider_record` or `host`.
     pub kind: &'static str,
     pub what: String,
     /// Why gc removes it, or why it keeps it.
@@ -87,6 +89,41 @@ impl Plan {
     fn keep(&mut self, host: &Host, kind: &'static str, what: &str, reason: String) {
         self.kept.push(Self::item(host, kind, what, reason));
     }
+}
+
+/// Hosts their provider reports abandoned (left by a killed create or destroy): removed whole
+/// (through `destroy_host`) when no agent record of theirs is known, else kept.
+pub fn abandoned_hosts(found: &Discovery) -> (Vec<(Item, &HostView)>, Vec<Item>) {
+    let mut remove = Vec::new();
+    let mut kept = Vec::new();
+    for view in &found.hosts {
+        let Some(why) = &view.record.abandoned else {
+            continue;
+        };
+        let here = |h: &HostView| h.provider == view.provider && h.record.id == view.record.id;
+        let agents = found.agents.iter().filter(|a| here(&a.host)).count()
+            + found.unreadable.iter().filter(|u| here(&u.host)).count();
+        let item = |reason: String| Item {
+            kind: "host",
+            what: view.record.id.to_string(),
+            reason,
+            host: view.name().to_string(),
+            provider: view.provider.clone(),
+        };
+        let unread = found.errors.iter().any(|e| e.provider == view.provider);
+        if unread {
+            kept.push(item(format!(
+                "its provider reports it abandoned ({why}), but not all of that provider's records could be read"
+            )));
+        } else if agents == 0 {
+            remove.push((item(why.clone()), view.as_ref()));
+        } else {
+            kept.push(item(format!(
+                "its provider reports it abandoned ({why}), but it holds {agents} agent record(s); destroy them with mngr destroy --force"
+            )));
+        }
+    }
+    (remove, kept)
 }
 
 /// Collect garbage on one host; with `dry_run` only say what would be removed and kept.

@@ -139,6 +139,7 @@ impl LocalInstance {
             failure_reason: None,
             host_dir: self.host_dir.to_string_lossy().into_owned(),
             details: BTreeMap::new(),
+            abandoned: None,
         })
     }
 

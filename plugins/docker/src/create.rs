@@ -76,14 +76,14 @@ impl DockerInstance {
                 // The common case: the container, the state container (made on first use),
                 // the record and the name check are all under way at once (the container
                 // name is taken atomically anyway; the check catches renamed hosts). The
-                // container carries its creator in a label, so it is found (and removed if
-                // this mngr dies, see reap.rs) from its first moment, before its record exists.
-                let existing = async {
-                    self.store.ensure(true).await?;
-                    self.load().await
-                };
-                let (existing, created) =
-                    tokio::join!(existing, self.create_from_image(&request, &mut h, &image));
+                // container carries its creator in a label, so it is found (and listed as
+                // abandoned if this mngr dies, see abandoned.rs) from its first moment, before
+                // its record exists; the state container is made only once it exists, so a
+                // kill never leaves a state container that no host explains.
+                let (existing, created) = tokio::join!(
+                    self.load(),
+                    self.create_from_image(&request, &mut h, &image)
+                );
                 let created = created?;
                 if clash(&existing?) {
                     return Err(taken());

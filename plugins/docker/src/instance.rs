@@ -115,21 +115,15 @@ impl ProviderInstance for DockerInstance {
     }
 
     fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
-        block_on(async {
-            let (h, c) = self.find(id_or_name).await?;
-            Ok(self.to_record(&h, c.as_ref()))
-        })
+        block_on(self.lookup(id_or_name))
     }
 
     fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>> {
         let _ = include_destroyed; // destroyed hosts leave no record behind
         block_on(async {
-            let (all, in_progress) = self.load_reaped().await?;
-            Ok(all
-                .iter()
-                .map(|(h, c)| self.to_record(h, c.as_ref()))
-                .chain(in_progress)
-                .collect())
+            let all = self.load_all().await?;
+            let listed = all.iter().map(|(h, c)| self.listed(h, c.as_ref()));
+            Ok(futures_util::future::join_all(listed).await)
         })
     }
 

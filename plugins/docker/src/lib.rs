@@ -2,6 +2,7 @@
 //! reached over SSH with keys mngr generates and a host key pinned before the first
 //! connection. All provider state lives with the Docker daemon (labels and a state volume).
 
+mod abandoned;
 mod access;
 mod agents;
 mod build;
@@ -19,7 +20,6 @@ pub mod labels;
 mod lifecycle;
 mod pending;
 mod provision;
-mod reap;
 pub mod record;
 pub mod run_args;
 pub mod scripts;

@@ -4,7 +4,7 @@ use crate::discovery::host_id_label;
 use crate::instance::{DockerInstance, not_found};
 use crate::keys;
 use crate::pending::{Operation, Pending};
-use bollard::models::ContainerSummaryStateEnum;
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::StopContainerOptions;
 use mngr_plugin_api::*;
 
@@ -114,10 +114,11 @@ impl DockerInstance {
         Ok(self.to_record(&h, c.as_ref()))
     }
 
-    /// Destroy a host, resumably: it is marked as being destroyed first, then its
-    /// containers, images and key go, and its record last, so whatever a killed destroy
-    /// leaves is still found through the record and finished by the next command (see
-    /// reap.rs). A host of which nothing is left is `NotFound`.
+    /// Destroy a host, resumably: it is marked as being destroyed first (a host known only
+    /// by its container gets a record so marked, when the state volume is there to hold it),
+    /// then its containers, images and key go, and its record last, so whatever a killed
+    /// destroy leaves is still listed as abandoned (see abandoned.rs) for gc to finish. A host
+    /// of which nothing is left is `NotFound`.
     pub(crate) async fn destroy(&self, host: &HostId) -> ProviderResult<()> {
         let mut found = match self.find(host.as_str()).await {
             Ok((h, _)) => Some(h),
@@ -125,12 +126,11 @@ impl DockerInstance {
             Err(e) => return Err(e),
         };
         // Containers by label, so one whose record is gone is removed too.
-        let containers: Vec<String> = self
+        let containers: Vec<ContainerSummary> = self
             .host_containers()
             .await?
             .into_iter()
             .filter(|c| host_id_label(c) == Some(host.as_str()))
-            .filter_map(|c| c.id)
             .collect();
         let images = self.images_of(host.as_str()).await?;
         let key = keys::host_key_dir(&self.state_dir, host.as_str());
@@ -139,12 +139,18 @@ impl DockerInstance {
                 "docker host {host} is already gone"
             )));
         }
+        if found.is_none()
+            && let Some(c) = containers.first()
+            && self.store.ensure(false).await?
+        {
+            found = self.host_of_container(c);
+        }
         if let Some(h) = found.as_mut() {
             h.pending = Some(Pending::now(Operation::Destroying));
             self.save(h).await?;
         }
         let mut problems = Vec::new();
-        for id in &containers {
+        for id in containers.iter().filter_map(|c| c.id.as_deref()) {
             if let Err(e) = self.remove_container(id).await {
                 problems.push(format!("container {id}: {}", e.message));
             }
@@ -187,11 +193,12 @@ impl DockerInstance {
             )
             .with_details(serde_json::json!({ "remaining": problems })));
         }
-        if found.is_some() {
-            self.store.delete_host(host.as_str()).await?;
-        }
         self.cache.lock().expect("cache lock").remove(host.as_str());
-        self.remove_store_if_empty().await.map_err(|e| {
+        let record_gone = match found {
+            Some(_) => self.remove_record(host).await,
+            None => self.remove_store_if_empty().await,
+        };
+        record_gone.map_err(|e| {
             ProviderError::new(
                 ErrorKind::CleanupFailed,
                 format!(
@@ -200,6 +207,24 @@ impl DockerInstance {
                 ),
             )
         })
+    }
+
+    /// Remove a destroyed host's record. When it was the instance's last host, the state
+    /// container and volume go instead and the record with them: until the volume is gone
+    /// the record says the destroy is unfinished.
+    async fn remove_record(&self, host: &HostId) -> ProviderResult<()> {
+        let others = self
+            .store
+            .read_hosts()
+            .await?
+            .iter()
+            .any(|h| h.host_id() != host.as_str())
+            || !self.host_containers().await?.is_empty();
+        if !others && self.remove_store().await? {
+            return Ok(());
+        }
+        self.store.delete_host(host.as_str()).await?;
+        self.remove_store_if_empty().await
     }
 
     /// The state container and volume go with the instance's last host, so a destroyed last
@@ -214,16 +239,23 @@ impl DockerInstance {
         {
             return Ok(());
         }
+        self.remove_store().await.map(|_| ())
+    }
+
+    /// Remove the state container, then, unless a host container appeared meanwhile, the
+    /// volume. `false` when the store stays: another mngr is removing it (the rest is
+    /// theirs), or a create started in between (its record is on the volume: it gets its
+    /// server back).
+    async fn remove_store(&self) -> ProviderResult<bool> {
         if !self.store.remove_container().await? {
-            return Ok(());
+            return Ok(false);
         }
         if !self.host_containers().await?.is_empty() {
-            // A create started in between: its record is on the volume, give it back its server.
             self.store.ensure(true).await?;
-            return Ok(());
+            return Ok(false);
         }
         self.store.remove_volume().await?;
         let _ = std::fs::remove_dir(self.state_dir.join("keys"));
-        Ok(())
+        Ok(true)
     }
 }

@@ -1,6 +1,6 @@
 //! Operations in progress on a host, recorded in its record before they change anything, so a
-//! mngr killed half-way leaves a host that any later command can recognise as abandoned and
-//! finish (see `reap.rs`): which operation, and which process on which machine runs it.
+//! mngr killed half-way leaves a host that any later command can recognise as abandoned
+//! (see `abandoned.rs`) and gc can finish: which operation, and which process on which machine runs it.
 
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +86,21 @@ impl Pending {
         }
     }
 
+    /// An operation whose process is not known (a container made by a mngr that labelled
+    /// no creator): it counts as gone.
+    pub fn lost(operation: Operation) -> Pending {
+        Pending {
+            operation,
+            by: Process {
+                machine: String::new(),
+                boot: String::new(),
+                pid: 0,
+                started: 0,
+                since: 0,
+            },
+        }
+    }
+
     /// Whether the process that began this operation may still be running it. On this
     /// machine that is checked exactly; a process elsewhere gets a lease of an hour.
     pub fn holder_alive(&self) -> bool {
@@ -132,5 +147,6 @@ mod tests {
         assert!(foreign.holder_alive());
         foreign.by.since -= FOREIGN_LEASE_SECS + 1;
         assert!(!foreign.holder_alive());
+        assert!(!Pending::lost(Operation::Creating).holder_alive());
     }
 }

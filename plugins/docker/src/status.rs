@@ -96,6 +96,7 @@ impl DockerInstance {
             failure_reason: data.failure_reason.clone(),
             host_dir: self.host_dir_of(h),
             details,
+            abandoned: None,
         }
     }
 

@@ -110,6 +110,7 @@ impl DirsInstance {
                 "path".to_string(),
                 serde_json::Value::String(self.host_path(&stored.id).to_string_lossy().into()),
             )]),
+            abandoned: None,
             id: stored.id,
             name: stored.name,
         }

@@ -13,7 +13,8 @@ use clap::Args;
 gc removes, on each running host: agent dirs without a record, work dirs mngr made that no
 agent uses (with their mngr/ branch), tmux sessions this host dir started for agents that have
 no record, temp files of interrupted writes, and the provider's copies of records of agents
-that are gone. It says why it removes each thing.
+that are gone. It destroys hosts their provider reports abandoned (a create or destroy that
+was killed midway) that hold no agent records. It says why it removes each thing.
 
 It never removes a work dir with uncommitted changes, a branch with commits on no other branch
 or remote, or anything of an agent whose record exists (even one it cannot read), whatever
@@ -39,6 +40,25 @@ pub fn run(global: &GlobalOptions, args: GcArgs) -> Result<()> {
         .iter()
         .map(|e| format!("provider '{}': {}", e.provider, e.message))
         .collect();
+    let (abandoned, kept_hosts) = gc::abandoned_hosts(&found);
+    kept.extend(kept_hosts);
+    for (item, view) in abandoned {
+        let destroyed = if args.dry_run {
+            Ok(())
+        } else {
+            app.provider(&view.provider).and_then(|p| {
+                match p.instance.destroy_host(&view.record.id) {
+                    // Another mngr finished it meanwhile.
+                    Err(e) if e.kind == mngr_plugin_api::ErrorKind::NotFound => Ok(()),
+                    other => other.map_err(|e| MngrError::from_provider(&p.name, e)),
+                }
+            })
+        };
+        match destroyed {
+            Ok(()) => removed.push(item),
+            Err(e) => errors.push(format!("host '{}': {}", view.name(), e.message)),
+        }
+    }
     for host in found.hosts.iter().filter_map(|h| h.online.as_ref()) {
         match gc::collect(host, &app.settings.prefix, args.dry_run) {
             Ok(r) => {

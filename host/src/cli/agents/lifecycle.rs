@@ -1,7 +1,8 @@
 //! `mngr stop`, `mngr start`, `mngr destroy`.
 
 use super::{print_json, print_jsonl, read_targets, resolve, resolve_some};
-use crate::agents::discovery::{AgentView, Discovery};
+use crate::agents::address::AgentAddress;
+use crate::agents::discovery::{AgentView, Discovery, HostView};
 use crate::agents::host::Host;
 use crate::agents::lifecycle::{self, session_name};
 use crate::agents::{probe, workdir};
@@ -55,6 +56,8 @@ pub struct StartArgs {
 Without --force, destroy refuses an agent whose work dir holds uncommitted changes, or
 commits that exist nowhere else, and says which (exit code 14). Of several destroys of one
 agent at once, one destroys it; the others say it is already gone (exit code 9).
+With --force, a name that is no agent's but a host's its provider reports abandoned (a create
+killed before its first agent) destroys that host.
 
 Examples:
   mngr destroy fixer
@@ -307,10 +310,15 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
     let prefix = app.settings.prefix.clone();
     // Under --force a name that is not found is reported, not fatal.
     let (found, idx, missing) = resolve_some(&app, &targets, args.force)?;
+    // A name that is no agent's may be a host's that its provider reports abandoned (a docker
+    // create killed before its first agent leaves a host named after it): that host goes.
+    let (abandoned, missing): (Vec<String>, Vec<String>) = missing
+        .into_iter()
+        .partition(|name| abandoned_host(&found, name).is_some());
     for name in &missing {
         eprintln!("Agent not found (skipped): {name}");
     }
-    if idx.is_empty() {
+    if idx.is_empty() && abandoned.is_empty() {
         report(
             global,
             "Destroyed",
@@ -322,8 +330,15 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
         return Ok(());
     }
     let agents: Vec<&AgentView> = idx.iter().map(|&i| &found.agents[i]).collect();
+    let abandoned: Vec<&HostView> = abandoned
+        .iter()
+        .filter_map(|name| abandoned_host(&found, name))
+        .collect();
     if args.dry_run {
         print_dry_run("destroy", &agents);
+        for h in &abandoned {
+            println!("Would destroy host: {} ({})", h.name(), h.record.id);
+        }
         return Ok(());
     }
     // Agents of a stopped host: the host goes with them, which needs every agent on it named,
@@ -387,6 +402,20 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
         }
     }
     let mut destroyed_hosts = Vec::new();
+    for h in &abandoned {
+        let provider = app.provider(&h.provider)?;
+        match provider.instance.destroy_host(&h.record.id) {
+            Ok(()) => {}
+            Err(e) if e.kind == mngr_plugin_api::ErrorKind::NotFound => {
+                eprintln!("Host not found (skipped): {}", h.name());
+                continue;
+            }
+            Err(e) => return Err(MngrError::from_provider(&provider.name, e)),
+        }
+        let why = h.record.abandoned.as_deref().unwrap_or_default();
+        eprintln!("Removed abandoned host '{}': {why}", h.name());
+        destroyed_hosts.push(h.name().to_string());
+    }
     for agent in &offline_hosts {
         let provider = app.provider(&agent.host.provider)?;
         provider
@@ -450,4 +479,15 @@ pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The host a name given to `destroy` names, when its provider reports it abandoned: by the
+/// host's name or id (and provider, when the address names one).
+fn abandoned_host<'a>(found: &'a Discovery, raw: &str) -> Option<&'a HostView> {
+    let address = AgentAddress::parse(raw).ok()?;
+    found.hosts.iter().map(AsRef::as_ref).find(|h| {
+        h.record.abandoned.is_some()
+            && (h.name() == address.agent || h.record.id.as_str() == address.agent)
+            && address.provider.as_ref().is_none_or(|p| &h.provider == p)
+    })
 }

@@ -136,6 +136,7 @@ fn host_json(host: &HostView, found: &Discovery) -> serde_json::Value {
         "state": host.record.state.as_str(),
         "tags": host.record.tags,
         "agents": agents,
+        "abandoned": host.record.abandoned,
     })
 }
 
@@ -351,6 +352,16 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
     let warn_unreadable = || {
         for u in &found.unreadable {
             eprintln!("Warning: {}", u.message());
+        }
+        for h in found.hosts.iter() {
+            if let Some(why) = &h.record.abandoned {
+                eprintln!(
+                    "Warning: host '{}' ({}) of provider '{}' is abandoned: {why}; mngr gc removes it",
+                    h.name(),
+                    h.record.id,
+                    h.provider
+                );
+            }
         }
     };
     let (mut rows, view) = if args.hosts {
