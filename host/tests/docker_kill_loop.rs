@@ -115,6 +115,7 @@ impl Fixture {
     /// agent that is still listed.
     fn recover(&self, name: &str) -> Vec<String> {
         let mut problems = Vec::new();
+        self.settle();
         let gc = self.w.run(&["gc"]);
         if gc.code != 0 {
             problems.push(format!("gc exited {}: {}", gc.code, gc.stderr.trim()));
@@ -130,6 +131,23 @@ impl Fixture {
             }
         }
         problems
+    }
+
+    /// Wait until the daemon has finished what the killed mngr asked of it: a container create
+    /// or removal already sent completes after the client is gone, and no client can see it
+    /// sooner. Settled = the test's containers, volumes and images unchanged for a second.
+    fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut last = docker_leftovers(&self.prefix);
+        let mut stable_since = Instant::now();
+        while Instant::now() < deadline && stable_since.elapsed() < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = docker_leftovers(&self.prefix);
+            if now != last {
+                last = now;
+                stable_since = Instant::now();
+            }
+        }
     }
 
     /// The bystander is the same container and still answers.

@@ -225,9 +225,9 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
         }
     }
 
-    // Markers of creates that died before their agent claimed the work dir. One whose agent
-    // has a record (it died just after the commit) or whose work dir mngr does not know is
-    // only a leftover itself.
+    // Markers of work dirs no agent claims (a create or destroy died; see
+    // `workdir::unclaimed_marker`). One whose agent has a record (a create died just after its
+    // commit) or whose work dir mngr no longer knows is only a leftover itself.
     for (id, dir) in markers {
         let marker = workdir::unclaimed_marker(&host.host_dir, &id);
         if recorded.contains(&id) || !plan.host_data.generated_work_dirs.contains(&dir) {
@@ -236,7 +236,7 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
                     host,
                     "temp_file",
                     &marker,
-                    "the marker of a create that ended".to_string(),
+                    "the marker of a create or destroy that ended".to_string(),
                     Removal::TempFile(marker.clone()),
                 );
             }
@@ -476,8 +476,8 @@ fn plan_work_dir(host: &Host, dir: &str, plan: &mut Plan) -> Result<()> {
     if unclaimed {
         remove(
             plan,
-            "a create that was interrupted was making it, and no agent ever used it (what it \
-             holds was copied from the source)",
+            "no agent claims it: a create making it or a destroy removing it was interrupted \
+             (it holds only what the create copied from the source or the destroy gave up)",
         );
         plan_branch_of(host, &facts, plan);
         return Ok(());

@@ -188,9 +188,26 @@ pub fn remove(host: &Host, record: &AgentRecord, delete_branch: bool, prefix: &s
     let _ = host
         .instance
         .remove_persisted_agent_record(&host.record.id, record.id.as_str());
+    // The work dir is given up first (destroy has checked it loses no work, or was forced):
+    // a destroy killed while removing it leaves a half-removed tree that gc must not mistake
+    // for work in progress.
+    let marker = workdir::unclaimed_marker(&host.host_dir, record.id.as_str());
+    let release = if record.work_dir_info().mode == "in_place" {
+        String::new()
+    } else {
+        format!(
+            "(umask 077; mkdir -p {ud} && printf '%s' {wd} > {m}) && ",
+            ud = quote(&format!("{}/{}", host.host_dir, workdir::UNCLAIMED_DIR)),
+            wd = quote(&record.work_dir),
+            m = quote(&marker)
+        )
+    };
     // data.json first: without it the agent is gone for every reader, the rest is litter.
     host.run_ok(
-        &format!("rm -f {d}/data.json && rm -rf {d}", d = quote(&dir)),
+        &format!(
+            "{release}rm -f {d}/data.json && rm -rf {d}",
+            d = quote(&dir)
+        ),
         &format!("removing agent '{}'", record.name),
     )?;
     workdir::remove_for(host, record, delete_branch)?;
@@ -207,6 +224,9 @@ pub fn remove(host: &Host, record: &AgentRecord, delete_branch: bool, prefix: &s
         .retain(|b| Some(b) != branch.as_ref());
     if data != before {
         host.write_host_data(&mut data)?;
+    }
+    if !release.is_empty() {
+        host.run(&format!("rm -f {}", quote(&marker)))?;
     }
     Ok(())
 }

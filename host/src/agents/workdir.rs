@@ -445,11 +445,13 @@ fn bundle_of(work_dir: &str) -> String {
     format!("{work_dir}.bundle")
 }
 
-/// Where a create notes the work dir it is making: `<host_dir>/unclaimed/<agent id>`, holding
-/// the work dir's path. Written before the work dir is made and removed right after the agent's
-/// record is committed, so a work dir with a marker was being made by a create that died: all
-/// it holds are copies from the source, and gc may remove it even though it looks like work in
-/// progress.
+/// The marker of a work dir no agent claims: `<host_dir>/unclaimed/<agent id>`, holding the
+/// work dir's path. A create writes it before making the work dir and removes it right after the
+/// agent's record is committed; a destroy writes it before removing the record and the work dir
+/// (once it knows no work is lost, or was forced) and removes it when done. A work dir with a
+/// marker was being made or given up by a command that died: all it holds are copies from the
+/// source or what destroy gave up, and gc may remove it even though it looks like work in
+/// progress (a half-removed tree shows as deletions).
 pub fn unclaimed_marker(host_dir: &str, agent_id: &str) -> String {
     format!("{host_dir}/{UNCLAIMED_DIR}/{agent_id}")
 }
