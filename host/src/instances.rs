@@ -10,6 +10,7 @@
 use crate::bounded::{TimedInstance, Unfinished};
 use crate::config::{ProviderSettings, Settings};
 use crate::error::{MngrError, Result};
+use crate::plugins::PluginSwitches;
 use crate::registry::{BackendOrigin, Registry};
 use mngr_plugin_api::{
     Capabilities, ErrorKind, HostServices, InstanceContext, ProviderError, ProviderInstance,
@@ -49,21 +50,6 @@ pub struct ProviderHandle {
     pub capabilities: Capabilities,
     /// `provider_timeout` of this instance.
     pub timeout: Duration,
-}
-
-/// Is plugin `name` switched off for this run (in settings, `--disable-plugin` or `--no-plugins`)?
-pub struct PluginSwitches<'a> {
-    pub settings_disabled: &'a [String],
-    pub run_disabled: &'a [String],
-    pub no_plugins: bool,
-}
-
-impl PluginSwitches<'_> {
-    pub fn is_disabled(&self, plugin: &str) -> bool {
-        self.no_plugins
-            || self.settings_disabled.iter().any(|p| p == plugin)
-            || self.run_disabled.iter().any(|p| p == plugin)
-    }
 }
 
 /// Every instance, sorted by name. An enabled table naming a backend nobody registered is an
@@ -148,9 +134,9 @@ fn unknown_backend(
         registry.names().join(", ")
     ));
     let mut disabled: Vec<&str> = plugins
-        .settings_disabled
+        .disabled_in_settings
         .iter()
-        .chain(plugins.run_disabled)
+        .chain(&plugins.disabled_for_run)
         .map(String::as_str)
         .collect();
     disabled.sort_unstable();
@@ -375,11 +361,7 @@ mod tests {
             replacement_trusted: false,
         };
         let settings = crate::config::load(&opts).unwrap();
-        let switches = PluginSwitches {
-            settings_disabled: &[],
-            run_disabled: &[],
-            no_plugins: false,
-        };
+        let switches = PluginSwitches::default();
         let mut plans = plan_instances(&settings, &registry, &switches).unwrap();
         let services: Arc<dyn HostServices> = Arc::new(Quiet);
         let err = build_instances(&mut plans, &settings, &registry, &services)
@@ -403,11 +385,7 @@ mod tests {
             .register(Arc::new(DownBackend), BackendOrigin::BuiltIn)
             .map_err(|_| ())
             .unwrap();
-        let switches = PluginSwitches {
-            settings_disabled: &[],
-            run_disabled: &[],
-            no_plugins: false,
-        };
+        let switches = PluginSwitches::default();
         let mut plans = plan_instances(&settings, &registry, &switches).unwrap();
         assert_eq!(plans.len(), 1);
         assert!(plans[0].enabled);

@@ -3,8 +3,8 @@
 
 use super::probe::{self, HostProbe};
 use super::record::{AgentRecord, HostData};
-use crate::app::ProviderHandle;
 use crate::error::{MngrError, Result};
+use crate::instances::ProviderHandle;
 use crate::transport::{self, CommandOutput, HostLockGuard, LockWait, Transport, TransportError};
 use mngr_plugin_api::{HostRecord, ProviderInstance};
 use std::sync::Arc;

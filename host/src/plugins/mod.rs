@@ -9,6 +9,7 @@
 pub mod discovery;
 
 use crate::registry::{BackendOrigin, Registry};
+use crate::run_options::RunOptions;
 use mngr_plugin_api::HostServices;
 use mngr_plugin_api::ffi::LoadedLibrary;
 use serde::Serialize;
@@ -66,12 +67,17 @@ pub struct PluginSwitches {
 
 impl PluginSwitches {
     /// The switches of this run: settings, then `--disable-plugin` and `--no-plugins`.
-    pub fn for_run(settings: &crate::config::Settings, global: &crate::cli::GlobalOptions) -> Self {
+    pub fn for_run(settings: &crate::config::Settings, run: &RunOptions) -> Self {
         PluginSwitches {
             disabled_in_settings: settings.disabled_plugins.clone(),
-            disabled_for_run: global.disable_plugin.clone(),
-            no_plugins: global.no_plugins,
+            disabled_for_run: run.disabled_plugins.clone(),
+            no_plugins: run.no_plugins,
         }
+    }
+
+    /// Is plugin `name` switched off for this run?
+    pub fn is_disabled(&self, name: &str) -> bool {
+        self.why_disabled(name).is_some()
     }
 
     fn why_disabled(&self, name: &str) -> Option<String> {
