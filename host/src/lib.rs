@@ -18,5 +18,6 @@ pub mod plugins;
 pub mod providers;
 pub mod registry;
 pub mod run_options;
+pub mod shell;
 pub mod timing;
 pub mod transport;

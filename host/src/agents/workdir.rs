@@ -7,9 +7,9 @@
 
 use super::host::Host;
 use super::record::{AgentRecord, WorkDirInfo};
-use super::shell::quote;
 use crate::error::{MngrError, Result};
 use crate::interrupt::Undo;
+use crate::shell::quote;
 use crate::transport::PushOptions;
 use mngr_plugin_api::host_data::GeneratedBranch;
 use std::path::{Path, PathBuf};
