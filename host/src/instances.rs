@@ -161,11 +161,11 @@ fn capabilities_or_warn(
     instance: &dyn ProviderInstance,
 ) -> Capabilities {
     instance.try_capabilities().unwrap_or_else(|err| {
-        eprintln!(
-            "Warning: provider '{provider}' (plugin '{}'): cannot read its capabilities, treating it as supporting none: {}",
+        crate::warnings::warn(format_args!(
+            "provider '{provider}' (plugin '{}'): cannot read its capabilities, treating it as supporting none: {}",
             origin.plugin_name(),
             err.message
-        );
+        ));
         Capabilities::default()
     })
 }
@@ -260,20 +260,20 @@ pub fn build_instances(
                     ErrorKind::Unavailable | ErrorKind::Unauthenticated
                 ) =>
             {
-                eprintln!(
-                    "Warning: provider '{}' is unavailable and skipped: {}",
+                crate::warnings::warn(format_args!(
+                    "provider '{}' is unavailable and skipped: {}",
                     plan.name, err.message
-                );
+                ));
                 plan.enabled = false;
                 plan.unreachable = true;
                 plan.reason = Some(format!("unavailable: {}", err.message));
             }
             // A plugin bug must not stop commands that do not need this provider.
             Err(err) if err.kind == ErrorKind::Panic => {
-                eprintln!(
-                    "Warning: provider '{}' is skipped: {}",
+                crate::warnings::warn(format_args!(
+                    "provider '{}' is skipped: {}",
                     plan.name, err.message
-                );
+                ));
                 plan.enabled = false;
                 plan.reason = Some(err.message);
             }

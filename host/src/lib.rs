@@ -21,3 +21,4 @@ pub mod run_options;
 pub mod shell;
 pub mod timing;
 pub mod transport;
+pub mod warnings;

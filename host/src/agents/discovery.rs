@@ -195,12 +195,12 @@ fn discover_until(
                 // Only ids were named, and found: this provider was not needed.
                 Some(Duration::ZERO) => {}
                 // The check for a same-named agent went without it: say so.
-                Some(_) => eprintln!(
-                    "Warning: provider '{}' has not answered after {:.1} s (its provider_timeout is {} s); not waiting for it, since every agent named was found on the providers that answered",
+                Some(_) => crate::warnings::warn(format_args!(
+                    "provider '{}' has not answered after {:.1} s (its provider_timeout is {} s); not waiting for it, since every agent named was found on the providers that answered",
                     provider.name,
                     started.elapsed().as_secs_f64(),
                     crate::bounded::seconds(provider.timeout)
-                ),
+                )),
                 None => all.errors.push(DiscoveryError {
                     provider: provider.name.clone(),
                     message: "discovery failed unexpectedly (a panic)".to_string(),

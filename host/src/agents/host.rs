@@ -182,10 +182,10 @@ impl Host {
                 self.instance.persist_host_record(&self.record.id, value)
             })
         {
-            eprintln!(
-                "warning: provider '{}' did not keep the host record: {}",
+            crate::warnings::warn(format_args!(
+                "provider '{}' did not keep the host record: {}",
                 self.provider, e.message
-            );
+            ));
         }
         Ok(())
     }
@@ -216,10 +216,10 @@ impl Host {
         if let Err(e) = crate::timing::timed("provider: keeping the agent record", || {
             self.instance.persist_agent_record(&self.record.id, value)
         }) {
-            eprintln!(
-                "warning: provider '{}' did not keep the agent record: {}",
+            crate::warnings::warn(format_args!(
+                "provider '{}' did not keep the agent record: {}",
                 self.provider, e.message
-            );
+            ));
         }
     }
 }

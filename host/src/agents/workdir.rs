@@ -541,7 +541,7 @@ pub fn remove_for(host: &Host, record: &AgentRecord, delete_branch: bool) -> Res
                 (delete_branch, &record.created_branch_name, repo)
                 && let Err(e) = local_git(repo, &["branch", "-D", branch])
             {
-                eprintln!("warning: {}", e.message);
+                crate::warnings::warn(&e.message);
             }
             Ok(())
         }

@@ -126,7 +126,7 @@ pub fn load_into(
     }
     if !quiet {
         for warning in &warnings {
-            eprintln!("Warning: {warning}");
+            crate::warnings::warn(warning);
         }
     }
     registry.plugins = PluginLoad { reports, warnings };
