@@ -74,27 +74,14 @@ impl App {
         })
     }
 
+    /// The enabled instance `name`.
     pub fn provider(&self, name: &str) -> Result<&ProviderHandle> {
-        self.providers
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| {
-                if let Some(plan) = self
-                    .instances
-                    .iter()
-                    .find(|p| p.name == name && p.unreachable)
-                {
-                    return MngrError::unavailable(format!(
-                        "provider '{name}' is unreachable ({})",
-                        plan.reason.as_deref().unwrap_or("no answer")
-                    ));
-                }
-                let known: Vec<&str> = self.providers.iter().map(|p| p.name.as_str()).collect();
-                MngrError::not_found(format!(
-                    "unknown provider '{name}'; enabled providers: {}",
-                    known.join(", ")
-                ))
-            })
+        crate::instances::find(&self.providers, &self.instances, name)
+    }
+
+    /// The instances named, or every enabled one.
+    pub fn select_providers(&self, names: &[String]) -> Result<Vec<&ProviderHandle>> {
+        crate::instances::select(&self.providers, &self.instances, names)
     }
 }
 

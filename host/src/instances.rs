@@ -52,6 +52,40 @@ pub struct ProviderHandle {
     pub timeout: Duration,
 }
 
+/// The enabled instance `name` among `providers`; when there is none, `plans` tell whether it
+/// is unreachable (exit 6) or unknown (exit 9).
+pub fn find<'a>(
+    providers: &'a [ProviderHandle],
+    plans: &[InstancePlan],
+    name: &str,
+) -> Result<&'a ProviderHandle> {
+    providers.iter().find(|p| p.name == name).ok_or_else(|| {
+        if let Some(plan) = plans.iter().find(|p| p.name == name && p.unreachable) {
+            return MngrError::unavailable(format!(
+                "provider '{name}' is unreachable ({})",
+                plan.reason.as_deref().unwrap_or("no answer")
+            ));
+        }
+        let known: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+        MngrError::not_found(format!(
+            "unknown provider '{name}'; enabled providers: {}",
+            known.join(", ")
+        ))
+    })
+}
+
+/// The instances `names` names ([`find`] each), or every enabled one when it is empty.
+pub fn select<'a>(
+    providers: &'a [ProviderHandle],
+    plans: &[InstancePlan],
+    names: &[String],
+) -> Result<Vec<&'a ProviderHandle>> {
+    if names.is_empty() {
+        return Ok(providers.iter().collect());
+    }
+    names.iter().map(|n| find(providers, plans, n)).collect()
+}
+
 /// Every instance, sorted by name. An enabled table naming a backend nobody registered is an
 /// error (exit 8) listing the registered backends.
 pub fn plan_instances(

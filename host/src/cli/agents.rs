@@ -123,7 +123,7 @@ pub fn resolve_some(
         .iter()
         .map(|r| AgentAddress::parse(r))
         .collect::<Result<_>>()?;
-    let found = discovery::discover_for(app, &addresses)?;
+    let found = discovery::discover_for(&app.settings, &app.providers, &app.instances, &addresses)?;
     let mut indices = Vec::new();
     let mut missing = Vec::new();
     for (address, text) in addresses.iter().zip(raw) {

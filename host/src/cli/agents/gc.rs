@@ -30,8 +30,8 @@ pub struct GcArgs {
 pub fn run(global: &RunOptions, args: GcArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     let app = super::load(global)?;
-    let providers = discovery::select_providers(&app, &args.providers)?;
-    let found = discovery::discover(&app, &providers);
+    let providers = app.select_providers(&args.providers)?;
+    let found = discovery::discover(&app.settings, &providers);
     let mut removed = Vec::new();
     let mut kept = Vec::new();
     let mut errors: Vec<String> = found

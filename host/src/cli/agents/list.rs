@@ -324,8 +324,8 @@ pub fn run(global: &RunOptions, args: ListArgs) -> Result<()> {
     };
     let keep = filter(&args, &stdin_names)?;
     let app = super::load(global)?;
-    let providers = discovery::select_providers(&app, &args.providers)?;
-    let found = discovery::discover(&app, &providers);
+    let providers = app.select_providers(&args.providers)?;
+    let found = discovery::discover(&app.settings, &providers);
     let mut errors: Vec<serde_json::Value> = found
         .errors
         .iter()
