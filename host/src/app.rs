@@ -5,7 +5,7 @@ use crate::config::{LoadOptions, Settings};
 use crate::error::{MngrError, Result};
 use crate::instances::{InstancePlan, ProviderHandle, build_instances, plan_instances};
 use crate::output::OutputFormat;
-use crate::plugins::PluginSwitches;
+use crate::plugins::{PluginLoad, PluginSwitches};
 use crate::providers::local::LocalBackend;
 use crate::registry::{BackendOrigin, Registry};
 use crate::run_options::RunOptions;
@@ -62,9 +62,10 @@ impl App {
         // Flags are the top layer.
         settings.headless |= run.headless;
         crate::agents::host::set_lock_timeout(settings.lock_timeout);
-        let registry = build_registry(run, &settings)?;
+        let (registry, plugins) = build_registry(run, &settings)?;
         let services = services_for(run);
-        let (instances, providers) = provider_instances(run, &settings, &registry, &services)?;
+        let (instances, providers) =
+            provider_instances(run, &settings, &registry, &plugins, &services)?;
         Ok(App {
             format: OutputFormat::parse(&run.format),
             settings,
@@ -93,8 +94,9 @@ pub fn load_settings(run: &RunOptions) -> Result<Settings> {
     ))
 }
 
-/// The backends of this run: built-in ones, then those plugins register.
-pub fn build_registry(run: &RunOptions, settings: &Settings) -> Result<Registry> {
+/// The backends of this run: built-in ones, then those plugins register; with what became of
+/// each plugin file.
+pub fn build_registry(run: &RunOptions, settings: &Settings) -> Result<(Registry, PluginLoad)> {
     let mut registry = Registry::new();
     registry
         .register(
@@ -104,13 +106,13 @@ pub fn build_registry(run: &RunOptions, settings: &Settings) -> Result<Registry>
             BackendOrigin::BuiltIn,
         )
         .map_err(|d| MngrError::failure(format!("backend '{}' registered twice", d.name)))?;
-    crate::plugins::load_into(
+    let plugins = crate::plugins::load_into(
         &mut registry,
         &PluginSwitches::for_run(settings, run),
         services_for(run),
         run.quiet,
     );
-    Ok(registry)
+    Ok((registry, plugins))
 }
 
 /// Plan every provider instance and build the enabled ones.
@@ -118,9 +120,15 @@ pub fn provider_instances(
     run: &RunOptions,
     settings: &Settings,
     registry: &Registry,
+    plugins: &PluginLoad,
     services: &Arc<dyn HostServices>,
 ) -> Result<(Vec<InstancePlan>, Vec<ProviderHandle>)> {
-    let mut plans = plan_instances(settings, registry, &PluginSwitches::for_run(settings, run))?;
+    let mut plans = plan_instances(
+        settings,
+        registry,
+        &PluginSwitches::for_run(settings, run),
+        plugins,
+    )?;
     let handles = build_instances(&mut plans, settings, registry, services)?;
     Ok((plans, handles))
 }

@@ -10,7 +10,7 @@
 use crate::bounded::{TimedInstance, Unfinished};
 use crate::config::{ProviderSettings, Settings};
 use crate::error::{MngrError, Result};
-use crate::plugins::PluginSwitches;
+use crate::plugins::{PluginLoad, PluginSwitches};
 use crate::registry::{BackendOrigin, Registry};
 use mngr_plugin_api::{
     Capabilities, ErrorKind, HostServices, InstanceContext, ProviderError, ProviderInstance,
@@ -87,11 +87,13 @@ pub fn select<'a>(
 }
 
 /// Every instance, sorted by name. An enabled table naming a backend nobody registered is an
-/// error (exit 8) listing the registered backends.
+/// error (exit 8) listing the registered backends, unless its plugin is disabled or `loaded`
+/// says it failed to load.
 pub fn plan_instances(
     settings: &Settings,
     registry: &Registry,
     plugins: &PluginSwitches,
+    loaded: &PluginLoad,
 ) -> Result<Vec<InstancePlan>> {
     let backend_filter = |backend: &str| {
         (!settings.enabled_backends.is_empty()
@@ -106,7 +108,7 @@ pub fn plan_instances(
         } else if registry.get(&table.backend).is_none() {
             if plugins.is_disabled(&table.plugin) {
                 reason = Some(format!("plugin '{}' is disabled", table.plugin));
-            } else if registry.plugin_failed(&table.plugin) {
+            } else if loaded.failed(&table.plugin) {
                 // Plugin loading already warned about it; commands that do not need it still run.
                 reason = Some(format!(
                     "plugin '{}' failed to load (see `mngr plugin list`)",
@@ -396,7 +398,8 @@ mod tests {
         };
         let settings = crate::config::load(&opts).unwrap();
         let switches = PluginSwitches::default();
-        let mut plans = plan_instances(&settings, &registry, &switches).unwrap();
+        let mut plans =
+            plan_instances(&settings, &registry, &switches, &PluginLoad::default()).unwrap();
         let services: Arc<dyn HostServices> = Arc::new(Quiet);
         let err = build_instances(&mut plans, &settings, &registry, &services)
             .err()
@@ -420,7 +423,8 @@ mod tests {
             .map_err(|_| ())
             .unwrap();
         let switches = PluginSwitches::default();
-        let mut plans = plan_instances(&settings, &registry, &switches).unwrap();
+        let mut plans =
+            plan_instances(&settings, &registry, &switches, &PluginLoad::default()).unwrap();
         assert_eq!(plans.len(), 1);
         assert!(plans[0].enabled);
         let services: Arc<dyn HostServices> = Arc::new(Quiet);

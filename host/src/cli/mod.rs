@@ -172,7 +172,9 @@ fn parse_cli() -> std::result::Result<Cli, clap::Error> {
         global.quiet = true;
         let run = global.run_options();
         let settings = crate::app::load_settings(&run).ok()?;
-        crate::app::build_registry(&run, &settings).ok()
+        crate::app::build_registry(&run, &settings)
+            .ok()
+            .map(|(registry, _)| registry)
     })();
     let Some(registry) = registry else {
         return Cli::try_parse_from(&args);

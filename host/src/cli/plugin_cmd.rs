@@ -35,9 +35,9 @@ pub enum PluginCommand {
 pub fn run(global: &RunOptions, cmd: PluginCommand) -> Result<()> {
     // Only settings and the registry: listing plugins must not depend on building instances.
     let settings = load_settings(global)?;
-    let registry = build_registry(global, &settings)?;
+    let (_, plugins) = build_registry(global, &settings)?;
     let format = OutputFormat::parse(&global.format);
-    let reports = &registry.plugins.reports;
+    let reports = &plugins.reports;
     match cmd {
         PluginCommand::List => {
             let items: Vec<serde_json::Value> = reports.iter().map(to_json).collect();

@@ -100,14 +100,27 @@ pub struct PluginLoad {
     pub warnings: Vec<String>,
 }
 
-/// Load every plugin of this run into `registry` (reports in `registry.plugins`) and print one
-/// warning line per problem to stderr (unless `quiet`).
+impl PluginLoad {
+    /// Was a plugin of this name found but refused (so its backends are missing)?
+    pub fn failed(&self, plugin: &str) -> bool {
+        self.reports
+            .iter()
+            .any(|r| r.name == plugin && matches!(r.status, PluginStatus::Refused(_)))
+            && !self
+                .reports
+                .iter()
+                .any(|r| r.name == plugin && r.status == PluginStatus::Loaded)
+    }
+}
+
+/// Load every plugin of this run into `registry` and print one warning line per problem to
+/// stderr (unless `quiet`); what became of each plugin file is returned.
 pub fn load_into(
     registry: &mut Registry,
     switches: &PluginSwitches,
     services: Arc<dyn HostServices>,
     quiet: bool,
-) {
+) -> PluginLoad {
     let (files, mut warnings) = discovery::scan(&discovery::plugin_dirs());
     let mut reports: Vec<PluginReport> = Vec::new();
     for candidate in files {
@@ -129,7 +142,7 @@ pub fn load_into(
             crate::warnings::warn(warning);
         }
     }
-    registry.plugins = PluginLoad { reports, warnings };
+    PluginLoad { reports, warnings }
 }
 
 fn warning_for(report: &PluginReport) -> Option<String> {
