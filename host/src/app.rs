@@ -1,19 +1,18 @@
 //! The per-run context every command works from: merged settings, the backend registry (built-in
 //! plus plugins), and the enabled provider instances.
 
-use crate::cli::GlobalOptions;
 use crate::config::{LoadOptions, Settings};
 use crate::error::{MngrError, Result};
-pub use crate::instances::{InstancePlan, ProviderHandle};
-use crate::instances::{PluginSwitches, build_instances, plan_instances};
+use crate::instances::{InstancePlan, ProviderHandle, build_instances, plan_instances};
 use crate::output::OutputFormat;
+use crate::plugins::{PluginLoad, PluginSwitches};
 use crate::providers::local::LocalBackend;
 use crate::registry::{BackendOrigin, Registry};
+use crate::run_options::RunOptions;
 use mngr_plugin_api::{HostServices, LogLevel};
 use std::sync::Arc;
 
 pub struct App {
-    pub global: GlobalOptions,
     pub format: OutputFormat,
     pub settings: Settings,
     pub registry: Registry,
@@ -52,27 +51,23 @@ impl HostServices for StderrServices {
 }
 
 impl App {
-    pub fn services(&self) -> Arc<dyn HostServices> {
-        services_for(&self.global)
-    }
-
     /// Load settings and backends and build every enabled provider instance.
-    pub fn load(global: &GlobalOptions) -> Result<App> {
-        App::from_settings(global, load_settings(global)?)
+    pub fn load(run: &RunOptions) -> Result<App> {
+        App::from_settings(run, load_settings(run)?)
     }
 
     /// Like `load`, with settings already loaded (`mngr config set` checks a change this way
     /// before writing it).
-    pub fn from_settings(global: &GlobalOptions, mut settings: Settings) -> Result<App> {
+    pub fn from_settings(run: &RunOptions, mut settings: Settings) -> Result<App> {
         // Flags are the top layer.
-        settings.headless |= global.headless;
+        settings.headless |= run.headless;
         crate::agents::host::set_lock_timeout(settings.lock_timeout);
-        let registry = build_registry(global, &settings)?;
-        let services = services_for(global);
-        let (instances, providers) = provider_instances(global, &settings, &registry, &services)?;
+        let (registry, plugins) = build_registry(run, &settings)?;
+        let services = services_for(run);
+        let (instances, providers) =
+            provider_instances(run, &settings, &registry, &plugins, &services)?;
         Ok(App {
-            format: OutputFormat::parse(&global.format),
-            global: global.clone(),
+            format: OutputFormat::parse(&run.format),
             settings,
             registry,
             instances,
@@ -80,40 +75,28 @@ impl App {
         })
     }
 
+    /// The enabled instance `name`.
     pub fn provider(&self, name: &str) -> Result<&ProviderHandle> {
-        self.providers
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| {
-                if let Some(plan) = self
-                    .instances
-                    .iter()
-                    .find(|p| p.name == name && p.unreachable)
-                {
-                    return MngrError::unavailable(format!(
-                        "provider '{name}' is unreachable ({})",
-                        plan.reason.as_deref().unwrap_or("no answer")
-                    ));
-                }
-                let known: Vec<&str> = self.providers.iter().map(|p| p.name.as_str()).collect();
-                MngrError::not_found(format!(
-                    "unknown provider '{name}'; enabled providers: {}",
-                    known.join(", ")
-                ))
-            })
+        crate::instances::find(&self.providers, &self.instances, name)
+    }
+
+    /// The instances named, or every enabled one.
+    pub fn select_providers(&self, names: &[String]) -> Result<Vec<&ProviderHandle>> {
+        crate::instances::select(&self.providers, &self.instances, names)
     }
 }
 
 /// Merge every settings layer for this run (files, environment, `-S`).
-pub fn load_settings(global: &GlobalOptions) -> Result<Settings> {
+pub fn load_settings(run: &RunOptions) -> Result<Settings> {
     crate::config::load(&LoadOptions::from_process(
-        &global.settings,
-        Some(crate::cli::command_options()),
+        &run.settings_overrides,
+        Some(run.commands.clone()),
     ))
 }
 
-/// The backends of this run: built-in ones, then those plugins register.
-pub fn build_registry(global: &GlobalOptions, settings: &Settings) -> Result<Registry> {
+/// The backends of this run: built-in ones, then those plugins register; with what became of
+/// each plugin file.
+pub fn build_registry(run: &RunOptions, settings: &Settings) -> Result<(Registry, PluginLoad)> {
     let mut registry = Registry::new();
     registry
         .register(
@@ -123,34 +106,35 @@ pub fn build_registry(global: &GlobalOptions, settings: &Settings) -> Result<Reg
             BackendOrigin::BuiltIn,
         )
         .map_err(|d| MngrError::failure(format!("backend '{}' registered twice", d.name)))?;
-    crate::plugins::load_into(
+    let plugins = crate::plugins::load_into(
         &mut registry,
-        &crate::plugins::PluginSwitches::for_run(settings, global),
-        services_for(global),
-        global.quiet,
+        &PluginSwitches::for_run(settings, run),
+        services_for(run),
+        run.quiet,
     );
-    Ok(registry)
+    Ok((registry, plugins))
 }
 
 /// Plan every provider instance and build the enabled ones.
 pub fn provider_instances(
-    global: &GlobalOptions,
+    run: &RunOptions,
     settings: &Settings,
     registry: &Registry,
+    plugins: &PluginLoad,
     services: &Arc<dyn HostServices>,
 ) -> Result<(Vec<InstancePlan>, Vec<ProviderHandle>)> {
-    let switches = PluginSwitches {
-        settings_disabled: &settings.disabled_plugins,
-        run_disabled: &global.disable_plugin,
-        no_plugins: global.no_plugins,
-    };
-    let mut plans = plan_instances(settings, registry, &switches)?;
+    let mut plans = plan_instances(
+        settings,
+        registry,
+        &PluginSwitches::for_run(settings, run),
+        plugins,
+    )?;
     let handles = build_instances(&mut plans, settings, registry, services)?;
     Ok((plans, handles))
 }
 
-fn services_for(global: &GlobalOptions) -> Arc<dyn HostServices> {
-    let verbosity = crate::timing::verbosity_of(global.quiet, global.verbose);
+fn services_for(run: &RunOptions) -> Arc<dyn HostServices> {
+    let verbosity = crate::timing::verbosity_of(run.quiet, run.verbose);
     crate::timing::set_verbosity(verbosity);
     Arc::new(StderrServices { verbosity })
 }

@@ -62,11 +62,11 @@ pub fn timed_out(provider: &str, what: &str, limit: Duration) -> ProviderError {
 
 /// The warning line for a provider that did not answer in time (once per instance and run).
 pub fn warn_slow(provider: &str, what: &str, limit: Duration) {
-    eprintln!(
-        "Warning: provider '{provider}' did not answer within {} s ({what}); treating it as unreachable (raise provider_timeout, now {} s, to wait longer)",
+    crate::warnings::warn(format_args!(
+        "provider '{provider}' did not answer within {} s ({what}); treating it as unreachable (raise provider_timeout, now {} s, to wait longer)",
         seconds(limit),
         seconds(limit)
-    );
+    ));
 }
 
 /// A provider instance whose queries are bounded by a timeout.

@@ -10,6 +10,7 @@
 use crate::bounded::{TimedInstance, Unfinished};
 use crate::config::{ProviderSettings, Settings};
 use crate::error::{MngrError, Result};
+use crate::plugins::{PluginLoad, PluginSwitches};
 use crate::registry::{BackendOrigin, Registry};
 use mngr_plugin_api::{
     Capabilities, ErrorKind, HostServices, InstanceContext, ProviderError, ProviderInstance,
@@ -51,27 +52,48 @@ pub struct ProviderHandle {
     pub timeout: Duration,
 }
 
-/// Is plugin `name` switched off for this run (in settings, `--disable-plugin` or `--no-plugins`)?
-pub struct PluginSwitches<'a> {
-    pub settings_disabled: &'a [String],
-    pub run_disabled: &'a [String],
-    pub no_plugins: bool,
+/// The enabled instance `name` among `providers`; when there is none, `plans` tell whether it
+/// is unreachable (exit 6) or unknown (exit 9).
+pub fn find<'a>(
+    providers: &'a [ProviderHandle],
+    plans: &[InstancePlan],
+    name: &str,
+) -> Result<&'a ProviderHandle> {
+    providers.iter().find(|p| p.name == name).ok_or_else(|| {
+        if let Some(plan) = plans.iter().find(|p| p.name == name && p.unreachable) {
+            return MngrError::unavailable(format!(
+                "provider '{name}' is unreachable ({})",
+                plan.reason.as_deref().unwrap_or("no answer")
+            ));
+        }
+        let known: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+        MngrError::not_found(format!(
+            "unknown provider '{name}'; enabled providers: {}",
+            known.join(", ")
+        ))
+    })
 }
 
-impl PluginSwitches<'_> {
-    pub fn is_disabled(&self, plugin: &str) -> bool {
-        self.no_plugins
-            || self.settings_disabled.iter().any(|p| p == plugin)
-            || self.run_disabled.iter().any(|p| p == plugin)
+/// The instances `names` names ([`find`] each), or every enabled one when it is empty.
+pub fn select<'a>(
+    providers: &'a [ProviderHandle],
+    plans: &[InstancePlan],
+    names: &[String],
+) -> Result<Vec<&'a ProviderHandle>> {
+    if names.is_empty() {
+        return Ok(providers.iter().collect());
     }
+    names.iter().map(|n| find(providers, plans, n)).collect()
 }
 
 /// Every instance, sorted by name. An enabled table naming a backend nobody registered is an
-/// error (exit 8) listing the registered backends.
+/// error (exit 8) listing the registered backends, unless its plugin is disabled or `loaded`
+/// says it failed to load.
 pub fn plan_instances(
     settings: &Settings,
     registry: &Registry,
     plugins: &PluginSwitches,
+    loaded: &PluginLoad,
 ) -> Result<Vec<InstancePlan>> {
     let backend_filter = |backend: &str| {
         (!settings.enabled_backends.is_empty()
@@ -86,7 +108,7 @@ pub fn plan_instances(
         } else if registry.get(&table.backend).is_none() {
             if plugins.is_disabled(&table.plugin) {
                 reason = Some(format!("plugin '{}' is disabled", table.plugin));
-            } else if registry.plugin_failed(&table.plugin) {
+            } else if loaded.failed(&table.plugin) {
                 // Plugin loading already warned about it; commands that do not need it still run.
                 reason = Some(format!(
                     "plugin '{}' failed to load (see `mngr plugin list`)",
@@ -148,9 +170,9 @@ fn unknown_backend(
         registry.names().join(", ")
     ));
     let mut disabled: Vec<&str> = plugins
-        .settings_disabled
+        .disabled_in_settings
         .iter()
-        .chain(plugins.run_disabled)
+        .chain(&plugins.disabled_for_run)
         .map(String::as_str)
         .collect();
     disabled.sort_unstable();
@@ -175,11 +197,11 @@ fn capabilities_or_warn(
     instance: &dyn ProviderInstance,
 ) -> Capabilities {
     instance.try_capabilities().unwrap_or_else(|err| {
-        eprintln!(
-            "Warning: provider '{provider}' (plugin '{}'): cannot read its capabilities, treating it as supporting none: {}",
+        crate::warnings::warn(format_args!(
+            "provider '{provider}' (plugin '{}'): cannot read its capabilities, treating it as supporting none: {}",
             origin.plugin_name(),
             err.message
-        );
+        ));
         Capabilities::default()
     })
 }
@@ -274,20 +296,20 @@ pub fn build_instances(
                     ErrorKind::Unavailable | ErrorKind::Unauthenticated
                 ) =>
             {
-                eprintln!(
-                    "Warning: provider '{}' is unavailable and skipped: {}",
+                crate::warnings::warn(format_args!(
+                    "provider '{}' is unavailable and skipped: {}",
                     plan.name, err.message
-                );
+                ));
                 plan.enabled = false;
                 plan.unreachable = true;
                 plan.reason = Some(format!("unavailable: {}", err.message));
             }
             // A plugin bug must not stop commands that do not need this provider.
             Err(err) if err.kind == ErrorKind::Panic => {
-                eprintln!(
-                    "Warning: provider '{}' is skipped: {}",
+                crate::warnings::warn(format_args!(
+                    "provider '{}' is skipped: {}",
                     plan.name, err.message
-                );
+                ));
                 plan.enabled = false;
                 plan.reason = Some(err.message);
             }
@@ -375,12 +397,9 @@ mod tests {
             replacement_trusted: false,
         };
         let settings = crate::config::load(&opts).unwrap();
-        let switches = PluginSwitches {
-            settings_disabled: &[],
-            run_disabled: &[],
-            no_plugins: false,
-        };
-        let mut plans = plan_instances(&settings, &registry, &switches).unwrap();
+        let switches = PluginSwitches::default();
+        let mut plans =
+            plan_instances(&settings, &registry, &switches, &PluginLoad::default()).unwrap();
         let services: Arc<dyn HostServices> = Arc::new(Quiet);
         let err = build_instances(&mut plans, &settings, &registry, &services)
             .err()
@@ -403,12 +422,9 @@ mod tests {
             .register(Arc::new(DownBackend), BackendOrigin::BuiltIn)
             .map_err(|_| ())
             .unwrap();
-        let switches = PluginSwitches {
-            settings_disabled: &[],
-            run_disabled: &[],
-            no_plugins: false,
-        };
-        let mut plans = plan_instances(&settings, &registry, &switches).unwrap();
+        let switches = PluginSwitches::default();
+        let mut plans =
+            plan_instances(&settings, &registry, &switches, &PluginLoad::default()).unwrap();
         assert_eq!(plans.len(), 1);
         assert!(plans[0].enabled);
         let services: Arc<dyn HostServices> = Arc::new(Quiet);

@@ -10,10 +10,15 @@ pub mod duration;
 pub mod error;
 pub mod instances;
 pub mod interrupt;
+#[cfg(test)]
+mod layer_rule;
 pub mod output;
 pub mod paths;
 pub mod plugins;
 pub mod providers;
 pub mod registry;
+pub mod run_options;
+pub mod shell;
 pub mod timing;
 pub mod transport;
+pub mod warnings;

@@ -1,7 +1,12 @@
-//! Where mngr keeps its files on this machine. The whole root is relocatable with `MNGR_ROOT`,
-//! so tests and users can keep separate worlds.
+//! Where mngr keeps its files on this machine, and how it writes them: private directories and
+//! the one atomic write of the host. The whole root is relocatable with `MNGR_ROOT`, so tests and
+//! users can keep separate worlds.
 
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `MNGR_ROOT`, else `~/.mngr`.
 pub fn mngr_root() -> PathBuf {
@@ -58,6 +63,43 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700));
     }
     Ok(())
+}
+
+/// A unique temp path beside `path`, so the final rename stays on one filesystem.
+fn temp_beside(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
+}
+
+/// Write `data` to `path` atomically: temp file, mode, rename. Without a `mode` the file is
+/// `0600`, and directories it needs are `0700`: mngr's files may hold secrets.
+pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        private_dir(parent)?;
+    }
+    let tmp = temp_beside(path);
+    let result = (|| {
+        // Created 0600, so the data is never readable by others, even for a moment.
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(data)?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode.unwrap_or(0o600)))?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]

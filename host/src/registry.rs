@@ -1,7 +1,6 @@
 //! The backend registry: every provider backend mngr knows in this run, built-in or from a
 //! plugin, keyed by backend name.
 
-use crate::plugins::PluginLoad;
 use mngr_plugin_api::{BackendDescription, ProviderBackend};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,8 +35,6 @@ pub struct BackendEntry {
 #[derive(Default)]
 pub struct Registry {
     backends: BTreeMap<String, BackendEntry>,
-    /// Every plugin file considered in this run and what became of it.
-    pub plugins: PluginLoad,
 }
 
 /// A second registration of a backend name; the first one stays.
@@ -84,17 +81,6 @@ impl Registry {
     /// Backend names, sorted.
     pub fn names(&self) -> Vec<String> {
         self.backends.keys().cloned().collect()
-    }
-
-    /// Was a plugin of this name found but refused (so its backends are missing)?
-    pub fn plugin_failed(&self, plugin: &str) -> bool {
-        self.plugins.reports.iter().any(|r| {
-            r.name == plugin && matches!(r.status, crate::plugins::PluginStatus::Refused(_))
-        }) && !self
-            .plugins
-            .reports
-            .iter()
-            .any(|r| r.name == plugin && r.status == crate::plugins::PluginStatus::Loaded)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &BackendEntry)> {

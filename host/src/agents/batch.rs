@@ -4,8 +4,8 @@
 //! last one can be the commit point.
 
 use super::host::Host;
-use super::shell::quote;
 use crate::error::Result;
+use crate::shell::quote;
 use std::collections::BTreeSet;
 
 /// A batch travels inside one command line, which Linux caps at 128 KiB per argument, and the

@@ -10,11 +10,11 @@ use super::lifecycle::{activity_json, send_message, session_name, session_script
 use super::names;
 use super::probe;
 use super::record::{self, AgentRecord, TmuxOptions};
-use super::shell::quote;
 use super::types::ResolvedType;
 use super::workdir::{self, Plan};
 use crate::error::{MngrError, Result};
 use crate::interrupt::{self, Undo};
+use crate::shell::quote;
 use mngr_plugin_api::AgentId;
 use std::collections::BTreeMap;
 

@@ -7,9 +7,9 @@ use super::probe::HostProbe;
 use super::record::AgentRecord;
 use super::state::{self, AgentState};
 use super::types;
-use crate::app::{App, ProviderHandle};
 use crate::config::Settings;
 use crate::error::{ExitCode, MngrError, Result};
+use crate::instances::{InstancePlan, ProviderHandle};
 use mngr_plugin_api::{ErrorKind, HostRecord, HostState};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -130,30 +130,22 @@ pub struct Discovery {
     pub errors: Vec<DiscoveryError>,
 }
 
-/// The providers to query: those named, or every enabled one.
-pub fn select_providers<'a>(app: &'a App, names: &[String]) -> Result<Vec<&'a ProviderHandle>> {
-    if names.is_empty() {
-        return Ok(app.providers.iter().collect());
-    }
-    names.iter().map(|n| app.provider(n)).collect()
-}
-
 /// Discover hosts and agents on the given providers, all at once, waiting for every one (each
 /// provider call is bounded by its `provider_timeout`).
-pub fn discover(app: &App, providers: &[&ProviderHandle]) -> Discovery {
-    discover_until(app, providers, |_| None)
+pub fn discover(settings: &Settings, providers: &[&ProviderHandle]) -> Discovery {
+    discover_until(settings, providers, |_| None)
 }
 
 /// Discover on every provider at once, each on its own thread. Once `enough` gives a wait for
 /// what the providers that answered found, the others get that long more; those that still
 /// have not answered are left behind with a warning.
 fn discover_until(
-    app: &App,
+    settings: &Settings,
     providers: &[&ProviderHandle],
     enough: impl Fn(&[&AgentView]) -> Option<Duration>,
 ) -> Discovery {
     let started = Instant::now();
-    let settings = Arc::new(app.settings.clone());
+    let settings = Arc::new(settings.clone());
     let (tx, rx) = mpsc::channel();
     for (index, provider) in providers.iter().enumerate() {
         let (provider, settings, tx) = ((*provider).clone(), settings.clone(), tx.clone());
@@ -194,12 +186,12 @@ fn discover_until(
                 // Only ids were named, and found: this provider was not needed.
                 Some(Duration::ZERO) => {}
                 // The check for a same-named agent went without it: say so.
-                Some(_) => eprintln!(
-                    "Warning: provider '{}' has not answered after {:.1} s (its provider_timeout is {} s); not waiting for it, since every agent named was found on the providers that answered",
+                Some(_) => crate::warnings::warn(format_args!(
+                    "provider '{}' has not answered after {:.1} s (its provider_timeout is {} s); not waiting for it, since every agent named was found on the providers that answered",
                     provider.name,
                     started.elapsed().as_secs_f64(),
                     crate::bounded::seconds(provider.timeout)
-                ),
+                )),
                 None => all.errors.push(DiscoveryError {
                     provider: provider.name.clone(),
                     message: "discovery failed unexpectedly (a panic)".to_string(),
@@ -488,8 +480,14 @@ impl Discovery {
 }
 
 /// Discover on the providers the addresses need (all of them unless every address names its
-/// provider) and resolve each address.
-pub fn discover_for(app: &App, addresses: &[AgentAddress]) -> Result<Discovery> {
+/// provider) and resolve each address. `plans` are every instance of the run: those skipped as
+/// unreachable are reported, since they may hold the agent.
+pub fn discover_for(
+    settings: &Settings,
+    enabled: &[ProviderHandle],
+    plans: &[InstancePlan],
+    addresses: &[AgentAddress],
+) -> Result<Discovery> {
     let mut names: Vec<String> = Vec::new();
     if addresses.iter().all(|a| a.provider.is_some()) {
         for a in addresses {
@@ -499,9 +497,9 @@ pub fn discover_for(app: &App, addresses: &[AgentAddress]) -> Result<Discovery> 
             }
         }
     }
-    let providers = select_providers(app, &names)?;
+    let providers = crate::instances::select(enabled, plans, &names)?;
     // Stop waiting once every address names an agent among the providers that answered.
-    let mut found = discover_until(app, &providers, |agents| {
+    let mut found = discover_until(settings, &providers, |agents| {
         let all_found = addresses
             .iter()
             .all(|address| agents.iter().any(|a| Discovery::matches(a, address)));
@@ -513,7 +511,7 @@ pub fn discover_for(app: &App, addresses: &[AgentAddress]) -> Result<Discovery> 
         })
     });
     // Instances skipped because their service was down may hold the agent too.
-    for plan in app.instances.iter().filter(|p| p.unreachable) {
+    for plan in plans.iter().filter(|p| p.unreachable) {
         if names.is_empty() || names.contains(&plan.name) {
             found.errors.push(DiscoveryError {
                 provider: plan.name.clone(),

@@ -13,9 +13,9 @@
 use super::discovery::{Discovery, HostView};
 use super::host::Host;
 use super::record::{AgentRecord, HostData};
-use super::shell::quote;
 use super::workdir::{self, BranchFate};
 use crate::error::Result;
+use crate::shell::quote;
 use mngr_plugin_api::host_data::GeneratedBranch;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,8 +3,8 @@
 
 use super::probe::{self, HostProbe};
 use super::record::{AgentRecord, HostData};
-use crate::app::ProviderHandle;
 use crate::error::{MngrError, Result};
+use crate::instances::ProviderHandle;
 use crate::transport::{self, CommandOutput, HostLockGuard, LockWait, Transport, TransportError};
 use mngr_plugin_api::{HostRecord, ProviderInstance};
 use std::sync::Arc;
@@ -182,10 +182,10 @@ impl Host {
                 self.instance.persist_host_record(&self.record.id, value)
             })
         {
-            eprintln!(
-                "warning: provider '{}' did not keep the host record: {}",
+            crate::warnings::warn(format_args!(
+                "provider '{}' did not keep the host record: {}",
                 self.provider, e.message
-            );
+            ));
         }
         Ok(())
     }
@@ -216,10 +216,10 @@ impl Host {
         if let Err(e) = crate::timing::timed("provider: keeping the agent record", || {
             self.instance.persist_agent_record(&self.record.id, value)
         }) {
-            eprintln!(
-                "warning: provider '{}' did not keep the agent record: {}",
+            crate::warnings::warn(format_args!(
+                "provider '{}' did not keep the agent record: {}",
                 self.provider, e.message
-            );
+            ));
         }
     }
 }

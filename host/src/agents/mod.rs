@@ -13,7 +13,6 @@ pub mod lifecycle;
 pub mod names;
 pub mod probe;
 pub mod record;
-pub mod shell;
 pub mod state;
 pub mod types;
 pub mod workdir;

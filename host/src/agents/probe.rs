@@ -5,8 +5,8 @@
 //! number of agents, so listing stays fast locally and over SSH.
 
 use super::record::{AgentRecord, Unreadable};
-use super::shell::quote;
 use super::state::{Pane, ProcessTable};
+use crate::shell::quote;
 use std::collections::HashSet;
 
 const RECORDS: &str = "@@MNGR-RECORDS";

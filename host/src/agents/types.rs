@@ -1,9 +1,9 @@
 //! Agent types: what command an agent runs. `command` runs any command; `claude` and `codex`
 //! run those tools; `[agent_types.NAME]` in settings defines more (and may redefine these).
 
-use super::shell;
 use crate::config::Settings;
 use crate::error::{MngrError, Result};
+use crate::shell;
 
 /// An agent type resolved to the command line the agent runs.
 #[derive(Debug, Clone, PartialEq)]

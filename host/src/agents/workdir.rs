@@ -7,9 +7,9 @@
 
 use super::host::Host;
 use super::record::{AgentRecord, WorkDirInfo};
-use super::shell::quote;
 use crate::error::{MngrError, Result};
 use crate::interrupt::Undo;
+use crate::shell::quote;
 use crate::transport::PushOptions;
 use mngr_plugin_api::host_data::GeneratedBranch;
 use std::path::{Path, PathBuf};
@@ -546,7 +546,7 @@ pub fn remove_for(host: &Host, record: &AgentRecord, delete_branch: bool) -> Res
                 (delete_branch, &record.created_branch_name, repo)
                 && let Err(e) = local_git(repo, &["branch", "-D", branch])
             {
-                eprintln!("warning: {}", e.message);
+                crate::warnings::warn(&e.message);
             }
             Ok(())
         }

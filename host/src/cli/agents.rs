@@ -2,11 +2,11 @@
 //! rename, label and gc. Each lives in its own module under `cli/agents/`; this module holds
 //! the subcommand enum and what they share (reading targets, resolving them).
 
-use super::GlobalOptions;
 use crate::agents::address::AgentAddress;
 use crate::agents::discovery::{self, AgentView, Discovery};
 use crate::app::App;
 use crate::error::{MngrError, Result};
+use crate::run_options::RunOptions;
 use clap::Subcommand;
 use std::io::{BufRead, IsTerminal};
 
@@ -55,7 +55,7 @@ pub enum AgentCommand {
     Gc(gc::GcArgs),
 }
 
-pub fn run(global: &GlobalOptions, cmd: AgentCommand) -> Result<()> {
+pub fn run(global: &RunOptions, cmd: AgentCommand) -> Result<()> {
     match cmd {
         AgentCommand::Create(args) => create::run(global, *args),
         AgentCommand::List(args) => list::run(global, args),
@@ -123,7 +123,7 @@ pub fn resolve_some(
         .iter()
         .map(|r| AgentAddress::parse(r))
         .collect::<Result<_>>()?;
-    let found = discovery::discover_for(app, &addresses)?;
+    let found = discovery::discover_for(&app.settings, &app.providers, &app.instances, &addresses)?;
     let mut indices = Vec::new();
     let mut missing = Vec::new();
     for (address, text) in addresses.iter().zip(raw) {
@@ -199,6 +199,6 @@ pub fn print_jsonl(value: &serde_json::Value) {
 }
 
 /// Load the app for an agent command.
-pub fn load(global: &GlobalOptions) -> Result<App> {
+pub fn load(global: &RunOptions) -> Result<App> {
     App::load(global)
 }

@@ -2,11 +2,11 @@
 //! and change a file safely: every change is checked as the full settings of this run (every
 //! layer, every provider instance built) before the file is replaced atomically.
 
-use super::GlobalOptions;
 use crate::app::App;
 use crate::config::{self, LoadOptions, Locations, Scope, files, overrides, trust};
 use crate::error::{MngrError, Result};
 use crate::output::{OutputFormat, print_items, print_one, print_table};
+use crate::run_options::RunOptions;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::Path;
@@ -87,7 +87,7 @@ and the keys. `mngr config trust` records the file's path and the SHA-256 of its
 first (`mngr config list --scope project` shows it). Settings that run nothing (prefix, headless,
 enabled plugins and instances, command defaults such as provider) need no trust.";
 
-pub fn run(global: &GlobalOptions, cmd: ConfigCommand) -> Result<()> {
+pub fn run(global: &RunOptions, cmd: ConfigCommand) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     match cmd {
         ConfigCommand::List { scope } => list(global, &format, scope.map(Scope::from)),
@@ -102,13 +102,13 @@ pub fn run(global: &GlobalOptions, cmd: ConfigCommand) -> Result<()> {
     }
 }
 
-fn load_options(global: &GlobalOptions) -> LoadOptions {
-    LoadOptions::from_process(&global.settings, Some(super::command_options()))
+fn load_options(global: &RunOptions) -> LoadOptions {
+    LoadOptions::from_process(&global.settings_overrides, Some(global.commands.clone()))
 }
 
 /// For `list` and `get`: showing settings runs nothing, so untrusted project files are shown
 /// too (to be read before `mngr config trust`).
-fn reading_options(global: &GlobalOptions) -> LoadOptions {
+fn reading_options(global: &RunOptions) -> LoadOptions {
     LoadOptions {
         check_trust: false,
         ..load_options(global)
@@ -151,7 +151,7 @@ fn read_scope(locations: &Locations, scope: Scope) -> Result<(std::path::PathBuf
     Ok((path, table))
 }
 
-fn list(global: &GlobalOptions, format: &OutputFormat, scope: Option<Scope>) -> Result<()> {
+fn list(global: &RunOptions, format: &OutputFormat, scope: Option<Scope>) -> Result<()> {
     let opts = reading_options(global);
     let mut found = Vec::new();
     let items: Vec<serde_json::Value> = match scope {
@@ -202,12 +202,7 @@ fn parse_key(key: &str) -> Result<Vec<String>> {
     overrides::dotted_path(key).map_err(MngrError::usage)
 }
 
-fn get(
-    global: &GlobalOptions,
-    format: &OutputFormat,
-    key: &str,
-    scope: Option<Scope>,
-) -> Result<()> {
+fn get(global: &RunOptions, format: &OutputFormat, key: &str, scope: Option<Scope>) -> Result<()> {
     let path = parse_key(key)?;
     let opts = reading_options(global);
     let (value, source, origin) = match scope {
@@ -260,12 +255,7 @@ fn not_set(key: &str, place: &str) -> MngrError {
 
 /// Check `new_text` as the file of `scope` together with every other layer (including building
 /// every provider instance), then replace the file atomically.
-fn check_and_write(
-    global: &GlobalOptions,
-    scope: Scope,
-    file: &Path,
-    new_text: &str,
-) -> Result<()> {
+fn check_and_write(global: &RunOptions, scope: Scope, file: &Path, new_text: &str) -> Result<()> {
     let mut opts = load_options(global);
     // A change made here is the user's own: a project file that was trusted (or needed no
     // trust) stays trusted with it. An untrusted file still needs `mngr config trust` first.
@@ -306,7 +296,7 @@ fn current_text(file: &Path) -> Result<String> {
 }
 
 fn set(
-    global: &GlobalOptions,
+    global: &RunOptions,
     format: &OutputFormat,
     key: &str,
     raw: &str,
@@ -335,7 +325,7 @@ fn set(
     Ok(())
 }
 
-fn unset(global: &GlobalOptions, format: &OutputFormat, key: &str, scope: Scope) -> Result<()> {
+fn unset(global: &RunOptions, format: &OutputFormat, key: &str, scope: Scope) -> Result<()> {
     let path = parse_key(key)?;
     let file = Locations::from_process().require_file(scope)?;
     let new_text = config::edit::unset_key(&current_text(&file)?, &path)
@@ -398,7 +388,7 @@ fn path(format: &OutputFormat, scope: Option<Scope>) -> Result<()> {
 
 /// Edit a copy of the file; save it over the original only if the result is valid. A rejected
 /// edit is kept beside the file (`settings.toml.rejected`) so the work is not lost.
-fn edit(global: &GlobalOptions, format: &OutputFormat, scope: Scope) -> Result<()> {
+fn edit(global: &RunOptions, format: &OutputFormat, scope: Scope) -> Result<()> {
     let settings_headless = crate::app::load_settings(global)
         .map(|s| s.headless)
         .unwrap_or(false);

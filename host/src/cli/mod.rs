@@ -2,6 +2,7 @@
 //! exit code. Each subcommand lives in its own module with its arguments and a `run` function.
 
 use crate::error::{ExitCode, MngrError, Result};
+use crate::run_options::RunOptions;
 use clap::{Args, Parser, Subcommand};
 use std::sync::Arc;
 
@@ -68,6 +69,22 @@ pub struct GlobalOptions {
     /// Never prompt or open an editor (also MNGR_HEADLESS=1 or `headless = true` in settings)
     #[arg(long, global = true, env = "MNGR_HEADLESS", value_parser = clap::builder::FalseyValueParser::new())]
     pub headless: bool,
+}
+
+impl GlobalOptions {
+    /// These flags as the plain options every layer below the command line takes.
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            format: self.format.clone(),
+            quiet: self.quiet,
+            verbose: self.verbose,
+            settings_overrides: self.settings.clone(),
+            disabled_plugins: self.disable_plugin.clone(),
+            no_plugins: self.no_plugins,
+            headless: self.headless,
+            commands: command_options(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,8 +170,11 @@ fn parse_cli() -> std::result::Result<Cli, clap::Error> {
         let mut global = GlobalOptions::from_arg_matches(&lenient).ok()?;
         // Plugin warnings are printed once, by the command's own load.
         global.quiet = true;
-        let settings = crate::app::load_settings(&global).ok()?;
-        crate::app::build_registry(&global, &settings).ok()
+        let run = global.run_options();
+        let settings = crate::app::load_settings(&run).ok()?;
+        crate::app::build_registry(&run, &settings)
+            .ok()
+            .map(|(registry, _)| registry)
     })();
     let Some(registry) = registry else {
         return Cli::try_parse_from(&args);
@@ -259,11 +279,13 @@ pub fn report_error(err: &MngrError) {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // The flags become plain options once, here; nothing below sees clap.
+    let run = cli.global.run_options();
     match cli.command {
-        Command::Config(cmd) => config_cmd::run(&cli.global, cmd),
-        Command::Plugin(cmd) => plugin_cmd::run(&cli.global, cmd),
-        Command::Provider(cmd) => provider_cmd::run(&cli.global, cmd),
-        Command::Snapshot(cmd) => snapshot_cmd::run(&cli.global, cmd),
-        Command::Agent(cmd) => agents::run(&cli.global, cmd),
+        Command::Config(cmd) => config_cmd::run(&run, cmd),
+        Command::Plugin(cmd) => plugin_cmd::run(&run, cmd),
+        Command::Provider(cmd) => provider_cmd::run(&run, cmd),
+        Command::Snapshot(cmd) => snapshot_cmd::run(&run, cmd),
+        Command::Agent(cmd) => agents::run(&run, cmd),
     }
 }

@@ -1,10 +1,10 @@
 //! `mngr plugin list|show`: the provider plugins this run found and what became of each.
 
-use super::GlobalOptions;
 use crate::app::{build_registry, load_settings};
 use crate::error::{MngrError, Result};
 use crate::output::{OutputFormat, print_items, print_table};
 use crate::plugins::PluginReport;
+use crate::run_options::RunOptions;
 use clap::Subcommand;
 
 const PLUGIN_HELP: &str = "\
@@ -32,12 +32,12 @@ pub enum PluginCommand {
     },
 }
 
-pub fn run(global: &GlobalOptions, cmd: PluginCommand) -> Result<()> {
+pub fn run(global: &RunOptions, cmd: PluginCommand) -> Result<()> {
     // Only settings and the registry: listing plugins must not depend on building instances.
     let settings = load_settings(global)?;
-    let registry = build_registry(global, &settings)?;
+    let (_, plugins) = build_registry(global, &settings)?;
     let format = OutputFormat::parse(&global.format);
-    let reports = &registry.plugins.reports;
+    let reports = &plugins.reports;
     match cmd {
         PluginCommand::List => {
             let items: Vec<serde_json::Value> = reports.iter().map(to_json).collect();

@@ -1,10 +1,10 @@
 //! `mngr provider list`: every provider instance, where its settings came from, whether it is
 //! enabled, and what it can do.
 
-use super::GlobalOptions;
 use crate::app::App;
 use crate::error::Result;
 use crate::output::{print_items, print_table};
+use crate::run_options::RunOptions;
 use clap::Subcommand;
 use mngr_plugin_api::Capabilities;
 
@@ -16,13 +16,13 @@ pub enum ProviderCommand {
     List,
 }
 
-pub fn run(global: &GlobalOptions, cmd: ProviderCommand) -> Result<()> {
+pub fn run(global: &RunOptions, cmd: ProviderCommand) -> Result<()> {
     match cmd {
         ProviderCommand::List => list(global),
     }
 }
 
-fn list(global: &GlobalOptions) -> Result<()> {
+fn list(global: &RunOptions) -> Result<()> {
     let app = App::load(global)?;
     let items: Vec<serde_json::Value> = app
         .instances

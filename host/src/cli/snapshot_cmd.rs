@@ -1,12 +1,13 @@
 //! `mngr snapshot create|list|destroy AGENT...`: snapshots of the hosts agents run on.
 //! Each agent resolves to its host; hosts named by several agents are handled once.
 
-use super::GlobalOptions;
 use super::agents::{load, print_json, print_jsonl, read_targets, resolve};
 use crate::agents::discovery::AgentView;
-use crate::app::{App, ProviderHandle};
+use crate::app::App;
 use crate::error::{ExitCode, MngrError, Result};
+use crate::instances::ProviderHandle;
 use crate::output::{OutputFormat, print_items, print_table, render_template};
+use crate::run_options::RunOptions;
 use clap::{Args, Subcommand};
 use mngr_plugin_api::{HostRecord, SnapshotInfo};
 
@@ -67,7 +68,7 @@ pub struct DestroyArgs {
     pub dry_run: bool,
 }
 
-pub fn run(global: &GlobalOptions, cmd: SnapshotCommand) -> Result<()> {
+pub fn run(global: &RunOptions, cmd: SnapshotCommand) -> Result<()> {
     match cmd {
         SnapshotCommand::Create(args) => create(global, args),
         SnapshotCommand::List(args) => list(global, args),
@@ -118,7 +119,7 @@ fn targets<'a>(app: &'a App, raw: &[String]) -> Result<Vec<Target<'a>>> {
     Ok(out)
 }
 
-fn create(global: &GlobalOptions, args: CreateArgs) -> Result<()> {
+fn create(global: &RunOptions, args: CreateArgs) -> Result<()> {
     let app = load(global)?;
     let targets = targets(&app, &args.agents)?;
     if args.name.is_some() && targets.len() > 1 {
@@ -163,7 +164,7 @@ fn create(global: &GlobalOptions, args: CreateArgs) -> Result<()> {
 /// Print what a snapshot command changed: a line each (human), `{KEY: [...], "count": N}`
 /// (json), one event per item (jsonl), or the template per item.
 fn print_changes(
-    global: &GlobalOptions,
+    global: &RunOptions,
     items: &[serde_json::Value],
     key: &str,
     event: &str,
@@ -210,7 +211,7 @@ fn snapshot_json(s: &SnapshotInfo, t: &Target) -> serde_json::Value {
     })
 }
 
-fn list(global: &GlobalOptions, args: ListArgs) -> Result<()> {
+fn list(global: &RunOptions, args: ListArgs) -> Result<()> {
     let app = load(global)?;
     let targets = targets(&app, &args.agents)?;
     let mut items = Vec::new();
@@ -248,7 +249,7 @@ fn list(global: &GlobalOptions, args: ListArgs) -> Result<()> {
     Ok(())
 }
 
-fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
+fn destroy(global: &RunOptions, args: DestroyArgs) -> Result<()> {
     if args.snapshots.is_empty() && !args.all_snapshots {
         return Err(MngrError::usage(
             "say which snapshots to delete: --snapshot ID (repeatable) or --all-snapshots",

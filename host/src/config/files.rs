@@ -113,7 +113,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// secrets); an existing one keeps its mode.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    crate::transport::local::write_atomic(path, text.as_bytes(), Some(mode))
+    crate::paths::write_atomic(path, text.as_bytes(), Some(mode))
         .map_err(|e| MngrError::failure(format!("cannot write {}: {e}", path.display())))
 }
 

@@ -95,10 +95,10 @@ impl Checker<'_> {
         for key in unknown {
             let full = join(at, &key);
             if self.schema.allow_unknown {
-                eprintln!(
-                    "Warning: {}: ignoring unknown key '{full}' (MNGR_ALLOW_UNKNOWN_CONFIG is set)",
+                crate::warnings::warn(format_args!(
+                    "{}: ignoring unknown key '{full}' (MNGR_ALLOW_UNKNOWN_CONFIG is set)",
                     self.source.describe()
-                );
+                ));
                 table.remove(&key);
             } else {
                 return Err(self

@@ -9,6 +9,7 @@
 pub mod discovery;
 
 use crate::registry::{BackendOrigin, Registry};
+use crate::run_options::RunOptions;
 use mngr_plugin_api::HostServices;
 use mngr_plugin_api::ffi::LoadedLibrary;
 use serde::Serialize;
@@ -66,12 +67,17 @@ pub struct PluginSwitches {
 
 impl PluginSwitches {
     /// The switches of this run: settings, then `--disable-plugin` and `--no-plugins`.
-    pub fn for_run(settings: &crate::config::Settings, global: &crate::cli::GlobalOptions) -> Self {
+    pub fn for_run(settings: &crate::config::Settings, run: &RunOptions) -> Self {
         PluginSwitches {
             disabled_in_settings: settings.disabled_plugins.clone(),
-            disabled_for_run: global.disable_plugin.clone(),
-            no_plugins: global.no_plugins,
+            disabled_for_run: run.disabled_plugins.clone(),
+            no_plugins: run.no_plugins,
         }
+    }
+
+    /// Is plugin `name` switched off for this run?
+    pub fn is_disabled(&self, name: &str) -> bool {
+        self.why_disabled(name).is_some()
     }
 
     fn why_disabled(&self, name: &str) -> Option<String> {
@@ -94,14 +100,27 @@ pub struct PluginLoad {
     pub warnings: Vec<String>,
 }
 
-/// Load every plugin of this run into `registry` (reports in `registry.plugins`) and print one
-/// warning line per problem to stderr (unless `quiet`).
+impl PluginLoad {
+    /// Was a plugin of this name found but refused (so its backends are missing)?
+    pub fn failed(&self, plugin: &str) -> bool {
+        self.reports
+            .iter()
+            .any(|r| r.name == plugin && matches!(r.status, PluginStatus::Refused(_)))
+            && !self
+                .reports
+                .iter()
+                .any(|r| r.name == plugin && r.status == PluginStatus::Loaded)
+    }
+}
+
+/// Load every plugin of this run into `registry` and print one warning line per problem to
+/// stderr (unless `quiet`); what became of each plugin file is returned.
 pub fn load_into(
     registry: &mut Registry,
     switches: &PluginSwitches,
     services: Arc<dyn HostServices>,
     quiet: bool,
-) {
+) -> PluginLoad {
     let (files, mut warnings) = discovery::scan(&discovery::plugin_dirs());
     let mut reports: Vec<PluginReport> = Vec::new();
     for candidate in files {
@@ -120,10 +139,10 @@ pub fn load_into(
     }
     if !quiet {
         for warning in &warnings {
-            eprintln!("Warning: {warning}");
+            crate::warnings::warn(warning);
         }
     }
-    registry.plugins = PluginLoad { reports, warnings };
+    PluginLoad { reports, warnings }
 }
 
 fn warning_for(report: &PluginReport) -> Option<String> {

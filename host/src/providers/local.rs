@@ -97,7 +97,7 @@ impl LocalInstance {
             .map_err(|e| Self::io_err("creating the mngr root", e))?;
         let id = HostId::generate();
         let tmp = self.root.join(format!(".host_id.{}", std::process::id()));
-        crate::transport::local::write_atomic(&tmp, id.as_str().as_bytes(), None)
+        crate::paths::write_atomic(&tmp, id.as_str().as_bytes(), None)
             .map_err(|e| Self::io_err("writing host_id", e))?;
         // hard_link fails if another process won the race; then read theirs.
         let linked = std::fs::hard_link(&tmp, &path);
@@ -217,7 +217,7 @@ impl ProviderInstance for LocalInstance {
         crate::paths::private_dir(&self.state_dir)
             .map_err(|e| Self::io_err("creating provider state dir", e))?;
         let body = serde_json::to_vec_pretty(&tags).expect("tags serialize");
-        crate::transport::local::write_atomic(&self.tags_path(), &body, None)
+        crate::paths::write_atomic(&self.tags_path(), &body, None)
             .map_err(|e| Self::io_err("writing local tags", e))
     }
 }

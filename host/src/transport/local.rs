@@ -4,14 +4,14 @@ use super::{
     CommandOutput, HOLDER_FILE, HostLockGuard, LOCK_NOTICE_AFTER, LockWait, PushOptions, Transport,
     TransportError, TransportResult, holder_line, lock_timeout,
 };
+use crate::paths::write_atomic;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Default, Clone)]
@@ -27,43 +27,6 @@ fn exit_code(status: ExitStatus) -> i32 {
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}
-
-/// A unique temp path beside `path`, so the final rename stays on one filesystem.
-fn temp_beside(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
-}
-
-/// Write `data` to `path` atomically: temp file, mode, rename. Without a `mode` the file is
-/// `0600`, and directories it needs are `0700`: mngr's files may hold secrets.
-pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        crate::paths::private_dir(parent)?;
-    }
-    let tmp = temp_beside(path);
-    let result = (|| {
-        // Created 0600, so the data is never readable by others, even for a moment.
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(data)?;
-        file.set_permissions(std::fs::Permissions::from_mode(mode.unwrap_or(0o600)))?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 struct LocalLock {

@@ -11,6 +11,7 @@ use super::{
     CommandOutput, HOLDER_FILE, HostLockGuard, LOCK_NOTICE_AFTER, LockWait, PushOptions, Transport,
     TransportError, TransportResult, holder_line, lock_timeout,
 };
+use crate::shell::quote;
 use mngr_plugin_api::SshEndpoint;
 use russh::ChannelMsg;
 use russh::client::{self, Handle};
@@ -66,11 +67,6 @@ pub struct SshTransport {
     pinned: PublicKey,
     runtime: Arc<Runtime>,
     session: tokio::sync::Mutex<Option<Arc<Handle<PinnedHostKey>>>>,
-}
-
-/// Single-quote for `sh`.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 fn conn_err(endpoint: &SshEndpoint, err: impl std::fmt::Display) -> TransportError {
@@ -275,7 +271,7 @@ impl SshTransport {
         if std::fs::read_to_string(&path).is_ok_and(|existing| existing == line) {
             return Ok(path);
         }
-        super::local::write_atomic(&path, line.as_bytes(), Some(0o600))
+        crate::paths::write_atomic(&path, line.as_bytes(), Some(0o600))
             .map_err(|e| TransportError::Io(format!("writing {}: {e}", path.display())))?;
         Ok(path)
     }

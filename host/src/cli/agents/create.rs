@@ -7,12 +7,13 @@ use crate::agents::host::Host;
 use crate::agents::lifecycle::session_name;
 use crate::agents::workdir::{self, Mode};
 use crate::agents::{envfile, names, types};
-use crate::app::{App, ProviderHandle};
-use crate::cli::GlobalOptions;
+use crate::app::App;
 use crate::config::Settings;
 use crate::error::{MngrError, Result};
+use crate::instances::ProviderHandle;
 use crate::interrupt::{self, Undo};
 use crate::output::OutputFormat;
+use crate::run_options::RunOptions;
 use clap::Args;
 use mngr_plugin_api::{CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState};
 use std::collections::BTreeMap;
@@ -369,7 +370,7 @@ fn apply_settings_defaults(args: &mut CreateArgs, settings: &Settings) -> Result
     Ok(())
 }
 
-pub fn run(global: &GlobalOptions, mut args: CreateArgs) -> Result<()> {
+pub fn run(global: &RunOptions, mut args: CreateArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     format.reject_template("create")?;
     let app = super::load(global)?;

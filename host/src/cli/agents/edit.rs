@@ -3,9 +3,9 @@
 use super::host_tags;
 use super::{parse_key_value, print_json, print_jsonl, read_targets, resolve};
 use crate::agents::lifecycle;
-use crate::cli::GlobalOptions;
 use crate::error::{MngrError, Result};
 use crate::output::OutputFormat;
+use crate::run_options::RunOptions;
 use clap::Args;
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ pub struct RenameArgs {
     pub dry_run: bool,
 }
 
-pub fn rename(global: &GlobalOptions, args: RenameArgs) -> Result<()> {
+pub fn rename(global: &RunOptions, args: RenameArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     format.reject_template("rename")?;
     mngr_plugin_api::validate_new_agent_name(&args.new_name)
@@ -92,7 +92,7 @@ pub struct LabelArgs {
     pub remove_host_tags: Vec<String>,
 }
 
-pub fn label(global: &GlobalOptions, args: LabelArgs) -> Result<()> {
+pub fn label(global: &RunOptions, args: LabelArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     format.reject_template("label")?;
     let mut labels = BTreeMap::new();

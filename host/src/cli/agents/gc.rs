@@ -3,9 +3,9 @@
 use super::{print_json, print_jsonl};
 use crate::agents::discovery;
 use crate::agents::gc;
-use crate::cli::GlobalOptions;
 use crate::error::{ExitCode, MngrError, Result};
 use crate::output::{OutputFormat, render_template};
+use crate::run_options::RunOptions;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -28,11 +28,11 @@ pub struct GcArgs {
     pub dry_run: bool,
 }
 
-pub fn run(global: &GlobalOptions, args: GcArgs) -> Result<()> {
+pub fn run(global: &RunOptions, args: GcArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     let app = super::load(global)?;
-    let providers = discovery::select_providers(&app, &args.providers)?;
-    let found = discovery::discover(&app, &providers);
+    let providers = app.select_providers(&args.providers)?;
+    let found = discovery::discover(&app.settings, &providers);
     let mut removed = Vec::new();
     let mut kept = Vec::new();
     let mut errors: Vec<String> = found

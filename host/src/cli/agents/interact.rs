@@ -5,10 +5,10 @@ use super::{print_json, print_jsonl, read_targets, resolve};
 use crate::agents::discovery::AgentView;
 use crate::agents::host::Host;
 use crate::agents::lifecycle::{self, session_name};
-use crate::agents::shell::quote;
-use crate::cli::GlobalOptions;
 use crate::error::{ExitCode, MngrError, Result};
 use crate::output::{OutputFormat, render_template};
+use crate::run_options::RunOptions;
+use crate::shell::quote;
 use clap::Args;
 use std::io::{IsTerminal, Read};
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub fn attach(host: &Host, session: &str) -> Result<()> {
     }
 }
 
-pub fn connect(global: &GlobalOptions, args: ConnectArgs) -> Result<()> {
+pub fn connect(global: &RunOptions, args: ConnectArgs) -> Result<()> {
     let app = super::load(global)?;
     let (found, idx) = resolve(&app, std::slice::from_ref(&args.agent))?;
     let agent = &found.agents[idx[0]];
@@ -100,7 +100,7 @@ pub struct ExecArgs {
     pub no_start: bool,
 }
 
-pub fn exec(global: &GlobalOptions, args: ExecArgs) -> Result<()> {
+pub fn exec(global: &RunOptions, args: ExecArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     let (command, positional) = args.args.split_last().expect("required");
     let targets = read_targets(positional, &args.agents)?;
@@ -241,7 +241,7 @@ pub struct MessageArgs {
     pub message_file: Option<std::path::PathBuf>,
 }
 
-pub fn message(global: &GlobalOptions, args: MessageArgs) -> Result<()> {
+pub fn message(global: &RunOptions, args: MessageArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     format.reject_template("message")?;
     let agents_from_stdin = args.agents.iter().any(|a| a == "-");
@@ -358,7 +358,7 @@ pub struct CaptureArgs {
     pub full: bool,
 }
 
-pub fn capture(global: &GlobalOptions, args: CaptureArgs) -> Result<()> {
+pub fn capture(global: &RunOptions, args: CaptureArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     format.reject_template("capture")?;
     let app = super::load(global)?;

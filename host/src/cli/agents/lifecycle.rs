@@ -7,9 +7,9 @@ use crate::agents::host::Host;
 use crate::agents::lifecycle::{self, session_name};
 use crate::agents::{probe, workdir};
 use crate::app::App;
-use crate::cli::GlobalOptions;
 use crate::error::{ExitCode, MngrError, Result};
 use crate::output::{OutputFormat, render_template};
+use crate::run_options::RunOptions;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -91,7 +91,7 @@ fn targets(agents: &[String], more: &[String]) -> Result<Vec<String>> {
 
 /// Settings, providers and the named agents; `None` when stdin named none.
 fn load_targets(
-    global: &GlobalOptions,
+    global: &RunOptions,
     agents: &[String],
     more: &[String],
 ) -> Result<Option<(App, Discovery, Vec<usize>)>> {
@@ -113,7 +113,7 @@ fn print_dry_run(verb: &str, agents: &[&AgentView]) {
 
 /// Print the names a command acted on, in the chosen format.
 fn report(
-    global: &GlobalOptions,
+    global: &RunOptions,
     verb: &str,
     key: &str,
     event: &str,
@@ -150,7 +150,7 @@ fn report(
     }
 }
 
-pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<()> {
+pub fn stop(global: &RunOptions, args: StopArgs) -> Result<()> {
     let Some((app, found, idx)) = load_targets(global, &args.agents, &args.more)? else {
         return Ok(());
     };
@@ -217,7 +217,7 @@ pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<()> {
+pub fn start(global: &RunOptions, args: StartArgs) -> Result<()> {
     let Some((app, found, idx)) = load_targets(global, &args.agents, &args.more)? else {
         return Ok(());
     };
@@ -301,7 +301,7 @@ pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn destroy(global: &GlobalOptions, args: DestroyArgs) -> Result<()> {
+pub fn destroy(global: &RunOptions, args: DestroyArgs) -> Result<()> {
     let targets = targets(&args.agents, &args.more)?;
     if targets.is_empty() {
         return Ok(());

@@ -3,11 +3,11 @@
 use super::agent_json;
 use crate::agents::discovery::{self, Discovery, HostView, UnreadableAgent};
 use crate::agents::state::AgentState;
-use crate::cli::GlobalOptions;
 use crate::error::{ExitCode, MngrError, Result};
 use crate::output::{
     OutputFormat, compare_values, display_value, field, print_table, render_template,
 };
+use crate::run_options::RunOptions;
 use clap::Args;
 use std::io::{BufRead, IsTerminal};
 
@@ -293,7 +293,7 @@ fn filter(args: &ListArgs, stdin_names: &[String]) -> Result<impl Fn(&serde_json
     })
 }
 
-pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
+pub fn run(global: &RunOptions, args: ListArgs) -> Result<()> {
     let mut format = OutputFormat::parse(&global.format);
     if args.ids || args.addrs {
         if format != OutputFormat::Human {
@@ -325,8 +325,8 @@ pub fn run(global: &GlobalOptions, args: ListArgs) -> Result<()> {
     };
     let keep = filter(&args, &stdin_names)?;
     let app = super::load(global)?;
-    let providers = discovery::select_providers(&app, &args.providers)?;
-    let found = discovery::discover(&app, &providers);
+    let providers = app.select_providers(&args.providers)?;
+    let found = discovery::discover(&app.settings, &providers);
     let mut errors: Vec<serde_json::Value> = found
         .errors
         .iter()

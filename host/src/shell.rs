@@ -1,4 +1,5 @@
-//! Quoting values into POSIX shell scripts run on hosts.
+//! Quoting values into POSIX shell scripts run on hosts: the one quoting function of the host
+//! (agents build scripts with it, transports wrap them in `sh -c` with it).
 
 /// Quote `s` as one shell word: bare when safe, else single quotes.
 pub fn quote(s: &str) -> String {
