@@ -10,12 +10,15 @@ use std::collections::BTreeMap;
 /// A snapshot of the host's filesystem, as the host record lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostSnapshot {
+    /// The provider's snapshot id ([`crate::SnapshotInfo::id`]).
     pub id: String,
+    /// The snapshot's name.
     #[serde(default)]
     pub name: String,
     /// ISO-8601 UTC.
     #[serde(default)]
     pub created_at: String,
+    /// Keys other mngr versions wrote that this one does not know, kept on rewrite.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -37,42 +40,61 @@ pub struct GeneratedBranch {
 /// `<host_dir>/data.json`, the certified host record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostData {
+    /// The activity watcher stops the host after this many seconds without activity.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_seconds: u64,
+    /// UPPERCASE names of the activity that keeps the host up (USER, AGENT, SSH, CREATE,
+    /// START, BOOT, PROCESS); empty never stops it.
     #[serde(default = "default_activity_sources")]
     pub activity_sources: Vec<String>,
+    /// When the record was first written (ISO-8601 UTC).
     pub created_at: String,
+    /// When the record was last written; [`HostData::to_json`] sets it.
     pub updated_at: String,
+    /// The activity watcher stops the host this many seconds after boot, active or not.
     #[serde(default)]
     pub max_host_age: Option<u64>,
+    /// Data plugins keep about the host, one object per plugin name.
     #[serde(default)]
     pub plugin: Map<String, Value>,
+    /// The image the host was made from.
     #[serde(default)]
     pub image: Option<String>,
     /// Work dirs mngr made on this host (worktrees, copies), sorted. gc removes the ones no
     /// agent uses.
     #[serde(default)]
     pub generated_work_dirs: Vec<String>,
+    /// Source copies mngr made on this host for agents.
     #[serde(default)]
     pub generated_source_dirs: Vec<String>,
     /// Branches mngr made for worktree agents in repositories on this machine, recorded before
     /// they are made, sorted. gc deletes the ones no agent uses that hold no commit of their own.
     #[serde(default)]
     pub generated_branches: Vec<GeneratedBranch>,
+    /// The host's id ([`crate::HostId`] as text).
     pub host_id: String,
+    /// The host's name.
     pub host_name: String,
+    /// The host's user tags.
     #[serde(default)]
     pub user_tags: BTreeMap<String, String>,
+    /// The host's snapshots, as the provider last listed them.
     #[serde(default)]
     pub snapshots: Vec<HostSnapshot>,
+    /// The prefix of the host's agents' tmux sessions; the activity watcher counts them.
     #[serde(default)]
     pub tmux_session_prefix: Option<String>,
+    /// Why the host last stopped (`PAUSED`, `STOPPED`, `DESTROYED`), as in
+    /// [`crate::HostRecord::stop_reason`].
     #[serde(default)]
     pub stop_reason: Option<String>,
+    /// Why the host failed to build or start.
     #[serde(default)]
     pub failure_reason: Option<String>,
+    /// The output of a failed build, for the user to read.
     #[serde(default)]
     pub build_log: Option<String>,
+    /// Keys other mngr versions wrote that this one does not know, kept on rewrite.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -89,6 +111,8 @@ fn default_activity_sources() -> Vec<String> {
 }
 
 impl HostData {
+    /// The record of a new host, with the default idle settings and both times now. A
+    /// provider writes it to `<host_dir>/data.json` when it provisions the host.
     pub fn new(host_id: &str, host_name: &str, prefix: &str) -> HostData {
         let now = now();
         HostData {
@@ -128,6 +152,7 @@ impl HostData {
         bytes
     }
 
+    /// Read a `data.json`; the error is serde's description of what is malformed.
     pub fn parse(bytes: &[u8]) -> Result<HostData, String> {
         let mut data: HostData = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         data.extra.remove("idle_mode");
