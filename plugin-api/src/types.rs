@@ -240,14 +240,51 @@ pub struct FlagSpec {
     pub help: String,
 }
 
+/// The type of a backend configuration key's value ([`ConfigField::value_type`]), as
+/// snake_case strings on the wire (`string`, `string_list`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigValueType {
+    /// Text.
+    String,
+    /// A whole number.
+    Integer,
+    /// A number.
+    Float,
+    /// `true` or `false`.
+    Bool,
+    /// A list of strings.
+    StringList,
+    /// A table (a JSON object) of its own keys.
+    Table,
+    /// A type a newer release names that this one does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ConfigValueType {
+    /// The wire form (`string`, `string_list`, ...), the same string serde writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigValueType::String => "string",
+            ConfigValueType::Integer => "integer",
+            ConfigValueType::Float => "float",
+            ConfigValueType::Bool => "bool",
+            ConfigValueType::StringList => "string_list",
+            ConfigValueType::Table => "table",
+            ConfigValueType::Unknown => "unknown",
+        }
+    }
+}
+
 /// One key of a backend's configuration table, described for users. It describes the key
 /// only: the backend still parses and checks the table itself in `build_instance`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigField {
     /// The key.
     pub name: String,
-    /// `string`, `integer`, `float`, `bool`, `string_list`, `table`.
-    pub value_type: String,
+    /// The type its value must have.
+    pub value_type: ConfigValueType,
     /// One line saying what the key does.
     pub help: String,
     /// The value used when the key is absent, if there is one.
@@ -290,5 +327,40 @@ impl BackendDescription {
             start_args_help: String::new(),
             create_flags: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_value_types_keep_their_wire_strings() {
+        let all = [
+            ConfigValueType::String,
+            ConfigValueType::Integer,
+            ConfigValueType::Float,
+            ConfigValueType::Bool,
+            ConfigValueType::StringList,
+            ConfigValueType::Table,
+            ConfigValueType::Unknown,
+        ];
+        for ty in all {
+            let json = serde_json::to_value(ty).unwrap();
+            assert_eq!(json, serde_json::Value::from(ty.as_str()));
+            assert_eq!(serde_json::from_value::<ConfigValueType>(json).unwrap(), ty);
+        }
+        // What a plugin built before the enum sends, and a type from a newer release.
+        let old: ConfigField =
+            serde_json::from_str(r#"{"name":"volumes","value_type":"string_list","help":"h"}"#)
+                .unwrap();
+        assert_eq!(old.value_type, ConfigValueType::StringList);
+        assert_eq!(
+            serde_json::to_value(&old).unwrap()["value_type"],
+            "string_list"
+        );
+        let newer: ConfigField =
+            serde_json::from_str(r#"{"name":"ttl","value_type":"duration","help":"h"}"#).unwrap();
+        assert_eq!(newer.value_type, ConfigValueType::Unknown);
     }
 }
