@@ -3,6 +3,7 @@
 //! reads it. Unknown keys written by other versions are kept on rewrite.
 
 use crate::time;
+use crate::types::StopReason;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -84,10 +85,9 @@ pub struct HostData {
     /// The prefix of the host's agents' tmux sessions; the activity watcher counts them.
     #[serde(default)]
     pub tmux_session_prefix: Option<String>,
-    /// Why the host last stopped (`PAUSED`, `STOPPED`, `DESTROYED`), as in
-    /// [`crate::HostRecord::stop_reason`].
+    /// Why the host last stopped, as in [`crate::HostRecord::stop_reason`].
     #[serde(default)]
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<StopReason>,
     /// Why the host failed to build or start.
     #[serde(default)]
     pub failure_reason: Option<String>,
@@ -214,5 +214,18 @@ mod tests {
         let data = HostData::parse(json.as_bytes()).unwrap();
         assert_eq!(data.snapshots[0].name, "first");
         assert_eq!(data.snapshots[0].extra["size"], 3);
+    }
+
+    #[test]
+    fn a_stop_reason_this_version_does_not_know_survives_a_rewrite() {
+        let json = r#"{"host_id":"h","host_name":"n","created_at":"c","updated_at":"u",
+            "stop_reason":"HIBERNATED"}"#;
+        let mut data = HostData::parse(json.as_bytes()).unwrap();
+        let value: Value = serde_json::from_slice(&data.to_json()).unwrap();
+        assert_eq!(value["stop_reason"], "HIBERNATED");
+        let paused = r#"{"host_id":"h","host_name":"n","created_at":"c","updated_at":"u",
+            "stop_reason":"PAUSED"}"#;
+        let data = HostData::parse(paused.as_bytes()).unwrap();
+        assert_eq!(data.stop_reason, Some(StopReason::Paused));
     }
 }

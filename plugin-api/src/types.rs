@@ -75,6 +75,54 @@ impl HostState {
     }
 }
 
+/// Why a host stopped, as UPPERCASE strings on the wire (`PAUSED`, `STOPPED`, `DESTROYED`).
+/// Unlike the other closed sets, the unknown variant keeps its text: the reason is also stored
+/// in `data.json`, and a rewrite must not lose what another mngr version wrote there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum StopReason {
+    /// Stopped by its idle watcher ([`HostState::Paused`]).
+    Paused,
+    /// Stopped by the user, or because no agent was left ([`HostState::Stopped`]).
+    Stopped,
+    /// Destroyed ([`HostState::Destroyed`]).
+    Destroyed,
+    /// A reason a newer release writes that this one does not know, as written.
+    Other(String),
+}
+
+impl StopReason {
+    /// The wire form (`PAUSED`, ...), the same string serde writes.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StopReason::Paused => "PAUSED",
+            StopReason::Stopped => "STOPPED",
+            StopReason::Destroyed => "DESTROYED",
+            StopReason::Other(text) => text,
+        }
+    }
+}
+
+impl From<String> for StopReason {
+    fn from(text: String) -> Self {
+        match text.as_str() {
+            "PAUSED" => StopReason::Paused,
+            "STOPPED" => StopReason::Stopped,
+            "DESTROYED" => StopReason::Destroyed,
+            _ => StopReason::Other(text),
+        }
+    }
+}
+
+impl From<StopReason> for String {
+    fn from(reason: StopReason) -> Self {
+        match reason {
+            StopReason::Other(text) => text,
+            known => known.as_str().to_string(),
+        }
+    }
+}
+
 /// What a provider knows about one host, cheaply (without connecting to it). `get_host`,
 /// `discover_hosts`, `create_host`, `start_host` and `rename_host` return it; the host lists
 /// and addresses hosts by it, so it must come from the provider's own records or API, never
@@ -99,9 +147,9 @@ pub struct HostRecord {
     /// ISO-8601 UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    /// Why the host stopped: `PAUSED` (idle), `STOPPED` (user), `DESTROYED`; absent if running or crashed.
+    /// Why the host stopped; absent if running or crashed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<StopReason>,
     /// One line saying why a `Failed` or `Crashed` host failed, for the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
@@ -362,5 +410,20 @@ mod tests {
         let newer: ConfigField =
             serde_json::from_str(r#"{"name":"ttl","value_type":"duration","help":"h"}"#).unwrap();
         assert_eq!(newer.value_type, ConfigValueType::Unknown);
+    }
+
+    #[test]
+    fn stop_reasons_keep_their_wire_strings_and_unknown_text() {
+        for (text, reason) in [
+            ("PAUSED", StopReason::Paused),
+            ("STOPPED", StopReason::Stopped),
+            ("DESTROYED", StopReason::Destroyed),
+            ("HIBERNATED", StopReason::Other("HIBERNATED".to_string())),
+        ] {
+            let read: StopReason = serde_json::from_value(serde_json::Value::from(text)).unwrap();
+            assert_eq!(read, reason);
+            assert_eq!(read.as_str(), text);
+            assert_eq!(serde_json::to_value(&read).unwrap(), text);
+        }
     }
 }
