@@ -3,7 +3,7 @@
 //! reads it. Unknown keys written by other versions are kept on rewrite.
 
 use crate::time;
-use crate::types::StopReason;
+use crate::types::{ActivitySource, StopReason};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -44,10 +44,9 @@ pub struct HostData {
     /// The activity watcher stops the host after this many seconds without activity.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_seconds: u64,
-    /// UPPERCASE names of the activity that keeps the host up (USER, AGENT, SSH, CREATE,
-    /// START, BOOT, PROCESS); empty never stops it.
+    /// The kinds of activity that keep the host up; empty never stops it.
     #[serde(default = "default_activity_sources")]
-    pub activity_sources: Vec<String>,
+    pub activity_sources: Vec<ActivitySource>,
     /// When the record was first written (ISO-8601 UTC).
     pub created_at: String,
     /// When the record was last written; [`HostData::to_json`] sets it.
@@ -103,10 +102,10 @@ fn default_idle_timeout() -> u64 {
     3600
 }
 
-fn default_activity_sources() -> Vec<String> {
+fn default_activity_sources() -> Vec<ActivitySource> {
     ["USER", "AGENT", "SSH", "CREATE", "START", "BOOT"]
         .iter()
-        .map(|s| s.to_string())
+        .map(|s| ActivitySource::from(s.to_string()))
         .collect()
 }
 
@@ -161,8 +160,8 @@ impl HostData {
 }
 
 /// The idle mode named by a set of activity sources.
-pub fn idle_mode(sources: &[String]) -> &'static str {
-    let mut set: Vec<&str> = sources.iter().map(String::as_str).collect();
+pub fn idle_mode(sources: &[ActivitySource]) -> &'static str {
+    let mut set: Vec<&str> = sources.iter().map(ActivitySource::as_str).collect();
     set.sort();
     set.dedup();
     let is = |names: &[&str]| {

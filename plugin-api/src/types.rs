@@ -75,53 +75,83 @@ impl HostState {
     }
 }
 
-/// Why a host stopped, as UPPERCASE strings on the wire (`PAUSED`, `STOPPED`, `DESTROYED`).
-/// Unlike the other closed sets, the unknown variant keeps its text: the reason is also stored
-/// in `data.json`, and a rewrite must not lose what another mngr version wrote there.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
-pub enum StopReason {
-    /// Stopped by its idle watcher ([`HostState::Paused`]).
-    Paused,
-    /// Stopped by the user, or because no agent was left ([`HostState::Stopped`]).
-    Stopped,
-    /// Destroyed ([`HostState::Destroyed`]).
-    Destroyed,
-    /// A reason a newer release writes that this one does not know, as written.
-    Other(String),
+/// An enum over a closed set of wire strings whose unknown values keep their text (`Other`):
+/// these values are also stored in `data.json`, and a rewrite must not lose what another mngr
+/// version wrote there.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+            /// A value a newer release writes that this one does not know, as written.
+            Other(String),
+        }
+
+        impl $name {
+            /// The wire form, the same string serde writes.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Other(text) => text,
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                match text.as_str() {
+                    $($text => $name::$variant,)*
+                    _ => $name::Other(text),
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                match value {
+                    $name::Other(text) => text,
+                    known => known.as_str().to_string(),
+                }
+            }
+        }
+    };
 }
 
-impl StopReason {
-    /// The wire form (`PAUSED`, ...), the same string serde writes.
-    pub fn as_str(&self) -> &str {
-        match self {
-            StopReason::Paused => "PAUSED",
-            StopReason::Stopped => "STOPPED",
-            StopReason::Destroyed => "DESTROYED",
-            StopReason::Other(text) => text,
-        }
+text_enum!(
+    /// Why a host stopped, as UPPERCASE strings on the wire (`PAUSED`, `STOPPED`, `DESTROYED`).
+    StopReason {
+        /// Stopped by its idle watcher ([`HostState::Paused`]).
+        Paused = "PAUSED",
+        /// Stopped by the user, or because no agent was left ([`HostState::Stopped`]).
+        Stopped = "STOPPED",
+        /// Destroyed ([`HostState::Destroyed`]).
+        Destroyed = "DESTROYED",
     }
-}
+);
 
-impl From<String> for StopReason {
-    fn from(text: String) -> Self {
-        match text.as_str() {
-            "PAUSED" => StopReason::Paused,
-            "STOPPED" => StopReason::Stopped,
-            "DESTROYED" => StopReason::Destroyed,
-            _ => StopReason::Other(text),
-        }
+text_enum!(
+    /// A kind of activity that keeps a host up, as UPPERCASE strings on the wire. The activity
+    /// watcher a provider installs stops the host when none of the chosen kinds happened for
+    /// the idle timeout.
+    ActivitySource {
+        /// Someone typed into or attached to an agent's session.
+        User = "USER",
+        /// An agent reported it was working.
+        Agent = "AGENT",
+        /// An SSH connection to the host.
+        Ssh = "SSH",
+        /// An agent was created.
+        Create = "CREATE",
+        /// An agent was started.
+        Start = "START",
+        /// The host booted.
+        Boot = "BOOT",
+        /// An agent's process is still running.
+        Process = "PROCESS",
     }
-}
-
-impl From<StopReason> for String {
-    fn from(reason: StopReason) -> Self {
-        match reason {
-            StopReason::Other(text) => text,
-            known => known.as_str().to_string(),
-        }
-    }
-}
+);
 
 /// What a provider knows about one host, cheaply (without connecting to it). `get_host`,
 /// `discover_hosts`, `create_host`, `start_host` and `rename_host` return it; the host lists
@@ -226,8 +256,8 @@ pub struct SnapshotInfo {
 pub struct HostLifecycle {
     /// Stop the host after this long without activity.
     pub idle_timeout_seconds: Option<u64>,
-    /// UPPERCASE activity source names (USER, AGENT, SSH, CREATE, START, BOOT, PROCESS).
-    pub activity_sources: Option<Vec<String>>,
+    /// The kinds of activity that keep the host up.
+    pub activity_sources: Option<Vec<ActivitySource>>,
 }
 
 /// Everything `create_host` needs. Fields this provider cannot honour are refused with
@@ -425,5 +455,23 @@ mod tests {
             assert_eq!(read.as_str(), text);
             assert_eq!(serde_json::to_value(&read).unwrap(), text);
         }
+    }
+
+    #[test]
+    fn activity_sources_keep_their_wire_strings_and_unknown_text() {
+        let json = r#"{"activity_sources":["USER","AGENT","SSH","CREATE","START","BOOT","PROCESS","GPU"]}"#;
+        let lifecycle: HostLifecycle = serde_json::from_str(json).unwrap();
+        let sources = lifecycle.activity_sources.clone().unwrap();
+        assert_eq!(sources[0], ActivitySource::User);
+        assert_eq!(sources[6], ActivitySource::Process);
+        assert_eq!(sources[7], ActivitySource::Other("GPU".to_string()));
+        assert_eq!(
+            serde_json::to_value(&lifecycle).unwrap(),
+            serde_json::from_str::<serde_json::Value>(&format!(
+                r#"{{"idle_timeout_seconds":null,{}"#,
+                &json[1..]
+            ))
+            .unwrap()
+        );
     }
 }
