@@ -39,11 +39,13 @@ pub enum HostState {
     Running,
     /// Shutting down after a stop request.
     Stopping,
-    /// Stopped on request, filesystem kept; `start_host` can bring it back.
+    /// Stopped on request or because no agent was left, filesystem kept; `start_host` can
+    /// bring it back.
     Stopped,
     /// Stopped by its idle watcher, filesystem kept; `start_host` can bring it back.
     Paused,
-    /// Ended without a stop request (its main process died); say why in `failure_reason`.
+    /// Ended without a stop request (its main process died); say why in `failure_reason`
+    /// if known.
     Crashed,
     /// Could not be built or started; say why in `failure_reason`.
     Failed,
@@ -180,7 +182,7 @@ pub struct HostRecord {
     /// Why the host stopped; absent if running or crashed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<StopReason>,
-    /// One line saying why a `Failed` or `Crashed` host failed, for the user.
+    /// One line saying why a `Failed` (or, if known, a `Crashed`) host failed, for the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// The directory on the host where mngr keeps its records (`$MNGR_HOST_DIR`).
