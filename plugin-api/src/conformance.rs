@@ -81,6 +81,7 @@ pub struct Suite<'a> {
 type Check<'a> = (&'static str, fn(&Suite<'a>) -> CheckResult);
 
 impl<'a> Suite<'a> {
+    /// The suite for `instance`, creating hosts with [`basic_request`].
     pub fn new(instance: &'a dyn ProviderInstance) -> Self {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         Suite {

@@ -38,6 +38,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The wire form (`not_found`, ...), the same string serde writes.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::NotFound => "not_found",
@@ -60,7 +61,9 @@ impl ErrorKind {
 /// An error returned by a provider backend or instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderError {
+    /// What went wrong, coarsely; decides the exit code and wording the user sees.
     pub kind: ErrorKind,
+    /// One line for the user saying what failed, naming the host or resource (no secrets).
     pub message: String,
     /// Whether trying the same call again may succeed.
     #[serde(default)]
@@ -73,9 +76,12 @@ pub struct ProviderError {
     pub hint: Option<String>,
 }
 
+/// What every provider call returns.
 pub type ProviderResult<T> = Result<T, ProviderError>;
 
 impl ProviderError {
+    /// An error of `kind`, not retryable, without details or hint; add them with the
+    /// `with_*` and [`retryable`](Self::retryable) methods.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ProviderError {
             kind,
@@ -85,35 +91,45 @@ impl ProviderError {
             hint: None,
         }
     }
+    /// [`ErrorKind::NotFound`].
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotFound, message)
     }
+    /// [`ErrorKind::AlreadyExists`].
     pub fn already_exists(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::AlreadyExists, message)
     }
+    /// [`ErrorKind::InvalidConfig`]; name the key and the value expected.
     pub fn invalid_config(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidConfig, message)
     }
+    /// [`ErrorKind::InvalidInput`]; name the argument and what would be accepted.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidInput, message)
     }
+    /// [`ErrorKind::Unsupported`].
     pub fn unsupported(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unsupported, message)
     }
+    /// [`ErrorKind::Unavailable`], marked retryable.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unavailable, message).retryable()
     }
+    /// [`ErrorKind::Internal`]: a bug or a state the provider did not expect.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
+    /// Add the sentence telling the user what to do next.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
+    /// Add structured details (a JSON value), such as what a failed destroy left behind.
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = details;
         self
     }
+    /// Mark the error as one a retry of the same call may not repeat.
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
         self

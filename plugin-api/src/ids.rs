@@ -3,6 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 
+/// A name or id that breaks the rules, with a message that says which rule and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameError(pub String);
 
@@ -90,10 +91,12 @@ macro_rules! string_newtype {
         pub struct $name(String);
 
         impl $name {
+            /// Check `raw` against the rules and wrap it; the error says which rule it breaks.
             pub fn parse(raw: &str) -> Result<Self, NameError> {
                 let f: fn(&str) -> Result<String, NameError> = $validate;
                 f(raw).map($name)
             }
+            /// The text, as it goes on the wire.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -151,12 +154,14 @@ string_newtype!(
 );
 
 impl HostId {
+    /// A new random id; a provider calls this once per host it creates.
     pub fn generate() -> Self {
         HostId(format!("host-{}", uuid::Uuid::new_v4().simple()))
     }
 }
 
 impl AgentId {
+    /// A new random id for an agent.
     pub fn generate() -> Self {
         AgentId(format!("agent-{}", uuid::Uuid::new_v4().simple()))
     }

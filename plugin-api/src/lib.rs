@@ -6,6 +6,8 @@
 //! one macro; the FFI layer (the only place `abi_stable` appears) carries them across the
 //! shared-library boundary.
 
+#![deny(missing_docs)]
+
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;

@@ -25,25 +25,41 @@ pub struct Capabilities {
     pub destroy_hosts: bool,
 }
 
-/// Host states, as UPPERCASE strings on the wire.
+/// Host states, as UPPERCASE strings on the wire. A provider reports the state it observes
+/// now; the host decides from it whether a host can be reached (`Running`), started again
+/// (`Stopped`, `Paused`) or only listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum HostState {
+    /// Its image or filesystem is still being made; not reachable yet.
     Building,
+    /// Made and booting (sshd not answering yet).
     Starting,
+    /// Up: [`crate::ProviderInstance::host_access`] must return a working way in.
     Running,
+    /// Shutting down after a stop request.
     Stopping,
+    /// Stopped on request or because no agent was left, filesystem kept; `start_host` can
+    /// bring it back.
     Stopped,
+    /// Stopped by its idle watcher, filesystem kept; `start_host` can bring it back.
     Paused,
+    /// Ended without a stop request (its main process died); say why in `failure_reason`
+    /// if known.
     Crashed,
+    /// Could not be built or started; say why in `failure_reason`.
     Failed,
+    /// Gone: only listed when `discover_hosts` is asked to include destroyed hosts.
     Destroyed,
+    /// The provider cannot see the host's state because its credentials were refused.
     Unauthenticated,
+    /// A state a newer plugin sends that this host does not know; treated as not reachable.
     #[serde(other)]
     Unknown,
 }
 
 impl HostState {
+    /// The wire form (`RUNNING`, ...), also what `mngr list` shows.
     pub fn as_str(self) -> &'static str {
         match self {
             HostState::Building => "BUILDING",
@@ -61,24 +77,112 @@ impl HostState {
     }
 }
 
-/// What a provider knows about one host, cheaply (without connecting to it).
+/// An enum over a closed set of wire strings whose unknown values keep their text (`Other`):
+/// these values are also stored in `data.json`, and a rewrite must not lose what another mngr
+/// version wrote there.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+            /// A value a newer release writes that this one does not know, as written.
+            Other(String),
+        }
+
+        impl $name {
+            /// The wire form, the same string serde writes.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Other(text) => text,
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                match text.as_str() {
+                    $($text => $name::$variant,)*
+                    _ => $name::Other(text),
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                match value {
+                    $name::Other(text) => text,
+                    known => known.as_str().to_string(),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Why a host stopped, as UPPERCASE strings on the wire (`PAUSED`, `STOPPED`, `DESTROYED`).
+    StopReason {
+        /// Stopped by its idle watcher ([`HostState::Paused`]).
+        Paused = "PAUSED",
+        /// Stopped by the user, or because no agent was left ([`HostState::Stopped`]).
+        Stopped = "STOPPED",
+        /// Destroyed ([`HostState::Destroyed`]).
+        Destroyed = "DESTROYED",
+    }
+);
+
+text_enum!(
+    /// A kind of activity that keeps a host up, as UPPERCASE strings on the wire. The activity
+    /// watcher a provider installs stops the host when none of the chosen kinds happened for
+    /// the idle timeout.
+    ActivitySource {
+        /// Someone typed into or attached to an agent's session.
+        User = "USER",
+        /// An agent reported it was working.
+        Agent = "AGENT",
+        /// An SSH connection to the host.
+        Ssh = "SSH",
+        /// An agent was created.
+        Create = "CREATE",
+        /// An agent was started.
+        Start = "START",
+        /// The host booted.
+        Boot = "BOOT",
+        /// An agent's process is still running.
+        Process = "PROCESS",
+    }
+);
+
+/// What a provider knows about one host, cheaply (without connecting to it). `get_host`,
+/// `discover_hosts`, `create_host`, `start_host` and `rename_host` return it; the host lists
+/// and addresses hosts by it, so it must come from the provider's own records or API, never
+/// from a connection to the host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostRecord {
+    /// The host's id, chosen by the provider with [`HostId::generate`] when it creates the
+    /// host and never changed afterwards.
     pub id: HostId,
+    /// The host's name, unique among this instance's hosts that are not destroyed.
     pub name: HostName,
     /// The provider instance that owns the host.
     pub provider: String,
+    /// The state observed now.
     pub state: HostState,
+    /// The image (or template) the host was made from, if the provider has such a notion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The host's user tags (`mngr create --tag K=V`), as stored by the provider.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// ISO-8601 UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    /// Why the host stopped: `PAUSED` (idle), `STOPPED` (user), `DESTROYED`; absent if running or crashed.
+    /// Why the host stopped; absent if running or crashed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<StopReason>,
+    /// One line saying why a `Failed` (or, if known, a `Crashed`) host failed, for the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// The directory on the host where mngr keeps its records (`$MNGR_HOST_DIR`).
@@ -100,7 +204,10 @@ pub struct HostRecord {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HostAccess {
     /// This machine: commands run directly.
-    Local { host_dir: String },
+    Local {
+        /// The directory on this machine where mngr keeps the host's records.
+        host_dir: String,
+    },
     /// Over SSH, with a host key pinned before the first connection.
     Ssh(SshEndpoint),
 }
@@ -108,13 +215,17 @@ pub enum HostAccess {
 /// An SSH endpoint with everything needed to connect without trusting on first use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SshEndpoint {
+    /// Host name or IP address the host binary connects to.
     pub address: String,
+    /// TCP port of the host's sshd.
     pub port: u16,
+    /// The login user (agents run as this user).
     pub user: String,
     /// Path of the client private key (mode 0600) on this machine.
     pub private_key_path: String,
     /// The host's public key in OpenSSH format (`ssh-ed25519 AAAA...`), pinned.
     pub host_public_key: String,
+    /// The directory on the host where mngr keeps its records (`$MNGR_HOST_DIR`).
     pub host_dir: String,
     /// Quicker ways to the same sshd, tried in order before `address:port`, each with a short
     /// connect timeout: for example a container's own address when the Docker daemon runs on
@@ -127,36 +238,47 @@ pub struct SshEndpoint {
 /// One network route to an SSH server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SshRoute {
+    /// Host name or IP address.
     pub address: String,
+    /// TCP port.
     pub port: u16,
 }
 
-/// One snapshot of a host's filesystem.
+/// One snapshot of a host's filesystem, as `create_snapshot` and `list_snapshots` report it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotInfo {
+    /// The provider's id for the snapshot; `start_host` and `delete_snapshot` receive it.
     pub id: String,
+    /// The name the user gave, or one the provider chose.
     pub name: String,
     /// ISO-8601 UTC.
     pub created_at: String,
+    /// The snapshot's size, if the provider knows it cheaply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
 }
 
-/// Idle detection settings for a new host.
+/// Idle detection settings for a new host. A provider writes them into the new host's
+/// `data.json` (see [`crate::host_data::HostData`]); `None` keeps the default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HostLifecycle {
+    /// Stop the host after this long without activity.
     pub idle_timeout_seconds: Option<u64>,
-    /// UPPERCASE activity source names (USER, AGENT, SSH, CREATE, START, BOOT, PROCESS).
-    pub activity_sources: Option<Vec<String>>,
+    /// The kinds of activity that keep the host up.
+    pub activity_sources: Option<Vec<ActivitySource>>,
 }
 
-/// Everything `create_host` needs.
+/// Everything `create_host` needs. Fields this provider cannot honour are refused with
+/// `InvalidInput` (an image for a provider without images, say), not ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateHostRequest {
+    /// The new host's name.
     pub name: HostName,
+    /// The image (or template) to make the host from; `None` means the provider's default.
     #[serde(default)]
     pub image: Option<String>,
+    /// User tags to store with the host and report in its [`HostRecord`].
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// `-b` arguments, passed through to the backend's build step.
@@ -171,6 +293,7 @@ pub struct CreateHostRequest {
     /// Values of the provider-specific flags this backend registered (`--gpu h100` => `{"gpu": "h100"}`).
     #[serde(default)]
     pub flags: BTreeMap<String, serde_json::Value>,
+    /// Idle detection settings to provision.
     #[serde(default)]
     pub lifecycle: HostLifecycle,
     /// Extra public keys to authorize on the host.
@@ -182,45 +305,99 @@ pub struct CreateHostRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueType {
+    /// Any text.
     String,
+    /// A whole number (JSON integer).
     Integer,
+    /// A number (JSON number).
     Float,
     /// A switch: present means `true`.
     Bool,
 }
 
 /// A provider-specific flag the backend adds to `mngr create` (such as `--gpu` or `--memory`).
+/// Its value reaches `create_host` in [`CreateHostRequest::flags`] under `name`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagSpec {
     /// Long flag name without dashes.
     pub name: String,
+    /// How the host parses the value before passing it on.
     pub value_type: ValueType,
+    /// One line for `mngr create --help`.
     pub help: String,
 }
 
-/// One key of a backend's configuration table.
+/// The type of a backend configuration key's value ([`ConfigField::value_type`]), as
+/// snake_case strings on the wire (`string`, `string_list`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigValueType {
+    /// Text.
+    String,
+    /// A whole number.
+    Integer,
+    /// A number.
+    Float,
+    /// `true` or `false`.
+    Bool,
+    /// A list of strings.
+    StringList,
+    /// A table (a JSON object) of its own keys.
+    Table,
+    /// A type a newer release names that this one does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ConfigValueType {
+    /// The wire form (`string`, `string_list`, ...), the same string serde writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigValueType::String => "string",
+            ConfigValueType::Integer => "integer",
+            ConfigValueType::Float => "float",
+            ConfigValueType::Bool => "bool",
+            ConfigValueType::StringList => "string_list",
+            ConfigValueType::Table => "table",
+            ConfigValueType::Unknown => "unknown",
+        }
+    }
+}
+
+/// One key of a backend's configuration table, described for users. It describes the key
+/// only: the backend still parses and checks the table itself in `build_instance`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigField {
+    /// The key.
     pub name: String,
-    /// `string`, `integer`, `float`, `bool`, `string_list`, `table`.
-    pub value_type: String,
+    /// The type its value must have.
+    pub value_type: ConfigValueType,
+    /// One line saying what the key does.
     pub help: String,
+    /// The value used when the key is absent, if there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
 }
 
-/// What a backend says about itself.
+/// What a backend says about itself, returned by [`crate::ProviderBackend::describe`]. The host
+/// reads it once, when it registers the backend, and never asks again: it must not depend on
+/// configuration or on the state of any remote service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackendDescription {
+    /// The backend's name (a SafeName), which `backend = "..."` in a provider table selects.
     pub name: String,
+    /// One line saying what kind of hosts the backend makes.
     pub description: String,
     /// The keys its `[providers.NAME]` table accepts (besides the common ones).
     #[serde(default)]
     pub config_fields: Vec<ConfigField>,
+    /// What `-b` arguments this backend accepts and what they do.
     #[serde(default)]
     pub build_args_help: String,
+    /// What `-s` arguments this backend accepts and what they do.
     #[serde(default)]
     pub start_args_help: String,
+    /// The flags this backend adds to `mngr create`.
     #[serde(default)]
     pub create_flags: Vec<FlagSpec>,
 }
@@ -237,5 +414,73 @@ impl BackendDescription {
             start_args_help: String::new(),
             create_flags: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_value_types_keep_their_wire_strings() {
+        let all = [
+            ConfigValueType::String,
+            ConfigValueType::Integer,
+            ConfigValueType::Float,
+            ConfigValueType::Bool,
+            ConfigValueType::StringList,
+            ConfigValueType::Table,
+            ConfigValueType::Unknown,
+        ];
+        for ty in all {
+            let json = serde_json::to_value(ty).unwrap();
+            assert_eq!(json, serde_json::Value::from(ty.as_str()));
+            assert_eq!(serde_json::from_value::<ConfigValueType>(json).unwrap(), ty);
+        }
+        // What a plugin built before the enum sends, and a type from a newer release.
+        let old: ConfigField =
+            serde_json::from_str(r#"{"name":"volumes","value_type":"string_list","help":"h"}"#)
+                .unwrap();
+        assert_eq!(old.value_type, ConfigValueType::StringList);
+        assert_eq!(
+            serde_json::to_value(&old).unwrap()["value_type"],
+            "string_list"
+        );
+        let newer: ConfigField =
+            serde_json::from_str(r#"{"name":"ttl","value_type":"duration","help":"h"}"#).unwrap();
+        assert_eq!(newer.value_type, ConfigValueType::Unknown);
+    }
+
+    #[test]
+    fn stop_reasons_keep_their_wire_strings_and_unknown_text() {
+        for (text, reason) in [
+            ("PAUSED", StopReason::Paused),
+            ("STOPPED", StopReason::Stopped),
+            ("DESTROYED", StopReason::Destroyed),
+            ("HIBERNATED", StopReason::Other("HIBERNATED".to_string())),
+        ] {
+            let read: StopReason = serde_json::from_value(serde_json::Value::from(text)).unwrap();
+            assert_eq!(read, reason);
+            assert_eq!(read.as_str(), text);
+            assert_eq!(serde_json::to_value(&read).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn activity_sources_keep_their_wire_strings_and_unknown_text() {
+        let json = r#"{"activity_sources":["USER","AGENT","SSH","CREATE","START","BOOT","PROCESS","GPU"]}"#;
+        let lifecycle: HostLifecycle = serde_json::from_str(json).unwrap();
+        let sources = lifecycle.activity_sources.clone().unwrap();
+        assert_eq!(sources[0], ActivitySource::User);
+        assert_eq!(sources[6], ActivitySource::Process);
+        assert_eq!(sources[7], ActivitySource::Other("GPU".to_string()));
+        assert_eq!(
+            serde_json::to_value(&lifecycle).unwrap(),
+            serde_json::from_str::<serde_json::Value>(&format!(
+                r#"{{"idle_timeout_seconds":null,{}"#,
+                &json[1..]
+            ))
+            .unwrap()
+        );
     }
 }

@@ -22,7 +22,7 @@ impl ProviderBackend for LocalBackend {
             description: "Runs agents directly on your local machine with no isolation".to_string(),
             config_fields: vec![ConfigField {
                 name: "host_dir".to_string(),
-                value_type: "string".to_string(),
+                value_type: ConfigValueType::String,
                 help: "Directory for mngr's records on this machine (default: the mngr root)"
                     .to_string(),
                 default: None,

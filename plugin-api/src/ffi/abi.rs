@@ -20,10 +20,15 @@ use abi_stable::{
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone)]
 pub struct FfiError {
+    /// [`crate::ProviderError::kind`] in its wire form; unknown kinds read as `Other`.
     pub kind: RString,
+    /// [`crate::ProviderError::message`].
     pub message: RString,
+    /// [`crate::ProviderError::retryable`].
     pub retryable: bool,
+    /// [`crate::ProviderError::details`] as JSON text; empty for none.
     pub details_json: RString,
+    /// [`crate::ProviderError::hint`].
     pub hint: ROption<RString>,
 }
 
@@ -35,7 +40,9 @@ pub type FfiResult = RResult<RString, FfiError>;
 pub trait FfiHostContext: Send + Sync {
     /// `level`: 0 error, 1 warn, 2 info, 3 debug, 4 trace.
     fn log(&self, level: u8, message: RStr<'_>);
+    /// [`crate::HostServices::progress`].
     fn progress(&self, message: RStr<'_>);
+    /// [`crate::HostServices::host_version`].
     #[sabi(last_prefix_field)]
     fn host_version(&self) -> RString;
 }
@@ -59,32 +66,54 @@ pub trait FfiBackend: Send + Sync {
     ) -> RResult<InstanceBox, FfiError>;
 }
 
+/// An owned backend object, as a plugin registers it.
 pub type BackendBox = FfiBackend_TO<'static, RBox<()>>;
 
 /// A provider instance living in a plugin. Each method takes its arguments as one JSON value
 /// (an object named after the trait method's parameters) and returns the JSON of the result.
 #[sabi_trait]
 pub trait FfiInstance: Send + Sync {
+    /// [`crate::ProviderInstance::capabilities`].
     fn capabilities(&self) -> FfiResult;
+    /// [`crate::ProviderInstance::create_host`].
     fn create_host(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::stop_host`].
     fn stop_host(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::start_host`].
     fn start_host(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::destroy_host`].
     fn destroy_host(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::delete_host`].
     fn delete_host(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::get_host`].
     fn get_host(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::discover_hosts`].
     fn discover_hosts(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::host_access`].
     fn host_access(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::create_snapshot`].
     fn create_snapshot(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::list_snapshots`].
     fn list_snapshots(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::delete_snapshot`].
     fn delete_snapshot(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::get_tags`].
     fn get_tags(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::set_tags`].
     fn set_tags(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::add_tags`].
     fn add_tags(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::remove_tags`].
     fn remove_tags(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::rename_host`].
     fn rename_host(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::persisted_agent_records`].
     fn persisted_agent_records(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::persist_agent_record`].
     fn persist_agent_record(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::remove_persisted_agent_record`].
     fn remove_persisted_agent_record(&self, args: RStr<'_>) -> FfiResult;
+    /// [`crate::ProviderInstance::persist_host_record`].
     fn persist_host_record(&self, args: RStr<'_>) -> FfiResult;
     /// Escape hatch for operations added in a minor release before they get their own method:
     /// `method` names the operation; unknown methods return an `unsupported` error.
@@ -92,15 +121,18 @@ pub trait FfiInstance: Send + Sync {
     fn call(&self, method: RStr<'_>, args: RStr<'_>) -> FfiResult;
 }
 
+/// An owned instance object, as `build_instance` returns it.
 pub type InstanceBox = FfiInstance_TO<'static, RBox<()>>;
 
 /// Where the plugin's `on_startup` registers what it brings. Implemented by the host.
 #[sabi_trait]
 pub trait FfiRegistrar {
+    /// Add one backend; the host wraps it back into a [`crate::ProviderBackend`].
     #[sabi(last_prefix_field)]
     fn register_provider_backend(&mut self, backend: BackendBox) -> RResult<(), FfiError>;
 }
 
+/// The registrar as `on_startup` borrows it.
 pub type RegistrarMut<'a> = FfiRegistrar_TO<'a, RMut<'a, ()>>;
 
 /// The root module every plugin library exports.

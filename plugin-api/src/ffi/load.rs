@@ -26,23 +26,41 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoadError {
     /// Not a shared library at all, or a truncated or damaged one (found before `dlopen`).
-    Damaged { reason: String },
+    Damaged {
+        /// What is wrong with the file, and the fix.
+        reason: String,
+    },
     /// The dynamic loader refused the file (wrong architecture, missing dependencies, ...).
-    Open { reason: String },
+    Open {
+        /// The loader's first line, without the file name.
+        reason: String,
+    },
     /// A shared library that does not export the mngr plugin root module.
     NotAPlugin,
     /// Built against an incompatible mngr-plugin-api.
     IncompatibleApi {
+        /// The plugin-api version the plugin was built against.
         plugin_api: String,
+        /// The plugin-api version this host provides.
         host_api: String,
+        /// Both versions and what to rebuild against.
         reason: String,
     },
     /// Built with another abi_stable ABI (0.y) than this mngr.
-    AbiMismatch { reason: String },
+    AbiMismatch {
+        /// The abi_stable header found.
+        reason: String,
+    },
     /// abi_stable's layout check found a different root module shape.
-    Layout { reason: String },
+    Layout {
+        /// One line: the mismatch, the field path, what was expected and found.
+        reason: String,
+    },
     /// The library's root module failed to initialize, or its metadata is malformed.
-    Broken { reason: String },
+    Broken {
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl fmt::Display for LoadError {
@@ -76,12 +94,14 @@ impl std::error::Error for LoadError {}
 
 /// A library that passed every check; nothing of the plugin has run except `plugin_info`.
 pub struct LoadedLibrary {
+    /// What the plugin's `plugin_info` reported.
     pub info: PluginInfo,
     module: PluginModuleRef,
 }
 
 /// What `on_startup` registered.
 pub struct StartedPlugin {
+    /// The registered backends, in registration order.
     pub backends: Vec<Arc<dyn ProviderBackend>>,
 }
 
@@ -197,7 +217,8 @@ impl LoadedLibrary {
     }
 
     /// Run the plugin's `on_startup` and wrap what it registered. A panic or error inside
-    /// comes back as a [`ProviderError`] (kind `Panic` for a panic); nothing is registered then.
+    /// comes back as a [`ProviderError`](crate::ProviderError) (kind `Panic` for a panic);
+    /// nothing is registered then.
     pub fn start(&self, services: Arc<dyn HostServices>) -> ProviderResult<StartedPlugin> {
         let mut collector = Collector(Vec::new());
         let registrar = FfiRegistrar_TO::from_ptr(RMut::new(&mut collector), TD_Opaque);

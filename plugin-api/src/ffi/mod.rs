@@ -35,6 +35,7 @@ pub struct PluginInfo {
     pub version: String,
     /// The `mngr-plugin-api` version the plugin was built against.
     pub plugin_api_version: String,
+    /// One line saying what the plugin brings; `mngr plugin show` prints it.
     #[serde(default)]
     pub description: String,
 }

@@ -1,7 +1,7 @@
 //! The `[providers.NAME]` table of a docker instance: parsed and validated up front, unknown
 //! keys rejected.
 
-use mngr_plugin_api::{ConfigField, ProviderError, ProviderResult};
+use mngr_plugin_api::{ConfigField, ConfigValueType, ProviderError, ProviderResult};
 use serde_json::{Map, Value};
 
 /// The image used when neither `default_image`, `--dockerfile` nor `-b` says otherwise.
@@ -36,70 +36,70 @@ pub struct DockerConfig {
 }
 
 pub fn fields() -> Vec<ConfigField> {
-    let f = |name: &str, ty: &str, help: &str, default: Option<Value>| ConfigField {
+    let f = |name: &str, ty: ConfigValueType, help: &str, default: Option<Value>| ConfigField {
         name: name.to_string(),
-        value_type: ty.to_string(),
+        value_type: ty,
         help: help.to_string(),
         default,
     };
     vec![
         f(
             "host",
-            "string",
+            ConfigValueType::String,
             "Docker daemon URL: empty for the local daemon (DOCKER_HOST honoured), unix:///path, tcp://host:port or ssh://user@server",
             Some(Value::from("")),
         ),
         f(
             "default_image",
-            "string",
+            ConfigValueType::String,
             "Image for new hosts when no --dockerfile or -b is given; must exist on the daemon (mngr never pulls)",
             Some(Value::from(DEFAULT_IMAGE)),
         ),
         f(
             "default_start_args",
-            "string_list",
+            ConfigValueType::StringList,
             "docker run flags applied to every new host, before the -s flags of a create",
             Some(Value::Array(vec![])),
         ),
         f(
             "default_idle_timeout",
-            "integer",
+            ConfigValueType::Integer,
             "Seconds without activity after which a host stops itself",
             Some(Value::from(DEFAULT_IDLE_TIMEOUT)),
         ),
         f(
             "host_dir",
-            "string",
+            ConfigValueType::String,
             "mngr's record directory inside containers",
             Some(Value::from(DEFAULT_HOST_DIR)),
         ),
         f(
             "state_image",
-            "string",
+            ConfigValueType::String,
             "Image of the state container serving the state volume (default: default_image)",
             None,
         ),
         f(
             "ssh_address",
-            "string",
+            ConfigValueType::String,
             "Address used to reach containers' published SSH ports (default: the host of `host`, or 127.0.0.1)",
             None,
         ),
         f(
             "tls_cert_path",
-            "string",
+            ConfigValueType::String,
             "For a tcp:// daemon with TLS: directory holding ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH); the daemon's certificate is checked against ca.pem",
             None,
         ),
         f(
             "publish_address",
-            "string",
+            ConfigValueType::String,
             "Host address each container's root sshd port is published on: an IP address such as 127.0.0.1, 0.0.0.0 (every IPv4 interface) or :: (every interface). Default: 127.0.0.1 for a daemon on this machine reached at a loopback ssh_address, every interface for a tcp:// or ssh:// daemon",
             None,
         ),
         f(
             "build_timeout_seconds",
-            "integer",
+            ConfigValueType::Integer,
             "Longest an image build may take",
             Some(Value::from(600)),
         ),

@@ -87,7 +87,7 @@ impl DockerInstance {
                 }
             }
         }
-        h.certified_host_data.stop_reason = Some("STOPPED".into());
+        h.certified_host_data.stop_reason = Some(StopReason::Stopped);
         self.save(&mut h).await
     }
 

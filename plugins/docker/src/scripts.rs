@@ -1,6 +1,7 @@
 //! The shell that runs inside host containers: PID 1 and the idle watcher.
 
 use crate::labels::{EXIT_IDLE_PAUSED, EXIT_NO_AGENTS_STOPPED};
+use mngr_plugin_api::ActivitySource;
 
 /// PID 1 of a host container. It starts sshd once mngr has injected the keys (marker file),
 /// marks boot activity, starts the idle watcher, and then waits. Signals say why it ended:
@@ -27,8 +28,15 @@ pub const STATE_CONTAINER_CMD: &str = "trap 'exit 0' TERM; tail -f /dev/null & w
 /// (PAUSED). When no tmux session of the prefix is left after a grace period it stops the
 /// host too (STOPPED). It does nothing while someone holds the host lock, and takes the lock
 /// itself to shut down, so it never stops a host in the middle of an operation.
-pub fn activity_watcher(idle_timeout: u64, sources: &[String], session_prefix: &str) -> String {
-    let sources: Vec<String> = sources.iter().map(|s| s.to_ascii_lowercase()).collect();
+pub fn activity_watcher(
+    idle_timeout: u64,
+    sources: &[ActivitySource],
+    session_prefix: &str,
+) -> String {
+    let sources: Vec<String> = sources
+        .iter()
+        .map(|s| s.as_str().to_ascii_lowercase())
+        .collect();
     let sources = sources.join(" ");
     let prefix = session_prefix.replace('\'', "");
     format!(

@@ -14,11 +14,11 @@ fn exit_code_of(status: &str) -> Option<i64> {
     rest.split(')').next()?.parse().ok()
 }
 
-fn state_of_reason(reason: &str) -> HostState {
+fn state_of_reason(reason: &StopReason) -> HostState {
     match reason {
-        "PAUSED" => HostState::Paused,
-        "DESTROYED" => HostState::Destroyed,
-        _ => HostState::Stopped,
+        StopReason::Paused => HostState::Paused,
+        StopReason::Destroyed => HostState::Destroyed,
+        StopReason::Stopped | StopReason::Other(_) => HostState::Stopped,
     }
 }
 
@@ -38,23 +38,23 @@ impl DockerInstance {
                     ContainerSummaryStateEnum::CREATED | ContainerSummaryStateEnum::RESTARTING,
                 ) => (HostState::Starting, None),
                 Some(ContainerSummaryStateEnum::PAUSED) => {
-                    (HostState::Stopped, Some("STOPPED".to_string()))
+                    (HostState::Stopped, Some(StopReason::Stopped))
                 }
                 Some(ContainerSummaryStateEnum::REMOVING | ContainerSummaryStateEnum::STOPPING) => {
                     (HostState::Stopping, None)
                 }
                 Some(ContainerSummaryStateEnum::EXITED) => {
                     let code = c.and_then(|c| c.status.as_deref()).and_then(exit_code_of);
-                    match (data.stop_reason.as_deref(), code) {
-                        (Some(reason), _) => (state_of_reason(reason), Some(reason.to_string())),
+                    match (&data.stop_reason, code) {
+                        (Some(reason), _) => (state_of_reason(reason), Some(reason.clone())),
                         (None, Some(labels::EXIT_IDLE_PAUSED)) => {
-                            (HostState::Paused, Some("PAUSED".to_string()))
+                            (HostState::Paused, Some(StopReason::Paused))
                         }
                         (None, Some(labels::EXIT_NO_AGENTS_STOPPED)) => {
-                            (HostState::Stopped, Some("STOPPED".to_string()))
+                            (HostState::Stopped, Some(StopReason::Stopped))
                         }
                         // `docker stop` from outside mngr: PID 1 exits 0 on SIGTERM.
-                        (None, Some(0)) => (HostState::Stopped, Some("STOPPED".to_string())),
+                        (None, Some(0)) => (HostState::Stopped, Some(StopReason::Stopped)),
                         _ => (HostState::Crashed, None),
                     }
                 }
@@ -63,7 +63,7 @@ impl DockerInstance {
                 None if being_created => (HostState::Starting, None),
                 _ if !data.snapshots.is_empty() => (
                     HostState::Stopped,
-                    Some(data.stop_reason.clone().unwrap_or_else(|| "STOPPED".into())),
+                    Some(data.stop_reason.clone().unwrap_or(StopReason::Stopped)),
                 ),
                 _ => (HostState::Crashed, None),
             }

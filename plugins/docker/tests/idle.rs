@@ -25,7 +25,10 @@ fn an_idle_host_stops_itself_and_says_why() {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(stopped.state, HostState::Paused, "{stopped:?}");
-    assert_eq!(stopped.stop_reason.as_deref(), Some("PAUSED"));
+    assert_eq!(
+        stopped.stop_reason.as_ref().map(StopReason::as_str),
+        Some("PAUSED")
+    );
     let again = inst.start_host(&rec.id, None).expect("start");
     assert_eq!(again.state, HostState::Running);
     assert_eq!(inst.get_host(rec.id.as_str()).unwrap().stop_reason, None);

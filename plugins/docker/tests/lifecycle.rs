@@ -39,7 +39,10 @@ fn host_lifecycle_on_the_real_engine() {
     inst.stop_host(&id).expect("stop");
     let stopped = inst.get_host(id.as_str()).unwrap();
     assert_eq!(stopped.state, HostState::Stopped);
-    assert_eq!(stopped.stop_reason.as_deref(), Some("STOPPED"));
+    assert_eq!(
+        stopped.stop_reason.as_ref().map(StopReason::as_str),
+        Some("STOPPED")
+    );
     let started = inst.start_host(&id, None).expect("start");
     assert_eq!(started.state, HostState::Running);
     let ep = ssh_endpoint(inst.as_ref(), &id);

@@ -103,7 +103,7 @@ impl DirsInstance {
             image: stored.image,
             tags: stored.tags,
             created_at: Some(stored.created_at),
-            stop_reason: stopped.then(|| "STOPPED".to_string()),
+            stop_reason: stopped.then_some(StopReason::Stopped),
             failure_reason: None,
             host_dir: root.to_string_lossy().into_owned(),
             details: BTreeMap::from([(

@@ -31,7 +31,7 @@ impl ProviderBackend for DirsBackend {
                 .to_string(),
             config_fields: vec![ConfigField {
                 name: "base_dir".to_string(),
-                value_type: "string".to_string(),
+                value_type: ConfigValueType::String,
                 help: "Where host directories are kept (default: the instance's state dir)"
                     .to_string(),
                 default: None,
