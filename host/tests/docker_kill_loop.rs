@@ -150,6 +150,18 @@ impl Fixture {
         }
     }
 
+    /// Nothing is left that was not there `before`, the bystander is unhurt, and `name` (of the
+    /// half-made host) is free again.
+    fn assert_all_gone_since(&self, before: &Inventory, name: &str) {
+        let left = self.inventory().added_since(before);
+        assert!(left.is_empty(), "left behind: {left:?}");
+        let hurt = self.bystander_problems();
+        assert!(hurt.is_empty(), "{hurt:?}");
+        self.w
+            .create(&[name, "--in", "docker", "--", "sleep", "100000"]);
+        self.w.run(&["destroy", "--force", name]).ok();
+    }
+
     /// The bystander is the same container and still answers.
     fn bystander_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -363,16 +375,7 @@ fn a_docker_host_being_created_is_listed_and_after_a_kill_destroyed_and_its_name
         destroy.stdout,
         destroy.stderr
     );
-    let left = f.inventory().added_since(&before);
-    assert!(left.is_empty(), "left behind: {left:?}");
-    assert!(
-        f.bystander_problems().is_empty(),
-        "{:?}",
-        f.bystander_problems()
-    );
-    // The name is free again.
-    f.w.create(&["halfway", "--in", "docker", "--", "sleep", "100000"]);
-    f.w.run(&["destroy", "--force", "halfway"]).ok();
+    f.assert_all_gone_since(&before, "halfway");
 }
 
 /// A create frozen once its host is findable and its key written, then killed: listing and
@@ -461,13 +464,5 @@ fn a_killed_docker_create_is_reported_by_list_and_gc_dry_run_untouched_and_remov
         "{}",
         gc.stdout
     );
-    let left = f.inventory().added_since(&before);
-    assert!(left.is_empty(), "left behind: {left:?}");
-    assert!(
-        f.bystander_problems().is_empty(),
-        "{:?}",
-        f.bystander_problems()
-    );
-    f.w.create(&["halfway", "--in", "docker", "--", "sleep", "100000"]);
-    f.w.run(&["destroy", "--force", "halfway"]).ok();
+    f.assert_all_gone_since(&before, "halfway");
 }

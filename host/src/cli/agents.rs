@@ -3,7 +3,7 @@
 //! the subcommand enum and what they share (reading targets, resolving them).
 
 use crate::agents::address::AgentAddress;
-use crate::agents::discovery::{self, AgentView, Discovery};
+use crate::agents::discovery::{self, AgentView, Discovery, HostView};
 use crate::app::App;
 use crate::error::{MngrError, Result};
 use crate::run_options::RunOptions;
@@ -157,10 +157,22 @@ pub fn parse_key_value(flag: &str, raw: &str) -> Result<(String, String)> {
     }
 }
 
+/// The host of an agent, as each agent row carries it.
+pub fn host_json(host: &HostView) -> serde_json::Value {
+    let record = &host.record;
+    serde_json::json!({
+        "id": record.id,
+        "name": record.name,
+        "provider_name": host.provider,
+        "state": record.state.as_str(),
+        "image": record.image,
+        "tags": record.tags,
+    })
+}
+
 /// One agent as list and other commands print it.
 pub fn agent_json(agent: &AgentView) -> serde_json::Value {
     let r = &agent.record;
-    let host = &agent.host.record;
     serde_json::json!({
         "resource_type": "agent",
         "id": r.id,
@@ -175,14 +187,7 @@ pub fn agent_json(agent: &AgentView) -> serde_json::Value {
         "state": agent.state.as_str(),
         "pid": agent.pane_pid,
         "labels": r.labels,
-        "host": {
-            "id": host.id,
-            "name": host.name,
-            "provider_name": agent.host.provider,
-            "state": host.state.as_str(),
-            "image": host.image,
-            "tags": host.tags,
-        },
+        "host": host_json(&agent.host),
     })
 }
 

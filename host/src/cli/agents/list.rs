@@ -204,7 +204,6 @@ fn current_project() -> Result<String> {
 /// A row for an agent whose record cannot be read: what is known of it, state UNKNOWN, and
 /// the reason under `error`.
 fn unreadable_json(agent: &UnreadableAgent) -> serde_json::Value {
-    let host = &agent.host.record;
     let address = agent
         .name
         .as_ref()
@@ -217,14 +216,7 @@ fn unreadable_json(agent: &UnreadableAgent) -> serde_json::Value {
         "state": AgentState::Unknown.as_str(),
         "labels": {},
         "error": agent.message(),
-        "host": {
-            "id": host.id,
-            "name": host.name,
-            "provider_name": agent.host.provider,
-            "state": host.state.as_str(),
-            "image": host.image,
-            "tags": host.tags,
-        },
+        "host": super::host_json(&agent.host),
     })
 }
 
