@@ -176,7 +176,7 @@ impl DockerInstance {
                     "a container named '{name}' already exists on the Docker daemon"
                 ))
                 .with_hint(format!(
-                    "choose another name, or remove it: docker rm -f {name}"
+                    "choose another name; if it is left by an interrupted mngr command, `mngr gc` removes it (`mngr list --hosts` shows it as abandoned), otherwise remove it with docker rm -f {name}"
                 )),
                 ErrorKind::InvalidInput | ErrorKind::Internal => ProviderError::invalid_input(
                     format!("Docker refused to create the container: {}", e.message),
