@@ -1,4 +1,20 @@
 //! User-facing errors and the documented exit codes.
+//!
+//! The rules every error in the host follows:
+//!
+//! - **One line.** An error prints as `Error: <message>`: what failed, naming the agent, host,
+//!   provider, key or file it concerns, and why. Lower case, no trailing period, no stack of
+//!   "caused by" lines; a command that already printed its errors returns an empty message.
+//! - **One exit code per cause.** [`ExitCode`] lists them; each is documented in `mngr --help`
+//!   and `docs/exit-codes.md` and never changes meaning. A provider's [`ErrorKind`] maps to
+//!   one in [`MngrError::from_provider`]; anything unplanned is [`ExitCode::Failure`].
+//! - **A hint when the user can act.** `  hint: <what to do next>` follows the error line when
+//!   there is a next step (a flag, a setting, a command to run). A retryable provider error adds
+//!   the hint that retrying may help.
+//! - **Keep what providers said.** A provider's message, hint, `details` and `retryable` all
+//!   reach the user: details as one shortened `  details:` line, in full with `-v`.
+//! - **Never secrets.** Messages, hints and details name keys, paths and resources, never key
+//!   material, tokens or environment values; providers promise the same of their errors.
 
 use mngr_plugin_api::{ErrorKind, ProviderError};
 use std::fmt;
@@ -48,6 +64,11 @@ pub struct MngrError {
     pub code: ExitCode,
     pub message: String,
     pub hint: Option<String>,
+    /// What a provider reported beyond its message (for example what a failed destroy left
+    /// behind); `Null` when nothing.
+    pub details: serde_json::Value,
+    /// The provider said the same call may succeed if tried again.
+    pub retryable: bool,
 }
 
 pub type Result<T, E = MngrError> = std::result::Result<T, E>;
@@ -58,6 +79,8 @@ impl MngrError {
             code,
             message: message.into(),
             hint: None,
+            details: serde_json::Value::Null,
+            retryable: false,
         }
     }
     pub fn failure(message: impl Into<String>) -> Self {
@@ -105,8 +128,44 @@ impl MngrError {
             code,
             message: format!("provider '{provider}': {}", err.message),
             hint: err.hint,
+            details: err.details,
+            retryable: err.retryable,
         }
     }
+
+    /// The lines printed after the error line: details (one shortened line, or all of them
+    /// when `verbose`), the hint, and the retry hint.
+    pub fn trailer_lines(&self, verbose: bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        if !self.details.is_null() {
+            lines.push(if verbose {
+                let full = serde_json::to_string_pretty(&self.details).unwrap_or_default();
+                format!("  details: {}", full.replace('\n', "\n  "))
+            } else {
+                format!("  details: {}", short_details(&self.details))
+            });
+        }
+        if let Some(hint) = &self.hint {
+            lines.push(format!("  hint: {hint}"));
+        }
+        if self.retryable {
+            lines.push("  hint: this may be temporary; retrying may help".to_string());
+        }
+        lines
+    }
+}
+
+/// Longest details line printed without `-v`, in characters.
+const SHORT_DETAILS_CHARS: usize = 160;
+
+/// Details as one line of compact JSON, cut to [`SHORT_DETAILS_CHARS`] with a pointer to `-v`.
+fn short_details(details: &serde_json::Value) -> String {
+    let line = details.to_string();
+    if line.chars().count() <= SHORT_DETAILS_CHARS {
+        return line;
+    }
+    let cut: String = line.chars().take(SHORT_DETAILS_CHARS).collect();
+    format!("{cut}... (run with -v for all)")
 }
 
 impl fmt::Display for MngrError {
@@ -120,5 +179,36 @@ impl std::error::Error for MngrError {}
 impl From<std::io::Error> for MngrError {
     fn from(err: std::io::Error) -> Self {
         MngrError::failure(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_details_and_retryable_reach_the_lines_after_the_error() {
+        let long = "x".repeat(400);
+        let err = ProviderError::unavailable("daemon down")
+            .with_details(serde_json::json!({ "remaining": ["volume v", long] }))
+            .with_hint("start the daemon");
+        let err = MngrError::from_provider("docker", err);
+        let short = err.trailer_lines(false);
+        assert!(short[0].starts_with("  details: {\"remaining\":[\"volume v\""));
+        assert!(
+            short[0].ends_with("... (run with -v for all)"),
+            "{}",
+            short[0]
+        );
+        assert_eq!(short[1], "  hint: start the daemon");
+        assert_eq!(short[2], "  hint: this may be temporary; retrying may help");
+        let full = err.trailer_lines(true);
+        assert!(full[0].contains(&"x".repeat(400)), "{}", full[0]);
+    }
+
+    #[test]
+    fn an_error_without_details_or_retry_prints_only_its_hint() {
+        let err = MngrError::not_found("no agent 'a'").with_hint("run mngr list");
+        assert_eq!(err.trailer_lines(true), vec!["  hint: run mngr list"]);
     }
 }

@@ -252,6 +252,65 @@ fn bad_start_args_and_a_bad_dockerfile_fail_with_one_clear_line() {
 }
 
 #[test]
+fn a_failed_build_shows_the_providers_details_short_and_in_full_with_verbose() {
+    let d = DockerWorld::new();
+    let dockerfile = d.w.path("Dockerfile");
+    std::fs::write(
+        &dockerfile,
+        format!("FROM {BASE_IMAGE}\nRUN echo build-said-this-before-failing && exit 9\n"),
+    )
+    .unwrap();
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "create",
+            "--no-connect",
+            "z",
+            "--in",
+            "docker",
+            "--dockerfile",
+            dockerfile.to_str().unwrap(),
+            "-b",
+            "--no-cache",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "sleep", "1"]);
+        d.w.run(&args)
+    };
+    // Without -v: one short details line right after the error line.
+    let run = create(&[]);
+    let line = run.error_line(2);
+    let after: Vec<&str> = run
+        .stderr
+        .lines()
+        .skip_while(|l| *l != line)
+        .skip(1)
+        .collect();
+    let details = after.first().copied().unwrap_or_default();
+    assert!(
+        details.starts_with("  details: {\"build_log_tail\":"),
+        "{}",
+        run.stderr
+    );
+    assert!(details.len() < 250, "details line not short: {details}");
+    // With -v: the whole build log tail the provider sent, including the failing step's output.
+    let run = create(&["-v"]);
+    run.error_line(2);
+    let full: String = run
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("  details: "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        full.contains("build-said-this-before-failing"),
+        "{}",
+        run.stderr
+    );
+    assert!(d.w.agents().is_empty());
+    d.assert_clean();
+}
+
+#[test]
 fn docker_tags_are_set_at_create_and_cannot_change_later() {
     let d = DockerWorld::new();
     d.w.create(&[

@@ -128,11 +128,12 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    let verbose = cli.global.verbose > 0;
     match run(cli) {
         Ok(()) => 0,
         Err(err) => {
             let err = crate::interrupt::explain(err);
-            report_error(&err);
+            report_error(&err, verbose);
             err.code as i32
         }
     }
@@ -267,14 +268,14 @@ fn clap_check(parser: &clap::builder::ValueParser, raw: &str) -> std::result::Re
         })
 }
 
-pub fn report_error(err: &MngrError) {
+pub fn report_error(err: &MngrError, verbose: bool) {
     // An empty message means the command already printed its errors.
     if err.message.is_empty() {
         return;
     }
     eprintln!("Error: {}", err.message);
-    if let Some(hint) = &err.hint {
-        eprintln!("  hint: {hint}");
+    for line in err.trailer_lines(verbose) {
+        eprintln!("{line}");
     }
 }
 

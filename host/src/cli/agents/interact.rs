@@ -342,7 +342,7 @@ pub fn message(global: &RunOptions, args: MessageArgs) -> Result<()> {
         _ => {
             let code = failed[0].1.code;
             for (_, e) in &failed {
-                crate::cli::report_error(e);
+                crate::cli::report_error(e, global.verbose > 0);
             }
             Err(MngrError::new(code, String::new()))
         }
