@@ -4,14 +4,24 @@
 //! layer. It adapts to [`Capabilities`]: what an instance says it supports must work, and what
 //! it says it does not support must be refused with kind `Unsupported`.
 //!
+//! Each check is its own test: [`conformance_tests!`](crate::conformance_tests) expands to one
+//! `#[test]` per check, named after it (filter with `cargo test stop_and_start`), so every
+//! failing check shows, not only the first. A check the instance's capabilities rule out passes
+//! with a `skipped:` line saying which capability it needs.
+//!
 //! ```text
-//! use mngr_plugin_api::conformance::Suite;
-//! Suite::new(instance.as_ref()).assert_conforms();
-//! // or, when creating a host needs more than a name (an image, flags):
-//! Suite::new(instance.as_ref())
-//!     .with_request(|name| CreateHostRequest { image: Some("img".into()), ..basic_request(name) })
-//!     .assert_conforms();
+//! mngr_plugin_api::conformance_tests!(acme, |check| {
+//!     let instance = AcmeBackend.build_instance(ctx, config).unwrap();
+//!     check.run(&Suite::new(instance.as_ref()));
+//!     // or, when creating a host needs more than a name (an image, flags):
+//!     check.run(&Suite::new(instance.as_ref()).with_request(|name| CreateHostRequest {
+//!         image: Some("img".into()),
+//!         ..basic_request(name)
+//!     }));
+//! });
 //! ```
+//!
+//! [`Suite::assert_conforms`] runs every check in one test, stopping at the first failure.
 //!
 //! Hosts the suite creates get names starting with a random `conf-xxxxxx-` prefix and are
 //! destroyed at the end, also when a check fails.
@@ -77,8 +87,122 @@ pub struct Suite<'a> {
     created: RefCell<Vec<HostId>>,
 }
 
-/// One named check.
-type Check<'a> = (&'static str, fn(&Suite<'a>) -> CheckResult);
+/// One named check of the contract, and the capability it applies under.
+#[derive(Clone, Copy)]
+pub struct Check {
+    /// The check's name, also its test's name.
+    pub name: &'static str,
+    needs: Needs,
+    run: fn(&Suite<'_>) -> CheckResult,
+}
+
+/// When a check applies: always, or only when a capability is on (or off).
+#[derive(Clone, Copy)]
+enum Needs {
+    Always,
+    /// The capability's name, and whether the check needs it on.
+    Capability(&'static str, fn(&Capabilities) -> bool, bool),
+}
+
+impl Needs {
+    /// `None` if the check applies to these capabilities, else why it is skipped.
+    fn skip_reason(&self, caps: &Capabilities) -> Option<String> {
+        match *self {
+            Needs::Always => None,
+            Needs::Capability(name, has, wanted) if has(caps) != wanted => Some(if wanted {
+                format!("the instance lacks capability {name}")
+            } else {
+                format!("only for instances without capability {name}")
+            }),
+            Needs::Capability(..) => None,
+        }
+    }
+}
+
+impl Check {
+    /// The check called `name`; panics if there is none (the macro's list and [`Suite::checks`]
+    /// disagree).
+    pub fn named(name: &str) -> Check {
+        Suite::checks()
+            .into_iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no conformance check named {name}"))
+    }
+
+    /// Run this check on `suite` (or print why it is skipped), destroy the hosts it created,
+    /// and panic with the failure if there is one.
+    #[track_caller]
+    pub fn run(&self, suite: &Suite<'_>) {
+        if let Some(why) = self.needs.skip_reason(&suite.caps()) {
+            println!("skipped: conformance check {}: {why}", self.name);
+            return;
+        }
+        let result = (self.run)(suite);
+        suite.cleanup();
+        if let Err(failure) = result {
+            panic!("conformance check {} failed: {failure}", self.name);
+        }
+    }
+}
+
+/// Defines a module `$module` with one `#[test]` per conformance check, named after the check.
+///
+/// `$setup` is a closure given the [`Check`](crate::conformance::Check) to run: it builds the
+/// instance (and whatever must outlive it), calls `check.run(&Suite::new(instance))`, and may
+/// assert more afterwards (for example that nothing is left on disk). Each test builds its own
+/// instance, so the checks are independent of each other. The module also holds a test that
+/// the list of checks is complete.
+///
+/// ```text
+/// mngr_plugin_api::conformance_tests!(acme_backend, |check| {
+///     let instance = AcmeBackend.build_instance(ctx, config).unwrap();
+///     check.run(&Suite::new(instance.as_ref()));
+/// });
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($module:ident, $setup:expr) => {
+        $crate::conformance_tests!(@tests $module, $setup;
+            existing_hosts_can_be_found,
+            unknown_hosts_are_not_found,
+            create_find_discover,
+            create_is_unsupported,
+            taken_name_is_refused,
+            stop_and_start,
+            stop_is_unsupported,
+            snapshots,
+            snapshots_are_unsupported,
+            tags,
+            tags_are_read_only,
+            rename,
+            rename_is_unsupported,
+            destroy_leaves_nothing,
+            destroy_is_unsupported
+        );
+    };
+    (@tests $module:ident, $setup:expr; $($check:ident),*) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $check() {
+                    let setup: fn($crate::conformance::Check) = $setup;
+                    setup($crate::conformance::Check::named(stringify!($check)));
+                }
+            )*
+            #[test]
+            fn every_check_has_a_test() {
+                let tested = [$(stringify!($check)),*];
+                let checks: Vec<&str> = $crate::conformance::Suite::checks()
+                    .iter()
+                    .map(|c| c.name)
+                    .collect();
+                assert_eq!(checks, tested);
+            }
+        }
+    };
+}
 
 impl<'a> Suite<'a> {
     /// The suite for `instance`, creating hosts with [`basic_request`].
@@ -99,31 +223,89 @@ impl<'a> Suite<'a> {
     }
 
     /// The checks, in the order [`Suite::run`] runs them.
-    pub fn checks() -> Vec<Check<'a>> {
+    pub fn checks() -> Vec<Check> {
         vec![
-            (
-                "existing hosts can be found",
-                Suite::existing_hosts_can_be_found,
+            check("existing_hosts_can_be_found", Needs::Always, |s| {
+                s.existing_hosts_can_be_found()
+            }),
+            check("unknown_hosts_are_not_found", Needs::Always, |s| {
+                s.unknown_hosts_are_not_found()
+            }),
+            check(
+                "create_find_discover",
+                Needs::Capability("create_hosts", |c| c.create_hosts, true),
+                |s| s.create_find_discover(),
             ),
-            (
-                "unknown hosts are not found",
-                Suite::unknown_hosts_are_not_found,
+            check(
+                "create_is_unsupported",
+                Needs::Capability("create_hosts", |c| c.create_hosts, false),
+                |s| s.create_is_unsupported(),
             ),
-            ("create, find and discover", Suite::create_find_discover),
-            ("a taken name is refused", Suite::taken_name_is_refused),
-            ("stop and start", Suite::stop_and_start),
-            ("snapshots", Suite::snapshots),
-            ("tags", Suite::tags),
-            ("rename", Suite::rename),
-            ("destroy leaves nothing", Suite::destroy_leaves_nothing),
+            check(
+                "taken_name_is_refused",
+                Needs::Capability("create_hosts", |c| c.create_hosts, true),
+                |s| s.taken_name_is_refused(),
+            ),
+            check(
+                "stop_and_start",
+                Needs::Capability("stop_start", |c| c.stop_start, true),
+                |s| s.stop_and_start(),
+            ),
+            check(
+                "stop_is_unsupported",
+                Needs::Capability("stop_start", |c| c.stop_start, false),
+                |s| s.stop_is_unsupported(),
+            ),
+            check(
+                "snapshots",
+                Needs::Capability("snapshots", |c| c.snapshots, true),
+                |s| s.snapshots(),
+            ),
+            check(
+                "snapshots_are_unsupported",
+                Needs::Capability("snapshots", |c| c.snapshots, false),
+                |s| s.snapshots_are_unsupported(),
+            ),
+            check(
+                "tags",
+                Needs::Capability("mutable_tags", |c| c.mutable_tags, true),
+                |s| s.tags(),
+            ),
+            check(
+                "tags_are_read_only",
+                Needs::Capability("mutable_tags", |c| c.mutable_tags, false),
+                |s| s.tags_are_read_only(),
+            ),
+            check(
+                "rename",
+                Needs::Capability("rename", |c| c.rename, true),
+                |s| s.rename(),
+            ),
+            check(
+                "rename_is_unsupported",
+                Needs::Capability("rename", |c| c.rename, false),
+                |s| s.rename_is_unsupported(),
+            ),
+            check(
+                "destroy_leaves_nothing",
+                Needs::Capability("destroy_hosts", |c| c.destroy_hosts, true),
+                |s| s.destroy_leaves_nothing(),
+            ),
+            check(
+                "destroy_is_unsupported",
+                Needs::Capability("destroy_hosts", |c| c.destroy_hosts, false),
+                |s| s.destroy_is_unsupported(),
+            ),
         ]
     }
 
     /// Run every check, stopping at the first failure; hosts created are destroyed either way.
     pub fn run(&self) -> CheckResult {
+        let caps = self.caps();
         let result = Self::checks()
             .into_iter()
-            .try_for_each(|(name, check)| check(self).map_err(|e| format!("{name}: {e}")));
+            .filter(|check| check.needs.skip_reason(&caps).is_none())
+            .try_for_each(|check| (check.run)(self).map_err(|e| format!("{}: {e}", check.name)));
         self.cleanup();
         result
     }
@@ -203,15 +385,16 @@ impl<'a> Suite<'a> {
         )
     }
 
+    fn create_is_unsupported(&self) -> CheckResult {
+        let request = basic_request(self.name("refused"));
+        expect_kind(
+            "create_host",
+            self.instance.create_host(request),
+            ErrorKind::Unsupported,
+        )
+    }
+
     fn create_find_discover(&self) -> CheckResult {
-        if !self.caps().create_hosts {
-            let request = basic_request(self.name("refused"));
-            return expect_kind(
-                "create_host",
-                self.instance.create_host(request),
-                ErrorKind::Unsupported,
-            );
-        }
         let created = self.create("find")?;
         if !matches!(created.state, HostState::Running | HostState::Starting) {
             return Err(format!(
@@ -261,9 +444,6 @@ impl<'a> Suite<'a> {
     }
 
     fn taken_name_is_refused(&self) -> CheckResult {
-        if !self.caps().create_hosts {
-            return Ok(());
-        }
         let first = self.create("taken")?;
         let again = self
             .instance
@@ -283,15 +463,17 @@ impl<'a> Suite<'a> {
         expect_eq("hosts with the taken name", &same_name, &1)
     }
 
+    fn stop_is_unsupported(&self) -> CheckResult {
+        let host = self.subject("stop")?;
+        expect_kind(
+            "stop_host",
+            self.instance.stop_host(&host.id),
+            ErrorKind::Unsupported,
+        )
+    }
+
     fn stop_and_start(&self) -> CheckResult {
         let host = self.subject("stop")?;
-        if !self.caps().stop_start {
-            return expect_kind(
-                "stop_host",
-                self.instance.stop_host(&host.id),
-                ErrorKind::Unsupported,
-            );
-        }
         ok("stop_host", self.instance.stop_host(&host.id))?;
         let stopped = ok("get_host", self.instance.get_host(host.id.as_str()))?;
         if !matches!(stopped.state, HostState::Stopped | HostState::Paused) {
@@ -309,17 +491,19 @@ impl<'a> Suite<'a> {
         Ok(())
     }
 
+    fn snapshots_are_unsupported(&self) -> CheckResult {
+        let host = self.subject("snap")?;
+        expect_kind(
+            "create_snapshot",
+            self.instance.create_snapshot(&host.id, Some("s")),
+            ErrorKind::Unsupported,
+        )?;
+        let list = ok("list_snapshots", self.instance.list_snapshots(&host.id))?;
+        expect_eq("snapshots of a provider without snapshots", &list.len(), &0)
+    }
+
     fn snapshots(&self) -> CheckResult {
         let host = self.subject("snap")?;
-        if !self.caps().snapshots {
-            expect_kind(
-                "create_snapshot",
-                self.instance.create_snapshot(&host.id, Some("s")),
-                ErrorKind::Unsupported,
-            )?;
-            let list = ok("list_snapshots", self.instance.list_snapshots(&host.id))?;
-            return expect_eq("snapshots of a provider without snapshots", &list.len(), &0);
-        }
         let first = ok(
             "create_snapshot",
             self.instance.create_snapshot(&host.id, Some("first")),
@@ -365,17 +549,21 @@ impl<'a> Suite<'a> {
         Ok(())
     }
 
+    fn tags_are_read_only(&self) -> CheckResult {
+        let host = self.subject("tags")?;
+        ok("get_tags", self.instance.get_tags(&host.id))?;
+        let one = BTreeMap::from([("conf-a".to_string(), "1".to_string())]);
+        expect_kind(
+            "set_tags",
+            self.instance.set_tags(&host.id, one),
+            ErrorKind::Unsupported,
+        )
+    }
+
     fn tags(&self) -> CheckResult {
         let host = self.subject("tags")?;
         let original = ok("get_tags", self.instance.get_tags(&host.id))?;
         let one = BTreeMap::from([("conf-a".to_string(), "1".to_string())]);
-        if !self.caps().mutable_tags {
-            return expect_kind(
-                "set_tags",
-                self.instance.set_tags(&host.id, one),
-                ErrorKind::Unsupported,
-            );
-        }
         let result = (|| {
             ok("set_tags", self.instance.set_tags(&host.id, one.clone()))?;
             expect_eq(
@@ -413,16 +601,18 @@ impl<'a> Suite<'a> {
         result.and_then(|()| ok("set_tags (restoring)", restored))
     }
 
+    fn rename_is_unsupported(&self) -> CheckResult {
+        let host = self.subject("rename")?;
+        let new = self.name("renamed");
+        expect_kind(
+            "rename_host",
+            self.instance.rename_host(&host.id, &new),
+            ErrorKind::Unsupported,
+        )
+    }
+
     fn rename(&self) -> CheckResult {
         let host = self.subject("rename")?;
-        if !self.caps().rename {
-            let new = self.name("renamed");
-            return expect_kind(
-                "rename_host",
-                self.instance.rename_host(&host.id, &new),
-                ErrorKind::Unsupported,
-            );
-        }
         let new = self.name("renamed");
         let renamed = ok("rename_host", self.instance.rename_host(&host.id, &new))?;
         expect_eq("renamed host's name", &renamed.name, &new)?;
@@ -448,15 +638,16 @@ impl<'a> Suite<'a> {
         Ok(())
     }
 
+    fn destroy_is_unsupported(&self) -> CheckResult {
+        let host = self.subject("destroy")?;
+        expect_kind(
+            "destroy_host",
+            self.instance.destroy_host(&host.id),
+            ErrorKind::Unsupported,
+        )
+    }
+
     fn destroy_leaves_nothing(&self) -> CheckResult {
-        if !self.caps().destroy_hosts {
-            let host = self.subject("destroy")?;
-            return expect_kind(
-                "destroy_host",
-                self.instance.destroy_host(&host.id),
-                ErrorKind::Unsupported,
-            );
-        }
         let host = self.subject("destroy")?;
         ok("destroy_host", self.instance.destroy_host(&host.id))?;
         expect_kind(
@@ -494,6 +685,10 @@ impl<'a> Suite<'a> {
             &Vec::<String>::new(),
         )
     }
+}
+
+fn check(name: &'static str, needs: Needs, run: fn(&Suite<'_>) -> CheckResult) -> Check {
+    Check { name, needs, run }
 }
 
 fn ok<T>(what: &str, result: ProviderResult<T>) -> Result<T, String> {
