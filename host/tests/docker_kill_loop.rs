@@ -183,16 +183,20 @@ impl Fixture {
     }
 
     /// Start `mngr args`, SIGKILL it after `delay` (if still running); how long it ran.
-    fn kill_after(&self, args: &[&str], delay: Duration) -> Duration {
-        let started = Instant::now();
-        let mut child = self
-            .w
+    /// Start mngr with no terminal and its output dropped, as a killed command would run.
+    fn spawn_silent(&self, args: &[&str]) -> std::process::Child {
+        self.w
             .command(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("spawn mngr");
+            .expect("spawn mngr")
+    }
+
+    fn kill_after(&self, args: &[&str], delay: Duration) -> Duration {
+        let started = Instant::now();
+        let mut child = self.spawn_silent(args);
         while started.elapsed() < delay {
             if child.try_wait().expect("wait").is_some() {
                 break;
@@ -328,13 +332,7 @@ fn kill_loop_docker_destroy() {
 fn a_docker_host_being_created_is_listed_and_after_a_kill_destroyed_and_its_name_freed() {
     let f = Fixture::new();
     let before = f.inventory();
-    let mut child =
-        f.w.command(&Fixture::create_args("halfway"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn mngr");
+    let mut child = f.spawn_silent(&Fixture::create_args("halfway"));
     // Freeze the create as soon as its container exists: the host is half-made.
     let container = format!("name=^{}halfway$", f.prefix);
     f.w.wait_until("the half-made host's container", || {
@@ -386,13 +384,7 @@ fn a_killed_docker_create_is_reported_by_list_and_gc_dry_run_untouched_and_remov
     let before = f.inventory();
     let state = format!("{}docker-state-docker", f.prefix);
     let keys_before = before.keys.clone();
-    let mut child =
-        f.w.command(&Fixture::create_args("halfway"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn mngr");
+    let mut child = f.spawn_silent(&Fixture::create_args("halfway"));
     // Freeze the create once the new host's key is written (its container and record exist
     // by then), before its first agent.
     let new_key = || {
