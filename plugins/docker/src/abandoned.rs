@@ -7,10 +7,10 @@
 
 use crate::discovery::host_id_label;
 use crate::instance::{DockerInstance, not_found};
-use crate::labels;
 use crate::pending::{Operation, Pending};
-use crate::record::{HostData, StoredHost};
+use crate::record::{ContainerPart, HostData, StoredHost};
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
+use mngr_docker_core::labels;
 use mngr_plugin_api::*;
 
 impl DockerInstance {
@@ -49,7 +49,7 @@ impl DockerInstance {
     /// Why a host is abandoned, or `None` while someone may still be working on it or it
     /// holds agents (or cannot be looked into: an unknown is never abandoned).
     async fn abandonment(&self, h: &StoredHost, c: Option<&ContainerSummary>) -> Option<String> {
-        let pending = h.pending.as_ref()?;
+        let pending = h.extra.pending.as_ref()?;
         if pending.holder_alive() || self.has_agents(h, c).await.unwrap_or(true) {
             return None;
         }
@@ -91,16 +91,18 @@ impl DockerInstance {
             ssh_host: None,
             ssh_port: None,
             ssh_host_public_key: None,
-            container_id: c.id.clone(),
-            config: None,
             mngr_keys: None,
-            pending: Some(maker.unwrap_or_else(|| Pending::lost(Operation::Creating))),
+            extra: ContainerPart {
+                container_id: c.id.clone(),
+                config: None,
+                pending: Some(maker.unwrap_or_else(|| Pending::lost(Operation::Creating))),
+            },
         })
     }
 
     async fn still_running(&self, container: &str) -> bool {
-        match self.inspect(container).await {
-            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
+        match self.engine.inspect_container(container).await {
+            Ok(info) => mngr_docker_core::containers::is_running(&info),
             Err(e) => e.kind != ErrorKind::NotFound,
         }
     }
@@ -112,13 +114,7 @@ impl DockerInstance {
         h: &StoredHost,
         c: Option<&ContainerSummary>,
     ) -> ProviderResult<bool> {
-        let copies = self
-            .agent_cache
-            .lock()
-            .expect("cache lock")
-            .as_ref()
-            .and_then(|a| a.get(h.host_id()).map(|v| !v.is_empty()))
-            .unwrap_or(false);
+        let copies = self.agents.cached_any(h.host_id()).unwrap_or(false);
         if copies {
             return Ok(true);
         }
@@ -126,7 +122,7 @@ impl DockerInstance {
         let Some(id) = c.and_then(|c| c.id.as_deref()).filter(|_| running) else {
             return Ok(false);
         };
-        let hd = crate::engine::shell_quote(&self.host_dir_of(h));
+        let hd = mngr_docker_core::shell_quote(&self.host_dir_of(h));
         let looked = self
             .engine
             .exec(id, &format!("ls {hd}/agents/*/data.json 2>/dev/null"))

@@ -1,40 +1,35 @@
 //! How to reach a running host: its SSH endpoint, pinned host key and direct routes.
 
-use crate::containers::published_ssh_port;
 use crate::instance::{DockerInstance, not_found};
-use crate::keys;
 use bollard::models::ContainerInspectResponse;
+use mngr_docker_core::containers::{is_running, published_ssh_port};
 use mngr_plugin_api::*;
+use mngr_provider_kit::access::{SshTarget, ssh_access};
 
 impl DockerInstance {
     pub(crate) async fn access(&self, host: &HostId) -> ProviderResult<HostAccess> {
         let h = self.stored(host).await?;
         let container = h
+            .extra
             .container_id
             .clone()
             .ok_or_else(|| not_found(host.as_str()))?;
-        let info = self.inspect(&container).await?;
-        let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
-        if !running {
+        let info = self.engine.inspect_container(&container).await?;
+        if !is_running(&info) {
             return Err(ProviderError::new(
                 ErrorKind::Unavailable,
                 format!("host '{}' is not running", h.name()),
             )
             .with_hint(format!("start it with: mngr start {}", h.name())));
         }
-        let direct_routes = self.direct_routes(&info);
-        let port = published_ssh_port(&info, &container)?;
-        let key_path =
-            keys::materialize(&self.state_dir, h.host_id(), &h.keys()?.client_private_key)?;
-        Ok(HostAccess::Ssh(SshEndpoint {
+        let target = SshTarget {
             address: self.config.ssh_address(),
-            port,
+            port: published_ssh_port(&info, &container)?,
             user: "root".into(),
-            private_key_path: key_path.to_string_lossy().into_owned(),
-            host_public_key: h.ssh_host_public_key.clone().unwrap_or_default(),
             host_dir: self.host_dir_of(&h),
-            direct_routes,
-        }))
+            direct_routes: self.direct_routes(&info),
+        };
+        ssh_access(&self.state_dir, &h, target)
     }
 
     /// The container's own addresses on its networks, port 22, when this machine can reach

@@ -1,21 +1,17 @@
-//! Agents' records on the state volume, for views of hosts that are not running.
+//! Agents' records on the state volume, for views of hosts that are not running (the kit's
+//! `AgentRecords` over the state store), and what they say about the host's own fate.
 
 use crate::instance::DockerInstance;
 use crate::pending::{Operation, Pending};
 use mngr_plugin_api::*;
+use mngr_provider_kit::agents::AgentRecords;
 
 impl DockerInstance {
     pub(crate) async fn agent_records(
         &self,
         host: &HostId,
     ) -> ProviderResult<Vec<serde_json::Value>> {
-        if let Some(cached) = self.agent_cache.lock().expect("cache lock").as_ref() {
-            return Ok(cached.get(host.as_str()).cloned().unwrap_or_default());
-        }
-        if !self.store.ensure(false).await? {
-            return Ok(Vec::new());
-        }
-        self.store.read_agents(host.as_str()).await
+        self.agents.list(&self.store, host.as_str()).await
     }
 
     pub(crate) async fn write_agent_record(
@@ -23,19 +19,9 @@ impl DockerInstance {
         host: &HostId,
         record: serde_json::Value,
     ) -> ProviderResult<()> {
-        let Some(id) = record
-            .get("id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| AgentId::parse(s).ok())
-        else {
-            return Err(ProviderError::invalid_input(
-                "agent record has no valid 'id'",
-            ));
-        };
-        self.forget_agent_records();
-        let file = format!("{id}.json");
+        let id = AgentRecords::id_of(&record)?;
         let (written, settled) = tokio::join!(
-            self.store.write_host_file(host.as_str(), &file, &record),
+            self.agents.write(&self.store, host.as_str(), &id, &record),
             self.settle(host)
         );
         written.and(settled)
@@ -51,11 +37,12 @@ impl DockerInstance {
             .cloned();
         match cached {
             Some(mut h)
-                if h.pending
+                if h.extra
+                    .pending
                     .as_ref()
                     .is_some_and(|p| p.operation != Operation::Destroying) =>
             {
-                h.pending = None;
+                h.extra.pending = None;
                 self.save(&mut h).await
             }
             _ => Ok(()),
@@ -67,19 +54,17 @@ impl DockerInstance {
         host: &HostId,
         agent_id: &str,
     ) -> ProviderResult<()> {
-        let id =
-            AgentId::parse(agent_id).map_err(|e| ProviderError::invalid_input(e.to_string()))?;
-        self.forget_agent_records();
-        self.store
-            .remove_host_file(host.as_str(), &format!("{id}.json"))
+        let emptied = self
+            .agents
+            .remove(&self.store, host.as_str(), agent_id)
             .await?;
         // Its last agent gone, the host goes next; marked now, in case this mngr does not
         // live to destroy it (a host made for agents without any is left for reaping).
-        if self.store.read_agents(host.as_str()).await?.is_empty()
+        if emptied
             && let Some(mut h) = self.known(host).await?
-            && h.pending.is_none()
+            && h.extra.pending.is_none()
         {
-            h.pending = Some(Pending::now(Operation::Emptied));
+            h.extra.pending = Some(Pending::now(Operation::Emptied));
             self.save(&mut h).await?;
         }
         Ok(())
@@ -92,10 +77,5 @@ impl DockerInstance {
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    /// After a write the cached read is stale; the next read goes to the volume.
-    fn forget_agent_records(&self) {
-        *self.agent_cache.lock().expect("cache lock") = None;
     }
 }

@@ -1,101 +1,25 @@
-//! Host containers: run one (create, provision, start, wait for sshd), find its SSH port.
+//! Host containers: run one (create, provision, start, wait for sshd).
 
 use crate::instance::DockerInstance;
-use crate::labels;
 use crate::record::StoredHost;
-use crate::run_args::parse_run_args;
 use crate::scripts;
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, PortBinding};
-use bollard::query_parameters::{CreateContainerOptions, UploadToContainerOptions};
+use bollard::models::{ContainerCreateBody, PortBinding};
+use mngr_docker_core::containers::published_ssh_port;
+use mngr_docker_core::labels;
+use mngr_docker_core::run_args::parse_run_args;
 use mngr_plugin_api::*;
+use mngr_provider_kit::access::wait_for_sshd;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
-const SSHD_WAIT: Duration = Duration::from_secs(60);
-
-/// The host port Docker published the container's sshd on.
-pub(crate) fn published_ssh_port(
-    info: &ContainerInspectResponse,
-    container: &str,
-) -> ProviderResult<u16> {
-    info.network_settings
-        .as_ref()
-        .and_then(|n| n.ports.as_ref())
-        .and_then(|p| p.get("22/tcp"))
-        .and_then(Option::as_ref)
-        .and_then(|b| {
-            b.iter()
-                .find_map(|b| b.host_port.as_deref().and_then(|p| p.parse().ok()))
-        })
-        .ok_or_else(|| {
-            ProviderError::internal(format!("container {container} has no published SSH port"))
-        })
-}
+use std::time::Instant;
 
 impl DockerInstance {
-    pub(crate) async fn inspect(
-        &self,
-        container: &str,
-    ) -> ProviderResult<ContainerInspectResponse> {
-        self.engine
-            .call(
-                "inspecting the container",
-                self.engine.docker.inspect_container(container, None),
-            )
-            .await
-    }
-
-    pub(crate) async fn ssh_port(&self, container: &str) -> ProviderResult<u16> {
-        published_ssh_port(&self.inspect(container).await?, container)
-    }
-
     /// The published SSH port of a started container, once its sshd answers there.
     pub(crate) async fn answering_ssh_port(&self, container: &str) -> ProviderResult<u16> {
-        let port = self.ssh_port(container).await?;
+        let port = published_ssh_port(&self.engine.inspect_container(container).await?, container)?;
         let waited = Instant::now();
-        self.wait_for_sshd(&self.config.ssh_address(), port).await?;
+        wait_for_sshd(&self.config.ssh_address(), port).await?;
         self.engine.timing("waiting for sshd", waited);
         Ok(port)
-    }
-
-    /// Wait until sshd sends its banner (a TCP accept alone may be Docker's proxy).
-    pub(crate) async fn wait_for_sshd(&self, address: &str, port: u16) -> ProviderResult<()> {
-        use tokio::io::AsyncReadExt;
-        let start = Instant::now();
-        let mut last_error = String::from("no answer");
-        while start.elapsed() < SSHD_WAIT {
-            let attempt = async {
-                let mut stream = tokio::net::TcpStream::connect((address, port)).await?;
-                let mut buf = [0u8; 8];
-                let mut got = 0;
-                while got < 4 {
-                    let n = stream.read(&mut buf[got..]).await?;
-                    if n == 0 {
-                        return Err(std::io::Error::other(
-                            "connection closed before the SSH banner",
-                        ));
-                    }
-                    got += n;
-                }
-                if &buf[..4] == b"SSH-" {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::other("not an SSH banner"))
-                }
-            };
-            match tokio::time::timeout(Duration::from_secs(3), attempt).await {
-                Ok(Ok(())) => return Ok(()),
-                Ok(Err(e)) => last_error = e.to_string(),
-                Err(_) => last_error = "timed out".to_string(),
-            }
-            tokio::time::sleep(Duration::from_millis(15)).await;
-        }
-        Err(ProviderError::new(
-            ErrorKind::Timeout,
-            format!(
-                "sshd in the container did not answer at {address}:{port} within 60 s: {last_error}"
-            ),
-        ))
     }
 
     /// Create the container for `h` from `image`, inject its files, start it, wait for sshd.
@@ -107,6 +31,7 @@ impl DockerInstance {
         save_record: bool,
     ) -> ProviderResult<String> {
         let settings = h
+            .extra
             .config
             .clone()
             .ok_or_else(|| ProviderError::internal("host record has no container settings"))?;
@@ -115,7 +40,7 @@ impl DockerInstance {
         container_labels.insert(labels::HOST_ID.into(), h.host_id().to_string());
         container_labels.insert(labels::HOST_NAME.into(), h.name().to_string());
         container_labels.insert(labels::PROVIDER.into(), self.name.clone());
-        if let Some(pending) = &h.pending {
+        if let Some(pending) = &h.extra.pending {
             container_labels.insert(
                 labels::PENDING.into(),
                 serde_json::to_string(pending).expect("pending serializes"),
@@ -160,16 +85,9 @@ impl DockerInstance {
         };
         let started = Instant::now();
         let name = self.container_name(h.name());
-        let options = CreateContainerOptions {
-            name: Some(name.clone()),
-            ..Default::default()
-        };
-        let created = self
+        let id = self
             .engine
-            .call(
-                "creating the container",
-                self.engine.docker.create_container(Some(options), body),
-            )
+            .create_container(&name, body)
             .await
             .map_err(|e| match e.kind {
                 ErrorKind::AlreadyExists => ProviderError::already_exists(format!(
@@ -183,8 +101,7 @@ impl DockerInstance {
                 ),
                 _ => e,
             })?;
-        let id = created.id;
-        h.container_id = Some(id.clone());
+        h.extra.container_id = Some(id.clone());
         h.ssh_host = Some(self.config.ssh_address());
         // The record is written while the container starts (the SSH port in it is only a
         // hint; mngr always asks the daemon for the live one).
@@ -199,22 +116,10 @@ impl DockerInstance {
         };
         let tar = self.provisioning_tar(h);
         let bring_up = async {
-            let tar = tar?;
-            let upload = UploadToContainerOptions {
-                path: "/".into(),
-                ..Default::default()
-            };
             self.engine
-                .call(
-                    "injecting keys into the container",
-                    self.engine.docker.upload_to_container(
-                        &id,
-                        Some(upload),
-                        bollard::body_full(tar.into()),
-                    ),
-                )
+                .upload_tar("injecting keys into the container", &id, tar?)
                 .await?;
-            self.start_container(&id).await.map_err(|e| {
+            self.engine.start_container(&id).await.map_err(|e| {
                 if e.kind == ErrorKind::Unavailable {
                     e
                 } else {
@@ -240,15 +145,6 @@ impl DockerInstance {
                 Err(e)
             }
         }
-    }
-
-    pub(crate) async fn start_container(&self, id: &str) -> ProviderResult<()> {
-        self.engine
-            .call(
-                "starting the container",
-                self.engine.docker.start_container(id, None),
-            )
-            .await
     }
 
     /// Remove a container and its anonymous volumes, running or not; absent is fine.

@@ -1,14 +1,15 @@
 //! Creating a host: validate, pick or build its image, run its container; undo all on failure.
 
-use crate::build_args::parse_build;
 use crate::instance::DockerInstance;
-use crate::keys;
 use crate::pending::{Operation, Pending};
-use crate::record::{ContainerSettings, HostData, StoredHost, StoredKeys};
-use crate::run_args::parse_run_args;
-use crate::state::missing_image;
+use crate::record::{ContainerPart, ContainerSettings, HostData, StoredHost};
 use bollard::models::ContainerSummary;
+use mngr_docker_core::build_args::parse_build;
+use mngr_docker_core::missing_image;
+use mngr_docker_core::run_args::parse_run_args;
 use mngr_plugin_api::*;
+use mngr_provider_kit::keys;
+use mngr_provider_kit::record::new_keys;
 use std::path::PathBuf;
 
 impl DockerInstance {
@@ -117,7 +118,12 @@ impl DockerInstance {
         if let Some(id) = self.container_of(h).await.ok().flatten().and_then(|c| c.id) {
             self.remove_container(&id).await.ok();
         }
-        if let Some(built) = h.config.as_ref().and_then(|c| c.built_image.as_deref()) {
+        if let Some(built) = h
+            .extra
+            .config
+            .as_ref()
+            .and_then(|c| c.built_image.as_deref())
+        {
             self.remove_image(built, true).await.ok();
         }
         keys::remove_local(&self.state_dir, h.host_id()).ok();
@@ -133,7 +139,7 @@ impl DockerInstance {
             .image
             .clone()
             .unwrap_or_else(|| self.config.default_image.clone());
-        if !self.image_exists(&image).await? {
+        if !self.engine.image_exists(&image).await? {
             return Err(missing_image(&image));
         }
         Ok(image)
@@ -148,8 +154,7 @@ impl DockerInstance {
         start_args: Vec<String>,
         built_image: Option<String>,
     ) -> ProviderResult<StoredHost> {
-        let client = keys::generate()?;
-        let host_key = keys::generate()?;
+        let (keys, host_public_key) = new_keys(&request.authorized_keys)?;
         let mut data = HostData::new(host_id.as_str(), request.name.as_str(), &self.prefix);
         data.user_tags = request.tags.clone();
         data.idle_timeout_seconds = request
@@ -160,26 +165,22 @@ impl DockerInstance {
             data.activity_sources = sources.clone();
         }
         data.image = Some(image.to_string());
-        let mut authorized = vec![client.public_openssh.clone()];
-        authorized.extend(request.authorized_keys.iter().cloned());
         Ok(StoredHost {
             certified_host_data: data,
             ssh_host: Some(self.config.ssh_address()),
             ssh_port: None,
-            ssh_host_public_key: Some(host_key.public_openssh.clone()),
-            container_id: None,
-            config: Some(ContainerSettings {
-                start_args,
-                image: Some(image.to_string()),
-                host_dir: self.config.host_dir.clone(),
-                built_image,
-            }),
-            mngr_keys: Some(StoredKeys {
-                client_private_key: client.private_openssh,
-                client_public_key: authorized.join("\n"),
-                host_private_key: host_key.private_openssh,
-            }),
-            pending: Some(Pending::now(Operation::Creating)),
+            ssh_host_public_key: Some(host_public_key),
+            mngr_keys: Some(keys),
+            extra: ContainerPart {
+                container_id: None,
+                config: Some(ContainerSettings {
+                    start_args,
+                    image: Some(image.to_string()),
+                    host_dir: self.config.host_dir.clone(),
+                    built_image,
+                }),
+                pending: Some(Pending::now(Operation::Creating)),
+            },
         })
     }
 
@@ -200,7 +201,7 @@ impl DockerInstance {
         if request.snapshot.is_some() {
             // The snapshot's files come along, but its agents belong to the host it was
             // taken from: the new host starts with none.
-            let hd = crate::engine::shell_quote(&self.config.host_dir);
+            let hd = mngr_docker_core::shell_quote(&self.config.host_dir);
             let script =
                 format!("rm -rf {hd}/agents {hd}/host_lock.generation && mkdir -p {hd}/agents");
             let cleared = self.engine.exec(&id, &script).await;

@@ -1,10 +1,10 @@
 //! Finding hosts again: containers by label, records on the state volume, this run's cache.
 
 use crate::instance::{DockerInstance, not_found};
-use crate::labels;
 use crate::record::StoredHost;
 use bollard::models::ContainerSummary;
 use bollard::query_parameters::ListContainersOptions;
+use mngr_docker_core::labels;
 use mngr_plugin_api::*;
 use std::collections::HashMap;
 
@@ -59,8 +59,8 @@ impl DockerInstance {
         if !self.store.ensure(false).await? {
             return Ok((Vec::new(), containers));
         }
-        let (hosts, agents) = self.store.read_all().await?;
-        *self.agent_cache.lock().expect("cache lock") = Some(agents);
+        let (hosts, agents) = self.store.read_all::<StoredHost>().await?;
+        self.agents.remember_all(agents);
         let mut by_id: HashMap<String, ContainerSummary> = HashMap::new();
         for c in containers {
             if let Some(id) = host_id_label(&c) {
@@ -106,7 +106,7 @@ impl DockerInstance {
 
     pub(crate) async fn save(&self, host: &mut StoredHost) -> ProviderResult<()> {
         host.touch();
-        self.store.write_host(host).await?;
+        self.store.write_host(host.host_id(), host).await?;
         self.remember(host);
         Ok(())
     }

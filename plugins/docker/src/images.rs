@@ -1,22 +1,14 @@
-//! Images hosts run from: lookup, one held tag per host, removal of what mngr made.
+//! The images this instance makes for its hosts: one held tag per host, builds, and finding
+//! them again by label.
 
 use crate::instance::DockerInstance;
-use crate::labels;
-use bollard::query_parameters::{ListImagesOptions, RemoveImageOptions, TagImageOptions};
+use mngr_docker_core::build_args::BuildPlan;
+use mngr_docker_core::labels;
 use mngr_plugin_api::*;
+use std::collections::HashMap;
+use std::time::Duration;
 
 impl DockerInstance {
-    pub(crate) async fn image_exists(&self, image: &str) -> ProviderResult<bool> {
-        let found = self
-            .engine
-            .unless_gone(
-                "looking up the image",
-                self.engine.docker.inspect_image(image),
-            )
-            .await?;
-        Ok(found.is_some())
-    }
-
     /// The tag through which a host holds the image its container runs from, when mngr made
     /// or chose that image for it (a build, or a snapshot it was created or restored from).
     /// Holding a tag per host lets snapshots be shared: removing one host's tag never deletes
@@ -27,75 +19,60 @@ impl DockerInstance {
 
     pub(crate) async fn hold_image(&self, image: &str, host_id: &str) -> ProviderResult<String> {
         let tag = self.held_tag(host_id);
-        let (repo, t) = tag.split_once(':').expect("tag has a colon");
-        let options = TagImageOptions {
-            repo: Some(repo.to_string()),
-            tag: Some(t.to_string()),
-        };
-        self.engine
-            .call(
-                "tagging the image",
-                self.engine.docker.tag_image(image, Some(options)),
-            )
-            .await?;
+        self.engine.tag_image(image, &tag).await?;
         Ok(tag)
+    }
+
+    /// The labels that mark an image as this instance's, made for `host_id`.
+    fn image_labels(&self, host_id: &str) -> HashMap<String, String> {
+        HashMap::from([
+            (labels::IMAGE_PROVIDER.to_string(), self.name.clone()),
+            (labels::IMAGE_HOST.to_string(), host_id.to_string()),
+        ])
     }
 
     /// Images mngr made for a host (its build image and snapshots).
     pub(crate) async fn images_of(&self, host_id: &str) -> ProviderResult<Vec<String>> {
-        let options = ListImagesOptions {
-            all: false,
-            filters: Some(labels::filter(vec![
-                format!("{}={}", labels::IMAGE_PROVIDER, self.name),
-                format!("{}={host_id}", labels::IMAGE_HOST),
-            ])),
-            ..Default::default()
-        };
-        let images = self
-            .engine
-            .call(
-                "listing images",
-                self.engine.docker.list_images(Some(options)),
-            )
-            .await?;
-        Ok(images.into_iter().map(|i| i.id).collect())
+        let wanted = self
+            .image_labels(host_id)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        self.engine.images_labelled(wanted).await
     }
 
-    pub(crate) async fn image_is_tagged(&self, image: &str) -> ProviderResult<bool> {
-        let info = self
-            .engine
-            .call(
-                "inspecting an image",
-                self.engine.docker.inspect_image(image),
-            )
-            .await?;
-        Ok(info.repo_tags.is_some_and(|t| !t.is_empty()))
-    }
-
-    /// Remove an image or one tag of it; absent is fine. Without `force`, an image a
-    /// container still uses stays.
-    pub(crate) async fn remove_image(&self, image: &str, force: bool) -> ProviderResult<()> {
-        self.remove_image_as("removing an image", image, force)
-            .await
-    }
-
-    pub(crate) async fn remove_image_as(
+    /// Build a host's image, with the instance's deadline; the log goes to `-v` output.
+    pub(crate) async fn build(
         &self,
-        what: &str,
-        image: &str,
-        force: bool,
+        plan: &BuildPlan,
+        tag: &str,
+        host_id: &str,
     ) -> ProviderResult<()> {
-        let options = RemoveImageOptions {
-            force,
-            noprune: false,
-            ..Default::default()
-        };
+        self.services.progress(&format!(
+            "building image from {}",
+            plan.dockerfile.display()
+        ));
+        let deadline = Duration::from_secs(self.config.build_timeout_seconds);
+        let services = self.services.clone();
+        let built = self
+            .engine
+            .build_image(plan, tag, self.image_labels(host_id), deadline, |line| {
+                services.log(LogLevel::Debug, line)
+            })
+            .await;
+        built.map_err(|e| match e.kind {
+            ErrorKind::Timeout => e.with_hint(format!(
+                "raise providers.{}.build_timeout_seconds",
+                self.name
+            )),
+            _ => e,
+        })
+    }
+
+    /// Remove an image or one tag of it; absent is fine.
+    pub(crate) async fn remove_image(&self, image: &str, force: bool) -> ProviderResult<()> {
         self.engine
-            .unless_gone(
-                what,
-                self.engine.docker.remove_image(image, Some(options), None),
-            )
+            .remove_image("removing an image", image, force)
             .await
-            .map(|_| ())
     }
 }

@@ -1,13 +1,17 @@
 //! A docker provider instance: the `ProviderInstance` contract, delegating to the modules.
 
 use crate::config::DockerConfig;
-use crate::engine::{Engine, block_on};
 use crate::record::StoredHost;
-use crate::state::StateStore;
+use mngr_docker_core::{Engine, StateStore};
 use mngr_plugin_api::*;
+use mngr_provider_kit::agents::AgentRecords;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    mngr_provider_kit::runtime::plugin_runtime("mngr-docker").block_on(future)
+}
 
 const TAGS_IMMUTABLE: &str = "docker tags are immutable: they are stored as container labels, which Docker cannot change after the container is created";
 
@@ -20,8 +24,8 @@ pub struct DockerInstance {
     pub store: StateStore,
     pub services: Arc<dyn HostServices>,
     pub(crate) cache: Mutex<HashMap<String, StoredHost>>,
-    /// Persisted agent records as of the last full read in this run, by host id.
-    pub(crate) agent_cache: Mutex<Option<HashMap<String, Vec<serde_json::Value>>>>,
+    /// Persisted agent records, with this run's cache of them.
+    pub(crate) agents: AgentRecords,
 }
 
 pub(crate) fn not_found(what: &str) -> ProviderError {
@@ -30,7 +34,12 @@ pub(crate) fn not_found(what: &str) -> ProviderError {
 
 impl DockerInstance {
     pub fn new(ctx: InstanceContext, config: DockerConfig) -> ProviderResult<DockerInstance> {
-        let engine = Engine::connect(&config, Some(ctx.services.clone()))?;
+        let _runtime = mngr_provider_kit::runtime::plugin_runtime("mngr-docker").enter();
+        let engine = Engine::connect(
+            &config.host,
+            config.tls_cert_path.as_deref().map(std::path::Path::new),
+            Some(ctx.services.clone()),
+        )?;
         let store = StateStore::new(
             engine.clone(),
             &ctx.prefix,
@@ -46,7 +55,7 @@ impl DockerInstance {
             store,
             services: ctx.services,
             cache: Mutex::new(HashMap::new()),
-            agent_cache: Mutex::new(None),
+            agents: AgentRecords::default(),
         })
     }
 
@@ -74,7 +83,8 @@ impl DockerInstance {
     /// The host dir inside a host's container; records from before it was stored use the
     /// instance's setting.
     pub(crate) fn host_dir_of(&self, h: &StoredHost) -> String {
-        h.config
+        h.extra
+            .config
             .as_ref()
             .map(|c| c.host_dir.clone())
             .unwrap_or_else(|| self.config.host_dir.clone())

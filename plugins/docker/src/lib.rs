@@ -1,32 +1,31 @@
 //! The `docker` provider backend for mngr: each host is a Docker container running sshd,
 //! reached over SSH with keys mngr generates and a host key pinned before the first
 //! connection. All provider state lives with the Docker daemon (labels and a state volume).
+//!
+//! This crate is the thin part: the backend, its instance and the plugin export. The Engine
+//! layer is `mngr-docker-core`; what any SSH-reached provider needs is `mngr-provider-kit`.
 
 mod abandoned;
 mod access;
 mod agents;
-mod build;
-pub mod build_args;
 pub mod config;
 mod containers;
 mod create;
 mod discovery;
-pub mod engine;
-mod flags;
 mod images;
 pub mod instance;
-pub mod keys;
-pub mod labels;
 mod lifecycle;
 mod pending;
 mod provision;
 pub mod record;
-pub mod run_args;
 pub mod scripts;
 mod snapshots;
-mod ssh_tunnel;
-pub mod state;
 mod status;
+
+/// The Engine layer this backend is built on, for tests and other providers.
+pub use mngr_docker_core as core;
+/// The shared provider parts this backend is built on.
+pub use mngr_provider_kit as kit;
 
 use mngr_plugin_api::*;
 

@@ -2,11 +2,12 @@
 
 use crate::discovery::host_id_label;
 use crate::instance::{DockerInstance, not_found};
-use crate::keys;
 use crate::pending::{Operation, Pending};
+use crate::record::StoredHost;
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::StopContainerOptions;
 use mngr_plugin_api::*;
+use mngr_provider_kit::{keys, snapshots};
 
 impl DockerInstance {
     pub(crate) async fn start(
@@ -22,20 +23,17 @@ impl DockerInstance {
         }
         let restore = match snapshot {
             Some(wanted) => Some(self.resolve_snapshot(wanted, Some(&h)).await?),
-            None if container.is_none() => match h
-                .certified_host_data
-                .snapshots
-                .iter()
-                .max_by(|a, b| a.created_at.cmp(&b.created_at))
-            {
-                Some(newest) => Some(newest.clone()),
-                None => {
-                    return Err(ProviderError::not_found(format!(
+            None if container.is_none() => {
+                match snapshots::newest(&h.certified_host_data.snapshots) {
+                    Some(newest) => Some(newest.clone()),
+                    None => {
+                        return Err(ProviderError::not_found(format!(
                         "the container of host {host} is gone and it has no snapshots to start from"
                     ))
                     .with_hint("destroy it and create a new host"));
+                    }
                 }
-            },
+            }
             None => None,
         };
         if let Some(snap) = restore {
@@ -47,11 +45,11 @@ impl DockerInstance {
             if let Some(c) = container.as_ref().and_then(|c| c.id.clone()) {
                 self.remove_container(&c).await?;
             }
-            if let Some(old) = h.config.as_ref().and_then(|c| c.built_image.clone()) {
+            if let Some(old) = h.extra.config.as_ref().and_then(|c| c.built_image.clone()) {
                 self.remove_image(&old, false).await.ok();
             }
             let tag = self.hold_image(&snap.id, h.host_id()).await?;
-            if let Some(config) = h.config.as_mut() {
+            if let Some(config) = h.extra.config.as_mut() {
                 config.built_image = Some(tag.clone());
             }
             self.save(&mut h).await?;
@@ -60,7 +58,7 @@ impl DockerInstance {
             let c = container.expect("checked above");
             let id = c.id.clone().unwrap_or_default();
             if c.state != Some(ContainerSummaryStateEnum::RUNNING) {
-                self.start_container(&id).await?;
+                self.engine.start_container(&id).await?;
             }
             h.ssh_port = Some(self.answering_ssh_port(&id).await?);
         }
@@ -146,7 +144,7 @@ impl DockerInstance {
             found = self.host_of_container(c);
         }
         if let Some(h) = found.as_mut() {
-            h.pending = Some(Pending::now(Operation::Destroying));
+            h.extra.pending = Some(Pending::now(Operation::Destroying));
             self.save(h).await?;
         }
         let mut problems = Vec::new();
@@ -162,7 +160,7 @@ impl DockerInstance {
                 .iter()
                 .map(|s| self.snapshot_tag(h.host_id(), &s.name))
                 .collect();
-            if let Some(built) = h.config.as_ref().and_then(|c| c.built_image.clone()) {
+            if let Some(built) = h.extra.config.as_ref().and_then(|c| c.built_image.clone()) {
                 tags.push(built);
             }
             for tag in tags {
@@ -174,7 +172,7 @@ impl DockerInstance {
         // Anything else labelled for this host that no tag holds any more (a build whose
         // record was lost, say).
         for image in images {
-            let held = self.image_is_tagged(&image).await.unwrap_or(true);
+            let held = self.engine.image_is_tagged(&image).await.unwrap_or(true);
             if !held && let Err(e) = self.remove_image(&image, false).await {
                 problems.push(format!("image {image}: {}", e.message));
             }
@@ -215,7 +213,7 @@ impl DockerInstance {
     async fn remove_record(&self, host: &HostId) -> ProviderResult<()> {
         let others = self
             .store
-            .read_hosts()
+            .read_hosts::<StoredHost>()
             .await?
             .iter()
             .any(|h| h.host_id() != host.as_str())
@@ -234,7 +232,7 @@ impl DockerInstance {
     /// kept when a host appeared meanwhile.
     pub(crate) async fn remove_store_if_empty(&self) -> ProviderResult<()> {
         if !self.store.ensure(false).await?
-            || !self.store.read_hosts().await?.is_empty()
+            || !self.store.read_hosts::<StoredHost>().await?.is_empty()
             || !self.host_containers().await?.is_empty()
         {
             return Ok(());

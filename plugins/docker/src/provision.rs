@@ -1,9 +1,10 @@
-//! The files a container gets before it starts (keys, idle watcher, data.json), as one tar.
+//! The files a container gets before it starts (see the kit's `provision.rs`), as one tar.
 
 use crate::instance::DockerInstance;
 use crate::record::StoredHost;
-use crate::scripts;
 use mngr_plugin_api::*;
+use mngr_provider_kit::provision::{ProvisionPlan, provisioning_files};
+use mngr_provider_kit::watcher::StopAction;
 
 fn tar_header(size: u64, mode: u32, kind: tar::EntryType) -> tar::Header {
     let mut header = tar::Header::new_gnu();
@@ -38,63 +39,24 @@ fn tar_dir(builder: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32) {
 }
 
 impl DockerInstance {
+    /// A tar to unpack at the container's `/`.
     pub(crate) fn provisioning_tar(&self, h: &StoredHost) -> ProviderResult<Vec<u8>> {
-        let keys = h.keys()?;
-        let host_pub = h.ssh_host_public_key.clone().unwrap_or_default();
-        let data = &h.certified_host_data;
         let host_dir = self.host_dir_of(h);
-        let hd = host_dir.trim_start_matches('/');
-        let watcher = scripts::activity_watcher(
-            data.idle_timeout_seconds,
-            &data.activity_sources,
-            data.tmux_session_prefix.as_deref().unwrap_or(&self.prefix),
-        );
-        // A new container's record: what the provider knows, nothing left over from a
-        // stop or a build, no work dirs yet.
-        let mut fresh = data.clone();
-        fresh.plugin = serde_json::Map::new();
-        fresh.generated_work_dirs.clear();
-        fresh.generated_source_dirs.clear();
-        fresh.stop_reason = None;
-        fresh.failure_reason = None;
-        fresh.build_log = None;
-        let data_json = fresh.to_json();
+        let plan = ProvisionPlan {
+            host_dir: &host_dir,
+            login_home: "/root",
+            session_prefix: &self.prefix,
+            // PID 1 (see scripts.rs) exits with a code per signal, read back as the reason.
+            stop: &StopAction::SignalInit,
+        };
         let mut b = tar::Builder::new(Vec::new());
-        tar_file(
-            &mut b,
-            "etc/ssh/ssh_host_ed25519_key",
-            keys.host_private_key.as_bytes(),
-            0o600,
-        );
-        tar_file(
-            &mut b,
-            "etc/ssh/ssh_host_ed25519_key.pub",
-            format!("{host_pub}\n").as_bytes(),
-            0o644,
-        );
-        tar_file(&mut b, "etc/ssh/mngr_host_provisioned", b"", 0o644);
-        tar_dir(&mut b, "root/.ssh", 0o700);
-        tar_file(
-            &mut b,
-            "root/.ssh/authorized_keys",
-            format!("{}\n", keys.client_public_key).as_bytes(),
-            0o600,
-        );
-        tar_dir(&mut b, hd, 0o755);
-        tar_dir(&mut b, &format!("{hd}/commands"), 0o755);
-        tar_file(
-            &mut b,
-            &format!("{hd}/commands/activity_watcher.sh"),
-            watcher.as_bytes(),
-            0o755,
-        );
-        tar_file(
-            &mut b,
-            &format!("{hd}/commands/shutdown.sh"),
-            scripts::SHUTDOWN_SCRIPT.as_bytes(),
-            0o755,
-        );
-        tar_file(&mut b, &format!("{hd}/data.json"), &data_json, 0o644);
+        for file in provisioning_files(h, &plan)? {
+            let path = file.path.trim_start_matches('/');
+            match &file.contents {
+                Some(data) => tar_file(&mut b, path, data, file.mode),
+                None => tar_dir(&mut b, path, file.mode),
+            }
+        }
         b.into_inner()
             .map_err(|e| ProviderError::internal(format!("packing provisioning files: {e}")))
     }

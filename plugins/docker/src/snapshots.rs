@@ -1,32 +1,13 @@
-//! Snapshots: committed images of a host's container, recorded with the host.
+//! Snapshots: committed images of a host's container, recorded with the host (naming and
+//! lookup are the kit's).
 
 use crate::instance::DockerInstance;
-use crate::labels;
 use crate::record::{HostSnapshot, StoredHost};
-use crate::run_args::parse_run_args;
 use bollard::query_parameters::CommitContainerOptions;
+use mngr_docker_core::labels;
+use mngr_docker_core::run_args::parse_run_args;
 use mngr_plugin_api::*;
-
-fn snapshot_info(s: &HostSnapshot) -> SnapshotInfo {
-    SnapshotInfo {
-        id: s.id.clone(),
-        name: s.name.clone(),
-        created_at: s.created_at.clone(),
-        size_bytes: None,
-    }
-}
-
-fn valid_snapshot_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 60
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-}
+use mngr_provider_kit::snapshots;
 
 impl DockerInstance {
     /// Where a host's snapshot is tagged, as (repository, tag), which the commit call takes apart.
@@ -50,18 +31,10 @@ impl DockerInstance {
             Some(h) => vec![h.clone()],
             None => self.load().await?.into_iter().map(|(h, _)| h).collect(),
         };
-        let short = wanted.trim_start_matches("sha256:");
-        for h in &hosts {
-            for s in &h.certified_host_data.snapshots {
-                let id = s.id.trim_start_matches("sha256:");
-                if s.id == wanted || s.name == wanted || (short.len() >= 6 && id.starts_with(short))
-                {
-                    return Ok(s.clone());
-                }
-            }
-        }
-        Err(ProviderError::not_found(format!("no snapshot '{wanted}'"))
-            .with_hint("list snapshots with: mngr snapshot list AGENT"))
+        snapshots::resolve(
+            wanted,
+            hosts.iter().flat_map(|h| &h.certified_host_data.snapshots),
+        )
     }
 
     pub(crate) async fn snapshot(
@@ -73,17 +46,10 @@ impl DockerInstance {
         let container = container.and_then(|c| c.id).ok_or_else(|| {
             ProviderError::not_found(format!("host {host} has no container to snapshot"))
         })?;
-        let name = name.map(str::to_string).unwrap_or_else(|| {
-            format!(
-                "snapshot-{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..12]
-            )
-        });
-        if !valid_snapshot_name(&name) {
-            return Err(ProviderError::invalid_input(format!(
-                "invalid snapshot name '{name}': use up to 60 letters, digits, '-', '_' or '.', starting with a letter or digit"
-            )));
-        }
+        let name = name
+            .map(str::to_string)
+            .unwrap_or_else(snapshots::generated_name);
+        snapshots::check_name(&name)?;
         if h.certified_host_data
             .snapshots
             .iter()
@@ -95,6 +61,7 @@ impl DockerInstance {
             )));
         }
         let has_volumes = h
+            .extra
             .config
             .as_ref()
             .map(|c| {
@@ -141,20 +108,13 @@ impl DockerInstance {
             self.remove_image(&snap.id, true).await.ok();
             return Err(e);
         }
-        Ok(snapshot_info(&snap))
+        Ok(snapshots::info(&snap))
     }
 
     /// A host's snapshots, newest first.
     pub(crate) async fn snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
         let (h, _) = self.find(host.as_str()).await?;
-        let mut list: Vec<SnapshotInfo> = h
-            .certified_host_data
-            .snapshots
-            .iter()
-            .map(snapshot_info)
-            .collect();
-        list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-        Ok(list)
+        Ok(snapshots::newest_first(&h.certified_host_data.snapshots))
     }
 
     pub(crate) async fn delete_snap(&self, host: &HostId, wanted: &str) -> ProviderResult<()> {
@@ -163,7 +123,8 @@ impl DockerInstance {
         // By tag: an image another host was created from keeps that host's own tag.
         let tag = self.snapshot_tag(h.host_id(), &snap.name);
         let removed = self
-            .remove_image_as("removing the snapshot image", &tag, false)
+            .engine
+            .remove_image("removing the snapshot image", &tag, false)
             .await;
         match removed {
             Err(e) if e.kind == ErrorKind::AlreadyExists => {

@@ -1,10 +1,10 @@
 //! How a host's record and container read as a `HostRecord` (state, stop reason, details).
 
 use crate::instance::DockerInstance;
-use crate::labels;
 use crate::pending::Operation;
 use crate::record::StoredHost;
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
+use mngr_docker_core::labels;
 use mngr_plugin_api::*;
 use std::collections::BTreeMap;
 
@@ -26,6 +26,7 @@ impl DockerInstance {
     pub(crate) fn to_record(&self, h: &StoredHost, c: Option<&ContainerSummary>) -> HostRecord {
         let data = &h.certified_host_data;
         let being_created = h
+            .extra
             .pending
             .as_ref()
             .is_some_and(|p| p.operation == Operation::Creating && p.holder_alive());
@@ -77,7 +78,7 @@ impl DockerInstance {
             "container".to_string(),
             serde_json::Value::from(self.container_name_of(h, c)),
         );
-        if let Some(id) = &h.container_id {
+        if let Some(id) = &h.extra.container_id {
             details.insert(
                 "container_id".to_string(),
                 serde_json::Value::from(id.clone()),

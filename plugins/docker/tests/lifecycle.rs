@@ -28,7 +28,7 @@ fn host_lifecycle_on_the_real_engine() {
 
     // A wrong pinned key is refused by a strict client.
     let mut wrong = ep.clone();
-    wrong.host_public_key = mngr_docker::keys::generate().unwrap().public_openssh;
+    wrong.host_public_key = mngr_docker::kit::keys::generate().unwrap().public_openssh;
     let (code, _) = ssh(&wrong, "true");
     assert_ne!(
         code, 0,

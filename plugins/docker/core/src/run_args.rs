@@ -1,13 +1,13 @@
 //! `-s` / `default_start_args`: `docker run` flags parsed into the Engine's container-create
 //! body. A flag Docker accepts that mngr cannot honour is refused by name, never dropped.
 
-use crate::flags::{Flag, parse_bytes, split_flags};
 use bollard::models::{
     DeviceMapping, DeviceRequest, HostConfig, HostConfigLogConfig, Mount, MountBindOptions,
     MountType, MountVolumeOptions, PortBinding, ResourcesUlimits, RestartPolicy,
     RestartPolicyNameEnum,
 };
 use mngr_plugin_api::{ProviderError, ProviderResult};
+use mngr_provider_kit::flags::{Flag, parse_bytes, split_flags};
 use std::collections::HashMap;
 
 /// What the start flags contribute to a container.

@@ -1,8 +1,9 @@
-//! The Docker Engine client: bollard on the plugin's own tokio runtime, behind a blocking API
-//! (the provider contract is synchronous; tokio's statics are per shared library, so the
-//! plugin never touches the host's runtime).
+//! The Docker Engine client: bollard with a call timeout, errors mapped to provider errors,
+//! and debug timings. It works with any daemon: a URL (`unix://`, `tcp://` with or without
+//! TLS, `ssh://`), the local default, or streams a caller opens ([`Engine::over_connector`]).
+//! Build and use it inside a tokio runtime (the provider kit's adapter runs one per plugin).
 
-use crate::config::DockerConfig;
+use crate::connector::Connector;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecResults, StartExecOptions, StartExecResults};
@@ -10,31 +11,13 @@ use bollard::models::ExecConfig;
 use futures_util::StreamExt;
 use mngr_plugin_api::{ErrorKind, HostServices, LogLevel, ProviderError, ProviderResult};
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::time::Duration;
 use std::time::Instant;
-use tokio::runtime::Runtime;
 
 /// How long a single Engine call may take before the daemon counts as unreachable.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn runtime() -> &'static Runtime {
-    static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("mngr-docker")
-            .enable_all()
-            .build()
-            .expect("the docker plugin's tokio runtime starts")
-    })
-}
-
-/// Run a future to completion on the plugin runtime.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    runtime().block_on(future)
-}
 
 #[derive(Clone)]
 pub struct Engine {
@@ -46,33 +29,34 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// A client for the daemon at `url`: empty for the local default (`DOCKER_HOST`
+    /// honoured), else `unix://`, `tcp://` (with TLS when `tls_cert_dir` holds Docker's
+    /// `ca.pem`, `cert.pem` and `key.pem`) or `ssh://`. Nothing is contacted yet.
     pub fn connect(
-        config: &DockerConfig,
+        url: &str,
+        tls_cert_dir: Option<&Path>,
         services: Option<Arc<dyn HostServices>>,
     ) -> ProviderResult<Engine> {
-        let _guard = runtime().enter();
-        let host = config.host.as_str();
-        let (docker, daemon) = if host.is_empty() {
+        let (docker, daemon) = if url.is_empty() {
             let daemon = std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
             (Docker::connect_with_defaults(), daemon)
-        } else if host.starts_with("ssh://") {
-            let docker = crate::ssh_tunnel::docker_over_ssh(host)
-                .map_err(|e| ProviderError::invalid_config(format!("'host' = '{host}': {e}")))?;
-            (Ok(docker), host.to_string())
-        } else if let Some(dir) = &config.tls_cert_path {
-            let dir = std::path::Path::new(dir);
+        } else if url.starts_with("ssh://") {
+            let docker = crate::ssh_tunnel::docker_over_ssh(url)
+                .map_err(|e| ProviderError::invalid_config(format!("'host' = '{url}': {e}")))?;
+            (Ok(docker), url.to_string())
+        } else if let Some(dir) = tls_cert_dir {
             let docker = Docker::connect_with_ssl(
-                host,
+                url,
                 &dir.join("key.pem"),
                 &dir.join("cert.pem"),
                 &dir.join("ca.pem"),
                 120,
                 bollard::API_DEFAULT_VERSION,
             );
-            (docker, host.to_string())
+            (docker, url.to_string())
         } else {
-            (Docker::connect_with_host(host), host.to_string())
+            (Docker::connect_with_host(url), url.to_string())
         };
         let docker = docker.map_err(|e| {
             ProviderError::unavailable(format!(
@@ -82,6 +66,25 @@ impl Engine {
         Ok(Engine {
             docker,
             daemon,
+            services,
+        })
+    }
+
+    /// A client whose requests go over streams `connector` opens (see `connector.rs`);
+    /// `daemon` names the daemon in messages.
+    pub fn over_connector<C: Connector>(
+        connector: C,
+        daemon: &str,
+        services: Option<Arc<dyn HostServices>>,
+    ) -> ProviderResult<Engine> {
+        let docker = crate::connector::docker_over(connector).map_err(|e| {
+            ProviderError::unavailable(format!(
+                "cannot set up a client for the Docker daemon at {daemon}: {e}"
+            ))
+        })?;
+        Ok(Engine {
+            docker,
+            daemon: daemon.to_string(),
             services,
         })
     }

@@ -9,16 +9,22 @@
 //! (a copy of the host's data.json).
 
 use crate::engine::{Engine, shell_quote};
+use crate::images::missing_image;
 use crate::labels;
-use crate::record::StoredHost;
-use crate::scripts::STATE_CONTAINER_CMD;
 use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use bollard::query_parameters::CreateContainerOptions;
+use mngr_plugin_api::AgentId;
 use mngr_plugin_api::{ErrorKind, ProviderError, ProviderResult};
+use mngr_provider_kit::agents::AgentBlobStore;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const ROOT: &str = "/mngr-state";
+
+/// The command of the state container: idle until stopped.
+const STATE_CONTAINER_CMD: &str = "trap 'exit 0' TERM; tail -f /dev/null & wait";
 
 pub struct StateStore {
     engine: Engine,
@@ -410,23 +416,24 @@ impl StateStore {
         unreachable!("the loop returns on its last attempt")
     }
 
-    pub async fn write_host(&self, host: &StoredHost) -> ProviderResult<()> {
+    pub async fn write_host(&self, host_id: &str, host: &impl Serialize) -> ProviderResult<()> {
         let body = serde_json::to_vec_pretty(host).expect("records serialize");
-        self.write_files(&[(format!("host_state/{}.json", host.host_id()), body)])
+        self.write_files(&[(format!("host_state/{host_id}.json"), body)])
             .await
     }
 
-    /// Every host record, and the persisted agent records of each host (by host id).
-    pub async fn read_all(
+    /// Every host record (those that read as `H`), and the persisted agent records of each
+    /// host (by host id).
+    pub async fn read_all<H: DeserializeOwned>(
         &self,
-    ) -> ProviderResult<(Vec<StoredHost>, HashMap<String, Vec<serde_json::Value>>)> {
+    ) -> ProviderResult<(Vec<H>, HashMap<String, Vec<serde_json::Value>>)> {
         let mut hosts = Vec::new();
         let mut agents: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
         for (path, value) in self.read_tree("host_state").await? {
             let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
             match parts.as_slice() {
                 [_, file] => {
-                    if let Ok(host) = serde_json::from_value::<StoredHost>(value) {
+                    if let Ok(host) = serde_json::from_value::<H>(value) {
                         let _ = file;
                         hosts.push(host);
                     }
@@ -440,7 +447,7 @@ impl StateStore {
         Ok((hosts, agents))
     }
 
-    pub async fn read_hosts(&self) -> ProviderResult<Vec<StoredHost>> {
+    pub async fn read_hosts<H: DeserializeOwned>(&self) -> ProviderResult<Vec<H>> {
         Ok(self.read_all().await?.0)
     }
 
@@ -522,6 +529,31 @@ impl StateStore {
     }
 }
 
+/// Agent records live beside their host's record: `host_state/<host_id>/<agent_id>.json`.
+impl AgentBlobStore for StateStore {
+    async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<serde_json::Value>> {
+        if !self.ensure(false).await? {
+            return Ok(Vec::new());
+        }
+        self.read_agents(host_id).await
+    }
+
+    async fn write_agent_record(
+        &self,
+        host_id: &str,
+        agent: &AgentId,
+        record: &serde_json::Value,
+    ) -> ProviderResult<()> {
+        self.write_host_file(host_id, &format!("{agent}.json"), record)
+            .await
+    }
+
+    async fn remove_agent_record(&self, host_id: &str, agent: &AgentId) -> ProviderResult<()> {
+        self.remove_host_file(host_id, &format!("{agent}.json"))
+            .await
+    }
+}
+
 const ENSURE_ATTEMPTS: usize = 10;
 
 /// A conflict or a vanished container while making or starting the state container: another
@@ -541,15 +573,4 @@ fn container_unusable(err: &ProviderError) -> bool {
         }
         _ => false,
     }
-}
-
-pub fn missing_image(image: &str) -> ProviderError {
-    ProviderError::invalid_input(format!(
-        "image '{image}' does not exist on the Docker daemon, and mngr never pulls images"
-    ))
-    .with_hint(if image == crate::config::DEFAULT_IMAGE {
-        "build it with scripts/build-base-image.sh".to_string()
-    } else {
-        format!("build or load '{image}' on the daemon (docker build / docker load), or set default_image")
-    })
 }

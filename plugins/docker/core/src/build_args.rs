@@ -1,8 +1,8 @@
 //! `--dockerfile` and `-b`: `docker build` flags parsed into the Engine's build options, plus
 //! the build context packed as a tar.
 
-use crate::flags::{parse_bytes, split_flags};
 use mngr_plugin_api::{ProviderError, ProviderResult};
+use mngr_provider_kit::flags::{parse_bytes, split_flags};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +86,7 @@ pub fn parse_build(
             )));
         }
         let v = flag.value().to_string();
-        let int = |f: &crate::flags::Flag| {
+        let int = |f: &mngr_provider_kit::flags::Flag| {
             f.value()
                 .parse::<i64>()
                 .map_err(|_| f.bad("expected an integer"))

@@ -1,29 +1,30 @@
-//! Building a host's image from a Dockerfile, with a deadline and the log's tail on failure.
+//! Building an image from a [`BuildPlan`], with a deadline and the log's tail on failure.
 
 use crate::build_args::BuildPlan;
-use crate::instance::DockerInstance;
-use crate::labels;
+use crate::engine::Engine;
 use bollard::query_parameters::BuildImageOptions;
 use futures_util::StreamExt;
 use mngr_plugin_api::*;
 use std::collections::HashMap;
 use std::time::Duration;
 
-impl DockerInstance {
-    pub(crate) async fn build(
+/// How many lines of the build log a failed build's error carries (`build_log_tail`).
+const LOG_TAIL_LINES: usize = 20;
+
+impl Engine {
+    /// Build `plan` into the image `tag`, labelled with the plan's labels plus `extra_labels`.
+    /// Every non-empty log line goes to `on_line`. A build over `deadline` is a `Timeout`.
+    pub async fn build_image(
         &self,
         plan: &BuildPlan,
         tag: &str,
-        host_id: &str,
+        extra_labels: HashMap<String, String>,
+        deadline: Duration,
+        mut on_line: impl FnMut(&str),
     ) -> ProviderResult<()> {
-        self.services.progress(&format!(
-            "building image from {}",
-            plan.dockerfile.display()
-        ));
         let (tar, dockerfile) = plan.context_tar()?;
         let mut image_labels: HashMap<String, String> = plan.labels.clone().into_iter().collect();
-        image_labels.insert(labels::IMAGE_PROVIDER.into(), self.name.clone());
-        image_labels.insert(labels::IMAGE_HOST.into(), host_id.to_string());
+        image_labels.extend(extra_labels);
         let small = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
         let options = BuildImageOptions {
             dockerfile,
@@ -56,13 +57,11 @@ impl DockerInstance {
         };
         let mut log = String::new();
         let mut stream =
-            self.engine
-                .docker
+            self.docker
                 .build_image(options, None, Some(bollard::body_full(tar.into())));
-        let deadline = Duration::from_secs(self.config.build_timeout_seconds);
         let run = async {
             while let Some(item) = stream.next().await {
-                let info = item.map_err(|e| match self.engine.error("building the image", e) {
+                let info = item.map_err(|e| match self.error("building the image", e) {
                     err if err.kind == ErrorKind::Unavailable => err,
                     err => {
                         ProviderError::invalid_input(format!("image build failed: {}", err.message))
@@ -71,7 +70,7 @@ impl DockerInstance {
                 if let Some(line) = info.stream.as_deref() {
                     log.push_str(line);
                     if !line.trim().is_empty() {
-                        self.services.log(LogLevel::Debug, line.trim_end());
+                        on_line(line.trim_end());
                     }
                 }
                 if let Some(detail) = info.error_detail.and_then(|d| d.message) {
@@ -91,17 +90,13 @@ impl DockerInstance {
                     "docker build timed out after {} seconds",
                     deadline.as_secs()
                 ),
-            )
-            .with_hint(format!(
-                "raise providers.{}.build_timeout_seconds",
-                self.name
-            ))),
+            )),
         };
         outcome.map_err(|e| {
             let tail: Vec<&str> = log
                 .lines()
                 .rev()
-                .take(20)
+                .take(LOG_TAIL_LINES)
                 .collect::<Vec<_>>()
                 .into_iter()
                 .rev()

@@ -7,8 +7,8 @@
 //! The tunnel opens on the first request, not when the instance is built, so commands that
 //! never talk to this daemon never wait for the server.
 
-use bollard::{BollardRequest, Docker};
-use hyper_util::rt::TokioIo;
+use crate::connector::{Connector, docker_over};
+use bollard::Docker;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -184,25 +184,30 @@ fn host_of(destination: &str) -> &str {
 /// ended; a failure to open it is final for this process).
 pub fn docker_over_ssh(url: &str) -> Result<Docker, String> {
     let target = SshTarget::parse(url)?;
-    let tunnel = Arc::new(Mutex::new(TunnelState::Closed));
-    let transport = move |request: BollardRequest| {
-        let target = target.clone();
-        let tunnel = tunnel.clone();
-        async move {
-            let socket = tokio::task::spawn_blocking(move || live_socket(&tunnel, &target))
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))?
-                .map_err(std::io::Error::other)?;
-            send(&socket, request).await
-        }
-    };
-    Docker::connect_with_custom_transport(
-        transport,
-        Some("http://docker"),
-        120,
-        bollard::API_DEFAULT_VERSION,
-    )
-    .map_err(|e| e.to_string())
+    docker_over(TunnelConnector {
+        target,
+        tunnel: Arc::new(Mutex::new(TunnelState::Closed)),
+    })
+}
+
+/// Connects each request to the tunnel's local socket (each is a channel on the one SSH
+/// connection).
+struct TunnelConnector {
+    target: SshTarget,
+    tunnel: Arc<Mutex<TunnelState>>,
+}
+
+impl Connector for TunnelConnector {
+    type Stream = tokio::net::UnixStream;
+
+    async fn connect(&self) -> std::io::Result<tokio::net::UnixStream> {
+        let (tunnel, target) = (self.tunnel.clone(), self.target.clone());
+        let socket = tokio::task::spawn_blocking(move || live_socket(&tunnel, &target))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .map_err(std::io::Error::other)?;
+        tokio::net::UnixStream::connect(socket).await
+    }
 }
 
 /// The tunnel, or why it could not be opened: one mngr command makes many Engine requests,
@@ -236,35 +241,6 @@ fn live_socket(state: &Mutex<TunnelState>, target: &SshTarget) -> Result<PathBuf
             Err(why)
         }
     }
-}
-
-/// One HTTP/1.1 exchange over a fresh connection to the tunnel's socket (each is a channel on
-/// the one SSH connection). Upgrades stay possible, for exec and attach streams.
-async fn send(
-    socket: &Path,
-    request: BollardRequest,
-) -> Result<hyper::Response<hyper::body::Incoming>, bollard::errors::Error> {
-    let stream = tokio::net::UnixStream::connect(socket).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection.with_upgrades());
-    let (mut parts, body) = request.into_parts();
-    // The daemon wants origin-form targets: /v1.xx/containers/json?...
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".to_string());
-    parts.uri = path
-        .parse()
-        .map_err(|e: hyper::http::uri::InvalidUri| std::io::Error::other(e.to_string()))?;
-    parts.headers.insert(
-        hyper::header::HOST,
-        hyper::header::HeaderValue::from_static("docker"),
-    );
-    Ok(sender
-        .send_request(hyper::Request::from_parts(parts, body))
-        .await?)
 }
 
 #[cfg(test)]

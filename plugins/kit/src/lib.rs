@@ -1,0 +1,25 @@
+//! What every mngr provider reached over SSH shares. A provider that makes machines
+//! (containers, sandboxes, VMs) and lets mngr in over SSH needs the same parts around its own
+//! API calls; this crate has them once:
+//!
+//! - [`keys`]: the client key and host key mngr generates per host, written 0600 atomically;
+//! - [`record`]: the stored host record, with a provider-owned part;
+//! - [`provision`] and [`watcher`]: the files a new host gets (host key, authorized keys, the
+//!   activity watcher with the provider's way of stopping, a fresh `data.json`), as plain data;
+//! - [`access`]: waiting for sshd and the `HostAccess` mngr connects with;
+//! - [`agents`]: persisted agent records over the provider's own blob store;
+//! - [`snapshots`]: snapshot names and lookup;
+//! - [`flags`]: the tokenizer for `-b` / `-s` flag lists;
+//! - [`runtime`]: the tokio runtime a plugin owns.
+//!
+//! `docs/writing-a-plugin.md` shows a provider built on it.
+
+pub mod access;
+pub mod agents;
+pub mod flags;
+pub mod keys;
+pub mod provision;
+pub mod record;
+pub mod runtime;
+pub mod snapshots;
+pub mod watcher;

@@ -1,0 +1,120 @@
+//! The stored host record: what a provider keeps about each host wherever it keeps state (a
+//! volume on a Docker daemon, a file on a VPS, a sandbox's metadata). Its keys follow the
+//! shared layout so other mngr versions can read it; mngr's generated keys ride along so any
+//! mngr with access to the provider's state can reach the host (access to that state already
+//! means control of the host, so this grants nothing new).
+
+use mngr_plugin_api::{ProviderError, ProviderResult};
+use serde::{Deserialize, Serialize};
+
+/// The record's shared part: the same type as `<host_dir>/data.json`.
+pub use mngr_plugin_api::host_data::{HostData, HostSnapshot};
+
+/// mngr's keys for one host (see [`crate::keys`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredKeys {
+    pub client_private_key: String,
+    /// The `authorized_keys` lines: mngr's client key first, then any the user added.
+    pub client_public_key: String,
+    pub host_private_key: String,
+}
+
+/// One host's record. `E` is the provider's own part (a container id, a VM id, how to
+/// recreate the machine), stored beside the shared keys at the top level of the same object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredHost<E> {
+    pub certified_host_data: HostData,
+    #[serde(default)]
+    pub ssh_host: Option<String>,
+    /// Last observed; the live port from the provider wins.
+    #[serde(default)]
+    pub ssh_port: Option<u16>,
+    /// The host key mngr generated and pins before the first connection.
+    #[serde(default)]
+    pub ssh_host_public_key: Option<String>,
+    #[serde(default)]
+    pub mngr_keys: Option<StoredKeys>,
+    #[serde(flatten)]
+    pub extra: E,
+}
+
+impl<E> StoredHost<E> {
+    pub fn host_id(&self) -> &str {
+        &self.certified_host_data.host_id
+    }
+    pub fn name(&self) -> &str {
+        &self.certified_host_data.host_name
+    }
+    /// Mark the record as changed now.
+    pub fn touch(&mut self) {
+        self.certified_host_data.updated_at = mngr_plugin_api::time::now_iso8601_utc_micros();
+    }
+    /// mngr's keys for the host; a record without them cannot be provisioned or reached.
+    pub fn keys(&self) -> ProviderResult<&StoredKeys> {
+        self.mngr_keys
+            .as_ref()
+            .ok_or_else(|| ProviderError::internal("host record has no keys"))
+    }
+}
+
+/// A new host's keys: a fresh client key and host key, and the `authorized_keys` lines
+/// (mngr's client key, then `extra_authorized`).
+pub fn new_keys(extra_authorized: &[String]) -> ProviderResult<(StoredKeys, String)> {
+    let client = crate::keys::generate()?;
+    let host_key = crate::keys::generate()?;
+    let mut authorized = vec![client.public_openssh];
+    authorized.extend(extra_authorized.iter().cloned());
+    Ok((
+        StoredKeys {
+            client_private_key: client.private_openssh,
+            client_public_key: authorized.join("\n"),
+            host_private_key: host_key.private_openssh,
+        },
+        host_key.public_openssh,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+    struct Extra {
+        #[serde(default)]
+        machine_id: Option<String>,
+    }
+
+    #[test]
+    fn the_providers_part_sits_beside_the_shared_keys() {
+        let (keys, host_public) = new_keys(&["ssh-ed25519 AAAA user@laptop".into()]).unwrap();
+        assert!(
+            keys.client_public_key
+                .ends_with("\nssh-ed25519 AAAA user@laptop")
+        );
+        assert_eq!(keys.client_public_key.lines().count(), 2);
+        assert_eq!(
+            crate::keys::public_of(&keys.host_private_key).unwrap(),
+            host_public
+        );
+        let host = StoredHost {
+            certified_host_data: HostData::new("host-1", "box", "mngr-"),
+            ssh_host: Some("127.0.0.1".into()),
+            ssh_port: Some(2222),
+            ssh_host_public_key: Some(host_public),
+            mngr_keys: Some(keys),
+            extra: Extra {
+                machine_id: Some("vm-9".into()),
+            },
+        };
+        let json = serde_json::to_value(&host).unwrap();
+        assert_eq!(json["machine_id"], "vm-9");
+        assert_eq!(json["ssh_port"], 2222);
+        let back: StoredHost<Extra> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, host);
+        // A record written before the provider part existed still reads.
+        let old = serde_json::json!({"certified_host_data": host.certified_host_data});
+        let old: StoredHost<Extra> = serde_json::from_value(old).unwrap();
+        assert_eq!(old.extra, Extra::default());
+        assert!(old.keys().is_err());
+    }
+}
