@@ -1,118 +1,53 @@
-//! The `[providers.NAME]` table of a docker instance: parsed and validated up front, unknown
-//! keys rejected.
+//! The `[providers.NAME]` table of a docker instance, declared once (the kit's
+//! `provider_config!`): parsed and validated up front, unknown keys rejected.
 
-use mngr_plugin_api::{ConfigField, ConfigValueType, ProviderError, ProviderResult};
+use mngr_plugin_api::{ConfigField, ProviderError, ProviderResult};
+use mngr_provider_kit::config::ProviderConfig;
 use serde_json::{Map, Value};
 
 /// The image used when neither `default_image`, `--dockerfile` nor `-b` says otherwise.
-/// Built locally by `scripts/build-base-image.sh` (there is no registry to pull from).
-pub const DEFAULT_IMAGE: &str = "mngr-base:bookworm";
+pub const DEFAULT_IMAGE: &str = mngr_docker_core::BASE_IMAGE;
 pub const DEFAULT_IDLE_TIMEOUT: u64 = 800;
 pub const DEFAULT_HOST_DIR: &str = "/mngr";
 /// What a TLS client needs from `tls_cert_path`: the CA that signed the daemon's
 /// certificate, and mngr's own certificate and key.
 pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct DockerConfig {
-    /// Daemon URL: empty (local daemon, `DOCKER_HOST` honoured), `unix://`, `tcp://`, `ssh://`.
-    pub host: String,
-    pub default_image: String,
-    pub default_start_args: Vec<String>,
-    pub default_idle_timeout: u64,
-    /// Where mngr keeps its records inside containers.
-    pub host_dir: String,
-    /// The image of the small always-on container that serves the state volume.
-    pub state_image: Option<String>,
-    /// The address mngr uses to reach published SSH ports (default: from `host`).
-    pub ssh_address: Option<String>,
-    /// For a `tcp://` daemon that requires TLS: the directory with `ca.pem`, `cert.pem` and
-    /// `key.pem` (Docker's layout, as `DOCKER_CERT_PATH`).
-    pub tls_cert_path: Option<String>,
-    pub build_timeout_seconds: u64,
-    /// The host address containers' SSH ports are published on (default: see
-    /// [`DockerConfig::publish_address`]).
-    pub publish_address: Option<std::net::IpAddr>,
+mngr_provider_kit::provider_config! {
+    /// A docker instance's settings.
+    pub struct DockerConfig for "docker" {
+        /// Docker daemon URL: empty for the local daemon (DOCKER_HOST honoured), unix:///path,
+        /// tcp://host:port or ssh://user@server
+        pub host: String = String::new(),
+        /// Image for new hosts when no --dockerfile or -b is given; must exist on the daemon
+        /// (mngr never pulls)
+        pub default_image: String = DEFAULT_IMAGE.to_string(),
+        /// docker run flags applied to every new host, before the -s flags of a create
+        pub default_start_args: Vec<String> = Vec::new(),
+        /// Seconds without activity after which a host stops itself
+        pub default_idle_timeout: u64 = DEFAULT_IDLE_TIMEOUT,
+        /// mngr's record directory inside containers
+        pub host_dir: String = DEFAULT_HOST_DIR.to_string(),
+        /// Image of the state container serving the state volume (default: default_image)
+        pub state_image: Option<String>,
+        /// Address used to reach containers' published SSH ports (default: the host of `host`,
+        /// or 127.0.0.1)
+        pub ssh_address: Option<String>,
+        /// For a tcp:// daemon with TLS: directory holding ca.pem, cert.pem and key.pem (as
+        /// DOCKER_CERT_PATH); the daemon's certificate is checked against ca.pem
+        pub tls_cert_path: Option<String>,
+        /// Host address each container's root sshd port is published on: an IP address such as
+        /// 127.0.0.1, 0.0.0.0 (every IPv4 interface) or :: (every interface). Default: 127.0.0.1
+        /// for a daemon on this machine reached at a loopback ssh_address, every interface for a
+        /// tcp:// or ssh:// daemon
+        pub publish_address: Option<String>,
+        /// Longest an image build may take
+        pub build_timeout_seconds: u64 = 600,
+    }
 }
 
 pub fn fields() -> Vec<ConfigField> {
-    let f = |name: &str, ty: ConfigValueType, help: &str, default: Option<Value>| ConfigField {
-        name: name.to_string(),
-        value_type: ty,
-        help: help.to_string(),
-        default,
-    };
-    vec![
-        f(
-            "host",
-            ConfigValueType::String,
-            "Docker daemon URL: empty for the local daemon (DOCKER_HOST honoured), unix:///path, tcp://host:port or ssh://user@server",
-            Some(Value::from("")),
-        ),
-        f(
-            "default_image",
-            ConfigValueType::String,
-            "Image for new hosts when no --dockerfile or -b is given; must exist on the daemon (mngr never pulls)",
-            Some(Value::from(DEFAULT_IMAGE)),
-        ),
-        f(
-            "default_start_args",
-            ConfigValueType::StringList,
-            "docker run flags applied to every new host, before the -s flags of a create",
-            Some(Value::Array(vec![])),
-        ),
-        f(
-            "default_idle_timeout",
-            ConfigValueType::Integer,
-            "Seconds without activity after which a host stops itself",
-            Some(Value::from(DEFAULT_IDLE_TIMEOUT)),
-        ),
-        f(
-            "host_dir",
-            ConfigValueType::String,
-            "mngr's record directory inside containers",
-            Some(Value::from(DEFAULT_HOST_DIR)),
-        ),
-        f(
-            "state_image",
-            ConfigValueType::String,
-            "Image of the state container serving the state volume (default: default_image)",
-            None,
-        ),
-        f(
-            "ssh_address",
-            ConfigValueType::String,
-            "Address used to reach containers' published SSH ports (default: the host of `host`, or 127.0.0.1)",
-            None,
-        ),
-        f(
-            "tls_cert_path",
-            ConfigValueType::String,
-            "For a tcp:// daemon with TLS: directory holding ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH); the daemon's certificate is checked against ca.pem",
-            None,
-        ),
-        f(
-            "publish_address",
-            ConfigValueType::String,
-            "Host address each container's root sshd port is published on: an IP address such as 127.0.0.1, 0.0.0.0 (every IPv4 interface) or :: (every interface). Default: 127.0.0.1 for a daemon on this machine reached at a loopback ssh_address, every interface for a tcp:// or ssh:// daemon",
-            None,
-        ),
-        f(
-            "build_timeout_seconds",
-            ConfigValueType::Integer,
-            "Longest an image build may take",
-            Some(Value::from(600)),
-        ),
-    ]
-}
-
-fn string(key: &str, value: Value) -> ProviderResult<String> {
-    match value {
-        Value::String(s) => Ok(s),
-        other => Err(ProviderError::invalid_config(format!(
-            "'{key}' must be a string, got {other}"
-        ))),
-    }
+    DockerConfig::fields()
 }
 
 /// `~/x` as a path under the home directory, as a shell would read it.
@@ -125,66 +60,22 @@ fn expand_home(path: &str) -> String {
     }
 }
 
-fn integer(key: &str, value: Value) -> ProviderResult<u64> {
-    value.as_u64().ok_or_else(|| {
+/// `publish_address` as an IP address (checked by [`DockerConfig::parse`]).
+fn ip_address(raw: &str) -> ProviderResult<std::net::IpAddr> {
+    raw.trim().parse().map_err(|_| {
         ProviderError::invalid_config(format!(
-            "'{key}' must be a non-negative integer, got {value}"
+            "'publish_address' = '{raw}' is not an IP address; use 127.0.0.1 (this machine only), 0.0.0.0 or :: (every interface), or one of this machine's addresses"
         ))
     })
 }
 
-fn string_list(key: &str, value: Value) -> ProviderResult<Vec<String>> {
-    let bad = || ProviderError::invalid_config(format!("'{key}' must be a list of strings"));
-    match value {
-        Value::Array(items) => items
-            .into_iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
-            .collect(),
-        _ => Err(bad()),
-    }
-}
-
 impl DockerConfig {
+    /// The table, parsed, with what the types alone cannot say checked too.
     pub fn parse(config: Map<String, Value>) -> ProviderResult<DockerConfig> {
-        let mut out = DockerConfig {
-            host: String::new(),
-            default_image: DEFAULT_IMAGE.to_string(),
-            default_start_args: Vec::new(),
-            default_idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            host_dir: DEFAULT_HOST_DIR.to_string(),
-            state_image: None,
-            ssh_address: None,
-            tls_cert_path: None,
-            build_timeout_seconds: 600,
-            publish_address: None,
-        };
-        for (key, value) in config {
-            match key.as_str() {
-                "host" => out.host = string(&key, value)?,
-                "default_image" => out.default_image = string(&key, value)?,
-                "default_start_args" => out.default_start_args = string_list(&key, value)?,
-                "default_idle_timeout" => out.default_idle_timeout = integer(&key, value)?,
-                "host_dir" => out.host_dir = string(&key, value)?,
-                "state_image" => out.state_image = Some(string(&key, value)?),
-                "ssh_address" => out.ssh_address = Some(string(&key, value)?),
-                "tls_cert_path" => out.tls_cert_path = Some(expand_home(&string(&key, value)?)),
-                "build_timeout_seconds" => out.build_timeout_seconds = integer(&key, value)?,
-                "publish_address" => {
-                    let raw = string(&key, value)?;
-                    out.publish_address = Some(raw.trim().parse().map_err(|_| {
-                        ProviderError::invalid_config(format!(
-                            "'publish_address' = '{raw}' is not an IP address; use 127.0.0.1 (this machine only), 0.0.0.0 or :: (every interface), or one of this machine's addresses"
-                        ))
-                    })?);
-                }
-                _ => {
-                    let valid: Vec<String> = fields().into_iter().map(|f| f.name).collect();
-                    return Err(ProviderError::invalid_config(format!(
-                        "unknown key '{key}' for the docker backend; valid keys: {}",
-                        valid.join(", ")
-                    )));
-                }
-            }
+        let mut out = DockerConfig::parse_table(config)?;
+        out.tls_cert_path = out.tls_cert_path.as_deref().map(expand_home);
+        if let Some(raw) = &out.publish_address {
+            ip_address(raw)?;
         }
         let known_scheme = out.host.is_empty()
             || ["unix://", "tcp://", "http://", "ssh://"]
@@ -253,7 +144,11 @@ impl DockerConfig {
     /// publishes on every interface, since mngr connects from elsewhere; so does a local
     /// daemon whose `ssh_address` is not a loopback address. `publish_address` overrides.
     pub fn publish_address(&self) -> String {
-        if let Some(address) = self.publish_address {
+        if let Some(address) = self
+            .publish_address
+            .as_deref()
+            .and_then(|a| ip_address(a).ok())
+        {
             return address.to_string();
         }
         let url = self.daemon_url();

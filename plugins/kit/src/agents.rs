@@ -162,18 +162,8 @@ mod tests {
         }
         assert_eq!(records.list(&store, "h1").await.unwrap().len(), 2);
         assert!(records.list(&store, "h2").await.unwrap().is_empty());
-        assert!(
-            !records
-                .remove(&store, "h1", one.as_str())
-                .await
-                .unwrap()
-        );
-        assert!(
-            records
-                .remove(&store, "h1", two.as_str())
-                .await
-                .unwrap()
-        );
+        assert!(!records.remove(&store, "h1", one.as_str()).await.unwrap());
+        assert!(records.remove(&store, "h1", two.as_str()).await.unwrap());
         assert!(records.list(&store, "h1").await.unwrap().is_empty());
         let bad = records
             .remove(&store, "h1", "not-an-agent-id")

@@ -9,6 +9,7 @@
 //! - [`access`]: waiting for sshd and the `HostAccess` mngr connects with;
 //! - [`agents`]: persisted agent records over the provider's own blob store;
 //! - [`snapshots`]: snapshot names and lookup;
+//! - [`config`]: a backend's table declared once ([`provider_config!`]);
 //! - [`flags`]: the tokenizer for `-b` / `-s` flag lists;
 //! - [`runtime`]: the tokio runtime a plugin owns.
 //!
@@ -16,6 +17,7 @@
 
 pub mod access;
 pub mod agents;
+pub mod config;
 pub mod flags;
 pub mod keys;
 pub mod provision;
@@ -23,3 +25,9 @@ pub mod record;
 pub mod runtime;
 pub mod snapshots;
 pub mod watcher;
+
+// For `provider_config!`'s expansion in the declaring crate.
+#[doc(hidden)]
+pub use mngr_plugin_api as __api;
+#[doc(hidden)]
+pub use serde_json as __json;
