@@ -1,17 +1,15 @@
-//! A docker provider instance: the `ProviderInstance` contract, delegating to the modules.
+//! A docker provider instance: the provider contract (as the kit's `AsyncProvider`, served
+//! on the plugin's runtime by `OnRuntime`), delegating to the modules.
 
 use crate::config::DockerConfig;
 use crate::record::StoredHost;
 use mngr_docker_core::{Engine, StateStore};
 use mngr_plugin_api::*;
+use mngr_provider_kit::adapter::AsyncProvider;
 use mngr_provider_kit::agents::AgentRecords;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    mngr_provider_kit::runtime::plugin_runtime("mngr-docker").block_on(future)
-}
 
 const TAGS_IMMUTABLE: &str = "docker tags are immutable: they are stored as container labels, which Docker cannot change after the container is created";
 
@@ -34,7 +32,6 @@ pub(crate) fn not_found(what: &str) -> ProviderError {
 
 impl DockerInstance {
     pub fn new(ctx: InstanceContext, config: DockerConfig) -> ProviderResult<DockerInstance> {
-        let _runtime = mngr_provider_kit::runtime::plugin_runtime("mngr-docker").enter();
         let engine = Engine::connect(
             &config.host,
             config.tls_cert_path.as_deref().map(std::path::Path::new),
@@ -91,7 +88,7 @@ impl DockerInstance {
     }
 }
 
-impl ProviderInstance for DockerInstance {
+impl AsyncProvider for DockerInstance {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             snapshots: true,
@@ -104,94 +101,115 @@ impl ProviderInstance for DockerInstance {
         }
     }
 
-    fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
-        block_on(self.create(request))
+    async fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
+        self.create(request).await
     }
 
-    fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
-        block_on(self.stop(host))
+    async fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
+        self.stop(host).await
     }
 
-    fn start_host(&self, host: &HostId, snapshot: Option<&str>) -> ProviderResult<HostRecord> {
-        block_on(self.start(host, snapshot))
+    async fn start_host(
+        &self,
+        host: &HostId,
+        snapshot: Option<&str>,
+    ) -> ProviderResult<HostRecord> {
+        self.start(host, snapshot).await
     }
 
-    fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
-        block_on(self.destroy(host))
+    async fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
+        self.destroy(host).await
     }
 
-    fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
-        block_on(self.destroy(host))
+    async fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
+        self.destroy(host).await
     }
 
-    fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
-        block_on(self.lookup(id_or_name))
+    async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
+        self.lookup(id_or_name).await
     }
 
-    fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>> {
+    async fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>> {
         let _ = include_destroyed; // destroyed hosts leave no record behind
-        block_on(async {
-            let all = self.load_all().await?;
-            let listed = all.iter().map(|(h, c)| self.listed(h, c.as_ref()));
-            Ok(futures_util::future::join_all(listed).await)
-        })
+        let all = self.load_all().await?;
+        let listed = all.iter().map(|(h, c)| self.listed(h, c.as_ref()));
+        Ok(futures_util::future::join_all(listed).await)
     }
 
-    fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
-        block_on(self.access(host))
+    async fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
+        self.access(host).await
     }
 
-    fn create_snapshot(&self, host: &HostId, name: Option<&str>) -> ProviderResult<SnapshotInfo> {
-        block_on(self.snapshot(host, name))
+    async fn create_snapshot(
+        &self,
+        host: &HostId,
+        name: Option<&str>,
+    ) -> ProviderResult<SnapshotInfo> {
+        self.snapshot(host, name).await
     }
 
-    fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
-        block_on(self.snapshots(host))
+    async fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
+        self.snapshots(host).await
     }
 
-    fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
-        block_on(self.delete_snap(host, snapshot_id))
+    async fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
+        self.delete_snap(host, snapshot_id).await
     }
 
-    fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
-        block_on(async { Ok(self.stored(host).await?.certified_host_data.user_tags) })
+    async fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
+        Ok(self.stored(host).await?.certified_host_data.user_tags)
     }
 
-    fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+    async fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
         let _ = (host, tags);
         Err(ProviderError::unsupported(TAGS_IMMUTABLE)
             .with_hint("set tags when creating the host: mngr create NAME --in docker --tag K=V"))
     }
 
-    fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
-        self.set_tags(host, tags)
+    async fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        self.set_tags(host, tags).await
     }
 
-    fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
+    async fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
         let _ = keys;
-        self.set_tags(host, BTreeMap::new())
+        self.set_tags(host, BTreeMap::new()).await
     }
 
-    fn rename_host(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
-        block_on(self.rename(host, new_name))
+    async fn rename_host(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
+        self.rename(host, new_name).await
     }
 
-    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
-        block_on(self.agent_records(host))
+    async fn persisted_agent_records(
+        &self,
+        host: &HostId,
+    ) -> ProviderResult<Vec<serde_json::Value>> {
+        self.agent_records(host).await
     }
 
-    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
-        block_on(self.write_agent_record(host, record))
+    async fn persist_agent_record(
+        &self,
+        host: &HostId,
+        record: serde_json::Value,
+    ) -> ProviderResult<()> {
+        self.write_agent_record(host, record).await
     }
 
-    fn remove_persisted_agent_record(&self, host: &HostId, agent_id: &str) -> ProviderResult<()> {
-        block_on(self.remove_agent_record(host, agent_id))
+    async fn remove_persisted_agent_record(
+        &self,
+        host: &HostId,
+        agent_id: &str,
+    ) -> ProviderResult<()> {
+        self.remove_agent_record(host, agent_id).await
     }
 
     /// The host record on the state volume already holds what offline views need (name,
     /// tags, snapshots, stop reason), so the host's data.json is not mirrored: that would be
     /// one more write to the volume on every change for nothing read back.
-    fn persist_host_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+    async fn persist_host_record(
+        &self,
+        host: &HostId,
+        record: serde_json::Value,
+    ) -> ProviderResult<()> {
         let _ = (host, record);
         Ok(())
     }

@@ -28,6 +28,7 @@ pub use mngr_docker_core as core;
 pub use mngr_provider_kit as kit;
 
 use mngr_plugin_api::*;
+use mngr_provider_kit::adapter::OnRuntime;
 
 pub const BACKEND_NAME: &str = "docker";
 
@@ -56,7 +57,9 @@ impl ProviderBackend for DockerBackend {
         config: serde_json::Map<String, serde_json::Value>,
     ) -> ProviderResult<Box<dyn ProviderInstance>> {
         let config = config::DockerConfig::parse(config)?;
-        Ok(Box::new(instance::DockerInstance::new(ctx, config)?))
+        let runtime = mngr_provider_kit::runtime::plugin_runtime("mngr-docker");
+        let instance = OnRuntime::build(runtime, || instance::DockerInstance::new(ctx, config))?;
+        Ok(Box::new(instance))
     }
 }
 

@@ -11,11 +11,13 @@
 //! - [`snapshots`]: snapshot names and lookup;
 //! - [`config`]: a backend's table declared once ([`provider_config!`]);
 //! - [`flags`]: the tokenizer for `-b` / `-s` flag lists;
-//! - [`runtime`]: the tokio runtime a plugin owns.
+//! - [`runtime`] and [`adapter`]: the tokio runtime a plugin owns, and [`adapter::OnRuntime`],
+//!   which serves the synchronous `ProviderInstance` contract from async provider code.
 //!
 //! `docs/writing-a-plugin.md` shows a provider built on it.
 
 pub mod access;
+pub mod adapter;
 pub mod agents;
 pub mod config;
 pub mod flags;

@@ -108,3 +108,85 @@ fn fresh(data: &HostData) -> HostData {
     fresh.build_log = None;
     fresh
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{StoredHost, new_keys};
+
+    fn host() -> StoredHost<()> {
+        let (keys, host_public) = new_keys(&[]).unwrap();
+        let mut data = HostData::new("host-1", "box", "mngr-");
+        data.stop_reason = Some(mngr_plugin_api::StopReason::Paused);
+        data.generated_work_dirs.push("/work/x".into());
+        StoredHost {
+            certified_host_data: data,
+            ssh_host: None,
+            ssh_port: None,
+            ssh_host_public_key: Some(host_public),
+            mngr_keys: Some(keys),
+            extra: (),
+        }
+    }
+
+    #[test]
+    fn keys_are_private_scripts_executable_and_the_record_fresh() {
+        let h = host();
+        let plan = ProvisionPlan {
+            host_dir: "/mngr",
+            login_home: "/root",
+            session_prefix: "mngr-",
+            stop: &StopAction::Shutdown,
+        };
+        let files = provisioning_files(&h, &plan).unwrap();
+        let get = |path: &str| {
+            files
+                .iter()
+                .find(|f| f.path == path)
+                .unwrap_or_else(|| panic!("{path} is provisioned"))
+        };
+        let text = |path: &str| String::from_utf8(get(path).contents.clone().unwrap()).unwrap();
+        let keys = h.keys().unwrap();
+        assert_eq!(get("/etc/ssh/ssh_host_ed25519_key").mode, 0o600);
+        assert_eq!(text("/etc/ssh/ssh_host_ed25519_key"), keys.host_private_key);
+        assert_eq!(
+            text("/etc/ssh/ssh_host_ed25519_key.pub"),
+            format!("{}\n", h.ssh_host_public_key.as_deref().unwrap())
+        );
+        assert_eq!(get("/root/.ssh").mode, 0o700);
+        assert!(get("/root/.ssh").contents.is_none());
+        assert_eq!(get("/root/.ssh/authorized_keys").mode, 0o600);
+        assert_eq!(
+            text("/root/.ssh/authorized_keys"),
+            format!("{}\n", keys.client_public_key)
+        );
+        assert_eq!(get("/mngr/commands/activity_watcher.sh").mode, 0o755);
+        assert!(text("/mngr/commands/shutdown.sh").contains("shutdown -h now"));
+        assert!(text("/mngr/commands/activity_watcher.sh").contains("shutdown -h now"));
+        assert!(text(PROVISIONED_MARKER).is_empty());
+        let data: serde_json::Value = serde_json::from_str(&text("/mngr/data.json")).unwrap();
+        assert_eq!(data["host_id"], "host-1");
+        assert!(
+            data.get("stop_reason").is_none_or(|v| v.is_null()),
+            "{data}"
+        );
+        assert_eq!(data["generated_work_dirs"], serde_json::json!([]));
+        // Directories come before what they hold.
+        let position = |path: &str| files.iter().position(|f| f.path == path).unwrap();
+        assert!(position("/root/.ssh") < position("/root/.ssh/authorized_keys"));
+        assert!(position("/mngr/commands") < position("/mngr/commands/shutdown.sh"));
+    }
+
+    #[test]
+    fn a_record_without_keys_cannot_be_provisioned() {
+        let mut h = host();
+        h.mngr_keys = None;
+        let plan = ProvisionPlan {
+            host_dir: "/mngr",
+            login_home: "/root",
+            session_prefix: "mngr-",
+            stop: &StopAction::SignalInit,
+        };
+        assert!(provisioning_files(&h, &plan).is_err());
+    }
+}

@@ -131,3 +131,88 @@ pub fn shutdown_script(stop: &StopAction) -> String {
     };
     format!("#!/bin/sh\n# Written by mngr: stop this host.\n{command}\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn syntax_ok(script: &str) {
+        let out = Command::new("sh")
+            .args(["-n", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn each_stop_action_renders_its_own_stop_step() {
+        let cases = [
+            (
+                StopAction::SignalInit,
+                "kill -USR1 1; else kill -USR2 1",
+                "kill -TERM 1",
+            ),
+            (StopAction::Shutdown, "shutdown -h now", "shutdown -h now"),
+            (
+                StopAction::Command("curl -X POST http://api/stop".into()),
+                "MNGR_STOP_REASON=\"$1\"; export MNGR_STOP_REASON; curl -X POST http://api/stop",
+                "MNGR_STOP_REASON=requested; export MNGR_STOP_REASON; curl -X POST http://api/stop",
+            ),
+        ];
+        for (stop, in_watcher, in_shutdown) in cases {
+            let watcher = activity_watcher(300, &[ActivitySource::Agent], "mngr-", &stop);
+            assert!(watcher.contains(in_watcher), "{stop:?}:\n{watcher}");
+            assert!(watcher.contains("TIMEOUT=300\nSOURCES='agent'\nPREFIX='mngr-'"));
+            syntax_ok(&watcher);
+            let shutdown = shutdown_script(&stop);
+            assert!(shutdown.starts_with("#!/bin/sh\n"));
+            assert!(
+                shutdown.ends_with(&format!("{in_shutdown}\n")),
+                "{shutdown}"
+            );
+            syntax_ok(&shutdown);
+        }
+    }
+
+    /// The watcher itself, run: a host idle past its timeout is stopped with reason `idle`,
+    /// under the host lock, and the stop is logged.
+    #[test]
+    fn an_idle_host_is_stopped_with_the_idle_reason() {
+        let hd = tempfile::tempdir().unwrap();
+        for dir in ["activity", "logs"] {
+            std::fs::create_dir(hd.path().join(dir)).unwrap();
+        }
+        let boot = hd.path().join("activity/boot");
+        std::fs::write(&boot, "").unwrap();
+        let reason = hd.path().join("reason");
+        let stop = StopAction::Command(format!(
+            "echo \"$MNGR_STOP_REASON\" > '{}'",
+            reason.display()
+        ));
+        let script = activity_watcher(1, &[ActivitySource::Boot], "mngr-test-none-", &stop);
+        let run = Command::new("sh")
+            .args(["-c", &script, "watcher"])
+            .arg(hd.path())
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert_eq!(std::fs::read_to_string(&reason).unwrap().trim(), "idle");
+        let log = std::fs::read_to_string(hd.path().join("logs/shutdown.log")).unwrap();
+        assert!(log.contains("stopping: idle for more than 1 s"), "{log}");
+        assert_eq!(
+            std::fs::read_to_string(hd.path().join("host_lock.generation"))
+                .unwrap()
+                .trim(),
+            "1"
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! Async providers behind the synchronous contract. A provider implements [`AsyncProvider`]
+//! once, with `async fn`s; [`OnRuntime`] implements `ProviderInstance` for it by running each
+//! call to completion on the plugin's own runtime ([`crate::runtime`]). The host calls
+//! providers from blocking threads, so blocking on a call here never stalls the host's runtime.
+
+use mngr_plugin_api::*;
+use std::collections::BTreeMap;
+use tokio::runtime::Runtime;
+
+fn unsupported<T>(what: &str) -> ProviderResult<T> {
+    Err(ProviderError::unsupported(format!(
+        "this provider does not support {what}"
+    )))
+}
+
+/// `ProviderInstance`, with async methods. Optional operations default as they do there
+/// (unsupported, or nothing to do); see that trait for each method's contract.
+#[allow(async_fn_in_trait)] // run by `OnRuntime` with block_on: the futures never move threads
+pub trait AsyncProvider: Send + Sync + 'static {
+    fn capabilities(&self) -> Capabilities;
+
+    async fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
+        let _ = request;
+        unsupported("creating hosts")
+    }
+    async fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
+        let _ = host;
+        unsupported("stopping hosts")
+    }
+    async fn start_host(
+        &self,
+        host: &HostId,
+        snapshot: Option<&str>,
+    ) -> ProviderResult<HostRecord> {
+        let _ = (host, snapshot);
+        unsupported("starting hosts")
+    }
+    async fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
+        let _ = host;
+        unsupported("destroying hosts")
+    }
+    async fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
+        let _ = host;
+        Ok(())
+    }
+
+    async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord>;
+    async fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>>;
+    async fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess>;
+
+    async fn create_snapshot(
+        &self,
+        host: &HostId,
+        name: Option<&str>,
+    ) -> ProviderResult<SnapshotInfo> {
+        let _ = (host, name);
+        unsupported("snapshots")
+    }
+    async fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
+        let _ = host;
+        Ok(Vec::new())
+    }
+    async fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
+        let _ = (host, snapshot_id);
+        unsupported("snapshots")
+    }
+
+    async fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
+        Ok(self.get_host(host.as_str()).await?.tags)
+    }
+    async fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        let _ = (host, tags);
+        unsupported("changing tags")
+    }
+    async fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        let mut all = self.get_tags(host).await?;
+        all.extend(tags);
+        self.set_tags(host, all).await
+    }
+    async fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
+        let mut all = self.get_tags(host).await?;
+        for key in keys {
+            all.remove(&key);
+        }
+        self.set_tags(host, all).await
+    }
+
+    async fn rename_host(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
+        let _ = (host, new_name);
+        unsupported("renaming hosts")
+    }
+
+    async fn persisted_agent_records(
+        &self,
+        host: &HostId,
+    ) -> ProviderResult<Vec<serde_json::Value>> {
+        let _ = host;
+        Ok(Vec::new())
+    }
+    async fn persist_agent_record(
+        &self,
+        host: &HostId,
+        record: serde_json::Value,
+    ) -> ProviderResult<()> {
+        let _ = (host, record);
+        Ok(())
+    }
+    async fn remove_persisted_agent_record(
+        &self,
+        host: &HostId,
+        agent_id: &str,
+    ) -> ProviderResult<()> {
+        let _ = (host, agent_id);
+        Ok(())
+    }
+    async fn persist_host_record(
+        &self,
+        host: &HostId,
+        record: serde_json::Value,
+    ) -> ProviderResult<()> {
+        let _ = (host, record);
+        Ok(())
+    }
+}
+
+/// An [`AsyncProvider`] as a `ProviderInstance`, each call run on `runtime`.
+pub struct OnRuntime<P> {
+    provider: P,
+    runtime: &'static Runtime,
+}
+
+impl<P: AsyncProvider> OnRuntime<P> {
+    /// Build the provider inside the runtime's context (clients such as hyper's need one
+    /// at construction) and wrap it.
+    pub fn build(
+        runtime: &'static Runtime,
+        make: impl FnOnce() -> ProviderResult<P>,
+    ) -> ProviderResult<OnRuntime<P>> {
+        let _context = runtime.enter();
+        Ok(OnRuntime {
+            provider: make()?,
+            runtime,
+        })
+    }
+
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+}
+
+impl<P: AsyncProvider> ProviderInstance for OnRuntime<P> {
+    fn capabilities(&self) -> Capabilities {
+        self.provider.capabilities()
+    }
+    fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
+        self.runtime.block_on(self.provider.create_host(request))
+    }
+    fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
+        self.runtime.block_on(self.provider.stop_host(host))
+    }
+    fn start_host(&self, host: &HostId, snapshot: Option<&str>) -> ProviderResult<HostRecord> {
+        self.runtime
+            .block_on(self.provider.start_host(host, snapshot))
+    }
+    fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
+        self.runtime.block_on(self.provider.destroy_host(host))
+    }
+    fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
+        self.runtime.block_on(self.provider.delete_host(host))
+    }
+    fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
+        self.runtime.block_on(self.provider.get_host(id_or_name))
+    }
+    fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>> {
+        self.runtime
+            .block_on(self.provider.discover_hosts(include_destroyed))
+    }
+    fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
+        self.runtime.block_on(self.provider.host_access(host))
+    }
+    fn create_snapshot(&self, host: &HostId, name: Option<&str>) -> ProviderResult<SnapshotInfo> {
+        self.runtime
+            .block_on(self.provider.create_snapshot(host, name))
+    }
+    fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
+        self.runtime.block_on(self.provider.list_snapshots(host))
+    }
+    fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
+        self.runtime
+            .block_on(self.provider.delete_snapshot(host, snapshot_id))
+    }
+    fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
+        self.runtime.block_on(self.provider.get_tags(host))
+    }
+    fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        self.runtime.block_on(self.provider.set_tags(host, tags))
+    }
+    fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        self.runtime.block_on(self.provider.add_tags(host, tags))
+    }
+    fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
+        self.runtime.block_on(self.provider.remove_tags(host, keys))
+    }
+    fn rename_host(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
+        self.runtime
+            .block_on(self.provider.rename_host(host, new_name))
+    }
+    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
+        self.runtime
+            .block_on(self.provider.persisted_agent_records(host))
+    }
+    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+        self.runtime
+            .block_on(self.provider.persist_agent_record(host, record))
+    }
+    fn remove_persisted_agent_record(&self, host: &HostId, agent_id: &str) -> ProviderResult<()> {
+        self.runtime
+            .block_on(self.provider.remove_persisted_agent_record(host, agent_id))
+    }
+    fn persist_host_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+        self.runtime
+            .block_on(self.provider.persist_host_record(host, record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A provider with one host, whose calls need a tokio runtime (they sleep on its timer).
+    struct OneHost;
+
+    impl AsyncProvider for OneHost {
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::default()
+        }
+        async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            Err(ProviderError::not_found(format!("no host '{id_or_name}'")))
+        }
+        async fn discover_hosts(&self, _: bool) -> ProviderResult<Vec<HostRecord>> {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            Ok(Vec::new())
+        }
+        async fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
+            self.get_host(host.as_str()).await.map(|_| unreachable!())
+        }
+    }
+
+    #[test]
+    fn calls_run_on_the_runtime_and_optional_ones_keep_their_defaults() {
+        let instance =
+            OnRuntime::build(crate::runtime::plugin_runtime("kit-test"), || Ok(OneHost)).unwrap();
+        let dynamic: &dyn ProviderInstance = &instance;
+        assert!(dynamic.discover_hosts(false).unwrap().is_empty());
+        let err = dynamic.get_host("box").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotFound);
+        let host = HostId::generate();
+        let err = dynamic.stop_host(&host).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unsupported);
+        assert_eq!(err.message, "this provider does not support stopping hosts");
+        assert!(dynamic.list_snapshots(&host).unwrap().is_empty());
+        dynamic
+            .persist_agent_record(&host, serde_json::json!({}))
+            .unwrap();
+        // Tags default to the host's record: absent here.
+        assert_eq!(
+            dynamic.get_tags(&host).unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+    }
+}
