@@ -202,15 +202,7 @@ impl AsyncProvider for DockerInstance {
         self.remove_agent_record(host, agent_id).await
     }
 
-    /// The host record on the state volume already holds what offline views need (name,
-    /// tags, snapshots, stop reason), so the host's data.json is not mirrored: that would be
-    /// one more write to the volume on every change for nothing read back.
-    async fn persist_host_record(
-        &self,
-        host: &HostId,
-        record: serde_json::Value,
-    ) -> ProviderResult<()> {
-        let _ = (host, record);
-        Ok(())
-    }
+    // persist_host_record keeps its default (nothing): the host record on the state volume
+    // already holds what offline views need (name, tags, snapshots, stop reason), so mirroring
+    // the host's data.json would be one more write per change for nothing read back.
 }
