@@ -22,9 +22,7 @@ pub mod scripts;
 mod snapshots;
 mod status;
 
-/// The Engine layer this backend is built on, for tests and other providers.
-pub use mngr_docker_core as core;
-/// The shared provider parts this backend is built on.
+/// The shared provider parts this backend is built on (its tests generate keys with them).
 pub use mngr_provider_kit as kit;
 
 use mngr_plugin_api::*;
