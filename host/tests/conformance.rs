@@ -8,8 +8,8 @@ use common::fixtures::{example_plugin, fixture_plugin};
 use mngr::app::StderrServices;
 use mngr::providers::local::LocalBackend;
 use mngr_plugin_api::conformance::{RecordedServices, Suite, basic_request};
-use mngr_plugin_api::ffi::LoadedLibrary;
 use mngr_plugin_api::*;
+use mngr_plugin_loader::LoadedLibrary;
 use std::sync::Arc;
 
 fn context(name: &str, state_dir: &std::path::Path) -> InstanceContext {

@@ -5,23 +5,26 @@
 //! registers provider backends. Backends and instances cross as `sabi_trait` objects whose
 //! methods carry serde JSON, so the contract types can grow without breaking layout.
 //!
-//! Both directions are adapted here, so neither side ever sees FFI types:
-//! - plugin side ([`export`] and [`export_plugin!`](crate::export_plugin)): a plain Rust
-//!   `impl ProviderBackend` becomes a sabi object; every call runs under `catch_unwind`, so a
-//!   panic becomes a [`crate::ProviderError`] of kind `Panic` instead of aborting the host;
-//! - host side ([`load`]): a loaded library's objects become `Arc<dyn ProviderBackend>` and
-//!   `Box<dyn ProviderInstance>` again.
+//! This crate holds the plugin side ([`export_plugin!`](crate::export_plugin)): a plain Rust
+//! `impl ProviderBackend` becomes a sabi object, and every call runs under `catch_unwind`, so
+//! a panic becomes a [`crate::ProviderError`] of kind `Panic` instead of aborting the host. The
+//! host side (opening a library, the version and layout checks, wrapping its objects back into
+//! the plain traits) lives in the host's own `mngr-plugin-loader` crate, which vendors never
+//! need.
+//!
+//! The loader is a separate crate, so what it shares with this one must be public: the ABI
+//! shapes ([`abi`]), the JSON conversions ([`convert`]) and the export functions ([`export`],
+//! for in-process round trips in tests). They are hidden from the docs because they are not
+//! for vendors and may change in any release; a plugin only ever uses `export_plugin!`.
 
+#[doc(hidden)]
 pub mod abi;
-mod convert;
+#[doc(hidden)]
+pub mod convert;
 #[doc(hidden)]
 pub mod export;
-pub mod load;
-mod precheck;
 mod remote;
-pub mod version;
 
-pub use load::{LoadError, LoadedLibrary, StartedPlugin};
 pub use remote::plugin_host;
 
 use serde::{Deserialize, Serialize};

@@ -6,8 +6,8 @@
 use mngr_example_dirs::DirsBackend;
 use mngr_plugin_api::conformance::{RecordedServices, Suite, basic_request};
 use mngr_plugin_api::ffi::export::export_backend;
-use mngr_plugin_api::ffi::load::import_backend;
 use mngr_plugin_api::*;
+use mngr_plugin_loader::import_backend;
 use std::sync::Arc;
 
 fn context(dir: &std::path::Path) -> InstanceContext {

@@ -5,8 +5,8 @@
 //! Nothing here knows where the docker plugin's shared library was built: that depends on
 //! which test binary asks (see [`docker_backend`]), so callers pass the path in.
 
-use mngr_plugin_api::ffi::LoadedLibrary;
 use mngr_plugin_api::*;
+use mngr_plugin_loader::LoadedLibrary;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
