@@ -138,11 +138,15 @@ impl ProviderInstance for PluginInstance {
         };
         remote!(self.rename_host(args) -> "host record")
     }
-    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
+    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<PersistedAgentRecord>> {
         remote!(self.persisted_agent_records(wire::Host { host: host.clone() }) -> "agent records")
     }
-    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
-        remote!(self.persist_agent_record(wire::Record { host: host.clone(), record }) -> "persist result")
+    fn persist_agent_record(
+        &self,
+        host: &HostId,
+        record: PersistedAgentRecord,
+    ) -> ProviderResult<()> {
+        remote!(self.persist_agent_record(wire::AgentRecord { host: host.clone(), record }) -> "persist result")
     }
     fn remove_persisted_agent_record(&self, host: &HostId, agent_id: &str) -> ProviderResult<()> {
         let args = wire::AgentRef {

@@ -122,6 +122,11 @@ pub mod wire {
         pub record: serde_json::Value,
     }
     #[derive(Serialize, Deserialize)]
+    pub struct AgentRecord {
+        pub host: HostId,
+        pub record: crate::PersistedAgentRecord,
+    }
+    #[derive(Serialize, Deserialize)]
     pub struct AgentRef {
         pub host: HostId,
         pub agent_id: String,

@@ -1,6 +1,6 @@
-//! The stable FFI layer: the only place `abi_stable` appears.
+//! The stable FFI layer: with the host's loader crate, the only place `abi_stable` appears.
 //!
-//! A plugin is a `cdylib` that exports one root module ([`abi::PluginModule`]) with two
+//! A plugin is a `cdylib` that exports one root module (`abi::PluginModule`) with two
 //! functions: `plugin_info` (JSON metadata) and `on_startup(host context, registrar)`, which
 //! registers provider backends. Backends and instances cross as `sabi_trait` objects whose
 //! methods carry serde JSON, so the contract types can grow without breaking layout.
@@ -13,7 +13,7 @@
 //! need.
 //!
 //! The loader is a separate crate, so what it shares with this one must be public: the ABI
-//! shapes ([`abi`]), the JSON conversions ([`convert`]) and the export functions ([`export`],
+//! shapes (`abi`), the JSON conversions (`convert`) and the export functions (`export`,
 //! for in-process round trips in tests). They are hidden from the docs because they are not
 //! for vendors and may change in any release; a plugin only ever uses `export_plugin!`.
 
@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 /// A plugin's metadata, as its `plugin_info` function reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PluginInfo {
     /// The plugin's name (a SafeName); `[plugins.NAME]` and `--disable-plugin NAME` use it.
     pub name: String,

@@ -26,15 +26,17 @@ impl DockerInstance {
         let port = published_ssh_port(&info, &container)?;
         let key_path =
             keys::materialize(&self.state_dir, h.host_id(), &h.keys()?.client_private_key)?;
-        Ok(HostAccess::Ssh(SshEndpoint {
-            address: self.config.ssh_address(),
-            port,
-            user: "root".into(),
-            private_key_path: key_path.to_string_lossy().into_owned(),
-            host_public_key: h.ssh_host_public_key.clone().unwrap_or_default(),
-            host_dir: self.host_dir_of(&h),
-            direct_routes,
-        }))
+        Ok(HostAccess::Ssh(
+            SshEndpoint::new(
+                self.config.ssh_address(),
+                port,
+                "root",
+                key_path.to_string_lossy(),
+                h.ssh_host_public_key.clone().unwrap_or_default(),
+                self.host_dir_of(&h),
+            )
+            .with_direct_routes(direct_routes),
+        ))
     }
 
     /// The container's own addresses on its networks, port 22, when this machine can reach
@@ -53,7 +55,7 @@ impl DockerInstance {
             .flat_map(|n| n.values())
             .filter_map(|endpoint| endpoint.ip_address.clone())
             .filter(|ip| !ip.is_empty())
-            .map(|address| SshRoute { address, port: 22 })
+            .map(|address| SshRoute::new(address, 22))
             .collect()
     }
 }

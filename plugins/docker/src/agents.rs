@@ -8,7 +8,7 @@ impl DockerInstance {
     pub(crate) async fn agent_records(
         &self,
         host: &HostId,
-    ) -> ProviderResult<Vec<serde_json::Value>> {
+    ) -> ProviderResult<Vec<PersistedAgentRecord>> {
         if let Some(cached) = self.agent_cache.lock().expect("cache lock").as_ref() {
             return Ok(cached.get(host.as_str()).cloned().unwrap_or_default());
         }
@@ -21,19 +21,12 @@ impl DockerInstance {
     pub(crate) async fn write_agent_record(
         &self,
         host: &HostId,
-        record: serde_json::Value,
+        record: PersistedAgentRecord,
     ) -> ProviderResult<()> {
-        let Some(id) = record
-            .get("id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| AgentId::parse(s).ok())
-        else {
-            return Err(ProviderError::invalid_input(
-                "agent record has no valid 'id'",
-            ));
-        };
+        let id = record.agent_id()?;
         self.forget_agent_records();
         let file = format!("{id}.json");
+        let record = serde_json::Value::from(record);
         let (written, settled) = tokio::join!(
             self.store.write_host_file(host.as_str(), &file, &record),
             self.settle(host)

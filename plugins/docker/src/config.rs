@@ -36,11 +36,10 @@ pub struct DockerConfig {
 }
 
 pub fn fields() -> Vec<ConfigField> {
-    let f = |name: &str, ty: ConfigValueType, help: &str, default: Option<Value>| ConfigField {
-        name: name.to_string(),
-        value_type: ty,
-        help: help.to_string(),
-        default,
+    let f = |name: &str, ty: ConfigValueType, help: &str, default: Option<Value>| {
+        let mut field = ConfigField::new(name, ty, help);
+        field.default = default;
+        field
     };
     vec![
         f(

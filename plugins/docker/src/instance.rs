@@ -21,7 +21,7 @@ pub struct DockerInstance {
     pub services: Arc<dyn HostServices>,
     pub(crate) cache: Mutex<HashMap<String, StoredHost>>,
     /// Persisted agent records as of the last full read in this run, by host id.
-    pub(crate) agent_cache: Mutex<Option<HashMap<String, Vec<serde_json::Value>>>>,
+    pub(crate) agent_cache: Mutex<Option<HashMap<String, Vec<PersistedAgentRecord>>>>,
 }
 
 pub(crate) fn not_found(what: &str) -> ProviderError {
@@ -83,15 +83,13 @@ impl DockerInstance {
 
 impl ProviderInstance for DockerInstance {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            snapshots: true,
-            stop_start: true,
-            mutable_tags: false,
-            volumes: false,
-            rename: true,
-            create_hosts: true,
-            destroy_hosts: true,
-        }
+        let mut caps = Capabilities::none();
+        caps.snapshots = true;
+        caps.stop_start = true;
+        caps.rename = true;
+        caps.create_hosts = true;
+        caps.destroy_hosts = true;
+        caps
     }
 
     fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
@@ -166,11 +164,15 @@ impl ProviderInstance for DockerInstance {
         block_on(self.rename(host, new_name))
     }
 
-    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
+    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<PersistedAgentRecord>> {
         block_on(self.agent_records(host))
     }
 
-    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+    fn persist_agent_record(
+        &self,
+        host: &HostId,
+        record: PersistedAgentRecord,
+    ) -> ProviderResult<()> {
         block_on(self.write_agent_record(host, record))
     }
 

@@ -8,12 +8,7 @@ use bollard::query_parameters::CommitContainerOptions;
 use mngr_plugin_api::*;
 
 fn snapshot_info(s: &HostSnapshot) -> SnapshotInfo {
-    SnapshotInfo {
-        id: s.id.clone(),
-        name: s.name.clone(),
-        created_at: s.created_at.clone(),
-        size_bytes: None,
-    }
+    SnapshotInfo::new(s.id.clone(), s.name.clone(), s.created_at.clone())
 }
 
 fn valid_snapshot_name(name: &str) -> bool {
@@ -130,12 +125,11 @@ impl DockerInstance {
                     .commit_container(options, bollard::models::ContainerConfig::default()),
             )
             .await?;
-        let snap = HostSnapshot {
-            id: committed.id,
+        let snap = HostSnapshot::new(
+            committed.id,
             name,
-            created_at: mngr_plugin_api::time::now_iso8601_utc_micros(),
-            extra: serde_json::Map::new(),
-        };
+            mngr_plugin_api::time::now_iso8601_utc_micros(),
+        );
         h.certified_host_data.snapshots.push(snap.clone());
         if let Err(e) = self.save(&mut h).await {
             self.remove_image(&snap.id, true).await.ok();

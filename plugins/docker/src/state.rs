@@ -14,7 +14,7 @@ use crate::record::StoredHost;
 use crate::scripts::STATE_CONTAINER_CMD;
 use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use bollard::query_parameters::CreateContainerOptions;
-use mngr_plugin_api::{ErrorKind, ProviderError, ProviderResult};
+use mngr_plugin_api::{ErrorKind, PersistedAgentRecord, ProviderError, ProviderResult};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -419,9 +419,9 @@ impl StateStore {
     /// Every host record, and the persisted agent records of each host (by host id).
     pub async fn read_all(
         &self,
-    ) -> ProviderResult<(Vec<StoredHost>, HashMap<String, Vec<serde_json::Value>>)> {
+    ) -> ProviderResult<(Vec<StoredHost>, HashMap<String, Vec<PersistedAgentRecord>>)> {
         let mut hosts = Vec::new();
-        let mut agents: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+        let mut agents: HashMap<String, Vec<PersistedAgentRecord>> = HashMap::new();
         for (path, value) in self.read_tree("host_state").await? {
             let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
             match parts.as_slice() {
@@ -431,8 +431,11 @@ impl StateStore {
                         hosts.push(host);
                     }
                 }
+                // Like a host file that does not parse, one that is not an object is skipped.
                 [_, host_id, file] if file.starts_with("agent-") => {
-                    agents.entry(host_id.to_string()).or_default().push(value);
+                    if let Ok(record) = PersistedAgentRecord::try_from(value) {
+                        agents.entry(host_id.to_string()).or_default().push(record);
+                    }
                 }
                 _ => {}
             }
@@ -444,7 +447,7 @@ impl StateStore {
         Ok(self.read_all().await?.0)
     }
 
-    pub async fn read_agents(&self, host_id: &str) -> ProviderResult<Vec<serde_json::Value>> {
+    pub async fn read_agents(&self, host_id: &str) -> ProviderResult<Vec<PersistedAgentRecord>> {
         Ok(self
             .read_tree(&format!("host_state/{host_id}"))
             .await?
@@ -454,7 +457,7 @@ impl StateStore {
                     .next()
                     .is_some_and(|f| f.starts_with("agent-"))
             })
-            .map(|(_, v)| v)
+            .filter_map(|(_, v)| PersistedAgentRecord::try_from(v).ok())
             .collect())
     }
 
