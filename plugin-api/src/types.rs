@@ -686,6 +686,51 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_type_from_a_newer_plugin_reads_as_unknown() {
+        let flag: FlagSpec =
+            serde_json::from_str(r#"{"name":"ttl","value_type":"duration","help":"h"}"#).unwrap();
+        assert_eq!(flag.value_type, ValueType::Unknown);
+        let known: FlagSpec =
+            serde_json::from_str(r#"{"name":"n","value_type":"integer","help":"h"}"#).unwrap();
+        assert_eq!(known, FlagSpec::new("n", ValueType::Integer, "h"));
+    }
+
+    #[test]
+    fn constructors_write_the_json_literals_wrote() {
+        let id = HostId::generate();
+        let record = HostRecord::new(
+            id.clone(),
+            HostName::parse("h1").unwrap(),
+            "dirs",
+            HostState::Running,
+            "/d",
+        )
+        .with_tags(BTreeMap::from([("k".to_string(), "v".to_string())]))
+        .with_created_at("2024-01-01T00:00:00Z");
+        assert_eq!(
+            serde_json::to_value(&record).unwrap(),
+            serde_json::json!({"id": id.as_str(), "name": "h1", "provider": "dirs",
+                "state": "RUNNING", "tags": {"k": "v"}, "created_at": "2024-01-01T00:00:00Z",
+                "host_dir": "/d"})
+        );
+        let access = HostAccess::Ssh(
+            SshEndpoint::new("127.0.0.1", 2222, "root", "/k", "ssh-ed25519 AAAA", "/mngr")
+                .with_direct_routes(vec![SshRoute::new("10.0.0.2", 22)]),
+        );
+        assert_eq!(
+            serde_json::to_value(&access).unwrap(),
+            serde_json::json!({"kind": "ssh", "address": "127.0.0.1", "port": 2222,
+                "user": "root", "private_key_path": "/k", "host_public_key": "ssh-ed25519 AAAA",
+                "host_dir": "/mngr", "direct_routes": [{"address": "10.0.0.2", "port": 22}]})
+        );
+        assert_eq!(
+            serde_json::to_value(HostAccess::local("/d")).unwrap(),
+            serde_json::json!({"kind": "local", "host_dir": "/d"})
+        );
+        assert_eq!(Capabilities::none(), Capabilities::default());
+    }
+
+    #[test]
     fn stop_reasons_keep_their_wire_strings_and_unknown_text() {
         for (text, reason) in [
             ("PAUSED", StopReason::Paused),
