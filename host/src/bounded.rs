@@ -8,7 +8,7 @@
 
 use mngr_plugin_api::{
     Capabilities, CreateHostRequest, ErrorKind, HostAccess, HostId, HostName, HostRecord,
-    ProviderError, ProviderInstance, ProviderResult, SnapshotInfo,
+    PersistedAgentRecord, ProviderError, ProviderInstance, ProviderResult, SnapshotInfo,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -180,13 +180,17 @@ impl ProviderInstance for TimedInstance {
         let host = host.clone();
         self.bounded("removing tags", move |i| i.remove_tags(&host, keys))
     }
-    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
+    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<PersistedAgentRecord>> {
         let host = host.clone();
         self.bounded("reading its copies of agent records", move |i| {
             i.persisted_agent_records(&host)
         })
     }
-    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+    fn persist_agent_record(
+        &self,
+        host: &HostId,
+        record: PersistedAgentRecord,
+    ) -> ProviderResult<()> {
         let host = host.clone();
         self.bounded("keeping an agent record", move |i| {
             i.persist_agent_record(&host, record)

@@ -227,12 +227,12 @@ pub fn build_instances(
             crate::paths::private_dir(dir)
                 .map_err(|e| MngrError::failure(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let ctx = InstanceContext {
-            instance_name: plan.name.clone(),
+        let ctx = InstanceContext::new(
+            plan.name.clone(),
             state_dir,
-            prefix: settings.prefix.clone(),
-            services: services.clone(),
-        };
+            settings.prefix.clone(),
+            services.clone(),
+        );
         let timeout = plan
             .settings
             .as_ref()

@@ -8,17 +8,17 @@ use common::fixtures::{example_plugin, fixture_plugin};
 use mngr::app::StderrServices;
 use mngr::providers::local::LocalBackend;
 use mngr_plugin_api::conformance::{RecordedServices, Suite, basic_request};
-use mngr_plugin_api::ffi::LoadedLibrary;
 use mngr_plugin_api::*;
+use mngr_plugin_loader::LoadedLibrary;
 use std::sync::Arc;
 
 fn context(name: &str, state_dir: &std::path::Path) -> InstanceContext {
-    InstanceContext {
-        instance_name: name.to_string(),
-        state_dir: state_dir.to_path_buf(),
-        prefix: "mngr-".to_string(),
-        services: Arc::new(StderrServices { verbosity: 0 }),
-    }
+    InstanceContext::new(
+        name,
+        state_dir,
+        "mngr-",
+        Arc::new(StderrServices { verbosity: 0 }),
+    )
 }
 
 fn backend<'a>(

@@ -594,3 +594,76 @@ fn files_named_like_libraries_that_are_none_get_a_warning_and_a_row_and_never_ha
     }
     example_still_works(&w, &list);
 }
+
+/// The compatibility promise (docs/plugins.md), kept: the example plugin built from each
+/// tagged plugin-api release's tree, against that release's plugin-api, loads into this mngr
+/// and works (its backend gets an instance, which makes a host for an agent and destroys it).
+/// The mngr under test runs from a directory of its own, so the workspace's current build of
+/// the same plugin (beside `target/debug/mngr`) is not loaded instead.
+#[test]
+fn plugins_built_against_a_tagged_plugin_api_still_load_and_work() {
+    for tagged in common::fixtures::tagged_example_plugins() {
+        let context = format!("{} ({})", tagged.tag, tagged.commit);
+        let mut w = common::agents::AgentWorld::new();
+        w.use_lonely_binary();
+        let installed = install(&w, &tagged.library, "libmngr_example_dirs.so");
+
+        let run = list_plugins(&w, &[]);
+        assert!(warnings(&run).is_empty(), "{context}: {}", run.stderr);
+        let list = plugins(&run);
+        assert_eq!(
+            list.len(),
+            1,
+            "{context}: only the tagged plugin loads: {list:?}"
+        );
+        let example = by_path(&list, &installed);
+        assert_eq!(example["name"], "example-dirs", "{context}");
+        assert_eq!(example["status"], "loaded", "{context}: {example}");
+        assert_eq!(
+            example["plugin_api_version"], tagged.plugin_api_version,
+            "{context}: the plugin records the release's plugin-api"
+        );
+        assert_eq!(
+            example["backends"],
+            serde_json::json!(["dirs"]),
+            "{context}"
+        );
+
+        let providers = w.run(&["provider", "list", "--format", "json"]).json();
+        let dirs = providers["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "dirs")
+            .unwrap_or_else(|| panic!("{context}: no dirs provider in {providers}"));
+        assert_eq!(dirs["backend"], "dirs", "{context}: {dirs}");
+        assert_eq!(dirs["enabled"], true, "{context}: {dirs}");
+
+        let created = w.create(&[
+            "compat",
+            "--in",
+            "dirs",
+            "--note",
+            "old plugin",
+            "--format",
+            "json",
+            "--",
+            "sleep",
+            "1000",
+        ]);
+        assert_eq!(created.json()["provider"], "dirs", "{context}");
+        let agent = w.wait_state("compat", "WAITING");
+        assert_eq!(agent["address"], "compat@compat.dirs", "{context}");
+        // The plugin's own create flag still reached its create_host.
+        let work_dir = PathBuf::from(agent["work_dir"].as_str().unwrap());
+        let host_dir = work_dir.parent().unwrap().parent().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(host_dir.join("NOTE.txt")).unwrap(),
+            "old plugin",
+            "{context}"
+        );
+        w.run(&["destroy", "compat", "--force"]).ok();
+        assert!(w.agent("compat").is_none(), "{context}: the agent is gone");
+        assert!(w.sessions().is_empty(), "{context}: {:?}", w.sessions());
+    }
+}

@@ -168,15 +168,9 @@ fn direct_routes_are_tried_first_and_the_endpoint_is_the_fallback() {
     // Direct routes that refuse or never answer: the endpoint's address still works.
     let mut fallback = host.endpoint.clone();
     fallback.direct_routes = vec![
-        mngr_plugin_api::SshRoute {
-            address: "127.0.0.1".into(),
-            port: closed_port,
-        },
+        mngr_plugin_api::SshRoute::new("127.0.0.1", closed_port),
         // TEST-NET-1 (RFC 5737): nothing answers there.
-        mngr_plugin_api::SshRoute {
-            address: "192.0.2.1".into(),
-            port: 22,
-        },
+        mngr_plugin_api::SshRoute::new("192.0.2.1", 22),
     ];
     let t = SshTransport::new(&fallback).unwrap();
     assert_eq!(

@@ -14,9 +14,10 @@
 //!     let instance = AcmeBackend.build_instance(ctx, config).unwrap();
 //!     check.run(&Suite::new(instance.as_ref()));
 //!     // or, when creating a host needs more than a name (an image, flags):
-//!     check.run(&Suite::new(instance.as_ref()).with_request(|name| CreateHostRequest {
-//!         image: Some("img".into()),
-//!         ..basic_request(name)
+//!     check.run(&Suite::new(instance.as_ref()).with_request(|name| {
+//!         let mut request = CreateHostRequest::new(name);
+//!         request.image = Some("img".into());
+//!         request
 //!     }));
 //! });
 //! ```
@@ -38,19 +39,9 @@ use std::sync::Mutex;
 /// A failed check: which one, and what was wrong.
 pub type CheckResult = Result<(), String>;
 
-/// The smallest create request: just the name.
+/// The smallest create request: just the name ([`CreateHostRequest::new`]).
 pub fn basic_request(name: HostName) -> CreateHostRequest {
-    CreateHostRequest {
-        name,
-        image: None,
-        tags: BTreeMap::new(),
-        build_args: Vec::new(),
-        start_args: Vec::new(),
-        snapshot: None,
-        flags: BTreeMap::new(),
-        lifecycle: Default::default(),
-        authorized_keys: Vec::new(),
-    }
+    CreateHostRequest::new(name)
 }
 
 /// Host services for tests: keeps every log and progress line a provider sends, in order, to

@@ -58,8 +58,10 @@ impl ErrorKind {
     }
 }
 
-/// An error returned by a provider backend or instance.
+/// An error returned by a provider backend or instance. Build it with [`ProviderError::new`]
+/// or one of the kind constructors, then the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProviderError {
     /// What went wrong, coarsely; decides the exit code and wording the user sees.
     pub kind: ErrorKind,

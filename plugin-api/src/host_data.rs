@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 /// A snapshot of the host's filesystem, as the host record lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostSnapshot {
     /// The provider's snapshot id ([`crate::SnapshotInfo::id`]).
     pub id: String,
@@ -22,6 +23,22 @@ pub struct HostSnapshot {
     /// Keys other mngr versions wrote that this one does not know, kept on rewrite.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl HostSnapshot {
+    /// The entry for snapshot `id`.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        created_at: impl Into<String>,
+    ) -> Self {
+        HostSnapshot {
+            id: id.into(),
+            name: name.into(),
+            created_at: created_at.into(),
+            extra: Map::new(),
+        }
+    }
 }
 
 fn now() -> String {
@@ -38,8 +55,10 @@ pub struct GeneratedBranch {
     pub branch: String,
 }
 
-/// `<host_dir>/data.json`, the certified host record.
+/// `<host_dir>/data.json`, the certified host record. Start from [`HostData::new`] or
+/// [`HostData::parse`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostData {
     /// The activity watcher stops the host after this many seconds without activity.
     #[serde(default = "default_idle_timeout")]

@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent_record;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod provider;
 pub mod time;
 pub mod types;
 
+pub use agent_record::PersistedAgentRecord;
 pub use error::{ErrorKind, ProviderError, ProviderResult};
 pub use ffi::PluginInfo;
 pub use ids::{

@@ -2,6 +2,7 @@
 //! adapts them in both directions. Calls are synchronous: the host calls them from blocking
 //! tasks, and a plugin that needs async runs its own runtime.
 
+use crate::agent_record::PersistedAgentRecord;
 use crate::error::{ProviderError, ProviderResult};
 use crate::ids::{HostId, HostName};
 use crate::types::*;
@@ -40,6 +41,7 @@ pub trait HostServices: Send + Sync {
 
 /// What a backend receives when it builds an instance.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct InstanceContext {
     /// The instance name (`[providers.NAME]`).
     pub instance_name: String,
@@ -50,6 +52,24 @@ pub struct InstanceContext {
     pub prefix: String,
     /// Logging and progress for this instance; keep it for the instance's lifetime.
     pub services: Arc<dyn HostServices>,
+}
+
+impl InstanceContext {
+    /// The context of instance `instance_name`, as the host builds it (and a test, to build an
+    /// instance directly).
+    pub fn new(
+        instance_name: impl Into<String>,
+        state_dir: impl Into<PathBuf>,
+        prefix: impl Into<String>,
+        services: Arc<dyn HostServices>,
+    ) -> Self {
+        InstanceContext {
+            instance_name: instance_name.into(),
+            state_dir: state_dir.into(),
+            prefix: prefix.into(),
+            services,
+        }
+    }
 }
 
 /// A provider backend: a stateless factory of provider instances.
@@ -181,14 +201,19 @@ pub trait ProviderInstance: Send + Sync {
         unsupported("renaming hosts")
     }
 
-    /// Records kept in the provider so agents can be listed while the host is offline.
-    /// Each is the agent's `data.json` object.
-    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
+    /// Records kept in the provider so agents can be listed while the host is offline, as
+    /// [`persist_agent_record`](Self::persist_agent_record) received them.
+    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<PersistedAgentRecord>> {
         let _ = host;
         Ok(Vec::new())
     }
     /// Called after every agent record write so offline views stay current.
-    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+    /// Keep the whole record, replacing the one with the same [`PersistedAgentRecord::id`].
+    fn persist_agent_record(
+        &self,
+        host: &HostId,
+        record: PersistedAgentRecord,
+    ) -> ProviderResult<()> {
         let _ = (host, record);
         Ok(())
     }

@@ -1,13 +1,22 @@
 //! Data types of the provider contract. They cross the FFI boundary as JSON, so fields can be
 //! added (with `#[serde(default)]`) without breaking plugins built against older versions.
+//!
+//! The structs a provider builds are `#[non_exhaustive]`, so a field added in a compatible
+//! release does not break a plugin's source either: build them with their `new` constructor
+//! (which takes the fields every value needs), then set optional fields with the `with_*`
+//! methods or by assigning the public field.
 
 use crate::ids::{HostId, HostName};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What a provider instance can do. The CLI refuses unsupported operations up front.
+///
+/// Start from [`Capabilities::none`] (or `default()`) and set what the instance supports:
+/// `let mut caps = Capabilities::none(); caps.stop_start = true;`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// `create_snapshot`, `list_snapshots`, `delete_snapshot`, and starting from a snapshot.
     pub snapshots: bool,
@@ -23,6 +32,21 @@ pub struct Capabilities {
     pub create_hosts: bool,
     /// Hosts can be destroyed.
     pub destroy_hosts: bool,
+}
+
+impl Capabilities {
+    /// Nothing beyond the operations every instance has (get, discover, access).
+    pub const fn none() -> Self {
+        Capabilities {
+            snapshots: false,
+            stop_start: false,
+            mutable_tags: false,
+            volumes: false,
+            rename: false,
+            create_hosts: false,
+            destroy_hosts: false,
+        }
+    }
 }
 
 /// Host states, as UPPERCASE strings on the wire. A provider reports the state it observes
@@ -160,6 +184,7 @@ text_enum!(
 /// and addresses hosts by it, so it must come from the provider's own records or API, never
 /// from a connection to the host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostRecord {
     /// The host's id, chosen by the provider with [`HostId::generate`] when it creates the
     /// host and never changed afterwards.
@@ -199,11 +224,69 @@ pub struct HostRecord {
     pub abandoned: Option<String>,
 }
 
+impl HostRecord {
+    /// A record with the fields every host has; the optional ones start empty (set them with
+    /// the `with_*` methods or by assignment).
+    pub fn new(
+        id: HostId,
+        name: HostName,
+        provider: impl Into<String>,
+        state: HostState,
+        host_dir: impl Into<String>,
+    ) -> Self {
+        HostRecord {
+            id,
+            name,
+            provider: provider.into(),
+            state,
+            image: None,
+            tags: BTreeMap::new(),
+            created_at: None,
+            stop_reason: None,
+            failure_reason: None,
+            host_dir: host_dir.into(),
+            details: BTreeMap::new(),
+            abandoned: None,
+        }
+    }
+    /// Set [`HostRecord::image`].
+    pub fn with_image(mut self, image: impl Into<String>) -> Self {
+        self.image = Some(image.into());
+        self
+    }
+    /// Set [`HostRecord::tags`].
+    pub fn with_tags(mut self, tags: BTreeMap<String, String>) -> Self {
+        self.tags = tags;
+        self
+    }
+    /// Set [`HostRecord::created_at`].
+    pub fn with_created_at(mut self, created_at: impl Into<String>) -> Self {
+        self.created_at = Some(created_at.into());
+        self
+    }
+    /// Set [`HostRecord::stop_reason`].
+    pub fn with_stop_reason(mut self, reason: StopReason) -> Self {
+        self.stop_reason = Some(reason);
+        self
+    }
+    /// Set [`HostRecord::failure_reason`].
+    pub fn with_failure_reason(mut self, reason: impl Into<String>) -> Self {
+        self.failure_reason = Some(reason.into());
+        self
+    }
+    /// Set [`HostRecord::details`].
+    pub fn with_details(mut self, details: BTreeMap<String, serde_json::Value>) -> Self {
+        self.details = details;
+        self
+    }
+}
+
 /// How the host binary reaches a host to run commands and move files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HostAccess {
-    /// This machine: commands run directly.
+    /// This machine: commands run directly. Build it with [`HostAccess::local`].
+    #[non_exhaustive]
     Local {
         /// The directory on this machine where mngr keeps the host's records.
         host_dir: String,
@@ -212,8 +295,18 @@ pub enum HostAccess {
     Ssh(SshEndpoint),
 }
 
+impl HostAccess {
+    /// [`HostAccess::Local`] with its records in `host_dir`.
+    pub fn local(host_dir: impl Into<String>) -> Self {
+        HostAccess::Local {
+            host_dir: host_dir.into(),
+        }
+    }
+}
+
 /// An SSH endpoint with everything needed to connect without trusting on first use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SshEndpoint {
     /// Host name or IP address the host binary connects to.
     pub address: String,
@@ -235,8 +328,37 @@ pub struct SshEndpoint {
     pub direct_routes: Vec<SshRoute>,
 }
 
+impl SshEndpoint {
+    /// An endpoint at `address:port`, logging in as `user` with the private key at
+    /// `private_key_path` and pinning `host_public_key`; no direct routes.
+    pub fn new(
+        address: impl Into<String>,
+        port: u16,
+        user: impl Into<String>,
+        private_key_path: impl Into<String>,
+        host_public_key: impl Into<String>,
+        host_dir: impl Into<String>,
+    ) -> Self {
+        SshEndpoint {
+            address: address.into(),
+            port,
+            user: user.into(),
+            private_key_path: private_key_path.into(),
+            host_public_key: host_public_key.into(),
+            host_dir: host_dir.into(),
+            direct_routes: Vec::new(),
+        }
+    }
+    /// Set [`SshEndpoint::direct_routes`].
+    pub fn with_direct_routes(mut self, routes: Vec<SshRoute>) -> Self {
+        self.direct_routes = routes;
+        self
+    }
+}
+
 /// One network route to an SSH server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SshRoute {
     /// Host name or IP address.
     pub address: String,
@@ -244,8 +366,19 @@ pub struct SshRoute {
     pub port: u16,
 }
 
+impl SshRoute {
+    /// The route to `address:port`.
+    pub fn new(address: impl Into<String>, port: u16) -> Self {
+        SshRoute {
+            address: address.into(),
+            port,
+        }
+    }
+}
+
 /// One snapshot of a host's filesystem, as `create_snapshot` and `list_snapshots` report it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SnapshotInfo {
     /// The provider's id for the snapshot; `start_host` and `delete_snapshot` receive it.
     pub id: String,
@@ -258,10 +391,32 @@ pub struct SnapshotInfo {
     pub size_bytes: Option<u64>,
 }
 
+impl SnapshotInfo {
+    /// A snapshot of unknown size.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        created_at: impl Into<String>,
+    ) -> Self {
+        SnapshotInfo {
+            id: id.into(),
+            name: name.into(),
+            created_at: created_at.into(),
+            size_bytes: None,
+        }
+    }
+    /// Set [`SnapshotInfo::size_bytes`].
+    pub fn with_size_bytes(mut self, size_bytes: u64) -> Self {
+        self.size_bytes = Some(size_bytes);
+        self
+    }
+}
+
 /// Idle detection settings for a new host. A provider writes them into the new host's
 /// `data.json` (see [`crate::host_data::HostData`]); `None` keeps the default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct HostLifecycle {
     /// Stop the host after this long without activity.
     pub idle_timeout_seconds: Option<u64>,
@@ -272,6 +427,7 @@ pub struct HostLifecycle {
 /// Everything `create_host` needs. Fields this provider cannot honour are refused with
 /// `InvalidInput` (an image for a provider without images, say), not ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateHostRequest {
     /// The new host's name.
     pub name: HostName,
@@ -301,7 +457,26 @@ pub struct CreateHostRequest {
     pub authorized_keys: Vec<String>,
 }
 
-/// The type of a provider-specific `mngr create` flag's value.
+impl CreateHostRequest {
+    /// The smallest request: just the name, everything else the provider's default. Set the
+    /// rest by assignment (`request.image = Some(..)`).
+    pub fn new(name: HostName) -> Self {
+        CreateHostRequest {
+            name,
+            image: None,
+            tags: BTreeMap::new(),
+            build_args: Vec::new(),
+            start_args: Vec::new(),
+            snapshot: None,
+            flags: BTreeMap::new(),
+            lifecycle: HostLifecycle::default(),
+            authorized_keys: Vec::new(),
+        }
+    }
+}
+
+/// The type of a provider-specific `mngr create` flag's value, as snake_case strings on the
+/// wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueType {
@@ -313,11 +488,16 @@ pub enum ValueType {
     Float,
     /// A switch: present means `true`.
     Bool,
+    /// A type a newer plugin names that this host does not know; the host passes the flag's
+    /// text on as a string and leaves checking it to the plugin.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A provider-specific flag the backend adds to `mngr create` (such as `--gpu` or `--memory`).
 /// Its value reaches `create_host` in [`CreateHostRequest::flags`] under `name`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FlagSpec {
     /// Long flag name without dashes.
     pub name: String,
@@ -325,6 +505,17 @@ pub struct FlagSpec {
     pub value_type: ValueType,
     /// One line for `mngr create --help`.
     pub help: String,
+}
+
+impl FlagSpec {
+    /// The flag `--NAME` of type `value_type`, with its help line.
+    pub fn new(name: impl Into<String>, value_type: ValueType, help: impl Into<String>) -> Self {
+        FlagSpec {
+            name: name.into(),
+            value_type,
+            help: help.into(),
+        }
+    }
 }
 
 /// The type of a backend configuration key's value ([`ConfigField::value_type`]), as
@@ -367,6 +558,7 @@ impl ConfigValueType {
 /// One key of a backend's configuration table, described for users. It describes the key
 /// only: the backend still parses and checks the table itself in `build_instance`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConfigField {
     /// The key.
     pub name: String,
@@ -379,10 +571,32 @@ pub struct ConfigField {
     pub default: Option<serde_json::Value>,
 }
 
+impl ConfigField {
+    /// The key `name` of type `value_type`, with its help line and no default.
+    pub fn new(
+        name: impl Into<String>,
+        value_type: ConfigValueType,
+        help: impl Into<String>,
+    ) -> Self {
+        ConfigField {
+            name: name.into(),
+            value_type,
+            help: help.into(),
+            default: None,
+        }
+    }
+    /// Set [`ConfigField::default`].
+    pub fn with_default(mut self, default: impl Into<serde_json::Value>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+}
+
 /// What a backend says about itself, returned by [`crate::ProviderBackend::describe`]. The host
 /// reads it once, when it registers the backend, and never asks again: it must not depend on
 /// configuration or on the state of any remote service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BackendDescription {
     /// The backend's name (a SafeName), which `backend = "..."` in a provider table selects.
     pub name: String,
@@ -414,6 +628,26 @@ impl BackendDescription {
             start_args_help: String::new(),
             create_flags: Vec::new(),
         }
+    }
+    /// Set [`BackendDescription::config_fields`].
+    pub fn with_config_fields(mut self, fields: Vec<ConfigField>) -> Self {
+        self.config_fields = fields;
+        self
+    }
+    /// Set [`BackendDescription::build_args_help`].
+    pub fn with_build_args_help(mut self, help: impl Into<String>) -> Self {
+        self.build_args_help = help.into();
+        self
+    }
+    /// Set [`BackendDescription::start_args_help`].
+    pub fn with_start_args_help(mut self, help: impl Into<String>) -> Self {
+        self.start_args_help = help.into();
+        self
+    }
+    /// Set [`BackendDescription::create_flags`].
+    pub fn with_create_flags(mut self, flags: Vec<FlagSpec>) -> Self {
+        self.create_flags = flags;
+        self
     }
 }
 
@@ -449,6 +683,51 @@ mod tests {
         let newer: ConfigField =
             serde_json::from_str(r#"{"name":"ttl","value_type":"duration","help":"h"}"#).unwrap();
         assert_eq!(newer.value_type, ConfigValueType::Unknown);
+    }
+
+    #[test]
+    fn a_flag_type_from_a_newer_plugin_reads_as_unknown() {
+        let flag: FlagSpec =
+            serde_json::from_str(r#"{"name":"ttl","value_type":"duration","help":"h"}"#).unwrap();
+        assert_eq!(flag.value_type, ValueType::Unknown);
+        let known: FlagSpec =
+            serde_json::from_str(r#"{"name":"n","value_type":"integer","help":"h"}"#).unwrap();
+        assert_eq!(known, FlagSpec::new("n", ValueType::Integer, "h"));
+    }
+
+    #[test]
+    fn constructors_write_the_json_literals_wrote() {
+        let id = HostId::generate();
+        let record = HostRecord::new(
+            id.clone(),
+            HostName::parse("h1").unwrap(),
+            "dirs",
+            HostState::Running,
+            "/d",
+        )
+        .with_tags(BTreeMap::from([("k".to_string(), "v".to_string())]))
+        .with_created_at("2024-01-01T00:00:00Z");
+        assert_eq!(
+            serde_json::to_value(&record).unwrap(),
+            serde_json::json!({"id": id.as_str(), "name": "h1", "provider": "dirs",
+                "state": "RUNNING", "tags": {"k": "v"}, "created_at": "2024-01-01T00:00:00Z",
+                "host_dir": "/d"})
+        );
+        let access = HostAccess::Ssh(
+            SshEndpoint::new("127.0.0.1", 2222, "root", "/k", "ssh-ed25519 AAAA", "/mngr")
+                .with_direct_routes(vec![SshRoute::new("10.0.0.2", 22)]),
+        );
+        assert_eq!(
+            serde_json::to_value(&access).unwrap(),
+            serde_json::json!({"kind": "ssh", "address": "127.0.0.1", "port": 2222,
+                "user": "root", "private_key_path": "/k", "host_public_key": "ssh-ed25519 AAAA",
+                "host_dir": "/mngr", "direct_routes": [{"address": "10.0.0.2", "port": 22}]})
+        );
+        assert_eq!(
+            serde_json::to_value(HostAccess::local("/d")).unwrap(),
+            serde_json::json!({"kind": "local", "host_dir": "/d"})
+        );
+        assert_eq!(Capabilities::none(), Capabilities::default());
     }
 
     #[test]

@@ -341,14 +341,12 @@ fn discover_host(
     match provider.instance.persisted_agent_records(&view.record.id) {
         Ok(records) => {
             for value in records {
-                let agent = match AgentRecord::from_value(value.clone()) {
+                let agent = match AgentRecord::from_value(value.clone().into()) {
                     Ok(agent) => agent,
                     Err(reason) => {
-                        let field =
-                            |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
                         out.unreadable.push(UnreadableAgent {
-                            id: field("id").unwrap_or_default(),
-                            name: field("name"),
+                            id: value.id().unwrap_or_default().to_string(),
+                            name: value.name().map(str::to_string),
                             path: format!("(provider '{}' copy)", provider.name),
                             reason,
                             host: view.clone(),

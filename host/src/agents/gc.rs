@@ -285,7 +285,7 @@ fn plan(host: &Host, prefix: &str) -> Result<Plan> {
     // Copies of agent records the provider keeps for agents no longer on the host.
     if let Ok(persisted) = host.instance.persisted_agent_records(&host.record.id) {
         for record in persisted {
-            let Some(id) = record.get("id").and_then(|v| v.as_str()) else {
+            let Some(id) = record.id() else {
                 continue;
             };
             if !recorded.contains(id) {

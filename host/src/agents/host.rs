@@ -212,7 +212,7 @@ impl Host {
     /// Give the provider its copy of an agent record (for listing while the host is offline).
     /// A provider that cannot keep it gets a warning, not a failure: the host's copy counts.
     pub fn persist_agent_record(&self, record: &AgentRecord) {
-        let value = record.to_value();
+        let value = record.to_persisted();
         if let Err(e) = crate::timing::timed("provider: keeping the agent record", || {
             self.instance.persist_agent_record(&self.record.id, value)
         }) {

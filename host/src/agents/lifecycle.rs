@@ -269,11 +269,7 @@ fn host_went_with_agent(host: &Host, agent_id: &str) -> bool {
     let copy_kept = host
         .instance
         .persisted_agent_records(&host.record.id)
-        .is_ok_and(|records| {
-            records
-                .iter()
-                .any(|r| r.get("id").and_then(|v| v.as_str()) == Some(agent_id))
-        });
+        .is_ok_and(|records| records.iter().any(|r| r.id() == Some(agent_id)));
     if copy_kept {
         return false;
     }
@@ -360,7 +356,7 @@ pub fn label(
             agent.host.require_reachable()?;
             let mut record = agent.record.clone();
             record.labels.extend(labels.clone());
-            let value = record.to_value();
+            let value = record.to_persisted();
             instance
                 .persist_agent_record(&agent.host.record.id, value)
                 .map_err(|e| MngrError::from_provider(&agent.host.provider, e))?;

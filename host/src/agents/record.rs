@@ -4,7 +4,7 @@
 //! `name` and `work_dir` must be readable for a record to count (see [`AgentRecord::parse`]).
 
 pub use mngr_plugin_api::host_data::{HostData, idle_mode};
-use mngr_plugin_api::{AgentId, SafeName, time};
+use mngr_plugin_api::{AgentId, PersistedAgentRecord, SafeName, time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -194,6 +194,11 @@ impl AgentRecord {
             }
         }
         value
+    }
+
+    /// The record as the provider keeps it for offline views (the same JSON as [`Self::to_value`]).
+    pub fn to_persisted(&self) -> PersistedAgentRecord {
+        PersistedAgentRecord::try_from(self.to_value()).expect("a record serializes to an object")
     }
 
     pub fn to_json(&self) -> Vec<u8> {

@@ -11,7 +11,7 @@ pub mod discovery;
 use crate::registry::{BackendOrigin, Registry};
 use crate::run_options::RunOptions;
 use mngr_plugin_api::HostServices;
-use mngr_plugin_api::ffi::LoadedLibrary;
+use mngr_plugin_loader::LoadedLibrary;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;

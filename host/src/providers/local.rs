@@ -17,20 +17,17 @@ pub struct LocalBackend {
 
 impl ProviderBackend for LocalBackend {
     fn describe(&self) -> BackendDescription {
-        BackendDescription {
-            name: BACKEND_NAME.to_string(),
-            description: "Runs agents directly on your local machine with no isolation".to_string(),
-            config_fields: vec![ConfigField {
-                name: "host_dir".to_string(),
-                value_type: ConfigValueType::String,
-                help: "Directory for mngr's records on this machine (default: the mngr root)"
-                    .to_string(),
-                default: None,
-            }],
-            build_args_help: "The local provider takes no build arguments.".to_string(),
-            start_args_help: "The local provider takes no start arguments.".to_string(),
-            create_flags: Vec::new(),
-        }
+        BackendDescription::new(
+            BACKEND_NAME,
+            "Runs agents directly on your local machine with no isolation",
+        )
+        .with_config_fields(vec![ConfigField::new(
+            "host_dir",
+            ConfigValueType::String,
+            "Directory for mngr's records on this machine (default: the mngr root)",
+        )])
+        .with_build_args_help("The local provider takes no build arguments.")
+        .with_start_args_help("The local provider takes no start arguments.")
     }
 
     fn build_instance(
@@ -127,20 +124,14 @@ impl LocalInstance {
     }
 
     fn record(&self) -> ProviderResult<HostRecord> {
-        Ok(HostRecord {
-            id: self.host_id()?,
-            name: HostName::parse(LOCAL_HOST_NAME).expect("valid"),
-            provider: self.name.clone(),
-            state: HostState::Running,
-            image: None,
-            tags: self.read_tags()?,
-            created_at: None,
-            stop_reason: None,
-            failure_reason: None,
-            host_dir: self.host_dir.to_string_lossy().into_owned(),
-            details: BTreeMap::new(),
-            abandoned: None,
-        })
+        Ok(HostRecord::new(
+            self.host_id()?,
+            HostName::parse(LOCAL_HOST_NAME).expect("valid"),
+            self.name.clone(),
+            HostState::Running,
+            self.host_dir.to_string_lossy(),
+        )
+        .with_tags(self.read_tags()?))
     }
 
     fn check_id(&self, host: &HostId) -> ProviderResult<()> {
@@ -157,10 +148,9 @@ impl LocalInstance {
 
 impl ProviderInstance for LocalInstance {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            mutable_tags: true,
-            ..Capabilities::default()
-        }
+        let mut caps = Capabilities::none();
+        caps.mutable_tags = true;
+        caps
     }
 
     fn create_host(&self, _request: CreateHostRequest) -> ProviderResult<HostRecord> {
@@ -207,9 +197,7 @@ impl ProviderInstance for LocalInstance {
 
     fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
         self.check_id(host)?;
-        Ok(HostAccess::Local {
-            host_dir: self.host_dir.to_string_lossy().into_owned(),
-        })
+        Ok(HostAccess::local(self.host_dir.to_string_lossy()))
     }
 
     fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {

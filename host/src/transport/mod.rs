@@ -199,7 +199,7 @@ pub fn connect(access: &HostAccess) -> TransportResult<Arc<dyn Transport>> {
 /// The host directory named in a provider's access description.
 pub fn host_dir_of(access: &HostAccess) -> &str {
     match access {
-        HostAccess::Local { host_dir } => host_dir,
+        HostAccess::Local { host_dir, .. } => host_dir,
         HostAccess::Ssh(endpoint) => &endpoint.host_dir,
     }
 }

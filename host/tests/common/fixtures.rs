@@ -150,22 +150,22 @@ pub fn drifted_plugin_api() -> PathBuf {
         |current| current.clone(),
         |file, text| {
             if file.ends_with("abi.rs") {
-                let drifted = text.replace("fn log(&self, level: u8,", "fn log(&self, level: u16,");
-                assert_ne!(
-                    drifted, text,
+                let drifted = text
+                    .replace("fn log(&self, level: u8,", "fn log(&self, level: u16,")
+                    .replace(
+                        "fn log_level_code(level: crate::LogLevel) -> u8",
+                        "fn log_level_code(level: crate::LogLevel) -> u16",
+                    )
+                    .replace(
+                        "fn log_level_from_code(code: u8)",
+                        "fn log_level_from_code(code: u16)",
+                    );
+                assert_eq!(
+                    drifted.matches("u16").count(),
+                    3,
                     "abi.rs changed: update the layout-drift fixture"
                 );
                 drifted
-            } else if file.ends_with("remote.rs") {
-                text.replace("level: u8,", "level: u16,")
-                    .replace(
-                        "fn level_code(level: LogLevel) -> u8",
-                        "fn level_code(level: LogLevel) -> u16",
-                    )
-                    .replace(
-                        "fn level_from_code(code: u8)",
-                        "fn level_from_code(code: u16)",
-                    )
             } else {
                 text
             }
@@ -279,4 +279,212 @@ pub fn not_a_plugin_library() -> PathBuf {
         std::fs::rename(&tmp, &lib).unwrap();
     }
     lib
+}
+
+/// The example plugin as a tagged plugin-api release built it.
+pub struct TaggedPlugin {
+    /// The release's tag (`plugin-api-v0.1.0`).
+    pub tag: String,
+    /// The commit its tree was taken from.
+    pub commit: String,
+    /// The plugin-api version of that tree, which the plugin records.
+    pub plugin_api_version: String,
+    /// The built library.
+    pub library: PathBuf,
+}
+
+/// Every release listed in `plugin-api/COMPATIBILITY`, each with the example plugin built from
+/// that release's tree (plugin-api and example-dirs as they were) under
+/// `target/fixtures/tagged/`, so a later run finds cargo's output fresh.
+pub fn tagged_example_plugins() -> Vec<TaggedPlugin> {
+    let root = workspace_root();
+    let list = std::fs::read_to_string(root.join("plugin-api/COMPATIBILITY"))
+        .expect("plugin-api/COMPATIBILITY lists the tagged plugin-api releases");
+    let releases: Vec<(&str, &str)> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            l.split_once(' ')
+                .unwrap_or_else(|| panic!("COMPATIBILITY line '{l}' is not 'TAG COMMIT'"))
+        })
+        .collect();
+    assert!(
+        !releases.is_empty(),
+        "plugin-api/COMPATIBILITY lists no release"
+    );
+    let _lock = FixtureLock::take();
+    releases
+        .into_iter()
+        .map(|(tag, recorded)| build_tagged_example(&root, tag, recorded.trim()))
+        .collect()
+}
+
+/// `git` in the workspace; `None` when it fails.
+fn git(root: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
+}
+
+/// The commit of `tag`, or, in a clone without tags, the commit recorded beside it.
+fn resolve_release(root: &Path, tag: &str, recorded: &str) -> String {
+    let commit_of = |rev: &str| {
+        git(
+            root,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{rev}^{{commit}}"),
+            ],
+        )
+        .map(|out| String::from_utf8_lossy(&out).trim().to_string())
+    };
+    if let Some(commit) = commit_of(&format!("refs/tags/{tag}")) {
+        assert_eq!(
+            commit, recorded,
+            "tag {tag} points to {commit}, but plugin-api/COMPATIBILITY records {recorded}; \
+             correct the file (tags of released versions never move)"
+        );
+        return commit;
+    }
+    commit_of(recorded).unwrap_or_else(|| {
+        panic!(
+            "neither the tag {tag} nor its recorded commit {recorded} is in this clone of {}; \
+             fetch them (git fetch --tags, or a clone with full history) to run the \
+             compatibility test",
+            root.display()
+        )
+    })
+}
+
+fn build_tagged_example(root: &Path, tag: &str, recorded: &str) -> TaggedPlugin {
+    let commit = resolve_release(root, tag, recorded);
+    let dir = fixtures_dir().join("tagged").join(tag);
+    let tree = dir.join("tree");
+    // The release's own sources, extracted once per commit.
+    let stamp = dir.join("commit");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(commit.as_str()) {
+        let _ = std::fs::remove_dir_all(&tree);
+        std::fs::create_dir_all(&tree).unwrap();
+        let archive = git(
+            root,
+            &[
+                "archive",
+                "--format=tar",
+                &commit,
+                "plugin-api",
+                "plugins/example-dirs",
+            ],
+        )
+        .unwrap_or_else(|| panic!("git archive {commit} failed"));
+        let mut tar = Command::new("tar")
+            .arg("-x")
+            .arg("-C")
+            .arg(&tree)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("run tar");
+        use std::io::Write;
+        tar.stdin.take().unwrap().write_all(&archive).unwrap();
+        assert!(tar.wait().unwrap().success(), "tar -x of {commit} failed");
+        write_if_changed(&stamp, &commit);
+    }
+    write_if_changed(
+        &tree.join("Cargo.toml"),
+        &tagged_workspace_manifest(root, &commit),
+    );
+    // The workspace's lock file pins the same dependency versions (and needs no network);
+    // cargo only adjusts the entries of the two path crates.
+    let lock = tree.join("Cargo.lock");
+    if !lock.exists() {
+        write_if_changed(
+            &lock,
+            &std::fs::read_to_string(root.join("Cargo.lock")).unwrap(),
+        );
+    }
+    let api_manifest: toml::Table = std::fs::read_to_string(tree.join("plugin-api/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let plugin_api_version = api_manifest["package"]["version"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| tagged_workspace_version(root, &commit));
+
+    let target = fixtures_dir().join("target");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--offline",
+            "-p",
+            "mngr-example-dirs",
+            "--manifest-path",
+        ])
+        .arg(tree.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building the example plugin of {tag} ({commit}) failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = target
+        .join("debug")
+        .join(format!("libmngr_example_dirs.{}", so_ext()));
+    // Kept apart: the next tagged build writes the same file name.
+    let library = dir.join(built.file_name().unwrap());
+    std::fs::copy(&built, &library).unwrap();
+    TaggedPlugin {
+        tag: tag.to_string(),
+        commit,
+        plugin_api_version,
+        library,
+    }
+}
+
+/// The release's root manifest with only its two crates as members, and without workspace
+/// dependencies on crates the archive does not hold.
+fn tagged_workspace_manifest(root: &Path, commit: &str) -> String {
+    let mut manifest = tagged_root_manifest(root, commit);
+    let ws = manifest["workspace"].as_table_mut().unwrap();
+    ws.insert(
+        "members".into(),
+        toml::Value::Array(vec!["plugin-api".into(), "plugins/example-dirs".into()]),
+    );
+    if let Some(deps) = ws
+        .get_mut("dependencies")
+        .and_then(toml::Value::as_table_mut)
+    {
+        deps.retain(|_, dep| {
+            dep.get("path")
+                .and_then(toml::Value::as_str)
+                .is_none_or(|path| path == "plugin-api")
+        });
+    }
+    manifest.to_string()
+}
+
+fn tagged_root_manifest(root: &Path, commit: &str) -> toml::Table {
+    let text = git(root, &["show", &format!("{commit}:Cargo.toml")])
+        .unwrap_or_else(|| panic!("git show {commit}:Cargo.toml failed"));
+    String::from_utf8_lossy(&text).parse().unwrap()
+}
+
+/// The workspace version of the release, for a plugin-api that inherits it.
+fn tagged_workspace_version(root: &Path, commit: &str) -> String {
+    tagged_root_manifest(root, commit)["workspace"]["package"]["version"]
+        .as_str()
+        .expect("a workspace version")
+        .to_string()
 }

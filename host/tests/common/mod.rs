@@ -19,6 +19,8 @@ pub struct World {
     pub env: Vec<(String, String)>,
     /// Working directory of every run (default: `<dir>/work`, not inside a git repository).
     pub cwd: PathBuf,
+    /// The `mngr` binary every run starts (default: the one under test, in `target/debug`).
+    pub binary: PathBuf,
 }
 
 /// What a run printed and how it ended.
@@ -89,6 +91,7 @@ impl World {
             dir,
             env: Vec::new(),
             cwd,
+            binary: PathBuf::from(env!("CARGO_BIN_EXE_mngr")),
         }
     }
 
@@ -112,7 +115,7 @@ impl World {
 
     /// A `mngr` command with this world's environment, not yet run.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mngr"));
+        let mut cmd = Command::new(&self.binary);
         for (key, _) in std::env::vars() {
             if key.starts_with("MNGR") || key == "TMUX" || key == "EDITOR" || key == "VISUAL" {
                 cmd.env_remove(key);
@@ -177,6 +180,19 @@ impl World {
     pub fn write(&self, path: &Path, text: &str) {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
+    }
+
+    /// Run a copy of the binary under test from `<dir>/bin`, where no plugin sits beside it:
+    /// only the plugins this world installs load (not the workspace's, in `target/debug`).
+    pub fn use_lonely_binary(&mut self) {
+        let bin = self.path("bin");
+        std::fs::create_dir_all(&bin).expect("bin dir");
+        let lonely = bin.join("mngr");
+        // A hard link costs nothing; a copy works across file systems.
+        if std::fs::hard_link(&self.binary, &lonely).is_err() {
+            std::fs::copy(&self.binary, &lonely).expect("copy the mngr binary");
+        }
+        self.binary = lonely;
     }
 
     pub fn user_settings(&self) -> PathBuf {

@@ -57,12 +57,12 @@ impl DockerHost {
         require_base_image();
         let prefix = format!("mngr{}-", unique());
         let state_dir = tempfile::tempdir().unwrap();
-        let ctx = InstanceContext {
-            instance_name: "docker".into(),
-            state_dir: state_dir.path().to_path_buf(),
-            prefix: prefix.clone(),
-            services: Arc::new(QuietServices),
-        };
+        let ctx = InstanceContext::new(
+            "docker",
+            state_dir.path(),
+            prefix.clone(),
+            Arc::new(QuietServices),
+        );
         let instance = backend()
             .build_instance(ctx, Default::default())
             .expect("instance");

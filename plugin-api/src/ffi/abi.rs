@@ -35,6 +35,29 @@ pub struct FfiError {
 /// What every fallible call returns: a JSON payload or an error.
 pub type FfiResult = RResult<RString, FfiError>;
 
+/// [`crate::LogLevel`] as [`FfiHostContext::log`] carries it.
+pub fn log_level_code(level: crate::LogLevel) -> u8 {
+    match level {
+        crate::LogLevel::Error => 0,
+        crate::LogLevel::Warn => 1,
+        crate::LogLevel::Info => 2,
+        crate::LogLevel::Debug => 3,
+        crate::LogLevel::Trace => 4,
+    }
+}
+
+/// The [`crate::LogLevel`] a [`FfiHostContext::log`] code stands for; codes a newer plugin
+/// may send read as `Trace`.
+pub fn log_level_from_code(code: u8) -> crate::LogLevel {
+    match code {
+        0 => crate::LogLevel::Error,
+        1 => crate::LogLevel::Warn,
+        2 => crate::LogLevel::Info,
+        3 => crate::LogLevel::Debug,
+        _ => crate::LogLevel::Trace,
+    }
+}
+
 /// The host's services as the plugin sees them (logging, progress, version).
 #[sabi_trait]
 pub trait FfiHostContext: Send + Sync {

@@ -1,4 +1,5 @@
-//! Conversions between the contract's Rust types and their FFI form.
+//! Conversions between the contract's Rust types and their FFI form, used by both sides of
+//! the boundary (the export here, the host's loader crate); not for vendors.
 
 use super::abi::{FfiError, FfiResult};
 use crate::error::{ErrorKind, ProviderError, ProviderResult};
@@ -42,25 +43,25 @@ impl From<FfiError> for ProviderError {
 }
 
 /// Serialize a value for the wire. Contract types always serialize.
-pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+pub fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("contract types serialize to JSON")
 }
 
 /// Read a value from the wire; a mismatch is an internal error naming what was being read.
-pub(crate) fn from_json<T: DeserializeOwned>(what: &str, json: &str) -> ProviderResult<T> {
+pub fn from_json<T: DeserializeOwned>(what: &str, json: &str) -> ProviderResult<T> {
     serde_json::from_str(json).map_err(|e| {
         ProviderError::internal(format!("malformed {what} across the plugin boundary: {e}"))
     })
 }
 
-pub(crate) fn ffi_ok<T: Serialize>(result: ProviderResult<T>) -> FfiResult {
+pub fn ffi_ok<T: Serialize>(result: ProviderResult<T>) -> FfiResult {
     match result {
         Ok(value) => RResult::ROk(to_json(&value).into()),
         Err(err) => RResult::RErr(err.into()),
     }
 }
 
-pub(crate) fn from_ffi<T: DeserializeOwned>(what: &str, result: FfiResult) -> ProviderResult<T> {
+pub fn from_ffi<T: DeserializeOwned>(what: &str, result: FfiResult) -> ProviderResult<T> {
     match result {
         RResult::ROk(json) => from_json(what, &json),
         RResult::RErr(err) => Err(err.into()),
@@ -68,7 +69,7 @@ pub(crate) fn from_ffi<T: DeserializeOwned>(what: &str, result: FfiResult) -> Pr
 }
 
 /// The JSON argument objects of the instance methods, one per parameter list.
-pub(crate) mod wire {
+pub mod wire {
     use crate::ids::{HostId, HostName};
     use serde::{Deserialize, Serialize};
     use std::collections::BTreeMap;
@@ -119,6 +120,11 @@ pub(crate) mod wire {
     pub struct Record {
         pub host: HostId,
         pub record: serde_json::Value,
+    }
+    #[derive(Serialize, Deserialize)]
+    pub struct AgentRecord {
+        pub host: HostId,
+        pub record: crate::PersistedAgentRecord,
     }
     #[derive(Serialize, Deserialize)]
     pub struct AgentRef {

@@ -266,7 +266,7 @@ impl FfiInstance for InstanceExport {
         })
     }
     fn persist_agent_record(&self, args: RStr<'_>) -> FfiResult {
-        self.op("persist_agent_record", args, |i, a: wire::Record| {
+        self.op("persist_agent_record", args, |i, a: wire::AgentRecord| {
             i.persist_agent_record(&a.host, a.record)
         })
     }

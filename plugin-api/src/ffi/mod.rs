@@ -1,33 +1,37 @@
-//! The stable FFI layer: the only place `abi_stable` appears.
+//! The stable FFI layer: with the host's loader crate, the only place `abi_stable` appears.
 //!
-//! A plugin is a `cdylib` that exports one root module ([`abi::PluginModule`]) with two
+//! A plugin is a `cdylib` that exports one root module (`abi::PluginModule`) with two
 //! functions: `plugin_info` (JSON metadata) and `on_startup(host context, registrar)`, which
 //! registers provider backends. Backends and instances cross as `sabi_trait` objects whose
 //! methods carry serde JSON, so the contract types can grow without breaking layout.
 //!
-//! Both directions are adapted here, so neither side ever sees FFI types:
-//! - plugin side ([`export`] and [`export_plugin!`](crate::export_plugin)): a plain Rust
-//!   `impl ProviderBackend` becomes a sabi object; every call runs under `catch_unwind`, so a
-//!   panic becomes a [`crate::ProviderError`] of kind `Panic` instead of aborting the host;
-//! - host side ([`load`]): a loaded library's objects become `Arc<dyn ProviderBackend>` and
-//!   `Box<dyn ProviderInstance>` again.
+//! This crate holds the plugin side ([`export_plugin!`](crate::export_plugin)): a plain Rust
+//! `impl ProviderBackend` becomes a sabi object, and every call runs under `catch_unwind`, so
+//! a panic becomes a [`crate::ProviderError`] of kind `Panic` instead of aborting the host. The
+//! host side (opening a library, the version and layout checks, wrapping its objects back into
+//! the plain traits) lives in the host's own `mngr-plugin-loader` crate, which vendors never
+//! need.
+//!
+//! The loader is a separate crate, so what it shares with this one must be public: the ABI
+//! shapes (`abi`), the JSON conversions (`convert`) and the export functions (`export`,
+//! for in-process round trips in tests). They are hidden from the docs because they are not
+//! for vendors and may change in any release; a plugin only ever uses `export_plugin!`.
 
+#[doc(hidden)]
 pub mod abi;
-mod convert;
+#[doc(hidden)]
+pub mod convert;
 #[doc(hidden)]
 pub mod export;
-pub mod load;
-mod precheck;
 mod remote;
-pub mod version;
 
-pub use load::{LoadError, LoadedLibrary, StartedPlugin};
 pub use remote::plugin_host;
 
 use serde::{Deserialize, Serialize};
 
 /// A plugin's metadata, as its `plugin_info` function reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PluginInfo {
     /// The plugin's name (a SafeName); `[plugins.NAME]` and `--disable-plugin NAME` use it.
     pub name: String,

@@ -1,9 +1,8 @@
 //! The host's services seen from inside a plugin, and a plugin-wide handle to them.
 
-use super::abi::{FfiHostContext_TO, HostContextBox};
+use super::abi::{HostContextBox, log_level_code};
 use crate::provider::{HostServices, LogLevel};
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RStr, RString};
+use abi_stable::std_types::RStr;
 use std::sync::{Arc, OnceLock};
 
 /// Implements [`HostServices`] by calling back into the host through the context object.
@@ -11,52 +10,13 @@ pub(crate) struct RemoteHostServices(pub(crate) HostContextBox);
 
 impl HostServices for RemoteHostServices {
     fn log(&self, level: LogLevel, message: &str) {
-        self.0.log(level_code(level), RStr::from_str(message));
+        self.0.log(log_level_code(level), RStr::from_str(message));
     }
     fn progress(&self, message: &str) {
         self.0.progress(RStr::from_str(message));
     }
     fn host_version(&self) -> String {
         self.0.host_version().into()
-    }
-}
-
-/// Implements the context object over the host's own [`HostServices`].
-pub(crate) struct LocalHostContext(pub(crate) Arc<dyn HostServices>);
-
-impl super::abi::FfiHostContext for LocalHostContext {
-    fn log(&self, level: u8, message: RStr<'_>) {
-        self.0.log(level_from_code(level), message.as_str());
-    }
-    fn progress(&self, message: RStr<'_>) {
-        self.0.progress(message.as_str());
-    }
-    fn host_version(&self) -> RString {
-        self.0.host_version().into()
-    }
-}
-
-pub(crate) fn context_box(services: Arc<dyn HostServices>) -> HostContextBox {
-    FfiHostContext_TO::from_value(LocalHostContext(services), TD_Opaque)
-}
-
-fn level_code(level: LogLevel) -> u8 {
-    match level {
-        LogLevel::Error => 0,
-        LogLevel::Warn => 1,
-        LogLevel::Info => 2,
-        LogLevel::Debug => 3,
-        LogLevel::Trace => 4,
-    }
-}
-
-fn level_from_code(code: u8) -> LogLevel {
-    match code {
-        0 => LogLevel::Error,
-        1 => LogLevel::Warn,
-        2 => LogLevel::Info,
-        3 => LogLevel::Debug,
-        _ => LogLevel::Trace,
     }
 }
 

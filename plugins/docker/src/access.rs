@@ -48,7 +48,7 @@ impl DockerInstance {
             .flat_map(|n| n.values())
             .filter_map(|endpoint| endpoint.ip_address.clone())
             .filter(|ip| !ip.is_empty())
-            .map(|address| SshRoute { address, port: 22 })
+            .map(|address| SshRoute::new(address, 22))
             .collect()
     }
 }

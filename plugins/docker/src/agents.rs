@@ -10,14 +10,14 @@ impl DockerInstance {
     pub(crate) async fn agent_records(
         &self,
         host: &HostId,
-    ) -> ProviderResult<Vec<serde_json::Value>> {
+    ) -> ProviderResult<Vec<PersistedAgentRecord>> {
         self.agents.list(&self.store, host.as_str()).await
     }
 
     pub(crate) async fn write_agent_record(
         &self,
         host: &HostId,
-        record: serde_json::Value,
+        record: PersistedAgentRecord,
     ) -> ProviderResult<()> {
         let id = AgentRecords::id_of(&record)?;
         let (written, settled) = tokio::join!(

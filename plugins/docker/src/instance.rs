@@ -90,15 +90,13 @@ impl DockerInstance {
 
 impl AsyncProvider for DockerInstance {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            snapshots: true,
-            stop_start: true,
-            mutable_tags: false,
-            volumes: false,
-            rename: true,
-            create_hosts: true,
-            destroy_hosts: true,
-        }
+        let mut caps = Capabilities::none();
+        caps.snapshots = true;
+        caps.stop_start = true;
+        caps.rename = true;
+        caps.create_hosts = true;
+        caps.destroy_hosts = true;
+        caps
     }
 
     async fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
@@ -182,14 +180,14 @@ impl AsyncProvider for DockerInstance {
     async fn persisted_agent_records(
         &self,
         host: &HostId,
-    ) -> ProviderResult<Vec<serde_json::Value>> {
+    ) -> ProviderResult<Vec<PersistedAgentRecord>> {
         self.agent_records(host).await
     }
 
     async fn persist_agent_record(
         &self,
         host: &HostId,
-        record: serde_json::Value,
+        record: PersistedAgentRecord,
     ) -> ProviderResult<()> {
         self.write_agent_record(host, record).await
     }

@@ -35,18 +35,15 @@ pub struct DockerBackend;
 
 impl ProviderBackend for DockerBackend {
     fn describe(&self) -> BackendDescription {
-        BackendDescription {
-            name: BACKEND_NAME.to_string(),
-            description: "Runs agents in Docker containers reached over SSH".to_string(),
-            config_fields: config::fields(),
-            build_args_help: "docker build flags (-b): --no-cache, --build-arg=K=V, --target=T, --label=K=V, --network=N, --add-host=H:IP, --shm-size=S, --memory=S, --cpu-shares=N, --cpuset-cpus=C, --cache-from=I, --file=PATH, and one positional build context directory. --pull, --tag and --platform are refused.".to_string(),
-            start_args_help: "docker run flags (-s): --cpus, --memory, --gpus, -v/--volume, --mount, --network, -p/--publish, -e/--env, --env-file, --shm-size, --cap-add, --device, --ulimit, --restart, ... Flags that conflict with how mngr runs hosts (--name, --rm, --entrypoint, -it, --pull) are refused with the reason.".to_string(),
-            create_flags: vec![FlagSpec {
-                name: "dockerfile".to_string(),
-                value_type: ValueType::String,
-                help: "Build the host image from this Dockerfile (context: its directory, or a -b positional)".to_string(),
-            }],
-        }
+        BackendDescription::new(BACKEND_NAME, "Runs agents in Docker containers reached over SSH")
+            .with_config_fields(config::fields())
+            .with_build_args_help("docker build flags (-b): --no-cache, --build-arg=K=V, --target=T, --label=K=V, --network=N, --add-host=H:IP, --shm-size=S, --memory=S, --cpu-shares=N, --cpuset-cpus=C, --cache-from=I, --file=PATH, and one positional build context directory. --pull, --tag and --platform are refused.")
+            .with_start_args_help("docker run flags (-s): --cpus, --memory, --gpus, -v/--volume, --mount, --network, -p/--publish, -e/--env, --env-file, --shm-size, --cap-add, --device, --ulimit, --restart, ... Flags that conflict with how mngr runs hosts (--name, --rm, --entrypoint, -it, --pull) are refused with the reason.")
+            .with_create_flags(vec![FlagSpec::new(
+                "dockerfile",
+                ValueType::String,
+                "Build the host image from this Dockerfile (context: its directory, or a -b positional)",
+            )])
     }
 
     fn build_instance(

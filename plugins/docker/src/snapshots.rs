@@ -97,12 +97,11 @@ impl DockerInstance {
                     .commit_container(options, bollard::models::ContainerConfig::default()),
             )
             .await?;
-        let snap = HostSnapshot {
-            id: committed.id,
+        let snap = HostSnapshot::new(
+            committed.id,
             name,
-            created_at: mngr_plugin_api::time::now_iso8601_utc_micros(),
-            extra: serde_json::Map::new(),
-        };
+            mngr_plugin_api::time::now_iso8601_utc_micros(),
+        );
         h.certified_host_data.snapshots.push(snap.clone());
         if let Err(e) = self.save(&mut h).await {
             self.remove_image(&snap.id, true).await.ok();

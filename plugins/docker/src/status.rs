@@ -84,21 +84,21 @@ impl DockerInstance {
                 serde_json::Value::from(id.clone()),
             );
         }
-        HostRecord {
-            id: HostId::parse(h.host_id()).unwrap_or_else(|_| HostId::generate()),
-            name: HostName::parse(h.name())
+        let mut record = HostRecord::new(
+            HostId::parse(h.host_id()).unwrap_or_else(|_| HostId::generate()),
+            HostName::parse(h.name())
                 .unwrap_or_else(|_| HostName::parse("invalid-name").expect("valid")),
-            provider: self.name.clone(),
+            self.name.clone(),
             state,
-            image: data.image.clone(),
-            tags: data.user_tags.clone(),
-            created_at: Some(data.created_at.clone()),
-            stop_reason,
-            failure_reason: data.failure_reason.clone(),
-            host_dir: self.host_dir_of(h),
-            details,
-            abandoned: None,
-        }
+            self.host_dir_of(h),
+        )
+        .with_tags(data.user_tags.clone())
+        .with_created_at(data.created_at.clone())
+        .with_details(details);
+        record.image = data.image.clone();
+        record.stop_reason = stop_reason;
+        record.failure_reason = data.failure_reason.clone();
+        record
     }
 
     fn container_name_of(&self, h: &StoredHost, c: Option<&ContainerSummary>) -> String {

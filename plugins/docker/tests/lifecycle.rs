@@ -77,12 +77,12 @@ fn host_lifecycle_on_the_real_engine() {
 
     // A second instance object (a second mngr) sees the same host through the daemon alone.
     let other_world_dir = tempfile::tempdir().unwrap();
-    let ctx = InstanceContext {
-        instance_name: world.instance_name.clone(),
-        state_dir: other_world_dir.path().to_path_buf(),
-        prefix: world.prefix.clone(),
-        services: std::sync::Arc::new(QuietServices),
-    };
+    let ctx = InstanceContext::new(
+        world.instance_name.clone(),
+        other_world_dir.path(),
+        world.prefix.clone(),
+        std::sync::Arc::new(QuietServices),
+    );
     let second = mngr_docker::DockerBackend
         .build_instance(ctx, Default::default())
         .unwrap();

@@ -93,27 +93,25 @@ impl DirsInstance {
     fn record(&self, stored: StoredHost) -> HostRecord {
         let stopped = self.stopped_marker(&stored.id).exists();
         let root = self.root(&stored.id);
-        HostRecord {
-            provider: self.name.clone(),
-            state: if stopped {
-                HostState::Stopped
-            } else {
-                HostState::Running
-            },
-            image: stored.image,
-            tags: stored.tags,
-            created_at: Some(stored.created_at),
-            stop_reason: stopped.then_some(StopReason::Stopped),
-            failure_reason: None,
-            host_dir: root.to_string_lossy().into_owned(),
-            details: BTreeMap::from([(
-                "path".to_string(),
-                serde_json::Value::String(self.host_path(&stored.id).to_string_lossy().into()),
-            )]),
-            abandoned: None,
-            id: stored.id,
-            name: stored.name,
-        }
+        let state = if stopped {
+            HostState::Stopped
+        } else {
+            HostState::Running
+        };
+        let path = self.host_path(&stored.id).to_string_lossy().into_owned();
+        let mut record = HostRecord::new(
+            stored.id,
+            stored.name,
+            self.name.clone(),
+            state,
+            root.to_string_lossy(),
+        )
+        .with_tags(stored.tags)
+        .with_created_at(stored.created_at)
+        .with_details(BTreeMap::from([("path".to_string(), path.into())]));
+        record.image = stored.image;
+        record.stop_reason = stopped.then_some(StopReason::Stopped);
+        record
     }
 
     /// The host id a name is claimed by, if the claim is live.
@@ -222,15 +220,14 @@ impl DirsInstance {
 
 impl ProviderInstance for DirsInstance {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            snapshots: true,
-            stop_start: true,
-            mutable_tags: true,
-            volumes: false,
-            rename: true,
-            create_hosts: true,
-            destroy_hosts: true,
-        }
+        let mut caps = Capabilities::none();
+        caps.snapshots = true;
+        caps.stop_start = true;
+        caps.mutable_tags = true;
+        caps.rename = true;
+        caps.create_hosts = true;
+        caps.destroy_hosts = true;
+        caps
     }
 
     fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
@@ -351,9 +348,7 @@ impl ProviderInstance for DirsInstance {
 
     fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
         self.read_stored(host)?;
-        Ok(HostAccess::Local {
-            host_dir: self.root(host).to_string_lossy().into_owned(),
-        })
+        Ok(HostAccess::local(self.root(host).to_string_lossy()))
     }
 
     fn create_snapshot(&self, host: &HostId, name: Option<&str>) -> ProviderResult<SnapshotInfo> {
@@ -433,10 +428,5 @@ impl ProviderInstance for DirsInstance {
 }
 
 fn snapshot_info(stored: StoredSnapshot) -> SnapshotInfo {
-    SnapshotInfo {
-        id: stored.id,
-        name: stored.name,
-        created_at: stored.created_at,
-        size_bytes: Some(stored.size_bytes),
-    }
+    SnapshotInfo::new(stored.id, stored.name, stored.created_at).with_size_bytes(stored.size_bytes)
 }

@@ -25,27 +25,24 @@ pub struct DirsBackend;
 
 impl ProviderBackend for DirsBackend {
     fn describe(&self) -> BackendDescription {
-        BackendDescription {
-            name: BACKEND_NAME.to_string(),
-            description: "Hosts that are directories on this machine (an example plugin)"
-                .to_string(),
-            config_fields: vec![ConfigField {
-                name: "base_dir".to_string(),
-                value_type: ConfigValueType::String,
-                help: "Where host directories are kept (default: the instance's state dir)"
-                    .to_string(),
-                default: None,
-            }],
-            build_args_help:
-                "No build arguments. --image PATH copies that directory into the new host."
-                    .to_string(),
-            start_args_help: "No start arguments.".to_string(),
-            create_flags: vec![FlagSpec {
-                name: "note".to_string(),
-                value_type: ValueType::String,
-                help: "Write this text to NOTE.txt in the new host's directory".to_string(),
-            }],
-        }
+        BackendDescription::new(
+            BACKEND_NAME,
+            "Hosts that are directories on this machine (an example plugin)",
+        )
+        .with_config_fields(vec![ConfigField::new(
+            "base_dir",
+            ConfigValueType::String,
+            "Where host directories are kept (default: the instance's state dir)",
+        )])
+        .with_build_args_help(
+            "No build arguments. --image PATH copies that directory into the new host.",
+        )
+        .with_start_args_help("No start arguments.")
+        .with_create_flags(vec![FlagSpec::new(
+            "note",
+            ValueType::String,
+            "Write this text to NOTE.txt in the new host's directory",
+        )])
     }
 
     fn build_instance(

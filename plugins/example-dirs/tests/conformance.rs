@@ -6,8 +6,8 @@
 use mngr_example_dirs::DirsBackend;
 use mngr_plugin_api::conformance::{RecordedServices, Suite, basic_request};
 use mngr_plugin_api::ffi::export::export_backend;
-use mngr_plugin_api::ffi::load::import_backend;
 use mngr_plugin_api::*;
+use mngr_plugin_loader::import_backend;
 use std::sync::Arc;
 
 fn context(dir: &std::path::Path) -> InstanceContext {
@@ -15,12 +15,7 @@ fn context(dir: &std::path::Path) -> InstanceContext {
 }
 
 fn context_with(dir: &std::path::Path, services: Arc<RecordedServices>) -> InstanceContext {
-    InstanceContext {
-        instance_name: "dirs".to_string(),
-        state_dir: dir.to_path_buf(),
-        prefix: "mngr-".to_string(),
-        services,
-    }
+    InstanceContext::new("dirs", dir, "mngr-", services)
 }
 
 fn config(base_dir: &std::path::Path) -> serde_json::Map<String, serde_json::Value> {
@@ -116,7 +111,7 @@ fn images_notes_and_snapshots_fill_the_host_directory() {
     request.image = Some(image.display().to_string());
     request.flags.insert("note".into(), "hello".into());
     let host = instance.create_host(request).unwrap();
-    let HostAccess::Local { host_dir } = instance.host_access(&host.id).unwrap() else {
+    let HostAccess::Local { host_dir, .. } = instance.host_access(&host.id).unwrap() else {
         panic!("dirs hosts are local");
     };
     let root = std::path::Path::new(&host_dir);

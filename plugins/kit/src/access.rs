@@ -76,15 +76,17 @@ pub fn ssh_access<E>(
     target: SshTarget,
 ) -> ProviderResult<HostAccess> {
     let key_path = keys::materialize(state_dir, host.host_id(), &host.keys()?.client_private_key)?;
-    Ok(HostAccess::Ssh(SshEndpoint {
-        address: target.address,
-        port: target.port,
-        user: target.user,
-        private_key_path: key_path.to_string_lossy().into_owned(),
-        host_public_key: host.ssh_host_public_key.clone().unwrap_or_default(),
-        host_dir: target.host_dir,
-        direct_routes: target.direct_routes,
-    }))
+    Ok(HostAccess::Ssh(
+        SshEndpoint::new(
+            target.address,
+            target.port,
+            target.user,
+            key_path.to_string_lossy(),
+            host.ssh_host_public_key.clone().unwrap_or_default(),
+            target.host_dir,
+        )
+        .with_direct_routes(target.direct_routes),
+    ))
 }
 
 #[cfg(test)]

@@ -93,14 +93,14 @@ pub trait AsyncProvider: Send + Sync + 'static {
     async fn persisted_agent_records(
         &self,
         host: &HostId,
-    ) -> ProviderResult<Vec<serde_json::Value>> {
+    ) -> ProviderResult<Vec<PersistedAgentRecord>> {
         let _ = host;
         Ok(Vec::new())
     }
     async fn persist_agent_record(
         &self,
         host: &HostId,
-        record: serde_json::Value,
+        record: PersistedAgentRecord,
     ) -> ProviderResult<()> {
         let _ = (host, record);
         Ok(())
@@ -205,11 +205,11 @@ impl<P: AsyncProvider> ProviderInstance for OnRuntime<P> {
         self.runtime
             .block_on(self.provider.rename_host(host, new_name))
     }
-    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
+    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<PersistedAgentRecord>> {
         self.runtime
             .block_on(self.provider.persisted_agent_records(host))
     }
-    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
+    fn persist_agent_record(&self, host: &HostId, record: PersistedAgentRecord) -> ProviderResult<()> {
         self.runtime
             .block_on(self.provider.persist_agent_record(host, record))
     }
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(err.message, "this provider does not support stopping hosts");
         assert!(dynamic.list_snapshots(&host).unwrap().is_empty());
         dynamic
-            .persist_agent_record(&host, serde_json::json!({}))
+            .persist_agent_record(&host, PersistedAgentRecord::default())
             .unwrap();
         // Tags default to the host's record: absent here.
         assert_eq!(

@@ -3,8 +3,7 @@
 //! ([`AgentBlobStore`]: read, write and remove one host's records); [`AgentRecords`] holds the
 //! one implementation of the contract's three methods and the run's cache.
 
-use mngr_plugin_api::{AgentId, ProviderError, ProviderResult};
-use serde_json::Value;
+use mngr_plugin_api::{AgentId, PersistedAgentRecord, ProviderError, ProviderResult};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -12,13 +11,13 @@ use std::sync::Mutex;
 #[allow(async_fn_in_trait)] // awaited on the plugin's own runtime, never sent elsewhere
 pub trait AgentBlobStore {
     /// Every agent record of a host; none when nothing was ever stored.
-    async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<Value>>;
+    async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<PersistedAgentRecord>>;
     /// Store one agent's record, replacing an older one.
     async fn write_agent_record(
         &self,
         host_id: &str,
         agent: &AgentId,
-        record: &Value,
+        record: &PersistedAgentRecord,
     ) -> ProviderResult<()>;
     /// Drop one agent's record; absent is fine.
     async fn remove_agent_record(&self, host_id: &str, agent: &AgentId) -> ProviderResult<()>;
@@ -29,12 +28,12 @@ pub trait AgentBlobStore {
 /// once; the offline view of each host then costs nothing).
 #[derive(Default)]
 pub struct AgentRecords {
-    cache: Mutex<Option<HashMap<String, Vec<Value>>>>,
+    cache: Mutex<Option<HashMap<String, Vec<PersistedAgentRecord>>>>,
 }
 
 impl AgentRecords {
     /// Keep what a full read of the store found, by host id.
-    pub fn remember_all(&self, by_host: HashMap<String, Vec<Value>>) {
+    pub fn remember_all(&self, by_host: HashMap<String, Vec<PersistedAgentRecord>>) {
         *self.cache.lock().expect("agent cache lock") = Some(by_host);
     }
 
@@ -50,7 +49,7 @@ impl AgentRecords {
         &self,
         store: &impl AgentBlobStore,
         host_id: &str,
-    ) -> ProviderResult<Vec<Value>> {
+    ) -> ProviderResult<Vec<PersistedAgentRecord>> {
         let cached = self
             .cache
             .lock()
@@ -64,12 +63,8 @@ impl AgentRecords {
     }
 
     /// The agent id of a record to persist, checked before anything is written.
-    pub fn id_of(record: &Value) -> ProviderResult<AgentId> {
-        record
-            .get("id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| AgentId::parse(s).ok())
-            .ok_or_else(|| ProviderError::invalid_input("agent record has no valid 'id'"))
+    pub fn id_of(record: &PersistedAgentRecord) -> ProviderResult<AgentId> {
+        record.agent_id()
     }
 
     /// `persist_agent_record`, once [`AgentRecords::id_of`] has checked the record.
@@ -78,7 +73,7 @@ impl AgentRecords {
         store: &impl AgentBlobStore,
         host_id: &str,
         agent: &AgentId,
-        record: &Value,
+        record: &PersistedAgentRecord,
     ) -> ProviderResult<()> {
         self.forget();
         store.write_agent_record(host_id, agent, record).await
@@ -113,12 +108,12 @@ mod tests {
     /// Blobs in memory, counting reads so the cache can be seen working.
     #[derive(Default)]
     struct Memory {
-        blobs: Mutex<BTreeMap<(String, String), Value>>,
+        blobs: Mutex<BTreeMap<(String, String), PersistedAgentRecord>>,
         reads: Mutex<usize>,
     }
 
     impl AgentBlobStore for Memory {
-        async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<Value>> {
+        async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<PersistedAgentRecord>> {
             *self.reads.lock().unwrap() += 1;
             let blobs = self.blobs.lock().unwrap();
             Ok(blobs
@@ -131,7 +126,7 @@ mod tests {
             &self,
             host_id: &str,
             agent: &AgentId,
-            record: &Value,
+            record: &PersistedAgentRecord,
         ) -> ProviderResult<()> {
             let key = (host_id.to_string(), agent.to_string());
             self.blobs.lock().unwrap().insert(key, record.clone());
@@ -144,8 +139,9 @@ mod tests {
         }
     }
 
-    fn record(id: &AgentId) -> Value {
-        serde_json::json!({"id": id.to_string(), "name": "a"})
+    fn record(id: &AgentId) -> PersistedAgentRecord {
+        PersistedAgentRecord::try_from(serde_json::json!({"id": id.to_string(), "name": "a"}))
+            .unwrap()
     }
 
     #[tokio::test]
@@ -170,7 +166,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(bad.kind, mngr_plugin_api::ErrorKind::InvalidInput);
-        let no_id = AgentRecords::id_of(&serde_json::json!({"name": "a"})).unwrap_err();
+        let no_id = AgentRecords::id_of(&PersistedAgentRecord::default()).unwrap_err();
         assert!(no_id.message.contains("no valid 'id'"), "{}", no_id.message);
     }
 

@@ -91,12 +91,9 @@ pub fn check<T: ConfigType>(value: &Value) -> Result<(), &'static str> {
 /// One key's [`ConfigField`]: its help is its doc comment, lines joined.
 pub fn field<T: ConfigType>(name: &str, doc: &[&str], default: Option<&T>) -> ConfigField {
     let help: Vec<&str> = doc.iter().map(|line| line.trim()).collect();
-    ConfigField {
-        name: name.to_string(),
-        value_type: T::VALUE_TYPE,
-        help: help.join(" "),
-        default: default.map(|d| serde_json::to_value(d).expect("defaults serialize")),
-    }
+    let mut field = ConfigField::new(name, T::VALUE_TYPE, help.join(" "));
+    field.default = default.map(|d| serde_json::to_value(d).expect("defaults serialize"));
+    field
 }
 
 /// Declare a backend's configuration table once:

@@ -9,12 +9,7 @@ const MIN_ID_PREFIX: usize = 6;
 const MAX_NAME_LEN: usize = 60;
 
 pub fn info(s: &HostSnapshot) -> SnapshotInfo {
-    SnapshotInfo {
-        id: s.id.clone(),
-        name: s.name.clone(),
-        created_at: s.created_at.clone(),
-        size_bytes: None,
-    }
+    SnapshotInfo::new(s.id.clone(), s.name.clone(), s.created_at.clone())
 }
 
 /// Up to 60 letters, digits, `-`, `_` or `.`, starting with a letter or digit (valid in an
@@ -87,12 +82,7 @@ mod tests {
     use super::*;
 
     fn snap(id: &str, name: &str, at: &str) -> HostSnapshot {
-        HostSnapshot {
-            id: id.into(),
-            name: name.into(),
-            created_at: at.into(),
-            extra: serde_json::Map::new(),
-        }
+        HostSnapshot::new(id, name, at)
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::interrupt::{self, Undo};
 use crate::output::OutputFormat;
 use crate::run_options::RunOptions;
 use clap::Args;
-use mngr_plugin_api::{CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState};
+use mngr_plugin_api::{CreateHostRequest, HostName, HostRecord, HostState};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -153,20 +153,15 @@ fn host_request(args: &CreateArgs, name: &str) -> Result<CreateHostRequest> {
         );
     }
     let idle_timeout_seconds = args.idle_timeout.map(|d| d.as_secs());
-    Ok(CreateHostRequest {
-        name: HostName::parse(name).map_err(|e| MngrError::usage(e.to_string()))?,
-        image: None,
-        tags,
-        build_args: args.build_args.clone(),
-        start_args: args.start_args.clone(),
-        snapshot: args.snapshot.clone(),
-        flags,
-        lifecycle: HostLifecycle {
-            idle_timeout_seconds,
-            activity_sources: None,
-        },
-        authorized_keys: Vec::new(),
-    })
+    let mut request =
+        CreateHostRequest::new(HostName::parse(name).map_err(|e| MngrError::usage(e.to_string()))?);
+    request.tags = tags;
+    request.build_args = args.build_args.clone();
+    request.start_args = args.start_args.clone();
+    request.snapshot = args.snapshot.clone();
+    request.flags = flags;
+    request.lifecycle.idle_timeout_seconds = idle_timeout_seconds;
+    Ok(request)
 }
 
 /// The host the agent goes on: an existing one, or a new one the provider makes.

@@ -54,7 +54,7 @@ pub fn add_provider_flags(mut create: clap::Command, registry: &Registry) -> cla
             ValueType::Bool => arg.action(ArgAction::SetTrue),
             ValueType::Integer => arg.value_parser(clap::value_parser!(i64)),
             ValueType::Float => arg.value_parser(clap::value_parser!(f64)),
-            ValueType::String => arg.value_name("VALUE"),
+            ValueType::String | ValueType::Unknown => arg.value_name("VALUE"),
         };
         create = create.arg(arg);
     }
@@ -86,7 +86,9 @@ pub fn provider_flag_values(
             ValueType::Bool => serde_json::Value::Bool(matches.get_flag(&id)),
             ValueType::Integer => serde_json::json!(matches.get_one::<i64>(&id).copied()),
             ValueType::Float => serde_json::json!(matches.get_one::<f64>(&id).copied()),
-            ValueType::String => serde_json::json!(matches.get_one::<String>(&id).cloned()),
+            ValueType::String | ValueType::Unknown => {
+                serde_json::json!(matches.get_one::<String>(&id).cloned())
+            }
         };
         values.insert(name, value);
     }
@@ -104,14 +106,7 @@ mod tests {
 
     impl ProviderBackend for FlagBackend {
         fn describe(&self) -> BackendDescription {
-            BackendDescription {
-                name: self.0.to_string(),
-                description: String::new(),
-                config_fields: Vec::new(),
-                build_args_help: String::new(),
-                start_args_help: String::new(),
-                create_flags: self.1.clone(),
-            }
+            BackendDescription::new(self.0, "").with_create_flags(self.1.clone())
         }
         fn build_instance(
             &self,
@@ -123,11 +118,7 @@ mod tests {
     }
 
     fn flag(name: &str, value_type: ValueType) -> FlagSpec {
-        FlagSpec {
-            name: name.to_string(),
-            value_type,
-            help: format!("the {name}"),
-        }
+        FlagSpec::new(name, value_type, format!("the {name}"))
     }
 
     #[test]

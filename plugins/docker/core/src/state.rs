@@ -13,7 +13,7 @@ use crate::images::missing_image;
 use crate::labels;
 use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use bollard::query_parameters::CreateContainerOptions;
-use mngr_plugin_api::AgentId;
+use mngr_plugin_api::{AgentId, PersistedAgentRecord};
 use mngr_plugin_api::{ErrorKind, ProviderError, ProviderResult};
 use mngr_provider_kit::agents::AgentBlobStore;
 use serde::Serialize;
@@ -426,9 +426,9 @@ impl StateStore {
     /// host (by host id).
     pub async fn read_all<H: DeserializeOwned>(
         &self,
-    ) -> ProviderResult<(Vec<H>, HashMap<String, Vec<serde_json::Value>>)> {
+    ) -> ProviderResult<(Vec<H>, HashMap<String, Vec<PersistedAgentRecord>>)> {
         let mut hosts = Vec::new();
-        let mut agents: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+        let mut agents: HashMap<String, Vec<PersistedAgentRecord>> = HashMap::new();
         for (path, value) in self.read_tree("host_state").await? {
             let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
             match parts.as_slice() {
@@ -438,8 +438,11 @@ impl StateStore {
                         hosts.push(host);
                     }
                 }
+                // Like a host file that does not parse, one that is not an object is skipped.
                 [_, host_id, file] if file.starts_with("agent-") => {
-                    agents.entry(host_id.to_string()).or_default().push(value);
+                    if let Ok(record) = PersistedAgentRecord::try_from(value) {
+                        agents.entry(host_id.to_string()).or_default().push(record);
+                    }
                 }
                 _ => {}
             }
@@ -451,7 +454,7 @@ impl StateStore {
         Ok(self.read_all().await?.0)
     }
 
-    pub async fn read_agents(&self, host_id: &str) -> ProviderResult<Vec<serde_json::Value>> {
+    pub async fn read_agents(&self, host_id: &str) -> ProviderResult<Vec<PersistedAgentRecord>> {
         Ok(self
             .read_tree(&format!("host_state/{host_id}"))
             .await?
@@ -461,7 +464,7 @@ impl StateStore {
                     .next()
                     .is_some_and(|f| f.starts_with("agent-"))
             })
-            .map(|(_, v)| v)
+            .filter_map(|(_, v)| PersistedAgentRecord::try_from(v).ok())
             .collect())
     }
 
@@ -531,7 +534,7 @@ impl StateStore {
 
 /// Agent records live beside their host's record: `host_state/<host_id>/<agent_id>.json`.
 impl AgentBlobStore for StateStore {
-    async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<serde_json::Value>> {
+    async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<PersistedAgentRecord>> {
         if !self.ensure(false).await? {
             return Ok(Vec::new());
         }
@@ -542,9 +545,10 @@ impl AgentBlobStore for StateStore {
         &self,
         host_id: &str,
         agent: &AgentId,
-        record: &serde_json::Value,
+        record: &PersistedAgentRecord,
     ) -> ProviderResult<()> {
-        self.write_host_file(host_id, &format!("{agent}.json"), record)
+        let record = serde_json::Value::from(record.clone());
+        self.write_host_file(host_id, &format!("{agent}.json"), &record)
             .await
     }
 

@@ -5,8 +5,8 @@
 //! Nothing here knows where the docker plugin's shared library was built: that depends on
 //! which test binary asks (see [`docker_backend`]), so callers pass the path in.
 
-use mngr_plugin_api::ffi::LoadedLibrary;
 use mngr_plugin_api::*;
+use mngr_plugin_loader::LoadedLibrary;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -86,17 +86,7 @@ pub fn docker_backend(locate: impl FnOnce() -> PathBuf) -> Arc<dyn ProviderBacke
 
 /// A create request with only a name: the base image, no tags, flags or build arguments.
 pub fn host_request(name: &str) -> CreateHostRequest {
-    CreateHostRequest {
-        name: HostName::parse(name).unwrap(),
-        image: None,
-        tags: Default::default(),
-        build_args: vec![],
-        start_args: vec![],
-        snapshot: None,
-        flags: Default::default(),
-        lifecycle: Default::default(),
-        authorized_keys: vec![],
-    }
+    CreateHostRequest::new(HostName::parse(name).unwrap())
 }
 
 /// The SSH endpoint of a docker host (docker hosts are always reached over SSH).

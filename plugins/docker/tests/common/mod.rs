@@ -54,12 +54,12 @@ impl World {
         name: &str,
         config: serde_json::Value,
     ) -> ProviderResult<Box<dyn ProviderInstance>> {
-        let ctx = InstanceContext {
-            instance_name: name.to_string(),
-            state_dir: self.state_dir.path().join(name),
-            prefix: self.prefix.clone(),
-            services: Arc::new(QuietServices),
-        };
+        let ctx = InstanceContext::new(
+            name,
+            self.state_dir.path().join(name),
+            self.prefix.clone(),
+            Arc::new(QuietServices),
+        );
         backend().build_instance(ctx, config.as_object().cloned().unwrap_or_default())
     }
 

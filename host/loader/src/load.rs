@@ -1,22 +1,20 @@
-//! The host side: open a plugin library, check it, start it, and wrap its objects back into
-//! the plain contract traits so the rest of the host never sees FFI.
+//! Open a plugin library, check it (file, abi_stable header, plugin-api version, interface
+//! layout), read its metadata and run its start-up.
 
-use super::PluginInfo;
-use super::abi::{
-    BackendBox, FfiError, FfiRegistrar, FfiRegistrar_TO, InstanceBox, PluginModuleRef,
-};
-use super::convert::{from_ffi, to_json, wire};
-use super::remote::context_box;
-use super::version::check_compatible;
-use crate::error::ProviderResult;
-use crate::ids::{HostId, HostName};
-use crate::provider::{HostServices, InstanceContext, ProviderBackend, ProviderInstance};
-use crate::types::*;
+use crate::adapter::import_backend;
+use crate::host_context::context_box;
+use crate::precheck::check_library_file;
+use crate::version::check_compatible;
 use abi_stable::library::{LibraryError, lib_header_from_path};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::sabi_types::RMut;
-use abi_stable::std_types::{RResult, RStr};
-use std::collections::BTreeMap;
+use abi_stable::std_types::RResult;
+use mngr_plugin_api::ffi::abi::{
+    BackendBox, FfiError, FfiRegistrar, FfiRegistrar_TO, PluginModuleRef,
+};
+use mngr_plugin_api::{
+    HostServices, PLUGIN_API_VERSION, PluginInfo, ProviderBackend, ProviderResult,
+};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -78,12 +76,12 @@ impl fmt::Display for LoadError {
             LoadError::AbiMismatch { reason } => write!(
                 f,
                 "refused: built with an incompatible abi_stable ({reason}); rebuild it against mngr-plugin-api {}",
-                crate::PLUGIN_API_VERSION
+                PLUGIN_API_VERSION
             ),
             LoadError::Layout { reason } => write!(
                 f,
                 "refused: its plugin interface layout differs from this mngr's ({reason}); rebuild it against mngr-plugin-api {}",
-                crate::PLUGIN_API_VERSION
+                PLUGIN_API_VERSION
             ),
             LoadError::Broken { reason } => write!(f, "broken plugin: {reason}"),
         }
@@ -160,8 +158,7 @@ fn summarize_layout_error(report: &str) -> Option<String> {
 impl LoadedLibrary {
     /// Open the library (it is never unloaded), check its versions and layout, read its info.
     pub fn open(path: &Path) -> Result<LoadedLibrary, LoadError> {
-        super::precheck::check_library_file(path)
-            .map_err(|reason| LoadError::Damaged { reason })?;
+        check_library_file(path).map_err(|reason| LoadError::Damaged { reason })?;
         let header = lib_header_from_path(path).map_err(|err| match err {
             LibraryError::OpenError { err, .. } => LoadError::Open {
                 reason: first_line(&err.to_string(), path),
@@ -177,10 +174,10 @@ impl LoadedLibrary {
 
         // Our own semver check first, so the message names both plugin-api versions.
         let plugin_api = header.version_strings().version.as_str().to_string();
-        check_compatible(&plugin_api, crate::PLUGIN_API_VERSION).map_err(|reason| {
+        check_compatible(&plugin_api, PLUGIN_API_VERSION).map_err(|reason| {
             LoadError::IncompatibleApi {
                 plugin_api: plugin_api.clone(),
-                host_api: crate::PLUGIN_API_VERSION.to_string(),
+                host_api: PLUGIN_API_VERSION.to_string(),
                 reason,
             }
         })?;
@@ -217,7 +214,7 @@ impl LoadedLibrary {
     }
 
     /// Run the plugin's `on_startup` and wrap what it registered. A panic or error inside
-    /// comes back as a [`ProviderError`](crate::ProviderError) (kind `Panic` for a panic);
+    /// comes back as a [`ProviderError`](mngr_plugin_api::ProviderError) (kind `Panic` for a panic);
     /// nothing is registered then.
     pub fn start(&self, services: Arc<dyn HostServices>) -> ProviderResult<StartedPlugin> {
         let mut collector = Collector(Vec::new());
@@ -240,152 +237,5 @@ impl FfiRegistrar for Collector {
     fn register_provider_backend(&mut self, backend: BackendBox) -> RResult<(), FfiError> {
         self.0.push(backend);
         RResult::ROk(())
-    }
-}
-
-/// A backend living in a plugin, as a plain [`ProviderBackend`]. Its description is read once.
-pub struct PluginBackend {
-    inner: BackendBox,
-    description: BackendDescription,
-}
-
-/// Wrap a backend FFI object (from a loaded library, or from [`super::export::export_backend`]
-/// in tests) into the plain trait.
-pub fn import_backend(inner: BackendBox) -> ProviderResult<PluginBackend> {
-    let description = from_ffi("backend description", inner.describe())?;
-    Ok(PluginBackend { inner, description })
-}
-
-impl ProviderBackend for PluginBackend {
-    fn describe(&self) -> BackendDescription {
-        self.description.clone()
-    }
-
-    fn build_instance(
-        &self,
-        ctx: InstanceContext,
-        config: serde_json::Map<String, serde_json::Value>,
-    ) -> ProviderResult<Box<dyn ProviderInstance>> {
-        let context = to_json(&wire::Context {
-            instance_name: ctx.instance_name,
-            state_dir: ctx.state_dir,
-            prefix: ctx.prefix,
-        });
-        let config = to_json(&config);
-        let result = self.inner.build_instance(
-            RStr::from_str(&context),
-            context_box(ctx.services),
-            RStr::from_str(&config),
-        );
-        match result {
-            RResult::ROk(inner) => Ok(Box::new(PluginInstance { inner })),
-            RResult::RErr(err) => Err(err.into()),
-        }
-    }
-}
-
-/// An instance living in a plugin, as a plain [`ProviderInstance`].
-pub struct PluginInstance {
-    inner: InstanceBox,
-}
-
-/// Call one instance method with JSON arguments and decode its JSON result.
-macro_rules! remote {
-    ($self:ident . $method:ident ( $args:expr ) -> $what:literal) => {{
-        let args = to_json(&$args);
-        from_ffi($what, $self.inner.$method(RStr::from_str(&args)))
-    }};
-}
-
-impl ProviderInstance for PluginInstance {
-    fn capabilities(&self) -> Capabilities {
-        // Capabilities cannot fail in the trait; a broken plugin claims nothing.
-        self.try_capabilities().unwrap_or_default()
-    }
-    fn try_capabilities(&self) -> ProviderResult<Capabilities> {
-        from_ffi("capabilities", self.inner.capabilities())
-    }
-    fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
-        remote!(self.create_host(request) -> "host record")
-    }
-    fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
-        remote!(self.stop_host(wire::Host { host: host.clone() }) -> "stop result")
-    }
-    fn start_host(&self, host: &HostId, snapshot: Option<&str>) -> ProviderResult<HostRecord> {
-        let args = wire::Start {
-            host: host.clone(),
-            snapshot: snapshot.map(str::to_string),
-        };
-        remote!(self.start_host(args) -> "host record")
-    }
-    fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
-        remote!(self.destroy_host(wire::Host { host: host.clone() }) -> "destroy result")
-    }
-    fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
-        remote!(self.delete_host(wire::Host { host: host.clone() }) -> "delete result")
-    }
-    fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
-        let args = wire::Lookup {
-            id_or_name: id_or_name.to_string(),
-        };
-        remote!(self.get_host(args) -> "host record")
-    }
-    fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>> {
-        remote!(self.discover_hosts(wire::Discover { include_destroyed }) -> "host records")
-    }
-    fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
-        remote!(self.host_access(wire::Host { host: host.clone() }) -> "host access")
-    }
-    fn create_snapshot(&self, host: &HostId, name: Option<&str>) -> ProviderResult<SnapshotInfo> {
-        let args = wire::SnapshotCreate {
-            host: host.clone(),
-            name: name.map(str::to_string),
-        };
-        remote!(self.create_snapshot(args) -> "snapshot")
-    }
-    fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
-        remote!(self.list_snapshots(wire::Host { host: host.clone() }) -> "snapshots")
-    }
-    fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
-        let args = wire::SnapshotDelete {
-            host: host.clone(),
-            snapshot_id: snapshot_id.to_string(),
-        };
-        remote!(self.delete_snapshot(args) -> "delete result")
-    }
-    fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
-        remote!(self.get_tags(wire::Host { host: host.clone() }) -> "tags")
-    }
-    fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
-        remote!(self.set_tags(wire::Tags { host: host.clone(), tags }) -> "set_tags result")
-    }
-    fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
-        remote!(self.add_tags(wire::Tags { host: host.clone(), tags }) -> "add_tags result")
-    }
-    fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
-        remote!(self.remove_tags(wire::TagKeys { host: host.clone(), keys }) -> "remove_tags result")
-    }
-    fn rename_host(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
-        let args = wire::Rename {
-            host: host.clone(),
-            new_name: new_name.clone(),
-        };
-        remote!(self.rename_host(args) -> "host record")
-    }
-    fn persisted_agent_records(&self, host: &HostId) -> ProviderResult<Vec<serde_json::Value>> {
-        remote!(self.persisted_agent_records(wire::Host { host: host.clone() }) -> "agent records")
-    }
-    fn persist_agent_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
-        remote!(self.persist_agent_record(wire::Record { host: host.clone(), record }) -> "persist result")
-    }
-    fn remove_persisted_agent_record(&self, host: &HostId, agent_id: &str) -> ProviderResult<()> {
-        let args = wire::AgentRef {
-            host: host.clone(),
-            agent_id: agent_id.to_string(),
-        };
-        remote!(self.remove_persisted_agent_record(args) -> "remove result")
-    }
-    fn persist_host_record(&self, host: &HostId, record: serde_json::Value) -> ProviderResult<()> {
-        remote!(self.persist_host_record(wire::Record { host: host.clone(), record }) -> "persist result")
     }
 }
