@@ -11,6 +11,7 @@ pub mod gc;
 pub mod host;
 pub mod lifecycle;
 pub mod names;
+pub mod placement;
 pub mod probe;
 pub mod record;
 pub mod state;

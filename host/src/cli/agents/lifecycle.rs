@@ -262,7 +262,7 @@ pub fn start(global: &RunOptions, args: StartArgs) -> Result<()> {
                 None => {
                     let provider = app.provider(&agent.host.provider)?;
                     let record =
-                        super::create::ensure_running(provider, agent.host.record.clone())?;
+                        crate::agents::placement::ensure_running(provider, agent.host.record.clone())?;
                     host_started = true;
                     reopened = Host::open(provider, record)?;
                     &reopened

@@ -1,0 +1,202 @@
+//! Placement: the host a new agent goes on. An existing host the address names (started first
+//! when it is stopped and its provider can start hosts), a new host its provider makes, or the
+//! running host of a provider that makes none (local). A host made here that cannot be opened
+//! is destroyed again, so a failed create leaves no host behind.
+
+use super::host::Host;
+use crate::error::{MngrError, Result};
+use crate::instances::{ProviderHandle, ProviderSet};
+use mngr_plugin_api::{CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a new host is made with (the "New host" options of `mngr create`). Only a provider
+/// that makes hosts takes them.
+#[derive(Debug, Clone, Default)]
+pub struct NewHost {
+    pub tags: BTreeMap<String, String>,
+    pub build_args: Vec<String>,
+    pub start_args: Vec<String>,
+    /// Built into the host's image; handed to the provider as flag `dockerfile`.
+    pub dockerfile: Option<PathBuf>,
+    pub snapshot: Option<String>,
+    pub idle_timeout: Option<Duration>,
+    /// Values of backend-registered flags, by flag name.
+    pub flags: BTreeMap<String, serde_json::Value>,
+}
+
+/// The options every refusal of [`NewHost`] names.
+const NEW_HOST_OPTIONS: &str = "-b, -s, --tag, --dockerfile, --snapshot and --idle-timeout";
+
+impl NewHost {
+    /// Whether any option asks something of a new host.
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+            && self.build_args.is_empty()
+            && self.start_args.is_empty()
+            && self.dockerfile.is_none()
+            && self.snapshot.is_none()
+            && self.idle_timeout.is_none()
+            && self.flags.is_empty()
+    }
+
+    /// The provider's request for a host named `name`.
+    fn request(&self, name: &str) -> Result<CreateHostRequest> {
+        let mut flags = self.flags.clone();
+        if let Some(path) = &self.dockerfile {
+            let path = path.canonicalize().map_err(|e| {
+                MngrError::not_found(format!(
+                    "Dockerfile '{}' cannot be read: {e}",
+                    path.display()
+                ))
+            })?;
+            flags.insert(
+                "dockerfile".to_string(),
+                serde_json::Value::String(path.to_string_lossy().into_owned()),
+            );
+        }
+        Ok(CreateHostRequest {
+            name: HostName::parse(name).map_err(|e| MngrError::usage(e.to_string()))?,
+            image: None,
+            tags: self.tags.clone(),
+            build_args: self.build_args.clone(),
+            start_args: self.start_args.clone(),
+            snapshot: self.snapshot.clone(),
+            flags,
+            lifecycle: HostLifecycle {
+                idle_timeout_seconds: self.idle_timeout.map(|d| d.as_secs()),
+                activity_sources: None,
+            },
+            authorized_keys: Vec::new(),
+        })
+    }
+}
+
+/// Where a new agent should go.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'a> {
+    /// An existing host, by name or id (`@HOST` of the address).
+    pub host: Option<&'a str>,
+    /// The provider instance; `None`: `local`, or for `host`, whichever provider has it.
+    pub provider: Option<&'a str>,
+    pub new_host: &'a NewHost,
+    /// The name a new host gets (the agent's).
+    pub new_host_name: &'a str,
+}
+
+/// The chosen host, opened.
+pub struct Placed {
+    pub host: Host,
+    /// The provider made the host for this agent (so undoing the create destroys it).
+    pub made: bool,
+}
+
+/// Choose, start or make the host for a new agent and open it.
+pub fn place(providers: ProviderSet, placement: Placement) -> Result<Placed> {
+    if let Some(host_name) = placement.host {
+        return existing_host(providers, placement, host_name);
+    }
+    let provider = providers.find(placement.provider.unwrap_or("local"))?;
+    if provider.capabilities.create_hosts {
+        return new_host(provider, placement);
+    }
+    if !placement.new_host.is_empty() {
+        return Err(MngrError::usage(format!(
+            "provider '{}' does not create hosts, so {NEW_HOST_OPTIONS} do not apply",
+            provider.name
+        ))
+        .with_hint("choose a provider that makes hosts, for example --in docker"));
+    }
+    let hosts = provider
+        .instance
+        .discover_hosts(false)
+        .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+    let record = hosts
+        .into_iter()
+        .find(|h| h.state == HostState::Running)
+        .ok_or_else(|| {
+            MngrError::not_found(format!("provider '{}' has no running host", provider.name))
+        })?;
+    Ok(Placed {
+        host: Host::open(provider, record)?,
+        made: false,
+    })
+}
+
+/// The host named `host_name`, on the one provider that has it, running.
+fn existing_host(
+    providers: ProviderSet,
+    placement: Placement,
+    host_name: &str,
+) -> Result<Placed> {
+    let candidates: Vec<&ProviderHandle> = match placement.provider {
+        Some(p) => vec![providers.find(p)?],
+        None => providers.handles.iter().collect(),
+    };
+    let mut found: Vec<(&ProviderHandle, HostRecord)> = candidates
+        .into_iter()
+        .filter_map(|p| p.instance.get_host(host_name).ok().map(|r| (p, r)))
+        .collect();
+    if found.len() > 1 {
+        let names: Vec<String> = found
+            .iter()
+            .map(|(p, r)| format!("{}.{}", r.name, p.name))
+            .collect();
+        return Err(MngrError::usage(format!(
+            "host '{host_name}' exists on several providers: {}",
+            names.join(", ")
+        ))
+        .with_hint("name one with @HOST.PROVIDER"));
+    }
+    let Some((provider, record)) = found.pop() else {
+        return Err(MngrError::not_found(format!("no host named '{host_name}'"))
+            .with_hint("mngr list shows agents and their hosts"));
+    };
+    if !placement.new_host.is_empty() {
+        return Err(MngrError::usage(format!(
+            "{NEW_HOST_OPTIONS} apply to a new host, but @HOST names an existing one"
+        )));
+    }
+    let record = ensure_running(provider, record)?;
+    Ok(Placed {
+        host: Host::open(provider, record)?,
+        made: false,
+    })
+}
+
+/// A host `provider` makes for the agent; destroyed again when it cannot be opened.
+fn new_host(provider: &ProviderHandle, placement: Placement) -> Result<Placed> {
+    let request = placement.new_host.request(placement.new_host_name)?;
+    let record = crate::timing::timed("provider: creating the host", || {
+        provider.instance.create_host(request)
+    })
+    .map_err(|e| MngrError::from_provider(&provider.name, e))?;
+    match Host::open(provider, record.clone()) {
+        Ok(host) => Ok(Placed { host, made: true }),
+        Err(e) => {
+            // The error that matters is why it could not be opened.
+            let _ = provider.instance.destroy_host(&record.id);
+            Err(e)
+        }
+    }
+}
+
+/// Start a stopped host when its provider can.
+pub fn ensure_running(provider: &ProviderHandle, record: HostRecord) -> Result<HostRecord> {
+    if record.state == HostState::Running {
+        return Ok(record);
+    }
+    if !provider.capabilities.stop_start {
+        return Err(MngrError::not_running(format!(
+            "host '{}' of provider '{}' is {}",
+            record.name,
+            provider.name,
+            record.state.as_str()
+        )));
+    }
+    provider
+        .instance
+        .start_host(&record.id, None)
+        .map_err(|e| MngrError::from_provider(&provider.name, e))
+}
