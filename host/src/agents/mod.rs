@@ -5,6 +5,7 @@
 pub mod address;
 pub mod batch;
 pub mod create;
+pub mod destroy;
 pub mod discovery;
 pub mod envfile;
 pub mod gc;
