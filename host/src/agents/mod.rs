@@ -8,6 +8,8 @@ pub mod create;
 pub mod destroy;
 pub mod discovery;
 pub mod envfile;
+#[cfg(test)]
+pub mod fakes;
 pub mod gc;
 pub mod host;
 pub mod lifecycle;

@@ -200,3 +200,171 @@ pub fn ensure_running(provider: &ProviderHandle, record: HostRecord) -> Result<H
         .start_host(&record.id, None)
         .map_err(|e| MngrError::from_provider(&provider.name, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::fakes::{self, MemoryProvider};
+    use crate::error::ExitCode;
+    use mngr_plugin_api::Capabilities;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn capabilities(change: impl Fn(&mut Capabilities)) -> Capabilities {
+        let mut c = Capabilities::default();
+        change(&mut c);
+        c
+    }
+
+    /// A provider that makes hosts (docker-like) and one that has one host (local-like).
+    fn providers(dir: &Path) -> (Arc<MemoryProvider>, Arc<MemoryProvider>) {
+        let maker = capabilities(|c| {
+            c.create_hosts = true;
+            c.destroy_hosts = true;
+            c.stop_start = true;
+        });
+        (
+            MemoryProvider::new("docker", maker, &dir.join("docker")),
+            MemoryProvider::new("local", Capabilities::default(), &dir.join("local")),
+        )
+    }
+
+    fn place_on(
+        handles: &[ProviderHandle],
+        host: Option<&str>,
+        provider: Option<&str>,
+        new_host: &NewHost,
+    ) -> Result<Placed> {
+        place(
+            fakes::provider_set(handles),
+            Placement {
+                host,
+                provider,
+                new_host,
+                new_host_name: "fixer",
+            },
+        )
+    }
+
+    #[test]
+    fn without_a_host_a_provider_that_makes_none_gives_its_running_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, local) = providers(dir.path());
+        local.add_host("old", HostState::Stopped);
+        local.add_host("localhost", HostState::Running);
+        let handles = [fakes::handle("local", &local)];
+        let placed = place_on(&handles, None, None, &NewHost::default()).unwrap();
+        assert_eq!(placed.host.name(), "localhost");
+        assert!(!placed.made);
+        assert!(local.calls().is_empty(), "{:?}", local.calls());
+    }
+
+    #[test]
+    fn a_named_running_host_is_used_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, local) = providers(dir.path());
+        docker.add_host("box", HostState::Running);
+        let handles = [
+            fakes::handle("docker", &docker),
+            fakes::handle("local", &local),
+        ];
+        let placed = place_on(&handles, Some("box"), None, &NewHost::default()).unwrap();
+        assert_eq!(placed.host.name(), "box");
+        assert_eq!(placed.host.provider, "docker");
+        assert!(!placed.made);
+        assert!(docker.calls().is_empty(), "{:?}", docker.calls());
+    }
+
+    #[test]
+    fn a_named_stopped_host_is_started_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, _) = providers(dir.path());
+        docker.add_host("box", HostState::Stopped);
+        let handles = [fakes::handle("docker", &docker)];
+        let placed = place_on(&handles, Some("box"), Some("docker"), &NewHost::default()).unwrap();
+        assert_eq!(placed.host.record.state, HostState::Running);
+        assert!(!placed.made);
+        assert_eq!(docker.calls(), ["start box"]);
+    }
+
+    #[test]
+    fn a_stopped_host_its_provider_cannot_start_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, local) = providers(dir.path());
+        local.add_host("localhost", HostState::Stopped);
+        let handles = [fakes::handle("local", &local)];
+        let err = place_on(&handles, Some("localhost"), None, &NewHost::default())
+            .err()
+            .unwrap();
+        assert_eq!(err.code, ExitCode::NotRunning, "{err:?}");
+        assert!(err.message.contains("is STOPPED"), "{}", err.message);
+        assert!(local.calls().is_empty());
+    }
+
+    #[test]
+    fn a_provider_that_makes_hosts_makes_one_named_after_the_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, _) = providers(dir.path());
+        docker.add_host("other", HostState::Running);
+        let handles = [fakes::handle("docker", &docker)];
+        let placed = place_on(&handles, None, Some("docker"), &NewHost::default()).unwrap();
+        assert_eq!(placed.host.name(), "fixer");
+        assert!(placed.made);
+        assert_eq!(docker.calls(), ["create fixer"]);
+    }
+
+    #[test]
+    fn a_made_host_that_cannot_be_opened_is_destroyed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, _) = providers(dir.path());
+        docker.make_unreachable();
+        let handles = [fakes::handle("docker", &docker)];
+        let err = place_on(&handles, None, Some("docker"), &NewHost::default())
+            .err()
+            .unwrap();
+        assert_eq!(err.code, ExitCode::ProviderUnavailable, "{err:?}");
+        assert_eq!(docker.calls(), ["create fixer", "destroy fixer"]);
+        assert!(docker.host_names().is_empty());
+    }
+
+    #[test]
+    fn new_host_options_are_refused_where_no_host_is_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, local) = providers(dir.path());
+        docker.add_host("box", HostState::Running);
+        local.add_host("localhost", HostState::Running);
+        let handles = [
+            fakes::handle("docker", &docker),
+            fakes::handle("local", &local),
+        ];
+        let tagged = NewHost {
+            tags: BTreeMap::from([("team".to_string(), "web".to_string())]),
+            ..NewHost::default()
+        };
+        for (host, provider) in [(None, None), (Some("box"), None)] {
+            let err = place_on(&handles, host, provider, &tagged).err().unwrap();
+            assert_eq!(err.code, ExitCode::Usage, "{err:?}");
+            assert!(err.message.contains("--tag"), "{}", err.message);
+        }
+        assert!(docker.calls().is_empty() && local.calls().is_empty());
+    }
+
+    #[test]
+    fn a_host_name_on_two_providers_must_name_its_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, local) = providers(dir.path());
+        docker.add_host("box", HostState::Running);
+        local.add_host("box", HostState::Running);
+        let handles = [
+            fakes::handle("docker", &docker),
+            fakes::handle("local", &local),
+        ];
+        let err = place_on(&handles, Some("box"), None, &NewHost::default())
+            .err()
+            .unwrap();
+        assert_eq!(err.code, ExitCode::Usage);
+        assert!(err.message.contains("box.docker, box.local"), "{}", err.message);
+        let placed = place_on(&handles, Some("box"), Some("local"), &NewHost::default()).unwrap();
+        assert_eq!(placed.host.provider, "local");
+    }
+}
