@@ -59,7 +59,10 @@ pub fn destroy<'a>(
             .instance
             .destroy_host(&host.record.id)
             .map_err(|e| MngrError::from_provider(&provider.name, e))?;
-        for gone in offline.iter().filter(|a| a.host.record.id == host.record.id) {
+        for gone in offline
+            .iter()
+            .filter(|a| a.host.record.id == host.record.id)
+        {
             let _ = provider
                 .instance
                 .remove_persisted_agent_record(&host.record.id, gone.record.id.as_str());
@@ -200,4 +203,243 @@ pub fn abandoned_host<'a>(found: &'a Discovery, raw: &str) -> Option<&'a HostVie
             && (h.name() == address.agent || h.record.id.as_str() == address.agent)
             && address.provider.as_ref().is_none_or(|p| &h.provider == p)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::fakes::{self, MemoryProvider};
+    use crate::agents::record::AgentRecord;
+    use crate::instances::ProviderHandle;
+    use mngr_plugin_api::{Capabilities, HostRecord, HostState};
+    use std::cell::RefCell;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// A provider (docker-like when it `makes_hosts`, else local-like) in a temp dir.
+    struct World {
+        _dir: tempfile::TempDir,
+        provider: Arc<MemoryProvider>,
+        handles: Vec<ProviderHandle>,
+    }
+
+    fn world(makes_hosts: bool) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let mut caps = Capabilities::default();
+        caps.create_hosts = makes_hosts;
+        caps.destroy_hosts = makes_hosts;
+        caps.stop_start = makes_hosts;
+        let provider = MemoryProvider::new("p", caps, &dir.path().join("hosts"));
+        let handles = vec![fakes::handle("p", &provider)];
+        World {
+            _dir: dir,
+            provider,
+            handles,
+        }
+    }
+
+    impl World {
+        /// An agent on `host` whose work dir (in the host dir, as mngr makes them) `mode` made.
+        fn agent(&self, host: &HostRecord, name: &str, mode: &str) -> AgentRecord {
+            let work_dir = Path::new(&host.host_dir).join("work").join(name);
+            std::fs::create_dir_all(&work_dir).unwrap();
+            let record = fakes::agent_record(name, &work_dir.to_string_lossy(), mode);
+            fakes::open(&self.handles[0], host.clone())
+                .write_agent_record(&record)
+                .unwrap();
+            record
+        }
+
+        /// Destroy the agents named (all of `found`'s with these names); returns the result
+        /// and what destroy noticed on the way.
+        fn destroy(
+            &self,
+            names: &[&str],
+            force: bool,
+        ) -> (Result<(Vec<String>, Vec<String>)>, Vec<String>) {
+            let found = fakes::discover(&self.handles[0]);
+            let agents = found
+                .agents
+                .iter()
+                .filter(|a| names.contains(&a.record.name.as_str()))
+                .collect();
+            let notes = RefCell::new(Vec::new());
+            let options = DestroyOptions {
+                force,
+                delete_branch: false,
+                prefix: "mngr-",
+            };
+            let result = destroy(
+                fakes::provider_set(&self.handles),
+                &found,
+                agents,
+                &[],
+                options,
+                &|n| notes.borrow_mut().push(n),
+            )
+            .map(|d| {
+                let names = d.agents.iter().map(|a| a.record.name.clone()).collect();
+                (names, d.hosts)
+            });
+            (result, notes.into_inner())
+        }
+    }
+
+    fn record_exists(host: &HostRecord, agent: &AgentRecord) -> bool {
+        Path::new(&host.host_dir)
+            .join("agents")
+            .join(agent.id.as_str())
+            .join("data.json")
+            .exists()
+    }
+
+    #[test]
+    fn the_last_agent_of_a_host_made_for_agents_takes_the_host_along() {
+        let w = world(true);
+        let host = w.provider.add_host("box", HostState::Running);
+        let agent = w.agent(&host, "fixer", "in_place");
+        let (result, _) = w.destroy(&["fixer"], false);
+        let (agents, hosts) = result.unwrap();
+        assert_eq!(
+            (agents, hosts),
+            (vec!["fixer".to_string()], vec!["box".to_string()])
+        );
+        assert!(!record_exists(&host, &agent));
+        assert_eq!(w.provider.calls(), ["destroy box"]);
+    }
+
+    #[test]
+    fn a_host_keeping_other_agents_stays() {
+        let w = world(true);
+        let host = w.provider.add_host("box", HostState::Running);
+        let fixer = w.agent(&host, "fixer", "in_place");
+        let helper = w.agent(&host, "helper", "in_place");
+        let (agents, hosts) = w.destroy(&["fixer"], false).0.unwrap();
+        assert_eq!(agents, ["fixer"]);
+        assert!(hosts.is_empty(), "{hosts:?}");
+        assert!(!record_exists(&host, &fixer) && record_exists(&host, &helper));
+        assert!(w.provider.calls().is_empty(), "{:?}", w.provider.calls());
+    }
+
+    #[test]
+    fn a_host_its_provider_did_not_make_stays_without_agents() {
+        let w = world(false);
+        let host = w.provider.add_host("localhost", HostState::Running);
+        w.agent(&host, "fixer", "in_place");
+        let (agents, hosts) = w.destroy(&["fixer"], false).0.unwrap();
+        assert_eq!(agents, ["fixer"]);
+        assert!(hosts.is_empty());
+        assert_eq!(w.provider.host_names(), ["localhost"]);
+    }
+
+    /// A copied git repository with an uncommitted file, as the agent's work dir.
+    fn dirty_copy(w: &World, host: &HostRecord, name: &str) -> AgentRecord {
+        let agent = w.agent(host, name, "copy");
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .args(args)
+                .current_dir(&agent.work_dir)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::write(Path::new(&agent.work_dir).join("notes.txt"), "unsaved").unwrap();
+        agent
+    }
+
+    #[test]
+    fn lost_work_refuses_every_destroy_unless_forced() {
+        let w = world(true);
+        let host = w.provider.add_host("box", HostState::Running);
+        let clean = w.agent(&host, "clean", "in_place");
+        let dirty = dirty_copy(&w, &host, "dirty");
+        let err = w.destroy(&["clean", "dirty"], false).0.err().unwrap();
+        assert_eq!(err.code, ExitCode::UnsavedWork, "{err:?}");
+        assert!(
+            err.message.contains("uncommitted change"),
+            "{}",
+            err.message
+        );
+        // Refused before anything changed: the clean agent is still there too.
+        assert!(record_exists(&host, &clean) && record_exists(&host, &dirty));
+
+        let (agents, hosts) = w.destroy(&["clean", "dirty"], true).0.unwrap();
+        assert_eq!(agents.len(), 2);
+        assert_eq!(hosts, ["box"]);
+        assert!(!record_exists(&host, &dirty));
+    }
+
+    /// A host with these agents, then stopped (its agents known from the provider's copies).
+    fn stopped_host(w: &World, agents: &[&str]) -> HostRecord {
+        let host = w.provider.add_host("box", HostState::Running);
+        for name in agents {
+            w.agent(&host, name, "in_place");
+        }
+        w.provider
+            .update(&host.id, |h| h.state = HostState::Stopped);
+        host
+    }
+
+    #[test]
+    fn a_stopped_host_goes_with_all_its_agents_only_when_forced() {
+        let w = world(true);
+        stopped_host(&w, &["fixer", "helper"]);
+        let err = w.destroy(&["fixer", "helper"], false).0.err().unwrap();
+        assert_eq!(err.code, ExitCode::UnsavedWork, "{err:?}");
+        assert!(err.message.contains("cannot be checked"), "{}", err.message);
+        assert!(w.provider.calls().is_empty());
+
+        let (agents, hosts) = w.destroy(&["fixer", "helper"], true).0.unwrap();
+        assert_eq!((agents.len(), hosts), (2, vec!["box".to_string()]));
+        assert_eq!(w.provider.calls(), ["destroy box"]);
+    }
+
+    #[test]
+    fn a_stopped_host_with_an_agent_not_named_must_be_started_first() {
+        let w = world(true);
+        stopped_host(&w, &["fixer", "helper"]);
+        let err = w.destroy(&["fixer"], true).0.err().unwrap();
+        assert_eq!(err.code, ExitCode::NotRunning, "{err:?}");
+        assert!(err.hint.unwrap_or_default().contains("mngr start fixer"));
+        assert!(w.provider.calls().is_empty());
+    }
+
+    #[test]
+    fn a_named_abandoned_host_is_destroyed_and_said_so() {
+        let w = world(true);
+        let host = w.provider.add_host("half", HostState::Running);
+        w.provider.update(&host.id, |h| {
+            h.abandoned = Some("a create was killed".into())
+        });
+        let found = fakes::discover(&w.handles[0]);
+        let abandoned = abandoned_host(&found, "half").expect("named by its name");
+        assert!(abandoned_host(&found, "half.other").is_none());
+        let notes = RefCell::new(Vec::new());
+        let options = DestroyOptions {
+            force: true,
+            delete_branch: false,
+            prefix: "mngr-",
+        };
+        let set = fakes::provider_set(&w.handles);
+        let out = destroy(set, &found, Vec::new(), &[abandoned], options, &|n| {
+            notes.borrow_mut().push(n)
+        })
+        .unwrap();
+        assert_eq!(out.hosts, ["half"]);
+        assert_eq!(
+            notes.into_inner(),
+            ["Removed abandoned host 'half': a create was killed"]
+        );
+        // Gone meanwhile (another mngr finished it): a skip.
+        let notes = RefCell::new(Vec::new());
+        let out = destroy(set, &found, Vec::new(), &[abandoned], options, &|n| {
+            notes.borrow_mut().push(n)
+        })
+        .unwrap();
+        assert!(out.hosts.is_empty());
+        assert_eq!(notes.into_inner(), ["Host not found (skipped): half"]);
+    }
 }

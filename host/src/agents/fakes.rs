@@ -83,7 +83,11 @@ impl MemoryProvider {
 
     /// The hosts it still lists, by name.
     pub fn host_names(&self) -> Vec<String> {
-        self.state().hosts.iter().map(|h| h.name.to_string()).collect()
+        self.state()
+            .hosts
+            .iter()
+            .map(|h| h.name.to_string())
+            .collect()
     }
 
     /// Change a host's record (stop it, mark it abandoned, ...) as if outside mngr.
@@ -197,9 +201,9 @@ impl ProviderInstance for MemoryProvider {
     }
 
     fn remove_persisted_agent_record(&self, host: &HostId, agent_id: &str) -> ProviderResult<()> {
-        self.state()
-            .agent_copies
-            .retain(|(h, r)| !(h == host && r.get("id").and_then(|v| v.as_str()) == Some(agent_id)));
+        self.state().agent_copies.retain(|(h, r)| {
+            !(h == host && r.get("id").and_then(|v| v.as_str()) == Some(agent_id))
+        });
         Ok(())
     }
 }
@@ -297,7 +301,10 @@ pub fn discover(provider: &ProviderHandle) -> Discovery {
                 .collect();
             (Some(host), Some(probe), records)
         } else {
-            let copies = provider.instance.persisted_agent_records(&record.id).unwrap();
+            let copies = provider
+                .instance
+                .persisted_agent_records(&record.id)
+                .unwrap();
             let records = copies
                 .into_iter()
                 .map(|v| AgentRecord::from_value(v).unwrap())

@@ -125,11 +125,7 @@ pub fn place(providers: ProviderSet, placement: Placement) -> Result<Placed> {
 }
 
 /// The host named `host_name`, on the one provider that has it, running.
-fn existing_host(
-    providers: ProviderSet,
-    placement: Placement,
-    host_name: &str,
-) -> Result<Placed> {
+fn existing_host(providers: ProviderSet, placement: Placement, host_name: &str) -> Result<Placed> {
     let candidates: Vec<&ProviderHandle> = match placement.provider {
         Some(p) => vec![providers.find(p)?],
         None => providers.handles.iter().collect(),
@@ -363,7 +359,11 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.code, ExitCode::Usage);
-        assert!(err.message.contains("box.docker, box.local"), "{}", err.message);
+        assert!(
+            err.message.contains("box.docker, box.local"),
+            "{}",
+            err.message
+        );
         let placed = place_on(&handles, Some("box"), Some("local"), &NewHost::default()).unwrap();
         assert_eq!(placed.host.provider, "local");
     }

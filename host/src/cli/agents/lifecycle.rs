@@ -260,8 +260,10 @@ pub fn start(global: &RunOptions, args: StartArgs) -> Result<()> {
                 Some(h) => h,
                 None => {
                     let provider = app.provider(&agent.host.provider)?;
-                    let record =
-                        crate::agents::placement::ensure_running(provider, agent.host.record.clone())?;
+                    let record = crate::agents::placement::ensure_running(
+                        provider,
+                        agent.host.record.clone(),
+                    )?;
                     host_started = true;
                     reopened = Host::open(provider, record)?;
                     &reopened
