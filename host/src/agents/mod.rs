@@ -12,6 +12,7 @@ pub mod envfile;
 pub mod fakes;
 pub mod gc;
 pub mod host;
+pub mod hosts;
 pub mod lifecycle;
 pub mod names;
 pub mod placement;

@@ -3,7 +3,9 @@
 //! running host of a provider that makes none (local). A host made here that cannot be opened
 //! is destroyed again, so a failed create leaves no host behind.
 
+use super::address::HostAddress;
 use super::host::Host;
+use super::hosts;
 use crate::error::{MngrError, Result};
 use crate::instances::{ProviderHandle, ProviderSet};
 use mngr_plugin_api::{CreateHostRequest, HostLifecycle, HostName, HostRecord, HostState};
@@ -126,29 +128,11 @@ pub fn place(providers: ProviderSet, placement: Placement) -> Result<Placed> {
 
 /// The host named `host_name`, on the one provider that has it, running.
 fn existing_host(providers: ProviderSet, placement: Placement, host_name: &str) -> Result<Placed> {
-    let candidates: Vec<&ProviderHandle> = match placement.provider {
-        Some(p) => vec![providers.find(p)?],
-        None => providers.handles.iter().collect(),
+    let address = HostAddress {
+        host: host_name.to_string(),
+        provider: placement.provider.map(str::to_string),
     };
-    let mut found: Vec<(&ProviderHandle, HostRecord)> = candidates
-        .into_iter()
-        .filter_map(|p| p.instance.get_host(host_name).ok().map(|r| (p, r)))
-        .collect();
-    if found.len() > 1 {
-        let names: Vec<String> = found
-            .iter()
-            .map(|(p, r)| format!("{}.{}", r.name, p.name))
-            .collect();
-        return Err(MngrError::usage(format!(
-            "host '{host_name}' exists on several providers: {}",
-            names.join(", ")
-        ))
-        .with_hint("name one with @HOST.PROVIDER"));
-    }
-    let Some((provider, record)) = found.pop() else {
-        return Err(MngrError::not_found(format!("no host named '{host_name}'"))
-            .with_hint("mngr list shows agents and their hosts"));
-    };
+    let (provider, record) = hosts::find(providers, &address)?;
     if !placement.new_host.is_empty() {
         return Err(MngrError::usage(format!(
             "{NEW_HOST_OPTIONS} apply to a new host, but @HOST names an existing one"
