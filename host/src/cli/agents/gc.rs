@@ -14,7 +14,8 @@ gc removes, on each running host: agent dirs without a record, work dirs mngr ma
 agent uses (with their mngr/ branch), tmux sessions this host dir started for agents that have
 no record, temp files of interrupted writes, and the provider's copies of records of agents
 that are gone. It destroys hosts their provider reports abandoned (a create or destroy that
-was killed midway) that hold no agent records. It says why it removes each thing.
+was killed midway) that hold no agent records, and forgets the records of hosts their provider
+still lists as destroyed. It says why it removes each thing.
 
 It never removes a work dir with uncommitted changes, a branch with commits on no other branch
 or remote, or anything of an agent whose record exists (even one it cannot read), whatever
