@@ -73,3 +73,40 @@ pub fn rename(
         .map_err(|e| MngrError::from_provider(&provider.name, e))?;
     Ok((record, renamed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::fakes::{self, MemoryProvider};
+    use mngr_plugin_api::{Capabilities, HostState};
+
+    #[test]
+    fn a_host_is_renamed_only_by_a_provider_that_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut caps = Capabilities::default();
+        caps.rename = true;
+        let renamer = MemoryProvider::new("dirs", caps, &dir.path().join("dirs"));
+        let local = MemoryProvider::new("local", Capabilities::default(), &dir.path().join("l"));
+        renamer.add_host("box", HostState::Running);
+        local.add_host("localhost", HostState::Running);
+        let handles = [
+            fakes::handle("dirs", &renamer),
+            fakes::handle("local", &local),
+        ];
+        let set = fakes::provider_set(&handles);
+        let address = |raw: &str| HostAddress::parse(raw).unwrap();
+
+        let (old, new) = rename(set, &address("box"), "crate").unwrap();
+        assert_eq!((old.name.as_str(), new.name.as_str()), ("box", "crate"));
+        assert_eq!(renamer.host_names(), ["crate"]);
+        let (_, same) = rename(set, &address("crate.dirs"), "crate").unwrap();
+        assert_eq!(same.name.as_str(), "crate");
+        assert_eq!(renamer.calls().len(), 1, "no call for the same name");
+
+        let err = rename(set, &address("localhost"), "other").err().unwrap();
+        assert_eq!(err.code, ExitCode::Unsupported);
+        assert_eq!(local.host_names(), ["localhost"]);
+        let err = rename(set, &address("crate.local"), "x").err().unwrap();
+        assert_eq!(err.code, ExitCode::NotFound, "{err:?}");
+    }
+}
