@@ -211,10 +211,13 @@ mod tests {
     use crate::agents::fakes::{self, MemoryProvider};
     use crate::agents::record::AgentRecord;
     use crate::instances::ProviderHandle;
-    use mngr_plugin_api::{Capabilities, HostRecord, HostState};
+    use mngr_plugin_api::{HostRecord, HostState};
     use std::cell::RefCell;
     use std::path::Path;
     use std::sync::Arc;
+
+    /// The agents and hosts a destroy removed, by name.
+    type NamesAndHosts = (Vec<String>, Vec<String>);
 
     /// A provider (docker-like when it `makes_hosts`, else local-like) in a temp dir.
     struct World {
@@ -225,10 +228,11 @@ mod tests {
 
     fn world(makes_hosts: bool) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let mut caps = Capabilities::default();
-        caps.create_hosts = makes_hosts;
-        caps.destroy_hosts = makes_hosts;
-        caps.stop_start = makes_hosts;
+        let caps = fakes::capabilities(|c| {
+            c.create_hosts = makes_hosts;
+            c.destroy_hosts = makes_hosts;
+            c.stop_start = makes_hosts;
+        });
         let provider = MemoryProvider::new("p", caps, &dir.path().join("hosts"));
         let handles = vec![fakes::handle("p", &provider)];
         World {
@@ -252,11 +256,7 @@ mod tests {
 
         /// Destroy the agents named (all of `found`'s with these names); returns the result
         /// and what destroy noticed on the way.
-        fn destroy(
-            &self,
-            names: &[&str],
-            force: bool,
-        ) -> (Result<(Vec<String>, Vec<String>)>, Vec<String>) {
+        fn destroy(&self, names: &[&str], force: bool) -> (Result<NamesAndHosts>, Vec<String>) {
             let found = fakes::discover(&self.handles[0]);
             let agents = found
                 .agents

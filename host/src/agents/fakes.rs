@@ -208,6 +208,14 @@ impl ProviderInstance for MemoryProvider {
     }
 }
 
+/// Capabilities as `change` sets them, every other one off. (Set field by field: vendors'
+/// types may gain fields.)
+pub fn capabilities(change: impl Fn(&mut Capabilities)) -> Capabilities {
+    let mut c = Capabilities::default();
+    change(&mut c);
+    c
+}
+
 /// The handle the agent layer knows `provider` by.
 pub fn handle(name: &str, provider: &Arc<MemoryProvider>) -> ProviderHandle {
     ProviderHandle {

@@ -756,14 +756,15 @@ fn carry_out(host: &Host, mut plan: Plan) -> Result<Vec<Item>> {
 mod tests {
     use super::*;
     use crate::agents::fakes::{self, MemoryProvider};
-    use mngr_plugin_api::{Capabilities, ProviderInstance};
+    use mngr_plugin_api::ProviderInstance;
     use std::path::Path;
     use std::sync::Arc;
 
     fn provider(dir: &Path) -> (Arc<MemoryProvider>, ProviderHandle) {
-        let mut caps = Capabilities::default();
-        caps.create_hosts = true;
-        caps.destroy_hosts = true;
+        let caps = fakes::capabilities(|c| {
+            c.create_hosts = true;
+            c.destroy_hosts = true;
+        });
         let provider = MemoryProvider::new("p", caps, dir);
         let handle = fakes::handle("p", &provider);
         (provider, handle)

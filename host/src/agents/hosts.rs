@@ -83,8 +83,7 @@ mod tests {
     #[test]
     fn a_host_is_renamed_only_by_a_provider_that_can() {
         let dir = tempfile::tempdir().unwrap();
-        let mut caps = Capabilities::default();
-        caps.rename = true;
+        let caps = fakes::capabilities(|c| c.rename = true);
         let renamer = MemoryProvider::new("dirs", caps, &dir.path().join("dirs"));
         let local = MemoryProvider::new("local", Capabilities::default(), &dir.path().join("l"));
         renamer.add_host("box", HostState::Running);

@@ -190,15 +190,9 @@ mod tests {
     use std::path::Path;
     use std::sync::Arc;
 
-    fn capabilities(change: impl Fn(&mut Capabilities)) -> Capabilities {
-        let mut c = Capabilities::default();
-        change(&mut c);
-        c
-    }
-
     /// A provider that makes hosts (docker-like) and one that has one host (local-like).
     fn providers(dir: &Path) -> (Arc<MemoryProvider>, Arc<MemoryProvider>) {
-        let maker = capabilities(|c| {
+        let maker = fakes::capabilities(|c| {
             c.create_hosts = true;
             c.destroy_hosts = true;
             c.stop_start = true;
