@@ -3,7 +3,9 @@
 
 use crate::config::{LoadOptions, Settings};
 use crate::error::{MngrError, Result};
-use crate::instances::{InstancePlan, ProviderHandle, build_instances, plan_instances};
+use crate::instances::{
+    InstancePlan, ProviderHandle, ProviderSet, build_instances, plan_instances,
+};
 use crate::output::OutputFormat;
 use crate::plugins::{PluginLoad, PluginSwitches};
 use crate::providers::local::LocalBackend;
@@ -78,6 +80,14 @@ impl App {
     /// The enabled instance `name`.
     pub fn provider(&self, name: &str) -> Result<&ProviderHandle> {
         crate::instances::find(&self.providers, &self.instances, name)
+    }
+
+    /// The enabled instances, to look providers up in.
+    pub fn provider_set(&self) -> ProviderSet<'_> {
+        ProviderSet {
+            handles: &self.providers,
+            plans: &self.instances,
+        }
     }
 
     /// The instances named, or every enabled one.

@@ -52,6 +52,21 @@ pub struct ProviderHandle {
     pub timeout: Duration,
 }
 
+/// The enabled provider instances of a run, with the plans that say why a name is missing:
+/// what the agent layer looks providers up in (instead of the whole run context).
+#[derive(Clone, Copy)]
+pub struct ProviderSet<'a> {
+    pub handles: &'a [ProviderHandle],
+    pub plans: &'a [InstancePlan],
+}
+
+impl<'a> ProviderSet<'a> {
+    /// The enabled instance `name` ([`find`]).
+    pub fn find(&self, name: &str) -> Result<&'a ProviderHandle> {
+        find(self.handles, self.plans, name)
+    }
+}
+
 /// The enabled instance `name` among `providers`; when there is none, `plans` tell whether it
 /// is unreachable (exit 6) or unknown (exit 9).
 pub fn find<'a>(

@@ -80,3 +80,155 @@ fn warnings_below_cli_go_through_the_reporter() {
         found.join("\n")
     );
 }
+
+/// The module a source file is (`agents/gc.rs` -> `agents::gc`, `agents/mod.rs` -> `agents`).
+fn module_of(relative: &Path) -> String {
+    let mut parts: Vec<String> = relative
+        .with_extension("")
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// The paths a line of `module` names from the crate: `crate::a::b`, `super::a` (resolved
+/// against `module`) and the first names inside `crate::{a, b::c}`.
+fn crate_paths(code: &str, module: &str) -> Vec<String> {
+    let base_of_super = module
+        .rsplit_once("::")
+        .map_or(String::new(), |(parent, _)| parent.to_string());
+    let mut found = Vec::new();
+    for (root, base) in [("crate::", String::new()), ("super::", base_of_super)] {
+        for (at, _) in code.match_indices(root) {
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let rest = &code[at + root.len()..];
+            let heads: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(str::trim)
+                    .collect(),
+                None => vec![rest],
+            };
+            for head in heads {
+                let path: String = head
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                let path = path.trim_end_matches(':');
+                if path.is_empty() || path == "self" {
+                    continue;
+                }
+                found.push(if base.is_empty() {
+                    path.to_string()
+                } else {
+                    format!("{base}::{path}")
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Module -> the modules it names (the longest module prefix of each path it uses).
+fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let modules: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|f| (module_of(f.strip_prefix(&src).unwrap()), f.clone()))
+        .filter(|(m, _)| !["lib", "main", "layer_rule"].contains(&m.as_str()))
+        .collect();
+    let known: std::collections::BTreeSet<&str> = modules.iter().map(|(m, _)| m.as_str()).collect();
+    let mut graph = std::collections::BTreeMap::new();
+    for (module, file) in &modules {
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut named = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let code = line.split("//").next().unwrap_or("");
+            for path in crate_paths(code, module) {
+                let mut target = path.as_str();
+                while !known.contains(target) {
+                    match target.rsplit_once("::") {
+                        Some((prefix, _)) => target = prefix,
+                        None => break,
+                    }
+                }
+                if known.contains(target) && target != module {
+                    named.insert(target.to_string());
+                }
+            }
+        }
+        graph.insert(module.clone(), named);
+    }
+    graph
+}
+
+fn is_cli(module: &str) -> bool {
+    module == "cli" || module.starts_with("cli::")
+}
+
+#[test]
+fn no_module_below_cli_depends_on_cli_even_through_others() {
+    let graph = module_graph();
+    let mut found = Vec::new();
+    for start in graph.keys().filter(|m| !is_cli(m)) {
+        // Depth first, remembering the way each module was reached.
+        let mut way: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+        let mut todo = vec![start.as_str()];
+        while let Some(module) = todo.pop() {
+            for next in graph.get(module).into_iter().flatten() {
+                if next == start || way.contains_key(next.as_str()) {
+                    continue;
+                }
+                way.insert(next, module);
+                if is_cli(next) {
+                    let mut chain = vec![next.as_str()];
+                    while let Some(back) = way.get(chain.last().unwrap()).copied() {
+                        chain.push(back);
+                        if back == start {
+                            break;
+                        }
+                    }
+                    chain.reverse();
+                    found.push(chain.join(" -> "));
+                } else {
+                    todo.push(next);
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "modules below cli/ reach it (an import cycle through cli/):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_module_graph_sees_crate_and_super_paths() {
+    assert_eq!(
+        crate_paths(
+            "use crate::{cli::x, app}; crate::error::Result",
+            "agents::gc"
+        ),
+        ["cli::x", "app", "error::Result"]
+    );
+    assert_eq!(
+        crate_paths("use super::host::Host;", "agents::gc"),
+        ["agents::host::Host"]
+    );
+    assert_eq!(crate_paths("use super::Foo;", "agents"), ["Foo"]);
+    let graph = module_graph();
+    assert!(graph["cli::agents::create"].contains("agents::placement"));
+    assert!(graph["agents::gc"].contains("agents::host"));
+}

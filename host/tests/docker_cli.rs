@@ -526,3 +526,19 @@ fn parallel_destroys_of_one_docker_agent_one_succeeds_and_the_others_say_it_is_g
     assert!(d.w.agents().is_empty());
     d.assert_clean();
 }
+
+#[test]
+fn a_docker_host_is_renamed_through_its_provider() {
+    let d = DockerWorld::new();
+    d.w.create(&["named", "--in", "docker", "--", "sleep", "1000"]);
+    let run = d.w.run(&["rename", "--host", "named.docker", "renamed"]);
+    assert_eq!(run.ok(), "Renamed host: named -> renamed\n");
+    let agent = d.w.agent("named").expect("listed");
+    assert_eq!(agent["address"], "named@renamed.docker");
+    // The agent is reached by its host's new name.
+    let out =
+        d.w.run(&["exec", "named@renamed.docker", "echo still-here"]);
+    assert_eq!(out.ok(), "still-here\n");
+    d.w.run(&["destroy", "named"]).ok();
+    d.assert_clean();
+}

@@ -43,6 +43,25 @@ impl AgentAddress {
     }
 }
 
+/// An existing host: by name or id, optionally on one provider (`HOST[.PROVIDER]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostAddress {
+    pub host: String,
+    pub provider: Option<String>,
+}
+
+impl HostAddress {
+    pub fn parse(raw: &str) -> Result<HostAddress> {
+        let raw = raw.trim();
+        match parse_location(raw, raw)? {
+            (Some(host), provider) => Ok(HostAddress { host, provider }),
+            (None, _) => Err(MngrError::usage(format!(
+                "invalid host address '{raw}': it must start with a host name or id (HOST[.PROVIDER])"
+            ))),
+        }
+    }
+}
+
 /// `HOST[.PROVIDER]` or `.PROVIDER` (after the `@`).
 fn parse_location(raw: &str, location: &str) -> Result<(Option<String>, Option<String>)> {
     if location.matches('.').count() > 1 {

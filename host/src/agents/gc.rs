@@ -2,7 +2,8 @@
 //! dirs without a record, work dirs mngr made that no agent uses (and their `mngr/` branches),
 //! tmux sessions this host dir started for agents that have no record, temp files of
 //! interrupted atomic writes, and the provider's copies of records of agents that are gone;
-//! and hosts their provider reports abandoned (a create or destroy killed midway).
+//! hosts their provider reports abandoned (a create or destroy killed midway); and the records
+//! of hosts their provider still lists as destroyed.
 //!
 //! gc removes only what it can prove is mngr's and orphaned, and never work the user may still
 //! want: a work dir with uncommitted changes, a branch with commits on no other branch or
@@ -14,9 +15,11 @@ use super::discovery::{Discovery, HostView};
 use super::host::Host;
 use super::record::{AgentRecord, HostData};
 use super::workdir::{self, BranchFate};
-use crate::error::Result;
+use crate::error::{MngrError, Result};
+use crate::instances::ProviderHandle;
 use crate::shell::quote;
 use mngr_plugin_api::host_data::GeneratedBranch;
+use mngr_plugin_api::{ErrorKind, HostState, ProviderError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -124,6 +127,110 @@ pub fn abandoned_hosts(found: &Discovery) -> (Vec<(Item, &HostView)>, Vec<Item>)
         }
     }
     (remove, kept)
+}
+
+/// What one gc run did (or, in a dry run, would do) on every selected provider.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub removed: Vec<Item>,
+    pub kept: Vec<Item>,
+    /// `provider 'NAME': ...` or `host 'NAME': ...`, one per provider or host gc could not
+    /// finish.
+    pub errors: Vec<String>,
+}
+
+/// Collect garbage on `providers`, whose hosts and agents `found` holds: hosts their provider
+/// reports abandoned, hosts it lists as destroyed (forgotten through `delete_host`), then what
+/// each running host holds. With `dry_run` only say what would be removed and kept.
+pub fn run(
+    providers: &[&ProviderHandle],
+    found: &Discovery,
+    prefix: &str,
+    dry_run: bool,
+) -> Report {
+    let mut report = Report {
+        errors: found
+            .errors
+            .iter()
+            .map(|e| format!("provider '{}': {}", e.provider, e.message))
+            .collect(),
+        ..Report::default()
+    };
+    let (abandoned, kept_hosts) = abandoned_hosts(found);
+    report.kept.extend(kept_hosts);
+    for (item, view) in abandoned {
+        let destroyed = if dry_run {
+            Ok(())
+        } else {
+            destroy_abandoned(providers, view)
+        };
+        match destroyed {
+            Ok(()) => report.removed.push(item),
+            Err(e) => report
+                .errors
+                .push(format!("host '{}': {}", view.name(), e.message)),
+        }
+    }
+    // A provider that could not be read once is not asked again: its error is reported.
+    for provider in providers
+        .iter()
+        .filter(|p| !found.errors.iter().any(|e| e.provider == p.name))
+    {
+        forget_destroyed(provider, dry_run, &mut report);
+    }
+    for host in found.hosts.iter().filter_map(|h| h.online.as_ref()) {
+        match collect(host, prefix, dry_run) {
+            Ok(r) => {
+                report.removed.extend(r.removed);
+                report.kept.extend(r.kept);
+            }
+            Err(e) => report
+                .errors
+                .push(format!("host '{}': {}", host.name(), e.message)),
+        }
+    }
+    report
+}
+
+/// Destroy a host its provider reports abandoned; one already gone counts as destroyed.
+fn destroy_abandoned(providers: &[&ProviderHandle], view: &HostView) -> Result<()> {
+    let provider = providers
+        .iter()
+        .find(|p| p.name == view.provider)
+        .ok_or_else(|| {
+            MngrError::failure(format!("provider '{}' is not selected", view.provider))
+        })?;
+    match provider.instance.destroy_host(&view.record.id) {
+        // Another mngr finished it meanwhile.
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+        other => other.map_err(|e| MngrError::from_provider(&provider.name, e)),
+    }
+}
+
+/// Hosts `provider` still lists as destroyed: their records go through `delete_host`.
+fn forget_destroyed(provider: &ProviderHandle, dry_run: bool, report: &mut Report) {
+    let error = |e: ProviderError| format!("provider '{}': {}", provider.name, e.message);
+    let hosts = match provider.instance.discover_hosts(true) {
+        Ok(hosts) => hosts,
+        Err(e) => return report.errors.push(error(e)),
+    };
+    for host in hosts.iter().filter(|h| h.state == HostState::Destroyed) {
+        let forgotten = if dry_run {
+            Ok(())
+        } else {
+            provider.instance.delete_host(&host.id)
+        };
+        match forgotten {
+            Ok(()) => report.removed.push(Item {
+                kind: "host",
+                what: host.id.to_string(),
+                reason: "its provider lists it as destroyed; gc forgets its records".to_string(),
+                host: host.name.to_string(),
+                provider: provider.name.clone(),
+            }),
+            Err(e) => report.errors.push(error(e)),
+        }
+    }
 }
 
 /// Collect garbage on one host; with `dry_run` only say what would be removed and kept.
@@ -643,4 +750,129 @@ fn carry_out(host: &Host, mut plan: Plan) -> Result<Vec<Item>> {
         host.write_host_data(data)?;
     }
     Ok(kept_after_all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::fakes::{self, MemoryProvider};
+    use mngr_plugin_api::ProviderInstance;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn provider(dir: &Path) -> (Arc<MemoryProvider>, ProviderHandle) {
+        let caps = fakes::capabilities(|c| {
+            c.create_hosts = true;
+            c.destroy_hosts = true;
+        });
+        let provider = MemoryProvider::new("p", caps, dir);
+        let handle = fakes::handle("p", &provider);
+        (provider, handle)
+    }
+
+    fn gc(handle: &ProviderHandle, dry_run: bool) -> Report {
+        let found = fakes::discover(handle);
+        run(&[handle], &found, "mngr-", dry_run)
+    }
+
+    fn kinds(items: &[Item]) -> Vec<(&str, &str)> {
+        items.iter().map(|i| (i.kind, i.what.as_str())).collect()
+    }
+
+    #[test]
+    fn leftovers_go_and_an_unreadable_agent_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (provider, handle) = provider(dir.path());
+        let host = provider.add_host("box", HostState::Running);
+        let agents = Path::new(&host.host_dir).join("agents");
+        std::fs::create_dir_all(agents.join("agent-empty")).unwrap();
+        std::fs::create_dir_all(agents.join("agent-cut")).unwrap();
+        std::fs::write(agents.join("agent-cut/data.json"), "{\"id\": \"agent-c").unwrap();
+        std::fs::write(agents.join("agent-cut/.data.json.tmp.1"), "{").unwrap();
+        let empty = agents.join("agent-empty").to_string_lossy().into_owned();
+        let cut = agents.join("agent-cut").to_string_lossy().into_owned();
+
+        let planned = gc(&handle, true);
+        assert_eq!(kinds(&planned.removed), [("agent_dir", empty.as_str())]);
+        let kept = kinds(&planned.kept);
+        assert!(kept.contains(&("agent_dir", cut.as_str())), "{kept:?}");
+        assert!(
+            kept.iter().any(|(kind, _)| *kind == "temp_file"),
+            "a temp file beside an unreadable record may help repair it: {kept:?}"
+        );
+        assert!(Path::new(&empty).exists(), "a dry run removes nothing");
+
+        let done = gc(&handle, false);
+        assert_eq!(kinds(&done.removed), kinds(&planned.removed));
+        assert!(!Path::new(&empty).exists());
+        assert!(Path::new(&cut).join("data.json").exists());
+        assert!(done.errors.is_empty(), "{:?}", done.errors);
+    }
+
+    #[test]
+    fn the_provider_copy_of_a_gone_agent_goes_and_a_live_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let (provider, handle) = provider(dir.path());
+        let host = provider.add_host("box", HostState::Running);
+        let opened = fakes::open(&handle, host.clone());
+        let work = Path::new(&host.host_dir).join("work");
+        let live = fakes::agent_record("live", &work.to_string_lossy(), "in_place");
+        opened.write_agent_record(&live).unwrap();
+        let gone = fakes::agent_record("gone", &work.to_string_lossy(), "in_place");
+        opened.persist_agent_record(&gone);
+
+        let done = gc(&handle, false);
+        assert_eq!(
+            kinds(&done.removed),
+            [("provider_record", gone.id.as_str())]
+        );
+        let copies = provider.persisted_agent_records(&host.id).unwrap();
+        let ids: Vec<&str> = copies.iter().filter_map(|c| c.id()).collect();
+        assert_eq!(ids, [live.id.as_str()]);
+    }
+
+    #[test]
+    fn an_abandoned_host_goes_unless_it_holds_agent_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let (provider, handle) = provider(dir.path());
+        let empty = provider.add_host("half", HostState::Stopped);
+        let busy = provider.add_host("busy", HostState::Stopped);
+        let work = dir.path().join("work").to_string_lossy().into_owned();
+        let agent = fakes::agent_record("fixer", &work, "in_place");
+        provider
+            .persist_agent_record(&busy.id, agent.to_persisted())
+            .unwrap();
+        for id in [&empty.id, &busy.id] {
+            provider.update(id, |h| h.abandoned = Some("a create was killed".into()));
+        }
+
+        let planned = gc(&handle, true);
+        assert_eq!(kinds(&planned.removed), [("host", empty.id.as_str())]);
+        assert_eq!(kinds(&planned.kept), [("host", busy.id.as_str())]);
+        assert!(planned.kept[0].reason.contains("1 agent record(s)"));
+        assert!(provider.calls().is_empty(), "{:?}", provider.calls());
+
+        gc(&handle, false);
+        assert_eq!(provider.calls(), ["destroy half"]);
+        assert_eq!(provider.host_names(), ["busy"]);
+    }
+
+    #[test]
+    fn a_host_listed_as_destroyed_is_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (provider, handle) = provider(dir.path());
+        let gone = provider.add_host("gone", HostState::Running);
+        provider.update(&gone.id, |h| h.state = HostState::Destroyed);
+
+        let planned = gc(&handle, true);
+        assert_eq!(kinds(&planned.removed), [("host", gone.id.as_str())]);
+        assert!(planned.removed[0].reason.contains("destroyed"));
+        assert!(provider.calls().is_empty(), "a dry run forgets nothing");
+
+        let done = gc(&handle, false);
+        assert_eq!(kinds(&done.removed), kinds(&planned.removed));
+        assert_eq!(provider.calls(), ["delete gone"]);
+        assert!(provider.discover_hosts(true).unwrap().is_empty());
+        assert!(gc(&handle, false).removed.is_empty(), "forgotten once");
+    }
 }

@@ -5,12 +5,17 @@
 pub mod address;
 pub mod batch;
 pub mod create;
+pub mod destroy;
 pub mod discovery;
 pub mod envfile;
+#[cfg(test)]
+pub mod fakes;
 pub mod gc;
 pub mod host;
+pub mod hosts;
 pub mod lifecycle;
 pub mod names;
+pub mod placement;
 pub mod probe;
 pub mod record;
 pub mod state;

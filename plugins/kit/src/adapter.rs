@@ -209,7 +209,11 @@ impl<P: AsyncProvider> ProviderInstance for OnRuntime<P> {
         self.runtime
             .block_on(self.provider.persisted_agent_records(host))
     }
-    fn persist_agent_record(&self, host: &HostId, record: PersistedAgentRecord) -> ProviderResult<()> {
+    fn persist_agent_record(
+        &self,
+        host: &HostId,
+        record: PersistedAgentRecord,
+    ) -> ProviderResult<()> {
         self.runtime
             .block_on(self.provider.persist_agent_record(host, record))
     }

@@ -113,7 +113,10 @@ mod tests {
     }
 
     impl AgentBlobStore for Memory {
-        async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<PersistedAgentRecord>> {
+        async fn read_agent_records(
+            &self,
+            host_id: &str,
+        ) -> ProviderResult<Vec<PersistedAgentRecord>> {
             *self.reads.lock().unwrap() += 1;
             let blobs = self.blobs.lock().unwrap();
             Ok(blobs

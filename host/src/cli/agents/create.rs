@@ -3,19 +3,16 @@
 use super::{parse_key_value, print_json, print_jsonl};
 use crate::agents::address::CreateTarget;
 use crate::agents::create::{self as agent_create, CreateRequest};
-use crate::agents::host::Host;
 use crate::agents::lifecycle::session_name;
+use crate::agents::placement::{self, NewHost, Placed, Placement};
 use crate::agents::workdir::{self, Mode};
 use crate::agents::{envfile, names, types};
-use crate::app::App;
 use crate::config::Settings;
 use crate::error::{MngrError, Result};
-use crate::instances::ProviderHandle;
 use crate::interrupt::{self, Undo};
 use crate::output::OutputFormat;
 use crate::run_options::RunOptions;
 use clap::Args;
-use mngr_plugin_api::{CreateHostRequest, HostName, HostRecord, HostState};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -123,150 +120,33 @@ pub struct CreateArgs {
 // `provider_flag_values`).
 pub use super::provider_flags::{add_provider_flags, provider_flag_values};
 
-fn has_host_options(args: &CreateArgs) -> bool {
-    !args.build_args.is_empty()
-        || !args.start_args.is_empty()
-        || !args.tags.is_empty()
-        || args.dockerfile.is_some()
-        || args.snapshot.is_some()
-        || args.idle_timeout.is_some()
-        || !args.provider_flags.is_empty()
-}
-
-fn host_request(args: &CreateArgs, name: &str) -> Result<CreateHostRequest> {
+/// The "New host" options, as the agent layer takes them.
+fn new_host(args: &CreateArgs) -> Result<NewHost> {
     let mut tags = BTreeMap::new();
     for raw in &args.tags {
         let (k, v) = parse_key_value("--tag", raw)?;
         tags.insert(k, v);
     }
-    let mut flags = args.provider_flags.clone();
-    if let Some(path) = &args.dockerfile {
-        let path = path.canonicalize().map_err(|e| {
-            MngrError::not_found(format!(
-                "Dockerfile '{}' cannot be read: {e}",
-                path.display()
-            ))
-        })?;
-        flags.insert(
-            "dockerfile".to_string(),
-            serde_json::Value::String(path.to_string_lossy().into_owned()),
-        );
-    }
-    let idle_timeout_seconds = args.idle_timeout.map(|d| d.as_secs());
-    let mut request =
-        CreateHostRequest::new(HostName::parse(name).map_err(|e| MngrError::usage(e.to_string()))?);
-    request.tags = tags;
-    request.build_args = args.build_args.clone();
-    request.start_args = args.start_args.clone();
-    request.snapshot = args.snapshot.clone();
-    request.flags = flags;
-    request.lifecycle.idle_timeout_seconds = idle_timeout_seconds;
-    Ok(request)
+    Ok(NewHost {
+        tags,
+        build_args: args.build_args.clone(),
+        start_args: args.start_args.clone(),
+        dockerfile: args.dockerfile.clone(),
+        snapshot: args.snapshot.clone(),
+        idle_timeout: args.idle_timeout,
+        flags: args.provider_flags.clone(),
+    })
 }
 
-/// The host the agent goes on: an existing one, or a new one the provider makes.
-/// Returns the host and whether it was made for this agent.
-fn choose_host(
-    app: &App,
-    target: &CreateTarget,
-    args: &CreateArgs,
-    agent_name: &str,
-) -> Result<(Host, bool)> {
-    let provider_name = match (&target.provider, &args.provider) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(MngrError::usage(format!(
-                "the address names provider '{a}' but --in names '{b}'"
-            )));
-        }
-        (Some(p), _) | (None, Some(p)) => Some(p.clone()),
-        (None, None) => None,
-    };
-    if let Some(host_name) = &target.host {
-        let providers: Vec<&ProviderHandle> = match &provider_name {
-            Some(p) => vec![app.provider(p)?],
-            None => app.providers.iter().collect(),
-        };
-        let mut found: Vec<(&ProviderHandle, HostRecord)> = Vec::new();
-        for p in providers {
-            if let Ok(record) = p.instance.get_host(host_name) {
-                found.push((p, record));
-            }
-        }
-        if found.len() > 1 {
-            let names: Vec<String> = found
-                .iter()
-                .map(|(p, r)| format!("{}.{}", r.name, p.name))
-                .collect();
-            return Err(MngrError::usage(format!(
-                "host '{host_name}' exists on several providers: {}",
-                names.join(", ")
-            ))
-            .with_hint("name one with @HOST.PROVIDER"));
-        }
-        let Some((provider, record)) = found.pop() else {
-            return Err(MngrError::not_found(format!("no host named '{host_name}'"))
-                .with_hint("mngr list shows agents and their hosts"));
-        };
-        if has_host_options(args) {
-            return Err(MngrError::usage(
-                "-b, -s, --tag, --dockerfile, --snapshot and --idle-timeout apply to a new host, but @HOST names an existing one",
-            ));
-        }
-        let record = ensure_running(provider, record)?;
-        return Ok((Host::open(provider, record)?, false));
+/// The provider the address and `--in` name (at most one, or the same twice).
+fn provider_name<'a>(target: &'a CreateTarget, args: &'a CreateArgs) -> Result<Option<&'a str>> {
+    match (&target.provider, &args.provider) {
+        (Some(a), Some(b)) if a != b => Err(MngrError::usage(format!(
+            "the address names provider '{a}' but --in names '{b}'"
+        ))),
+        (Some(p), _) | (None, Some(p)) => Ok(Some(p)),
+        (None, None) => Ok(None),
     }
-    let provider = app.provider(provider_name.as_deref().unwrap_or("local"))?;
-    if provider.capabilities.create_hosts {
-        let request = host_request(args, agent_name)?;
-        let record = crate::timing::timed("provider: creating the host", || {
-            provider.instance.create_host(request)
-        })
-        .map_err(|e| MngrError::from_provider(&provider.name, e))?;
-        return match Host::open(provider, record.clone()) {
-            Ok(host) => Ok((host, true)),
-            Err(e) => {
-                let _ = provider.instance.destroy_host(&record.id);
-                Err(e)
-            }
-        };
-    }
-    if has_host_options(args) {
-        return Err(MngrError::usage(format!(
-            "provider '{}' does not create hosts, so -b, -s, --tag, --dockerfile, --snapshot and --idle-timeout do not apply",
-            provider.name
-        ))
-        .with_hint("choose a provider that makes hosts, for example --in docker"));
-    }
-    let hosts = provider
-        .instance
-        .discover_hosts(false)
-        .map_err(|e| MngrError::from_provider(&provider.name, e))?;
-    let record = hosts
-        .into_iter()
-        .find(|h| h.state == HostState::Running)
-        .ok_or_else(|| {
-            MngrError::not_found(format!("provider '{}' has no running host", provider.name))
-        })?;
-    Ok((Host::open(provider, record)?, false))
-}
-
-/// Start a stopped host when its provider can.
-pub fn ensure_running(provider: &ProviderHandle, record: HostRecord) -> Result<HostRecord> {
-    if record.state == HostState::Running {
-        return Ok(record);
-    }
-    if !provider.capabilities.stop_start {
-        return Err(MngrError::not_running(format!(
-            "host '{}' of provider '{}' is {}",
-            record.name,
-            provider.name,
-            record.state.as_str()
-        )));
-    }
-    provider
-        .instance
-        .start_host(&record.id, None)
-        .map_err(|e| MngrError::from_provider(&provider.name, e))
 }
 
 fn user_env(args: &CreateArgs) -> Result<Vec<(String, String)>> {
@@ -438,7 +318,18 @@ pub fn run(global: &RunOptions, mut args: CreateArgs) -> Result<()> {
     // From here a signal undoes the create (a new host is destroyed again) instead of ending
     // mngr half-way.
     let guard = interrupt::guard();
-    let (host, made_host) = choose_host(&app, &target, &args, &name_for_host)?;
+    let Placed {
+        host,
+        made: made_host,
+    } = placement::place(
+        app.provider_set(),
+        Placement {
+            host: target.host.as_deref(),
+            provider: provider_name(&target, &args)?,
+            new_host: &new_host(&args)?,
+            new_host_name: &name_for_host,
+        },
+    )?;
     let mut undo = Undo::new();
     if made_host {
         undo.push(|| {

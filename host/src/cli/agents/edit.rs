@@ -2,19 +2,32 @@
 
 use super::host_tags;
 use super::{parse_key_value, print_json, print_jsonl, read_targets, resolve};
-use crate::agents::lifecycle;
+use crate::agents::address::HostAddress;
+use crate::agents::{hosts, lifecycle};
 use crate::error::{MngrError, Result};
 use crate::output::OutputFormat;
 use crate::run_options::RunOptions;
 use clap::Args;
+use mngr_plugin_api::HostName;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+With --host, CURRENT names a host (HOST[.PROVIDER] or its id) and its provider renames it; its
+agents keep their names and follow it (NAME@NEW_NAME). Providers that cannot rename hosts
+(local) refuse with exit code 10.
+
+Examples:
+  mngr rename fixer fixer2
+  mngr rename --host box.docker build-box")]
 pub struct RenameArgs {
-    /// The agent: NAME[@HOST[.PROVIDER]] or its id
+    /// The agent: NAME[@HOST[.PROVIDER]] or its id (with --host: HOST[.PROVIDER] or its id)
     pub current: String,
     /// Its new name
     pub new_name: String,
+    /// Rename a host instead of an agent
+    #[arg(long)]
+    pub host: bool,
     /// Print what would change, change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -23,6 +36,9 @@ pub struct RenameArgs {
 pub fn rename(global: &RunOptions, args: RenameArgs) -> Result<()> {
     let format = OutputFormat::parse(&global.format);
     format.reject_template("rename")?;
+    if args.host {
+        return rename_host(global, &format, args);
+    }
     mngr_plugin_api::validate_new_agent_name(&args.new_name)
         .map_err(|e| MngrError::usage(e.to_string()))?;
     let app = super::load(global)?;
@@ -54,6 +70,37 @@ pub fn rename(global: &RunOptions, args: RenameArgs) -> Result<()> {
                 println!("Renamed agent: {old} -> {}", record.name);
             }
         }
+    }
+    Ok(())
+}
+
+/// `mngr rename --host CURRENT NEW_NAME`.
+fn rename_host(global: &RunOptions, format: &OutputFormat, args: RenameArgs) -> Result<()> {
+    let address = HostAddress::parse(&args.current)?;
+    HostName::parse(&args.new_name).map_err(|e| MngrError::usage(e.to_string()))?;
+    let app = super::load(global)?;
+    if args.dry_run {
+        let (_, record) = hosts::renamable(app.provider_set(), &address)?;
+        println!("Would rename host: {} -> {}", record.name, args.new_name);
+        return Ok(());
+    }
+    let (old, new) = hosts::rename(app.provider_set(), &address, &args.new_name)?;
+    let v = serde_json::json!({
+        "old_name": old.name,
+        "new_name": new.name,
+        "host_id": new.id,
+        "provider": new.provider,
+    });
+    match format {
+        OutputFormat::Json => print_json(&v),
+        OutputFormat::Jsonl => {
+            let mut v = v;
+            v["event"] = "host_rename_result".into();
+            print_jsonl(&v);
+        }
+        _ if global.quiet => {}
+        _ if old.name == new.name => println!("Host already named: {}", new.name),
+        _ => println!("Renamed host: {} -> {}", old.name, new.name),
     }
     Ok(())
 }

@@ -14,7 +14,8 @@ gc removes, on each running host: agent dirs without a record, work dirs mngr ma
 agent uses (with their mngr/ branch), tmux sessions this host dir started for agents that have
 no record, temp files of interrupted writes, and the provider's copies of records of agents
 that are gone. It destroys hosts their provider reports abandoned (a create or destroy that
-was killed midway) that hold no agent records. It says why it removes each thing.
+was killed midway) that hold no agent records, and forgets the records of hosts their provider
+still lists as destroyed. It says why it removes each thing.
 
 It never removes a work dir with uncommitted changes, a branch with commits on no other branch
 or remote, or anything of an agent whose record exists (even one it cannot read), whatever
@@ -33,41 +34,11 @@ pub fn run(global: &RunOptions, args: GcArgs) -> Result<()> {
     let app = super::load(global)?;
     let providers = app.select_providers(&args.providers)?;
     let found = discovery::discover(&app.settings, &providers);
-    let mut removed = Vec::new();
-    let mut kept = Vec::new();
-    let mut errors: Vec<String> = found
-        .errors
-        .iter()
-        .map(|e| format!("provider '{}': {}", e.provider, e.message))
-        .collect();
-    let (abandoned, kept_hosts) = gc::abandoned_hosts(&found);
-    kept.extend(kept_hosts);
-    for (item, view) in abandoned {
-        let destroyed = if args.dry_run {
-            Ok(())
-        } else {
-            app.provider(&view.provider).and_then(|p| {
-                match p.instance.destroy_host(&view.record.id) {
-                    // Another mngr finished it meanwhile.
-                    Err(e) if e.kind == mngr_plugin_api::ErrorKind::NotFound => Ok(()),
-                    other => other.map_err(|e| MngrError::from_provider(&p.name, e)),
-                }
-            })
-        };
-        match destroyed {
-            Ok(()) => removed.push(item),
-            Err(e) => errors.push(format!("host '{}': {}", view.name(), e.message)),
-        }
-    }
-    for host in found.hosts.iter().filter_map(|h| h.online.as_ref()) {
-        match gc::collect(host, &app.settings.prefix, args.dry_run) {
-            Ok(r) => {
-                removed.extend(r.removed);
-                kept.extend(r.kept);
-            }
-            Err(e) => errors.push(format!("host '{}': {}", host.name(), e.message)),
-        }
-    }
+    let gc::Report {
+        removed,
+        kept,
+        errors,
+    } = gc::run(&providers, &found, &app.settings.prefix, args.dry_run);
     let json = |items: &[gc::Item]| -> Vec<serde_json::Value> {
         items
             .iter()

@@ -65,7 +65,8 @@ pub fn connect(global: &RunOptions, args: ConnectArgs) -> Result<()> {
         Some(host) => host,
         None => {
             let provider = app.provider(&agent.host.provider)?;
-            let record = super::create::ensure_running(provider, agent.host.record.clone())?;
+            let record =
+                crate::agents::placement::ensure_running(provider, agent.host.record.clone())?;
             reopened = Host::open(provider, record)?;
             &reopened
         }
@@ -128,8 +129,10 @@ pub fn exec(global: &RunOptions, args: ExecArgs) -> Result<()> {
                 (None, true) => agent.host.require_online()?,
                 (None, false) => {
                     let provider = app.provider(&agent.host.provider)?;
-                    let record =
-                        super::create::ensure_running(provider, agent.host.record.clone())?;
+                    let record = crate::agents::placement::ensure_running(
+                        provider,
+                        agent.host.record.clone(),
+                    )?;
                     reopened = Host::open(provider, record)?;
                     &reopened
                 }

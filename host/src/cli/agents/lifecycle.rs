@@ -1,11 +1,10 @@
 //! `mngr stop`, `mngr start`, `mngr destroy`.
 
 use super::{print_json, print_jsonl, read_targets, resolve, resolve_some};
-use crate::agents::address::AgentAddress;
+use crate::agents::destroy::{self as agent_destroy, DestroyOptions};
 use crate::agents::discovery::{AgentView, Discovery, HostView};
 use crate::agents::host::Host;
 use crate::agents::lifecycle::{self, session_name};
-use crate::agents::{probe, workdir};
 use crate::app::App;
 use crate::error::{ExitCode, MngrError, Result};
 use crate::output::{OutputFormat, render_template};
@@ -261,8 +260,10 @@ pub fn start(global: &RunOptions, args: StartArgs) -> Result<()> {
                 Some(h) => h,
                 None => {
                     let provider = app.provider(&agent.host.provider)?;
-                    let record =
-                        super::create::ensure_running(provider, agent.host.record.clone())?;
+                    let record = crate::agents::placement::ensure_running(
+                        provider,
+                        agent.host.record.clone(),
+                    )?;
                     host_started = true;
                     reopened = Host::open(provider, record)?;
                     &reopened
@@ -307,14 +308,13 @@ pub fn destroy(global: &RunOptions, args: DestroyArgs) -> Result<()> {
         return Ok(());
     }
     let app = super::load(global)?;
-    let prefix = app.settings.prefix.clone();
     // Under --force a name that is not found is reported, not fatal.
     let (found, idx, missing) = resolve_some(&app, &targets, args.force)?;
     // A name that is no agent's may be a host's that its provider reports abandoned (a docker
     // create killed before its first agent leaves a host named after it): that host goes.
     let (abandoned, missing): (Vec<String>, Vec<String>) = missing
         .into_iter()
-        .partition(|name| abandoned_host(&found, name).is_some());
+        .partition(|name| agent_destroy::abandoned_host(&found, name).is_some());
     for name in &missing {
         eprintln!("Agent not found (skipped): {name}");
     }
@@ -332,7 +332,7 @@ pub fn destroy(global: &RunOptions, args: DestroyArgs) -> Result<()> {
     let agents: Vec<&AgentView> = idx.iter().map(|&i| &found.agents[i]).collect();
     let abandoned: Vec<&HostView> = abandoned
         .iter()
-        .filter_map(|name| abandoned_host(&found, name))
+        .filter_map(|name| agent_destroy::abandoned_host(&found, name))
         .collect();
     if args.dry_run {
         print_dry_run("destroy", &agents);
@@ -341,153 +341,30 @@ pub fn destroy(global: &RunOptions, args: DestroyArgs) -> Result<()> {
         }
         return Ok(());
     }
-    // Agents of a stopped host: the host goes with them, which needs every agent on it named,
-    // and --force (a stopped host cannot be checked for unsaved work).
-    let (offline, agents): (Vec<&AgentView>, Vec<&AgentView>) =
-        agents.into_iter().partition(|a| a.host.online.is_none());
-    let mut offline_hosts: Vec<&AgentView> = Vec::new();
-    for agent in &offline {
-        let provider = app.provider(&agent.host.provider)?;
-        let on_host: Vec<&AgentView> = found
-            .agents
-            .iter()
-            .filter(|a| a.host.record.id == agent.host.record.id)
-            .collect();
-        if !provider.capabilities.destroy_hosts
-            || on_host
-                .iter()
-                .any(|a| !offline.iter().any(|o| o.record.id == a.record.id))
-        {
-            agent.host.require_reachable()?;
-            return Err(MngrError::not_running(format!(
-                "host '{}' of agent '{}' is {}",
-                agent.host.name(),
-                agent.record.name,
-                agent.host.record.state.as_str()
-            ))
-            .with_hint(format!("start it first: mngr start {}", agent.record.name)));
-        }
-        if !args.force {
-            agent.host.require_reachable()?;
-            return Err(MngrError::new(
-                ExitCode::UnsavedWork,
-                format!(
-                    "not destroying agent '{}': its host '{}' is {}, so it cannot be checked for unsaved work",
-                    agent.record.name,
-                    agent.host.name(),
-                    agent.host.record.state.as_str()
-                ),
-            )
-            .with_hint("start it (mngr start AGENT), or use --force to destroy the host and its agents"));
-        }
-        if !offline_hosts
-            .iter()
-            .any(|o| o.host.record.id == agent.host.record.id)
-        {
-            offline_hosts.push(agent);
-        }
-    }
-    // Refuse before changing anything when work would be lost.
-    for agent in &agents {
-        let host = agent.host.require_online()?;
-        if !args.force
-            && let Some(reason) =
-                workdir::unsaved_work(host, &agent.record, args.remove_created_branch)?
-        {
-            return Err(MngrError::new(
-                ExitCode::UnsavedWork,
-                format!("not destroying agent '{}': {reason}", agent.record.name),
-            )
-            .with_hint("commit and push that work first, or use --force to destroy it anyway"));
-        }
-    }
-    let mut destroyed_hosts = Vec::new();
-    for h in &abandoned {
-        let provider = app.provider(&h.provider)?;
-        match provider.instance.destroy_host(&h.record.id) {
-            Ok(()) => {}
-            Err(e) if e.kind == mngr_plugin_api::ErrorKind::NotFound => {
-                eprintln!("Host not found (skipped): {}", h.name());
-                continue;
-            }
-            Err(e) => return Err(MngrError::from_provider(&provider.name, e)),
-        }
-        let why = h.record.abandoned.as_deref().unwrap_or_default();
-        eprintln!("Removed abandoned host '{}': {why}", h.name());
-        destroyed_hosts.push(h.name().to_string());
-    }
-    for agent in &offline_hosts {
-        let provider = app.provider(&agent.host.provider)?;
-        provider
-            .instance
-            .destroy_host(&agent.host.record.id)
-            .map_err(|e| MngrError::from_provider(&provider.name, e))?;
-        for gone in offline
-            .iter()
-            .filter(|a| a.host.record.id == agent.host.record.id)
-        {
-            let _ = provider
-                .instance
-                .remove_persisted_agent_record(&agent.host.record.id, gone.record.id.as_str());
-        }
-        destroyed_hosts.push(agent.host.name().to_string());
-    }
-    let mut destroyed: Vec<&AgentView> = Vec::new();
-    for agent in &agents {
-        // A signal stops destroy between agents; the agent in progress is finished first.
-        crate::interrupt::check()?;
-        let host = agent.host.require_online()?;
-        let _guard = crate::interrupt::guard();
-        match lifecycle::destroy(host, agent, args.remove_created_branch, &prefix) {
-            Ok(()) => destroyed.push(agent),
-            // Another command destroyed it meanwhile: under --force that is a skip.
-            Err(e) if args.force && e.code == ExitCode::NotFound => {
-                eprintln!("Agent not found (skipped): {}", agent.address());
-                continue;
-            }
-            Err(e) => return Err(e),
-        }
-        // A host made for agents goes when its last agent goes.
-        let provider = app.provider(&agent.host.provider)?;
-        if provider.capabilities.create_hosts && provider.capabilities.destroy_hosts {
-            let out = host.run(&probe::records_script(&host.host_dir))?;
-            // A record this version cannot read still counts: its agent is not gone.
-            let left = probe::parse(&out.stdout)
-                .map(|p| p.records.len())
-                .unwrap_or(1);
-            if left == 0 && !destroyed_hosts.contains(&host.name().to_string()) {
-                provider
-                    .instance
-                    .destroy_host(&host.record.id)
-                    .map_err(|e| MngrError::from_provider(&provider.name, e))?;
-                destroyed_hosts.push(host.name().to_string());
-            }
-        }
-    }
-    let agents: Vec<&AgentView> = offline.iter().chain(destroyed.iter()).copied().collect();
+    let destroyed = agent_destroy::destroy(
+        app.provider_set(),
+        &found,
+        agents,
+        &abandoned,
+        DestroyOptions {
+            force: args.force,
+            delete_branch: args.remove_created_branch,
+            prefix: &app.settings.prefix,
+        },
+        &|notice| eprintln!("{notice}"),
+    )?;
     report(
         global,
         "Destroyed",
         "destroyed_agents",
         "destroy_result",
-        &agents,
-        serde_json::json!({"destroyed_hosts": destroyed_hosts}),
+        &destroyed.agents,
+        serde_json::json!({"destroyed_hosts": destroyed.hosts}),
     );
     if OutputFormat::parse(&global.format) == OutputFormat::Human && !global.quiet {
-        for h in &destroyed_hosts {
+        for h in &destroyed.hosts {
             println!("Destroyed host: {h}");
         }
     }
     Ok(())
-}
-
-/// The host a name given to `destroy` names, when its provider reports it abandoned: by the
-/// host's name or id (and provider, when the address names one).
-fn abandoned_host<'a>(found: &'a Discovery, raw: &str) -> Option<&'a HostView> {
-    let address = AgentAddress::parse(raw).ok()?;
-    found.hosts.iter().map(AsRef::as_ref).find(|h| {
-        h.record.abandoned.is_some()
-            && (h.name() == address.agent || h.record.id.as_str() == address.agent)
-            && address.provider.as_ref().is_none_or(|p| &h.provider == p)
-    })
 }
