@@ -2,7 +2,7 @@
 //! file it writes is `0600` (or `0700` for scripts) and every directory `0700`, from the root
 //! down; and no error ever echoes a secret value.
 
-mod common;
+use crate::common;
 use common::agents::AgentWorld;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

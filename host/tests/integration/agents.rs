@@ -1,7 +1,7 @@
 //! Agent commands end to end on the local provider: real tmux (a private server per test),
 //! real git, the real binary, an isolated mngr root per test.
 
-mod common;
+use crate::common;
 use common::agents::AgentWorld;
 use std::process::Stdio;
 

@@ -1,6 +1,6 @@
 //! Bad input to agent commands: one `Error:` line, a documented exit code, nothing half-made.
 
-mod common;
+use crate::common;
 use common::agents::AgentWorld;
 
 /// Nothing of an agent exists: no record, no session, no work dir, no branch.

@@ -1,7 +1,7 @@
 //! gc never deletes work the user may still want, and an agent record mngr cannot read never
 //! makes its agent vanish: real tmux, real git, the real binary, an isolated mngr root per test.
 
-mod common;
+use crate::common;
 use common::Run;
 use common::agents::AgentWorld;
 use serde_json::Value;

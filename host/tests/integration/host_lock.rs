@@ -1,7 +1,7 @@
 //! Waiting for the host lock: a command says who holds it, and gives up after `lock_timeout`
 //! with an error naming the holder. The lock is a real `flock` on the local host dir.
 
-mod common;
+use crate::common;
 use common::agents::AgentWorld;
 use mngr::transport::local::LocalTransport;
 use mngr::transport::{LockWait, Transport};

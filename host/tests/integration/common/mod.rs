@@ -1,8 +1,6 @@
 //! Helpers shared by the integration tests: run the real `mngr` binary in an isolated world
 //! (its own MNGR_ROOT, HOME and working directory, no inherited MNGR* variables).
 
-#![allow(dead_code)]
-
 pub mod agents;
 pub mod fixtures;
 pub mod footprint;

@@ -2,7 +2,7 @@
 //! loaded from its shared library (the host-side FFI adapters over the real `.so`): one test
 //! per check, in the modules `the_local_backend` and `the_example_plugin_through_its_shared_library`.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{example_plugin, fixture_plugin};
 use mngr::app::StderrServices;

@@ -3,7 +3,7 @@
 //! plugin costs one warning line naming the file and the problem; the command still runs and
 //! exits 0; the other plugins keep working.
 
-mod common;
+use crate::common;
 
 use common::World;
 use common::fixtures::{example_plugin, fixture_plugin, not_a_plugin_library};

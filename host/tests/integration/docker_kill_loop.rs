@@ -7,8 +7,8 @@
 //!
 //! `MNGR_KILL_TRIALS` sets the trials per operation (default 3; scripts/kill-loop.sh runs 20).
 
-mod common;
-mod docker_common;
+use crate::common;
+use crate::docker_common;
 use common::agents::AgentWorld;
 use docker_common::*;
 use std::collections::BTreeSet;

@@ -1,6 +1,6 @@
 //! `mngr config list|get|set|unset|path|edit`, in human and JSON output, through the real binary.
 
-mod common;
+use crate::common;
 
 use common::World;
 use serde_json::json;

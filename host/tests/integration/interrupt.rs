@@ -3,7 +3,7 @@
 //! is undone (nothing of it stays in the repository or the mngr root) and mngr exits 130 or
 //! 143. Also: what a killed create or destroy leaves of a worktree's branch, gc collects.
 
-mod common;
+use crate::common;
 use common::agents::AgentWorld;
 use common::footprint::{diff, footprint};
 use std::os::unix::process::CommandExt;

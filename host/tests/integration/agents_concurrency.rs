@@ -1,7 +1,7 @@
 //! Concurrency and crashes: parallel creates under the host lock, and SIGKILL in the middle
 //! of create or destroy leaving state that `list` reads and `gc` repairs.
 
-mod common;
+use crate::common;
 use common::agents::AgentWorld;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

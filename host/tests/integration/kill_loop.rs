@@ -8,7 +8,7 @@
 //!
 //! `MNGR_KILL_TRIALS` sets the trials per test (default 3); `scripts/kill-loop.sh` runs 20.
 
-mod common;
+use crate::common;
 use common::agents::AgentWorld;
 use common::footprint::{diff, footprint};
 use std::collections::BTreeSet;

@@ -1,7 +1,7 @@
 //! The SSH transport against a real sshd in a docker container: commands, files, rsync,
 //! the remote host lock, and host key pinning.
 
-mod docker_common;
+use crate::docker_common;
 use docker_common::*;
 use mngr::transport::{
     LockWait, PushOptions, Transport, TransportError, connect, ssh::SshTransport,

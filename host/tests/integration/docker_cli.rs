@@ -1,8 +1,8 @@
 //! Agents in docker through the real binary: the docker plugin is loaded from its shared
 //! library beside `mngr`, the engine is real, and every test checks nothing is left behind.
 
-mod common;
-mod docker_common;
+use crate::common;
+use crate::docker_common;
 use common::agents::AgentWorld;
 use docker_common::*;
 use std::time::{Duration, Instant};

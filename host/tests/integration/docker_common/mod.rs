@@ -1,7 +1,6 @@
 //! Helpers for host tests that need a real docker host: the docker plugin loaded from its
 //! shared library beside the `mngr` binary, and a host fixture that checks it leaves nothing
 //! behind. The helpers shared with the plugin's own tests live in `mngr-docker-testing`.
-#![allow(dead_code)]
 
 pub use mngr_docker_testing::*;
 use mngr_plugin_api::*;

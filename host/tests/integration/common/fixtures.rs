@@ -63,7 +63,13 @@ fn toml_string(path: &Path) -> String {
 /// Holds an exclusive lock on `target/fixtures/.lock` while alive: test processes running in
 /// parallel build fixtures one at a time (cargo's own lock does not cover the lock file and
 /// sources written here).
-struct FixtureLock(std::fs::File);
+struct FixtureLock(
+    #[expect(
+        dead_code,
+        reason = "never read: closing the file on drop releases the lock"
+    )]
+    std::fs::File,
+);
 
 impl FixtureLock {
     fn take() -> Self {

@@ -1,6 +1,6 @@
 //! Settings layers, merge rules, provider instances and bad settings, through the real binary.
 
-mod common;
+use crate::common;
 
 use common::{Run, World};
 use serde_json::Value;
