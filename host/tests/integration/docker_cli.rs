@@ -7,42 +7,6 @@ use common::agents::AgentWorld;
 use docker_common::*;
 use std::time::{Duration, Instant};
 
-/// A world with the docker provider enabled under a unique prefix.
-struct DockerWorld {
-    w: AgentWorld,
-    prefix: String,
-}
-
-impl DockerWorld {
-    fn new() -> DockerWorld {
-        require_base_image();
-        plugin_path();
-        let mut w = AgentWorld::new();
-        let prefix = format!("mngr{}-", unique());
-        w.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
-        w.set_env("MNGR_PREFIX", &prefix);
-        DockerWorld { w, prefix }
-    }
-
-    fn assert_clean(&self) {
-        let left = docker_leftovers(&self.prefix);
-        assert!(left.is_empty(), "left on the daemon: {left:?}");
-        let keys: Vec<_> = files_under(&self.w.root())
-            .into_iter()
-            .filter(|p| p.to_string_lossy().contains("/keys/"))
-            .collect();
-        assert!(keys.is_empty(), "keys left behind: {keys:?}");
-    }
-}
-
-impl Drop for DockerWorld {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            force_cleanup(&self.prefix);
-        }
-    }
-}
-
 /// The modes of the host dir, and of the agent's dir, env file, record and launch script.
 const PRIVATE_MODES: &str =
     "cd \"$MNGR_AGENT_STATE_DIR\" && stat -c %a \"$MNGR_HOST_DIR\" . env data.json launch_agent.sh";

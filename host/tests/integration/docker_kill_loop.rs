@@ -7,19 +7,12 @@
 //!
 //! `MNGR_KILL_TRIALS` sets the trials per operation (default 3; scripts/kill-loop.sh runs 20).
 
-use crate::common;
+use crate::common::kill_trials;
 use crate::docker_common;
-use common::agents::AgentWorld;
 use docker_common::*;
 use std::collections::BTreeSet;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
-
-fn trials() -> usize {
-    std::env::var("MNGR_KILL_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-}
 
 /// Everything of this world's mngr that could leak.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,9 +40,15 @@ impl Inventory {
 /// One docker world shared by every trial of a test: its prefix, a repo to work in, and a
 /// bystander agent that must come through every trial untouched.
 struct Fixture {
-    w: AgentWorld,
-    prefix: String,
+    world: DockerWorld,
     bystander_container: String,
+}
+
+impl Deref for Fixture {
+    type Target = DockerWorld;
+    fn deref(&self) -> &DockerWorld {
+        &self.world
+    }
 }
 
 impl Fixture {
@@ -62,16 +61,10 @@ impl Fixture {
 
     /// A fresh instance: nothing on the daemon yet, not even its state container.
     fn without_bystander() -> Fixture {
-        require_base_image();
-        plugin_path();
-        let mut w = AgentWorld::new();
-        let prefix = format!("mngr{}-", unique());
-        w.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
-        w.set_env("MNGR_PREFIX", &prefix);
-        w.repo_with_commit();
+        let mut world = DockerWorld::new();
+        world.w.repo_with_commit();
         Fixture {
-            w,
-            prefix,
+            world,
             bystander_container: String::new(),
         }
     }
@@ -87,11 +80,7 @@ impl Fixture {
     }
 
     fn inventory(&self) -> Inventory {
-        let keys = files_under(&self.w.root())
-            .into_iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .filter(|p| p.contains("/keys/"))
-            .collect();
+        let keys = self.key_files();
         let listed = self.w.run(&["list", "--hosts", "--format", "json"]);
         let json = listed.json();
         let hosts = json["hosts"]
@@ -233,7 +222,8 @@ impl Drop for Fixture {
         if !self.bystander_container.is_empty() {
             let _ = self.w.run(&["destroy", "--force", "bystander"]);
         }
-        if std::thread::panicking() || !docker_leftovers(&self.prefix).is_empty() {
+        // After a panic the world's own drop cleans up; after a pass, whatever is left.
+        if !std::thread::panicking() && !docker_leftovers(&self.prefix).is_empty() {
             force_cleanup(&self.prefix);
         }
     }
@@ -247,7 +237,7 @@ fn spread(span: Duration, i: usize, n: usize) -> Duration {
 /// Run `trial` for each delay; each returns its problems. Reports the figures and fails on
 /// any problem, after every trial ran.
 fn run_trials(f: &Fixture, what: &str, mut trial: impl FnMut(usize) -> Vec<String>) {
-    let n = trials();
+    let n = kill_trials();
     let baseline = f.inventory();
     let mut failed = Vec::new();
     for i in 0..n {
@@ -287,7 +277,7 @@ fn kill_loop_docker_create() {
     f.w.run(&["destroy", "--force", "probe"]).ok();
     run_trials(&f, "docker create", |i| {
         let name = format!("victim{i}");
-        f.kill_after(&Fixture::create_args(&name), spread(span, i, trials()));
+        f.kill_after(&Fixture::create_args(&name), spread(span, i, kill_trials()));
         f.recover(&name)
     });
     // A name used by a killed create is free again.
@@ -305,7 +295,7 @@ fn kill_loop_docker_first_create() {
     assert!(docker_leftovers(&f.prefix).is_empty());
     run_trials(&f, "docker first create", |i| {
         let name = format!("victim{i}");
-        f.kill_after(&Fixture::create_args(&name), spread(span, i, trials()));
+        f.kill_after(&Fixture::create_args(&name), spread(span, i, kill_trials()));
         f.recover(&name)
     });
 }
@@ -313,7 +303,7 @@ fn kill_loop_docker_first_create() {
 #[test]
 fn kill_loop_docker_destroy() {
     let f = Fixture::new();
-    let n = trials();
+    let n = kill_trials();
     f.w.run(&Fixture::create_args("probe")).ok();
     f.w.run(&["snapshot", "create", "probe", "--name", "s1"])
         .ok();
@@ -387,12 +377,7 @@ fn a_killed_docker_create_is_reported_by_list_and_gc_dry_run_untouched_and_remov
     let mut child = f.spawn_silent(&Fixture::create_args("halfway"));
     // Freeze the create once the new host's key is written (its container and record exist
     // by then), before its first agent.
-    let new_key = || {
-        files_under(&f.w.root())
-            .into_iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .any(|p| p.contains("/keys/") && !keys_before.contains(&p))
-    };
+    let new_key = || !f.key_files().is_subset(&keys_before);
     f.w.wait_until("the half-made host's key", new_key);
     let stop = std::process::Command::new("kill")
         .args(["-STOP", &child.id().to_string()])

@@ -9,6 +9,7 @@
 //! `MNGR_KILL_TRIALS` sets the trials per test (default 3); `scripts/kill-loop.sh` runs 20.
 
 use crate::common;
+use crate::common::kill_trials;
 use common::agents::AgentWorld;
 use common::footprint::{diff, footprint};
 use std::collections::BTreeSet;
@@ -16,13 +17,6 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-fn trials() -> usize {
-    std::env::var("MNGR_KILL_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-}
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Kill {
@@ -227,7 +221,7 @@ fn settle(l: &Loop, name: &str, before: &BTreeSet<String>) -> Vec<String> {
     leaked
 }
 
-/// Run `trials()` kills of one operation and report them; fail when any trial leaked.
+/// Run `kill_trials()` kills of one operation and report them; fail when any trial leaked.
 fn report(what: &str, kill: Kill, took: Duration, outcomes: &[Outcome]) {
     let left = outcomes.iter().filter(|o| !o.left.is_empty()).count();
     let leaked = outcomes.iter().filter(|o| !o.leaked.is_empty()).count();
@@ -268,7 +262,7 @@ fn moment(i: usize, n: usize, took: Duration) -> Duration {
 
 fn create_loop(mode: &[&str], kill: Kill) {
     let l = Loop::new();
-    let n = trials();
+    let n = kill_trials();
     let command = |name: &str| -> Vec<String> {
         let mut args = vec!["create", name, "--no-connect"];
         args.extend_from_slice(mode);
@@ -304,7 +298,7 @@ fn create_loop(mode: &[&str], kill: Kill) {
 
 fn destroy_loop(kill: Kill) {
     let l = Loop::new();
-    let n = trials();
+    let n = kill_trials();
     let make = |name: &str| {
         l.w.create(&[name, "--", "sleep", "1000"]);
     };

@@ -181,3 +181,12 @@ impl World {
         self.root().join("settings.toml")
     }
 }
+
+/// How many trials a kill loop runs per operation: `MNGR_KILL_TRIALS`, 3 when unset
+/// (`scripts/kill-loop.sh` sets 20).
+pub fn kill_trials() -> usize {
+    std::env::var("MNGR_KILL_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}

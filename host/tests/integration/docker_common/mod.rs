@@ -1,19 +1,15 @@
 //! Helpers for host tests that need a real docker host: the docker plugin loaded from its
-//! shared library beside the `mngr` binary, and a host fixture that checks it leaves nothing
-//! behind. The helpers shared with the plugin's own tests live in `mngr-docker-testing`.
+//! shared library beside the `mngr` binary, a mngr world with the docker provider enabled, and
+//! a host fixture that checks it leaves nothing behind. The helpers shared with the plugin's
+//! own tests live in `mngr-docker-testing`.
 
+use crate::common::agents::AgentWorld;
+use crate::common::fixtures::bin_dir;
 pub use mngr_docker_testing::*;
 use mngr_plugin_api::*;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// The directory of the `mngr` binary, where the workspace's plugins are built.
-pub fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_mngr"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// The docker plugin beside the `mngr` binary, where mngr finds it. `cargo test` builds the
 /// newest copy into `deps/` without copying it up, so copy it up (atomically) when it is newer.
@@ -40,6 +36,51 @@ pub fn plugin_path() -> PathBuf {
 /// The docker backend, loaded through the real plugin path (the copy beside `mngr`).
 pub fn backend() -> Arc<dyn ProviderBackend> {
     docker_backend(plugin_path)
+}
+
+/// A mngr world (the real binary) with the docker provider enabled under a prefix of its own,
+/// so tests running at once never see each other's containers. After a panic everything under
+/// the prefix is removed from the daemon.
+pub struct DockerWorld {
+    pub w: AgentWorld,
+    pub prefix: String,
+}
+
+impl DockerWorld {
+    pub fn new() -> DockerWorld {
+        require_base_image();
+        plugin_path();
+        let mut w = AgentWorld::new();
+        let prefix = format!("mngr{}-", unique());
+        w.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
+        w.set_env("MNGR_PREFIX", &prefix);
+        DockerWorld { w, prefix }
+    }
+
+    /// The SSH key files this world's mngr keeps (one set per docker host).
+    pub fn key_files(&self) -> BTreeSet<String> {
+        files_under(&self.w.root())
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|p| p.contains("/keys/"))
+            .collect()
+    }
+
+    /// Nothing of this world is left on the daemon, and no key on disk.
+    pub fn assert_clean(&self) {
+        let left = docker_leftovers(&self.prefix);
+        assert!(left.is_empty(), "left on the daemon: {left:?}");
+        let keys = self.key_files();
+        assert!(keys.is_empty(), "keys left behind: {keys:?}");
+    }
+}
+
+impl Drop for DockerWorld {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            force_cleanup(&self.prefix);
+        }
+    }
 }
 
 /// One docker host made through the plugin, destroyed (and checked) at the end.
