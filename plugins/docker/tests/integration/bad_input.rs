@@ -1,6 +1,6 @@
 //! Bad Dockerfiles, bad -s / -b flags and missing images: clear errors, nothing left behind.
 
-mod common;
+use crate::common;
 use common::*;
 use mngr_plugin_api::*;
 use serde_json::json;

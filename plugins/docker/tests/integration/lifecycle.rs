@@ -2,7 +2,7 @@
 //! the pinned key, stop/start keeping files, snapshot and restore, tags immutable, destroy
 //! leaving nothing.
 
-mod common;
+use crate::common;
 use common::*;
 use mngr_plugin_api::*;
 use serde_json::json;

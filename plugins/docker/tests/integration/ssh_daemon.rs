@@ -3,7 +3,7 @@
 //! client config by a PATH entry that adds `-F CONFIG`, and refuses servers whose host key is
 //! not already known.
 
-mod common;
+use crate::common;
 use common::*;
 use mngr_plugin_api::*;
 use serde_json::json;
@@ -133,13 +133,19 @@ fn real_ssh(shim_dir: &Path) -> PathBuf {
 
 fn put_first_on_path(dir: &Path) {
     let path = std::env::var("PATH").unwrap_or_default();
-    // SAFETY: nextest runs every test in its own process, and this runs before the test starts
-    // any thread that could read the environment.
+    // SAFETY: the test runs in a process of its own (`in_own_process`), and this runs before
+    // it starts any thread that could read the environment.
     unsafe { std::env::set_var("PATH", format!("{}:{path}", dir.display())) };
 }
 
 #[test]
 fn a_daemon_over_ssh_makes_hosts_and_an_unknown_server_key_is_refused() {
+    // It puts an ssh shim first on PATH, which no other test may see.
+    if !in_own_process(
+        "ssh_daemon::a_daemon_over_ssh_makes_hosts_and_an_unknown_server_key_is_refused",
+    ) {
+        return;
+    }
     let sshd = LoopbackSshd::start();
     put_first_on_path(&sshd.client_path(false));
     let world = World::new();

@@ -2,7 +2,7 @@
 //! with certificates made by the openssl CLI) on loopback in front of this machine's Docker
 //! socket, letting in only clients whose certificate its CA signed.
 
-mod common;
+use crate::common;
 use common::*;
 use mngr_plugin_api::*;
 use serde_json::json;

@@ -1,7 +1,6 @@
 //! Helpers for tests against the real Docker engine. Every test gets its own prefix and
 //! instance name, removes what it made, and checks that nothing is left. The helpers shared
 //! with the host's docker tests live in `mngr-docker-testing`.
-#![allow(dead_code)]
 
 pub use mngr_docker_testing::*;
 use mngr_plugin_api::*;
@@ -151,4 +150,32 @@ pub fn ssh(endpoint: &SshEndpoint, script: &str) -> (i32, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
+}
+
+/// For a test that changes what the whole process sees (its environment): whether this
+/// process should run the test's body. nextest gives every test a process of its own, so
+/// under it (and in the child started here) the answer is yes. `cargo test` runs the tests of
+/// this binary as threads of one process; then the test `name` (its full path, as `cargo test
+/// --exact` takes it) is run alone in a child process of this binary, it must pass there, and
+/// the answer is no.
+pub fn in_own_process(name: &str) -> bool {
+    const CHILD: &str = "MNGR_TEST_IN_OWN_PROCESS";
+    let nextest =
+        std::env::var_os("NEXTEST_EXECUTION_MODE").is_some_and(|m| m == "process-per-test");
+    if nextest || std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--test-threads", "1", "--nocapture"])
+        .env(CHILD, "1")
+        .output()
+        .expect("run the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} in a process of its own: {}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    false
 }

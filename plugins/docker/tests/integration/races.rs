@@ -2,7 +2,7 @@
 //! handle) do at once on one docker instance, what happens when its state container is
 //! removed by hand, what a destroy of a gone host says, and where sshd is published.
 
-mod common;
+use crate::common;
 use common::*;
 use mngr_plugin_api::*;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Idle shutdown: a host whose activity is older than its idle timeout stops itself, the
 //! listing says why (PAUSED), and start brings it back.
 
-mod common;
+use crate::common;
 use common::*;
 use mngr_plugin_api::*;
 use serde_json::json;

@@ -5,7 +5,7 @@
 //! whole suite did; each check's instance has its own state container, so that checks running
 //! at the same time never see each other's hosts.
 
-mod common;
+use crate::common;
 use common::*;
 use mngr_plugin_api::conformance::Suite;
 use serde_json::json;

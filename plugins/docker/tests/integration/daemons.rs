@@ -1,7 +1,7 @@
 //! Several instances at once, a daemon reached over tcp:// (a loopback forward of the local
 //! socket set up by the test), and a daemon that cannot be reached.
 
-mod common;
+use crate::common;
 use common::*;
 use mngr_plugin_api::*;
 use serde_json::json;
