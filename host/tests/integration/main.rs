@@ -1,5 +1,5 @@
 //! The host's integration tests, all in one binary: each test file used to be its own binary
-//! linking the whole crate, so a change to `src/` relinked sixteen of them. Test names are
+//! linking the whole crate, so a change to `src/` relinked fifteen of them. Test names are
 //! `module::test` (filter one file with `cargo nextest run -p mngr -E 'test(/^kill_loop::/)'`).
 //! Every test drives the real `mngr` binary or the real library against real tmux, git, sshd and
 //! Docker Engine; each file says what it covers.
