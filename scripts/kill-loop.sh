@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every kill loop (tests named kill_loop: local, and docker where built) with
+# Runs every kill loop (tests named kill_loop_*: local, and docker where built) with
 # MNGR_KILL_TRIALS=${1:-20} trials per operation and prints the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
 MNGR_KILL_TRIALS="$trials" cargo nextest run --workspace --no-fail-fast --no-capture \
-  -E 'test(kill_loop)' >"$log" 2>&1 || status=$?
+  -E 'test(/::kill_loop_/)' >"$log" 2>&1 || status=$?
 grep -aoE 'kill-loop: .*' "$log" || true
 grep -E '^\s+(PASS|FAIL|SIGSEGV|TIMEOUT) ' "$log" || true
 grep -E '^\s+Summary ' "$log" || tail -n 20 "$log"

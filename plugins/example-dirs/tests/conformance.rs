@@ -1,7 +1,7 @@
 //! The example backend against the conformance suite, one test per check: directly (as a Rust
 //! library, module `the_backend_directly`) and through the FFI adapters in-process (export to
 //! sabi objects and import back, without dlopen; module `the_backend_through_the_ffi_adapters`).
-//! The load-from-shared-library run is in `host/tests/conformance.rs`.
+//! The load-from-shared-library run is in `host/tests/integration/conformance.rs`.
 
 use mngr_example_dirs::DirsBackend;
 use mngr_plugin_api::conformance::{RecordedServices, Suite, basic_request};
