@@ -20,7 +20,8 @@ const NO_SUCH_INSTANCE: &str = "Invalid instance-id.";
 struct CreateBody {
     region: Option<String>,
     plan: Option<String>,
-    os_id: Option<u32>,
+    /// A number, or a numeric string as apache-libcloud sends it (real Vultr takes both).
+    os_id: Option<Value>,
     snapshot_id: Option<String>,
     iso_id: Option<String>,
     app_id: Option<u32>,
@@ -54,7 +55,18 @@ pub async fn create(app: &Arc<App>, req: &ApiRequest) -> Handled {
     {
         return Err(Reply::bad_request("Backups option must be either enabled or disabled."));
     }
-    let (os, disk) = match (body.snapshot_id.as_deref().filter(|s| !s.is_empty()), body.os_id) {
+    let os_id = match &body.os_id {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_u64().and_then(|n| u32::try_from(n).ok())),
+        Some(Value::String(s)) => Some(s.trim().parse::<u32>().ok()),
+        Some(_) => Some(None),
+    };
+    let os_id = match os_id {
+        Some(None) => return Err(Reply::bad_request("Invalid os_id.")),
+        Some(Some(id)) => Some(id),
+        None => None,
+    };
+    let (os, disk) = match (body.snapshot_id.as_deref().filter(|s| !s.is_empty()), os_id) {
         (Some(snapshot_id), _) => {
             let stored = app.store().snapshot(snapshot_id).cloned();
             let stored = stored.ok_or_else(|| Reply::bad_request("Invalid snapshot_id."))?;
