@@ -4,10 +4,11 @@
 # stand-in's init helpers (plugins/vultr/standin/image), then `docker import` it.
 #
 # Usage: scripts/build-vps-image.sh [--force] [--tag TAG] [--mirror URL]
-# Idempotent: does nothing if the tag already exists, unless --force.
+# Idempotent: does nothing if the tag exists and was built from the current helper files,
+# unless --force.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/lib/debian-rootfs.sh
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$ROOT/scripts/lib/debian-rootfs.sh"
 
 TAG="${MNGR_VPS_IMAGE:-mngr-vultr-vps:bookworm}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -17,7 +18,7 @@ FORCE=0
 # debootstrap because debootstrap cannot resolve cloud-init's virtual dependencies.
 BASE_PACKAGES="openssh-server,iproute2,procps,ca-certificates,sudo,curl,rsync,bash,coreutils,util-linux"
 APT_PACKAGES="cloud-init docker.io"
-FILES=plugins/vultr/standin/image
+FILES="$ROOT/plugins/vultr/standin/image"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,15 +27,18 @@ while [ $# -gt 0 ]; do
     --tag=*) TAG="${1#--tag=}" ;;
     --mirror) MIRROR="$2"; shift ;;
     --mirror=*) MIRROR="${1#--mirror=}" ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n "2,8p" "$0"; exit 0 ;;
     *) echo "Error: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
 require_docker
-if [ "$FORCE" -eq 0 ] && docker image inspect "$TAG" >/dev/null 2>&1; then
-  echo "VPS image $TAG already exists (use --force to rebuild)"; exit 0
+# The image is labelled with a digest of the stand-in's files, so changing them rebuilds it.
+FILES_DIGEST="$(cat "$FILES"/* "$ROOT/scripts/build-vps-image.sh" | sha256sum | cut -c1-16)"
+BUILT_DIGEST="$(docker image inspect --format '{{index .Config.Labels "mngr.vps-files"}}' "$TAG" 2>/dev/null || true)"
+if [ "$FORCE" -eq 0 ] && [ "$BUILT_DIGEST" = "$FILES_DIGEST" ]; then
+  echo "VPS image $TAG is up to date (use --force to rebuild)"; exit 0
 fi
 find_debootstrap
 
@@ -67,4 +71,5 @@ $SUDO rm -f "$ROOTFS"/etc/ssh/ssh_host_*
 $SUDO rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/lib/cloud/*
 $SUDO mkdir -p "$ROOTFS/run/sshd"
 
-import_rootfs "$ROOTFS" "$TAG" --change 'ENV container=docker' --change 'CMD ["sleep", "infinity"]'
+import_rootfs "$ROOTFS" "$TAG" --change 'ENV container=docker' --change 'CMD ["sleep", "infinity"]' \
+  --change "LABEL mngr.vps-files=$FILES_DIGEST"

@@ -18,7 +18,11 @@ impl AddressPool {
     pub fn new(first: Ipv4Addr, last: Ipv4Addr) -> Result<AddressPool, String> {
         let [a, b, c, first_n] = first.octets();
         let [a2, b2, c2, last_n] = last.octets();
-        if (a, b, c) != (127, 0, 0) || (a2, b2, c2) != (127, 0, 0) || first_n == 0 || first_n > last_n {
+        if (a, b, c) != (127, 0, 0)
+            || (a2, b2, c2) != (127, 0, 0)
+            || first_n == 0
+            || first_n > last_n
+        {
             return Err(format!(
                 "addresses must be a range within 127.0.0.1-127.0.0.254, like 127.0.0.10-127.0.0.250 (got {first}-{last})"
             ));

@@ -64,6 +64,8 @@ pub struct App {
     pub knobs: Mutex<Knobs>,
     pub addresses: Mutex<AddressPool>,
     images_archive: tokio::sync::OnceCell<Result<PathBuf, String>>,
+    /// Removals still running after their API call answered; awaited before exit.
+    removals: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl App {
@@ -74,6 +76,23 @@ impl App {
             knobs: Mutex::new(knobs),
             addresses: Mutex::new(addresses),
             images_archive: tokio::sync::OnceCell::new(),
+            removals: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Finish a removal after the answer: deleting a VPS's Docker data can take many seconds
+    /// on a busy disk, and Vultr too answers a delete before the disk is wiped.
+    pub fn remove_later(&self, removal: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut removals = self.removals.lock().expect("removals lock");
+        removals.retain(|handle| !handle.is_finished());
+        removals.push(tokio::spawn(removal));
+    }
+
+    /// Wait for every removal still running.
+    pub async fn finish_removals(&self) {
+        let removals = std::mem::take(&mut *self.removals.lock().expect("removals lock"));
+        for removal in removals {
+            let _ = removal.await;
         }
     }
 
@@ -96,7 +115,9 @@ impl App {
     /// in the cache directory so later runs skip the save.
     pub async fn images_archive(&self) -> Result<PathBuf, String> {
         self.images_archive
-            .get_or_init(|| crate::images::archive(&self.settings.inner_images, &self.settings.cache_dir))
+            .get_or_init(|| {
+                crate::images::archive(&self.settings.inner_images, &self.settings.cache_dir)
+            })
             .await
             .clone()
     }

@@ -97,7 +97,15 @@ pub async fn first_boot(app: Arc<App>, id: String, vps: Arc<Vps>, disk: Disk, ge
 
 /// Boot a machine again after `docker start` (start or reboot).
 pub async fn boot_again(app: Arc<App>, id: String, vps: Arc<Vps>, generation: u64) {
-    run_steps(&app, &id, &vps, generation, steps(false, false), Instant::now()).await;
+    run_steps(
+        &app,
+        &id,
+        &vps,
+        generation,
+        steps(false, false),
+        Instant::now(),
+    )
+    .await;
 }
 
 pub fn next_generation(app: &App, id: &str) -> u64 {
@@ -107,14 +115,22 @@ pub fn next_generation(app: &App, id: &str) -> u64 {
     *counter
 }
 
-async fn run_steps(app: &App, id: &str, vps: &Vps, generation: u64, steps: Vec<Step>, started: Instant) {
+async fn run_steps(
+    app: &App,
+    id: &str,
+    vps: &Vps,
+    generation: u64,
+    steps: Vec<Step>,
+    started: Instant,
+) {
     let mut timings = vec![format!("machine {:.1}s", started.elapsed().as_secs_f64())];
     for step in steps {
         let step_started = Instant::now();
         let slot = vps.machine.lock().await;
         let current = {
             let store = app.store();
-            store.instance(id).is_some_and(|i| i.running) && store.boots.get(id) == Some(&generation)
+            store.instance(id).is_some_and(|i| i.running)
+                && store.boots.get(id) == Some(&generation)
         };
         let Some(machine) = slot.as_ref().filter(|_| current) else {
             return; // deleted, halted or booted anew meanwhile
@@ -133,7 +149,11 @@ async fn run_steps(app: &App, id: &str, vps: &Vps, generation: u64, steps: Vec<S
                 }
             }
         }
-        timings.push(format!("{} {:.1}s", step.name(), step_started.elapsed().as_secs_f64()));
+        timings.push(format!(
+            "{} {:.1}s",
+            step.name(),
+            step_started.elapsed().as_secs_f64()
+        ));
     }
     app.update_instance(id, |i| i.server_status = ServerStatus::Ok);
     eprintln!(
@@ -148,19 +168,33 @@ async fn run_step(app: &App, id: &str, machine: &Machine, step: Step) -> DockerR
         Step::Seed => {
             let (user_data, meta_data) = {
                 let store = app.store();
-                let Some(instance) = store.instance(id) else { return Ok(()) };
+                let Some(instance) = store.instance(id) else {
+                    return Ok(());
+                };
                 (instance.user_data.clone(), meta_data(&store, instance))
             };
             machine.write_seed(&user_data, &meta_data).await
         }
-        Step::Cgroups => machine.exec(&["vps-init", "cgroups"], Input::Nothing).await.map(|_| ()),
-        Step::Dockerd => machine.exec(&["vps-init", "dockerd"], Input::Nothing).await.map(|_| ()),
-        Step::Sshd => machine.exec(&["vps-init", "sshd"], Input::Nothing).await.map(|_| ()),
+        Step::Cgroups => machine
+            .exec(&["vps-init", "cgroups"], Input::Nothing)
+            .await
+            .map(|_| ()),
+        Step::Dockerd => machine
+            .exec(&["vps-init", "dockerd"], Input::Nothing)
+            .await
+            .map(|_| ()),
+        Step::Sshd => machine
+            .exec(&["vps-init", "sshd"], Input::Nothing)
+            .await
+            .map(|_| ()),
         Step::LoadImages => {
             if app.settings.inner_images.is_empty() {
                 return Ok(());
             }
-            let archive = app.images_archive().await.map_err(crate::docker::DockerError)?;
+            let archive = app
+                .images_archive()
+                .await
+                .map_err(crate::docker::DockerError)?;
             machine.load_images(&archive).await
         }
         Step::CloudInit(stage) => {
@@ -198,7 +232,11 @@ fn meta_data(store: &crate::app::Store, instance: &crate::model::Instance) -> St
 /// Pick an address and start the container, trying the next address when another process
 /// took this one's ports in the meantime.
 async fn create_machine(app: &App, id: &str, disk: &Disk) -> DockerResult<Machine> {
-    let hostname = app.store().instance(id).map(|i| i.hostname.clone()).unwrap_or_default();
+    let hostname = app
+        .store()
+        .instance(id)
+        .map(|i| i.hostname.clone())
+        .unwrap_or_default();
     let (image, volume_source) = match disk {
         Disk::Fresh => (app.settings.vps_image.as_str(), None),
         Disk::Snapshot { image, volume } => (image.as_str(), Some(volume.as_str())),
@@ -210,15 +248,19 @@ async fn create_machine(app: &App, id: &str, disk: &Disk) -> DockerResult<Machin
         };
         let machine = Machine::new(id, address);
         let created = async {
-            machine.create_volume(volume_source, &app.settings.vps_image).await?;
+            machine
+                .create_volume(volume_source, &app.settings.vps_image)
+                .await?;
             machine.run(image, &hostname).await
         };
         match created.await {
             Ok(()) => return Ok(machine),
             Err(e) => {
                 let _ = machine.destroy().await;
+                let _ = crate::machine::remove_volume(&machine.volume).await;
                 app.addresses.lock().expect("address lock").release(address);
-                let port_taken = e.0.contains("address already in use") || e.0.contains("port is already allocated");
+                let port_taken = e.0.contains("address already in use")
+                    || e.0.contains("port is already allocated");
                 if !port_taken {
                     return Err(e);
                 }

@@ -51,16 +51,22 @@ pub async fn remove_everything(app: &App) {
         let mut store = app.store();
         store.instances.clear();
         (
-            store.machines.drain().map(|(_, vps)| vps).collect::<Vec<_>>(),
+            store
+                .machines
+                .drain()
+                .map(|(_, vps)| vps)
+                .collect::<Vec<_>>(),
             std::mem::take(&mut store.snapshots),
         )
     };
     for vps in machines {
         if let Some(machine) = vps.machine.lock().await.take() {
             let _ = machine.destroy().await;
+            let _ = machine::remove_volume(&machine.volume).await;
         }
     }
     for stored in &snapshots {
         snapshots::remove_disk(stored).await;
     }
+    app.finish_removals().await;
 }

@@ -47,7 +47,10 @@ impl Knobs {
             self.fault = None;
         }
         let reply = match status {
-            429 => Reply::error(429, "Rate limit reached - please try your request again later."),
+            429 => Reply::error(
+                429,
+                "Rate limit reached - please try your request again later.",
+            ),
             _ => Reply::error(status, "Internal server error."),
         };
         Some(match retry_after {
@@ -70,20 +73,30 @@ pub fn handle(app: &App, req: &ApiRequest, path: &[&str]) -> Handled {
         (&Method::POST, ["faults"]) => {
             let fault: Fault = req.json()?;
             if !(fault.status == 429 || (500..600).contains(&fault.status)) {
-                return Err(Reply::bad_request("faults: status must be 429 or a 5xx code"));
+                return Err(Reply::bad_request(
+                    "faults: status must be 429 or a 5xx code",
+                ));
             }
             app.knobs().fault = (fault.count > 0).then_some(fault);
         }
-        (&Method::POST, ["latency"]) => app.knobs().latency = Duration::from_millis(req.json::<Latency>()?.ms),
+        (&Method::POST, ["latency"]) => {
+            app.knobs().latency = Duration::from_millis(req.json::<Latency>()?.ms)
+        }
         (&Method::POST, ["page-size"]) => {
             let max = req.json::<PageSize>()?.max;
             if max == 0 || max > MAX_PER_PAGE {
-                return Err(Reply::bad_request(format!("page-size: max must be 1..={MAX_PER_PAGE}")));
+                return Err(Reply::bad_request(format!(
+                    "page-size: max must be 1..={MAX_PER_PAGE}"
+                )));
             }
             app.knobs().max_page_size = max;
         }
         (&Method::GET, ["knobs"]) => {}
-        _ => return Err(Reply::not_found("unknown control route; see docs/providers/vultr-standin.md")),
+        _ => {
+            return Err(Reply::not_found(
+                "unknown control route; see docs/providers/vultr-standin.md",
+            ));
+        }
     }
     let knobs = app.knobs().clone();
     Ok(Reply::json(

@@ -11,7 +11,13 @@ pub async fn archive(images: &[String], cache_dir: &Path) -> Result<PathBuf, Str
         let id = docker(&["image", "inspect", "--format={{.Id}}", image])
             .await
             .map_err(|_| format!("the image '{image}' is missing from Docker; build it (scripts/build-base-image.sh) or pass --no-inner-images"))?;
-        ids.push(id.trim().trim_start_matches("sha256:").chars().take(16).collect::<String>());
+        ids.push(
+            id.trim()
+                .trim_start_matches("sha256:")
+                .chars()
+                .take(16)
+                .collect::<String>(),
+        );
     }
     let path = cache_dir.join(format!("inner-images-{}.tar", ids.join("-")));
     if path.exists() {

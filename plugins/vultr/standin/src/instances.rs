@@ -42,18 +42,27 @@ pub async fn create(app: &Arc<App>, req: &ApiRequest) -> Handled {
     let body: CreateBody = req.json()?;
     let region = body.region.as_deref().unwrap_or_default();
     if catalog::region(region).is_none() {
-        return Err(Reply::bad_request("Invalid region. Give one of the ids GET /regions lists."));
+        return Err(Reply::bad_request(
+            "Invalid region. Give one of the ids GET /regions lists.",
+        ));
     }
     let plan = catalog::plan(body.plan.as_deref().unwrap_or_default())
         .ok_or_else(|| Reply::bad_request("Invalid plan. Give one of the ids GET /plans lists."))?;
-    if body.iso_id.is_some() || body.app_id.is_some_and(|id| id != 0) || body.image_id.as_deref().is_some_and(|id| !id.is_empty()) {
-        return Err(Reply::bad_request("The stand-in boots only os_id 2136 or a snapshot_id (no ISO, app or image)."));
+    if body.iso_id.is_some()
+        || body.app_id.is_some_and(|id| id != 0)
+        || body.image_id.as_deref().is_some_and(|id| !id.is_empty())
+    {
+        return Err(Reply::bad_request(
+            "The stand-in boots only os_id 2136 or a snapshot_id (no ISO, app or image).",
+        ));
     }
     if let Some(backups) = body.backups.as_deref()
         && backups != "enabled"
         && backups != "disabled"
     {
-        return Err(Reply::bad_request("Backups option must be either enabled or disabled."));
+        return Err(Reply::bad_request(
+            "Backups option must be either enabled or disabled.",
+        ));
     }
     let os_id = match &body.os_id {
         None | Some(Value::Null) => None,
@@ -74,7 +83,13 @@ pub async fn create(app: &Arc<App>, req: &ApiRequest) -> Handled {
                 return Err(Reply::bad_request("Snapshot is not complete yet."));
             }
             let os = catalog::os(SNAPSHOT_OS_ID).expect("the snapshot OS is listed");
-            (os, Disk::Snapshot { image: stored.image, volume: stored.volume })
+            (
+                os,
+                Disk::Snapshot {
+                    image: stored.image,
+                    volume: stored.volume,
+                },
+            )
         }
         (None, Some(BOOTABLE_OS_ID)) => (catalog::os(BOOTABLE_OS_ID).expect("listed"), Disk::Fresh),
         (None, Some(other)) if catalog::os(other).is_some() => {
@@ -84,7 +99,9 @@ pub async fn create(app: &Arc<App>, req: &ApiRequest) -> Handled {
         }
         (None, Some(_)) => return Err(Reply::bad_request("Invalid os_id.")),
         (None, None) => {
-            return Err(Reply::bad_request("Give os_id, iso_id, snapshot_id, app_id or image_id."));
+            return Err(Reply::bad_request(
+                "Give os_id, iso_id, snapshot_id, app_id or image_id.",
+            ));
         }
     };
     let user_data = match body.user_data.as_deref() {
@@ -96,14 +113,22 @@ pub async fn create(app: &Arc<App>, req: &ApiRequest) -> Handled {
     let sshkey_ids = body.sshkey_id.unwrap_or_default();
     {
         let store = app.store();
-        if let Some(missing) = sshkey_ids.iter().find(|id| !store.ssh_keys.iter().any(|k| &k.id == *id)) {
+        if let Some(missing) = sshkey_ids
+            .iter()
+            .find(|id| !store.ssh_keys.iter().any(|k| &k.id == *id))
+        {
             return Err(Reply::bad_request(format!("Invalid SSH key: {missing}.")));
         }
     }
     let mut tags = body.tags.unwrap_or_default();
     tags.extend(body.tag.filter(|t| !t.is_empty()));
     let label = body.label.unwrap_or_default();
-    let hostname = hostname_for(body.hostname.as_deref().filter(|h| !h.is_empty()).unwrap_or(&label));
+    let hostname = hostname_for(
+        body.hostname
+            .as_deref()
+            .filter(|h| !h.is_empty())
+            .unwrap_or(&label),
+    );
     let mut features = Vec::new();
     if body.enable_ipv6 == Some(true) {
         features.push("ipv6".to_string());
@@ -135,7 +160,9 @@ pub async fn create(app: &Arc<App>, req: &ApiRequest) -> Handled {
     };
     let answer = json!({ "instance": instance.to_created_json() });
     let id = instance.id.clone();
-    let vps = Arc::new(Vps { machine: tokio::sync::Mutex::new(None) });
+    let vps = Arc::new(Vps {
+        machine: tokio::sync::Mutex::new(None),
+    });
     {
         let mut store = app.store();
         store.instances.push(instance);
@@ -150,11 +177,21 @@ pub async fn create(app: &Arc<App>, req: &ApiRequest) -> Handled {
 fn hostname_for(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let trimmed = cleaned.trim_matches('-');
     let short: String = trimmed.chars().take(63).collect();
-    if short.is_empty() { "vultr".to_string() } else { short.trim_end_matches('-').to_string() }
+    if short.is_empty() {
+        "vultr".to_string()
+    } else {
+        short.trim_end_matches('-').to_string()
+    }
 }
 
 pub fn list(app: &App, req: &ApiRequest) -> Handled {
@@ -163,7 +200,10 @@ pub fn list(app: &App, req: &ApiRequest) -> Handled {
         .store()
         .instances
         .iter()
-        .filter(|i| req.query("tag").is_none_or(|tag| i.tags.iter().any(|t| t == tag)))
+        .filter(|i| {
+            req.query("tag")
+                .is_none_or(|tag| i.tags.iter().any(|t| t == tag))
+        })
         .filter(|i| req.query("label").is_none_or(|label| i.label == label))
         .filter(|i| req.query("main_ip").is_none_or(|ip| i.main_ip_text() == ip))
         .filter(|i| req.query("region").is_none_or(|region| i.region == region))
@@ -174,14 +214,21 @@ pub fn list(app: &App, req: &ApiRequest) -> Handled {
 
 pub fn get(app: &App, id: &str) -> Handled {
     let store = app.store();
-    let instance = store.instance(id).ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
+    let instance = store
+        .instance(id)
+        .ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
     Ok(Reply::json(200, json!({ "instance": instance.to_json() })))
 }
 
 pub fn user_data(app: &App, id: &str) -> Handled {
     let store = app.store();
-    let instance = store.instance(id).ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
-    Ok(Reply::json(200, json!({ "user_data": { "data": STANDARD.encode(&instance.user_data) } })))
+    let instance = store
+        .instance(id)
+        .ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
+    Ok(Reply::json(
+        200,
+        json!({ "user_data": { "data": STANDARD.encode(&instance.user_data) } }),
+    ))
 }
 
 pub fn update(app: &App, id: &str, req: &ApiRequest) -> Handled {
@@ -192,7 +239,9 @@ pub fn update(app: &App, id: &str, req: &ApiRequest) -> Handled {
     }
     let body: UpdateBody = req.json()?;
     let mut store = app.store();
-    let instance = store.instance_mut(id).ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
+    let instance = store
+        .instance_mut(id)
+        .ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
     if let Some(label) = body.label {
         instance.label = label;
     }
@@ -202,11 +251,16 @@ pub fn update(app: &App, id: &str, req: &ApiRequest) -> Handled {
     Ok(Reply::json(202, json!({ "instance": instance.to_json() })))
 }
 
-/// The instance is gone from the API at once; its machine is removed before the answer.
+/// The instance is gone from the API at once and its machine before the answer; its disk is
+/// wiped after.
 pub async fn delete(app: &App, id: &str) -> Handled {
     let vps = {
         let mut store = app.store();
-        let index = store.instances.iter().position(|i| i.id == id).ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
+        let index = store
+            .instances
+            .iter()
+            .position(|i| i.id == id)
+            .ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
         store.instances.remove(index);
         store.boots.remove(id);
         store.machines.remove(id)
@@ -217,7 +271,15 @@ pub async fn delete(app: &App, id: &str) -> Handled {
             if let Err(e) = machine.destroy().await {
                 eprintln!("vultr-standin: instance {id}: removing its machine: {e}");
             }
-            app.addresses.lock().expect("address lock").release(machine.address);
+            app.addresses
+                .lock()
+                .expect("address lock")
+                .release(machine.address);
+            app.remove_later(async move {
+                if let Err(e) = crate::machine::remove_volume(&machine.volume).await {
+                    eprintln!("vultr-standin: removing volume {}: {e}", machine.volume);
+                }
+            });
         }
     }
     Ok(Reply::no_content())
@@ -231,10 +293,17 @@ pub enum Power {
 }
 
 pub async fn power(app: &Arc<App>, id: &str, action: Power) -> Handled {
-    let vps = app.store().machines.get(id).cloned().ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
+    let vps = app
+        .store()
+        .machines
+        .get(id)
+        .cloned()
+        .ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
     let slot = vps.machine.lock().await;
     let Some(machine) = slot.as_ref() else {
-        return Err(Reply::bad_request("Unable to change the power state: the server did not install."));
+        return Err(Reply::bad_request(
+            "Unable to change the power state: the server did not install.",
+        ));
     };
     let running = app.store().instance(id).is_some_and(|i| i.running);
     let failed = |e: crate::docker::DockerError| {
@@ -255,7 +324,12 @@ pub async fn power(app: &Arc<App>, id: &str, action: Power) -> Handled {
     });
     let generation = boot::next_generation(app, id);
     drop(slot);
-    tokio::spawn(boot::boot_again(app.clone(), id.to_string(), vps, generation));
+    tokio::spawn(boot::boot_again(
+        app.clone(),
+        id.to_string(),
+        vps,
+        generation,
+    ));
     Ok(Reply::no_content())
 }
 

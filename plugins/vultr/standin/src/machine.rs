@@ -53,7 +53,11 @@ impl Machine {
     }
 
     /// The inner Docker's data volume, empty or a copy of a snapshot's.
-    pub async fn create_volume(&self, copy_of: Option<&str>, tools_image: &str) -> DockerResult<()> {
+    pub async fn create_volume(
+        &self,
+        copy_of: Option<&str>,
+        tools_image: &str,
+    ) -> DockerResult<()> {
         let mut args = vec!["volume".to_string(), "create".to_string()];
         args.extend(labels());
         args.push(self.volume.clone());
@@ -88,10 +92,15 @@ impl Machine {
 
     /// Put the NoCloud seed in place (0600: user_data may carry private keys).
     pub async fn write_seed(&self, user_data: &[u8], meta_data: &str) -> DockerResult<()> {
-        for (name, content) in [("user-data", user_data), ("meta-data", meta_data.as_bytes())] {
-            let script =
-                format!("umask 077 && mkdir -p {SEED_DIR} && cat > {SEED_DIR}/{name}.new && mv {SEED_DIR}/{name}.new {SEED_DIR}/{name}");
-            self.exec(&["sh", "-c", &script], Input::Bytes(content)).await?;
+        for (name, content) in [
+            ("user-data", user_data),
+            ("meta-data", meta_data.as_bytes()),
+        ] {
+            let script = format!(
+                "umask 077 && mkdir -p {SEED_DIR} && cat > {SEED_DIR}/{name}.new && mv {SEED_DIR}/{name}.new {SEED_DIR}/{name}"
+            );
+            self.exec(&["sh", "-c", &script], Input::Bytes(content))
+                .await?;
         }
         Ok(())
     }
@@ -104,7 +113,9 @@ impl Machine {
     }
 
     pub async fn stop(&self) -> DockerResult<()> {
-        docker(&["stop", "--time=10", &self.container]).await.map(|_| ())
+        docker(&["stop", "--time=10", &self.container])
+            .await
+            .map(|_| ())
     }
 
     pub async fn start(&self) -> DockerResult<()> {
@@ -112,7 +123,12 @@ impl Machine {
     }
 
     /// Commit the machine's disk to `image` and its inner Docker's data to `volume`.
-    pub async fn snapshot(&self, image: &str, volume: &str, tools_image: &str) -> DockerResult<u64> {
+    pub async fn snapshot(
+        &self,
+        image: &str,
+        volume: &str,
+        tools_image: &str,
+    ) -> DockerResult<u64> {
         let label = format!("LABEL {LABEL}=1 {PID_LABEL}={}", std::process::id());
         docker(&["commit", "--change", &label, &self.container, image]).await?;
         let mut args = vec!["volume".to_string(), "create".to_string()];
@@ -124,10 +140,10 @@ impl Machine {
         Ok(size.trim().parse().unwrap_or(0))
     }
 
-    /// Remove the container and its volume; already gone counts as done.
+    /// Remove the container (the machine is gone and its ports are free once this returns);
+    /// already gone counts as done. Its volume is removed by [`remove_volume`].
     pub async fn destroy(&self) -> DockerResult<()> {
-        remove_container(&self.container).await?;
-        remove_volume(&self.volume).await
+        remove_container(&self.container).await
     }
 }
 
@@ -164,7 +180,14 @@ async fn copy_volume(from: &str, to: &str, tools_image: &str) -> DockerResult<()
     let to_mount = format!("--volume={to}:/to");
     let mut args = vec!["run", "--rm"];
     args.extend(DIND_FLAGS);
-    args.extend([from_mount.as_str(), &to_mount, "--entrypoint=sh", tools_image, "-c", &script]);
+    args.extend([
+        from_mount.as_str(),
+        &to_mount,
+        "--entrypoint=sh",
+        tools_image,
+        "-c",
+        &script,
+    ]);
     docker(&args).await.map(|_| ())
 }
 

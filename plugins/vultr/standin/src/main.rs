@@ -66,7 +66,8 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| fail(format!("starting the runtime: {e}")));
+    let runtime = tokio::runtime::Runtime::new()
+        .unwrap_or_else(|e| fail(format!("starting the runtime: {e}")));
     runtime.block_on(run(cli));
 }
 
@@ -79,14 +80,32 @@ async fn run(cli: Cli) {
     if cli.api_key.trim().is_empty() {
         fail("--api-key (or VULTR_STANDIN_API_KEY) must not be empty".into());
     }
-    let addresses = parse_range(&cli.addresses).and_then(|(first, last)| addresses::AddressPool::new(first, last));
+    let addresses = parse_range(&cli.addresses)
+        .and_then(|(first, last)| addresses::AddressPool::new(first, last));
     let addresses = addresses.unwrap_or_else(|e| fail(format!("--addresses: {e}")));
-    if docker::docker(&["image", "inspect", "--format=ok", &cli.vps_image]).await.is_err() {
-        fail(format!("the VPS image '{}' is missing; build it with scripts/build-vps-image.sh", cli.vps_image));
+    if docker::docker(&["image", "inspect", "--format=ok", &cli.vps_image])
+        .await
+        .is_err()
+    {
+        fail(format!(
+            "the VPS image '{}' is missing; build it with scripts/build-vps-image.sh",
+            cli.vps_image
+        ));
     }
-    let inner_images = if cli.no_inner_images { Vec::new() } else { cli.inner_images };
-    let cache_dir = cli.cache_dir.unwrap_or_else(|| std::env::temp_dir().join("mngr-vultr-standin-cache"));
-    let settings = Settings { api_key: cli.api_key, vps_image: cli.vps_image, inner_images, cache_dir };
+    let inner_images = if cli.no_inner_images {
+        Vec::new()
+    } else {
+        cli.inner_images
+    };
+    let cache_dir = cli
+        .cache_dir
+        .unwrap_or_else(|| std::env::temp_dir().join("mngr-vultr-standin-cache"));
+    let settings = Settings {
+        api_key: cli.api_key,
+        vps_image: cli.vps_image,
+        inner_images,
+        cache_dir,
+    };
     let knobs = control::Knobs::new(Duration::from_millis(cli.latency_ms), cli.max_page_size);
     let app = Arc::new(App::new(settings, knobs, addresses));
 
@@ -127,7 +146,13 @@ async fn shutdown_signal() {
 }
 
 fn parse_range(text: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
-    let (first, last) = text.split_once('-').ok_or_else(|| format!("expected FIRST-LAST, got '{text}'"))?;
-    let parse = |s: &str| s.trim().parse::<Ipv4Addr>().map_err(|_| format!("'{s}' is not an IPv4 address"));
+    let (first, last) = text
+        .split_once('-')
+        .ok_or_else(|| format!("expected FIRST-LAST, got '{text}'"))?;
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<Ipv4Addr>()
+            .map_err(|_| format!("'{s}' is not an IPv4 address"))
+    };
     Ok((parse(first)?, parse(last)?))
 }

@@ -25,8 +25,9 @@ pub fn page(key: &str, items: Vec<Value>, req: &ApiRequest, cap: usize) -> Resul
     .min(cap);
     let offset = match req.query("cursor") {
         None => 0,
-        Some(cursor) => decode_cursor(cursor)
-            .ok_or_else(|| Reply::bad_request("Invalid cursor: pass back meta.links.next or prev as given."))?,
+        Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
+            Reply::bad_request("Invalid cursor: pass back meta.links.next or prev as given.")
+        })?,
     };
     let total = items.len();
     let next = if offset + per_page < total {
@@ -68,7 +69,12 @@ mod tests {
 
     fn ids(reply: &Reply) -> (Vec<i64>, Value) {
         let body = reply.body.as_ref().unwrap();
-        let ids = body["x"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        let ids = body["x"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
         (ids, body["meta"].clone())
     }
 
@@ -81,12 +87,24 @@ mod tests {
         assert_eq!(meta["total"], 5);
         assert_eq!(meta["links"]["prev"], "");
         let next = meta["links"]["next"].as_str().unwrap().to_string();
-        let second = page("x", items.clone(), &req(&format!("per_page=2&cursor={next}")), 500).unwrap();
+        let second = page(
+            "x",
+            items.clone(),
+            &req(&format!("per_page=2&cursor={next}")),
+            500,
+        )
+        .unwrap();
         let (got, meta) = ids(&second);
         assert_eq!(got, vec![2, 3]);
         let next = meta["links"]["next"].as_str().unwrap().to_string();
         let prev = meta["links"]["prev"].as_str().unwrap().to_string();
-        let last = page("x", items.clone(), &req(&format!("per_page=2&cursor={next}")), 500).unwrap();
+        let last = page(
+            "x",
+            items.clone(),
+            &req(&format!("per_page=2&cursor={next}")),
+            500,
+        )
+        .unwrap();
         let (got, meta) = ids(&last);
         assert_eq!(got, vec![4]);
         assert_eq!(meta["links"]["next"], "");
@@ -99,7 +117,17 @@ mod tests {
         let items: Vec<Value> = (0..5).map(|i| json!(i)).collect();
         let capped = page("x", items.clone(), &req("per_page=500"), 2).unwrap();
         assert_eq!(ids(&capped).0, vec![0, 1]);
-        assert_eq!(page("x", items.clone(), &req("per_page=zero"), 500).unwrap_err().status, 400);
-        assert_eq!(page("x", items, &req("cursor=%%%"), 500).unwrap_err().status, 400);
+        assert_eq!(
+            page("x", items.clone(), &req("per_page=zero"), 500)
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            page("x", items, &req("cursor=%%%"), 500)
+                .unwrap_err()
+                .status,
+            400
+        );
     }
 }

@@ -48,8 +48,12 @@ async fn api(app: &Arc<App>, req: &ApiRequest, path: &[&str]) -> Handled {
         (&Method::DELETE, ["instances", id]) => instances::delete(app, id).await,
         (&Method::GET, ["instances", id, "user-data"]) => instances::user_data(app, id),
         (&Method::POST, ["instances", id, "halt"]) => instances::power(app, id, Power::Halt).await,
-        (&Method::POST, ["instances", id, "start"]) => instances::power(app, id, Power::Start).await,
-        (&Method::POST, ["instances", id, "reboot"]) => instances::power(app, id, Power::Reboot).await,
+        (&Method::POST, ["instances", id, "start"]) => {
+            instances::power(app, id, Power::Start).await
+        }
+        (&Method::POST, ["instances", id, "reboot"]) => {
+            instances::power(app, id, Power::Reboot).await
+        }
         (&Method::POST, ["ssh-keys"]) => ssh_keys::create(app, req),
         (&Method::GET, ["ssh-keys"]) => ssh_keys::list(app, req),
         (&Method::GET, ["ssh-keys", id]) => ssh_keys::get(app, id),
@@ -58,9 +62,11 @@ async fn api(app: &Arc<App>, req: &ApiRequest, path: &[&str]) -> Handled {
         (&Method::POST, ["snapshots"]) => snapshots::create(app, req),
         (&Method::GET, ["snapshots"]) => snapshots::list(app, req),
         (&Method::GET, ["snapshots", id]) => snapshots::get(app, id),
-        (&Method::DELETE, ["snapshots", id]) => snapshots::delete(app, id).await,
+        (&Method::DELETE, ["snapshots", id]) => snapshots::delete(app, id),
         // The stand-in has no bare metal; clients that list it (libcloud) get empty pages.
-        (_, ["bare-metals"]) if get => paging::page("bare_metals", Vec::new(), req, app.knobs().max_page_size),
+        (_, ["bare-metals"]) if get => {
+            paging::page("bare_metals", Vec::new(), req, app.knobs().max_page_size)
+        }
         _ => Err(Reply::not_found("Invalid route.")),
     }
 }
@@ -74,7 +80,10 @@ fn catalogue(app: &App, req: &ApiRequest, path: &[&str]) -> Option<Handled> {
         ["regions"] => ("regions", catalog::regions().iter().map(to_json).collect()),
         ["plans"] => ("plans", catalog::plans().iter().map(to_json).collect()),
         ["plans-metal"] => ("plans_metal", Vec::new()),
-        ["os"] => ("os", catalog::operating_systems().iter().map(to_json).collect()),
+        ["os"] => (
+            "os",
+            catalog::operating_systems().iter().map(to_json).collect(),
+        ),
         _ => return None,
     };
     Some(paging::page(key, items, req, app.knobs().max_page_size))

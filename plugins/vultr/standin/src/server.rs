@@ -39,8 +39,17 @@ async fn handle(app: &Arc<App>, request: Request<Incoming>) -> Response<Full<Byt
     let path = parts.uri.path().to_string();
     let reply = match body.collect().await {
         Ok(body) => {
-            let authorization = parts.headers.get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-            let req = ApiRequest::new(parts.method.clone(), &path, parts.uri.query(), authorization, body.to_bytes());
+            let authorization = parts
+                .headers
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            let req = ApiRequest::new(
+                parts.method.clone(),
+                &path,
+                parts.uri.query(),
+                authorization,
+                body.to_bytes(),
+            );
             crate::routes::answer(app, req).await
         }
         Err(e) => Reply::bad_request(format!("Could not read the request body: {e}")),
@@ -64,6 +73,9 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     for (name, value) in reply.headers {
         builder = builder.header(name, value);
     }
-    let body = reply.body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+    let body = reply
+        .body
+        .map(|b| Bytes::from(b.to_string()))
+        .unwrap_or_default();
     builder.body(Full::new(body)).expect("a valid response")
 }

@@ -25,7 +25,9 @@ pub fn create(app: &Arc<App>, req: &ApiRequest) -> Handled {
     let instance_id = body.instance_id.unwrap_or_default();
     let (vps, os_id) = {
         let store = app.store();
-        let instance = store.instance(&instance_id).ok_or_else(|| Reply::bad_request("Invalid instance_id."))?;
+        let instance = store
+            .instance(&instance_id)
+            .ok_or_else(|| Reply::bad_request("Invalid instance_id."))?;
         (store.machines.get(&instance_id).cloned(), instance.os.id)
     };
     let vps = vps.ok_or_else(|| Reply::bad_request("Invalid instance_id."))?;
@@ -48,8 +50,14 @@ pub fn create(app: &Arc<App>, req: &ApiRequest) -> Handled {
     tokio::spawn(async move {
         let slot = vps.machine.lock().await;
         let taken = match slot.as_ref() {
-            Some(machine) => machine.snapshot(&stored.image, &stored.volume, &app.settings.vps_image).await,
-            None => Err(crate::docker::DockerError("the instance has no machine yet".into())),
+            Some(machine) => {
+                machine
+                    .snapshot(&stored.image, &stored.volume, &app.settings.vps_image)
+                    .await
+            }
+            None => Err(crate::docker::DockerError(
+                "the instance has no machine yet".into(),
+            )),
         };
         drop(slot);
         let still_wanted = {
@@ -82,7 +90,10 @@ pub fn list(app: &App, req: &ApiRequest) -> Handled {
         .store()
         .snapshots
         .iter()
-        .filter(|s| req.query("description").is_none_or(|d| s.snapshot.description == d))
+        .filter(|s| {
+            req.query("description")
+                .is_none_or(|d| s.snapshot.description == d)
+        })
         .map(|s| s.snapshot.to_json())
         .collect();
     paging::page("snapshots", items, req, cap)
@@ -90,27 +101,42 @@ pub fn list(app: &App, req: &ApiRequest) -> Handled {
 
 pub fn get(app: &App, id: &str) -> Handled {
     let store = app.store();
-    let stored = store.snapshot(id).ok_or_else(|| Reply::not_found(NO_SUCH_SNAPSHOT))?;
-    Ok(Reply::json(200, json!({ "snapshot": stored.snapshot.to_json() })))
+    let stored = store
+        .snapshot(id)
+        .ok_or_else(|| Reply::not_found(NO_SUCH_SNAPSHOT))?;
+    Ok(Reply::json(
+        200,
+        json!({ "snapshot": stored.snapshot.to_json() }),
+    ))
 }
 
-pub async fn delete(app: &App, id: &str) -> Handled {
+pub fn delete(app: &App, id: &str) -> Handled {
     let stored = {
         let mut store = app.store();
-        let index = store.snapshots.iter().position(|s| s.snapshot.id == id).ok_or_else(|| Reply::not_found(NO_SUCH_SNAPSHOT))?;
+        let index = store
+            .snapshots
+            .iter()
+            .position(|s| s.snapshot.id == id)
+            .ok_or_else(|| Reply::not_found(NO_SUCH_SNAPSHOT))?;
         store.snapshots.remove(index)
     };
-    remove_disk(&stored).await;
+    app.remove_later(async move { remove_disk(&stored).await });
     Ok(Reply::no_content())
 }
 
 /// Remove a snapshot's image and volume (a pending one may not have them yet).
 pub async fn remove_disk(stored: &StoredSnapshot) {
     if let Err(e) = machine::remove_image(&stored.image).await {
-        eprintln!("vultr-standin: removing snapshot image {}: {e}", stored.image);
+        eprintln!(
+            "vultr-standin: removing snapshot image {}: {e}",
+            stored.image
+        );
     }
     if let Err(e) = machine::remove_volume(&stored.volume).await {
-        eprintln!("vultr-standin: removing snapshot volume {}: {e}", stored.volume);
+        eprintln!(
+            "vultr-standin: removing snapshot volume {}: {e}",
+            stored.volume
+        );
     }
 }
 

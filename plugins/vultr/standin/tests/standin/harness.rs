@@ -27,7 +27,10 @@ pub struct Answer {
 /// The workspace's target directory (the stand-in binary lives in target/debug).
 pub fn target_dir() -> PathBuf {
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_vultr-standin"));
-    exe.parent().and_then(|p| p.parent()).expect("target/<profile>/vultr-standin").to_path_buf()
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target/<profile>/vultr-standin")
+        .to_path_buf()
 }
 
 impl StandIn {
@@ -45,13 +48,23 @@ impl StandIn {
             .read_line(&mut line)
             .expect("reading the base URL");
         let base = line.trim().to_string();
-        assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/v2"), "unexpected first line {line:?}");
-        let authority = base.trim_start_matches("http://").trim_end_matches("/v2").to_string();
+        assert!(
+            base.starts_with("http://127.0.0.1:") && base.ends_with("/v2"),
+            "unexpected first line {line:?}"
+        );
+        let authority = base
+            .trim_start_matches("http://")
+            .trim_end_matches("/v2")
+            .to_string();
         StandIn { child, authority }
     }
 
     pub fn port(&self) -> u16 {
-        self.authority.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port")
+        self.authority
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port")
     }
 
     /// A request with the right key. `path` is relative to the server root (`/v2/...`).
@@ -59,9 +72,19 @@ impl StandIn {
         self.call_as(Some(KEY), method, path, body).await
     }
 
-    pub async fn call_as(&self, key: Option<&str>, method: &str, path: &str, body: Option<Value>) -> Answer {
-        let stream = tokio::net::TcpStream::connect(&self.authority).await.expect("connecting to the stand-in");
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    pub async fn call_as(
+        &self,
+        key: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let stream = tokio::net::TcpStream::connect(&self.authority)
+            .await
+            .expect("connecting to the stand-in");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
         tokio::spawn(connection);
         let mut request = Request::builder()
             .method(method)
@@ -72,16 +95,34 @@ impl StandIn {
             request = request.header("authorization", format!("Bearer {key}"));
         }
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        let response = sender.send_request(request.body(Full::new(body)).expect("a request")).await.expect("an answer");
+        let response = sender
+            .send_request(request.body(Full::new(body)).expect("a request"))
+            .await
+            .expect("an answer");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("a body").to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("a JSON body") };
-        Answer { status, headers, body }
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("a JSON body")
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn control(&self, route: &str, body: Value) {
-        let answer = self.call_as(None, "POST", &format!("/__standin/{route}"), Some(body)).await;
+        let answer = self
+            .call_as(None, "POST", &format!("/__standin/{route}"), Some(body))
+            .await;
         assert_eq!(answer.status, 200, "control {route}: {}", answer.body);
     }
 
@@ -92,7 +133,13 @@ impl StandIn {
     }
 
     /// Poll the instance until `done` holds; panics with the last state on timeout.
-    pub async fn wait_for(&self, id: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for(
+        &self,
+        id: &str,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let started = Instant::now();
         loop {
             let instance = self.instance(id).await;
@@ -102,7 +149,9 @@ impl StandIn {
             assert!(
                 started.elapsed() < timeout,
                 "instance {id} not {what} after {timeout:?}: status {} power {} server {}",
-                instance["status"], instance["power_status"], instance["server_status"]
+                instance["status"],
+                instance["power_status"],
+                instance["server_status"]
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -121,7 +170,10 @@ impl StandIn {
             assert_eq!(answer.status, 200, "GET {url}: {}", answer.body);
             pages += 1;
             items.extend(answer.body[key].as_array().expect("a list").iter().cloned());
-            cursor = answer.body["meta"]["links"]["next"].as_str().expect("a next link").to_string();
+            cursor = answer.body["meta"]["links"]["next"]
+                .as_str()
+                .expect("a next link")
+                .to_string();
             if cursor.is_empty() {
                 return (items, pages);
             }
@@ -138,7 +190,9 @@ impl Drop for StandIn {
 }
 
 fn terminate(pid: u32) {
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
 }
 
 /// The body of a create call for a Debian 12 instance.
@@ -159,20 +213,68 @@ pub fn create_body(label: &str, user_data: Option<&str>) -> Value {
 /// Containers (running or not) and volumes a stand-in made for an instance.
 pub fn docker_objects(instance_id: &str) -> (String, String) {
     let ps = Command::new("docker")
-        .args(["ps", "-a", "--filter", &format!("name=vultr-standin-{instance_id}"), "--format={{.Names}}"])
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name=vultr-standin-{instance_id}"),
+            "--format={{.Names}}",
+        ])
         .output()
         .expect("docker ps");
     let volumes = Command::new("docker")
-        .args(["volume", "ls", "--filter", &format!("name=vultr-standin-{instance_id}"), "--format={{.Name}}"])
+        .args([
+            "volume",
+            "ls",
+            "--filter",
+            &format!("name=vultr-standin-{instance_id}"),
+            "--format={{.Name}}",
+        ])
         .output()
         .expect("docker volume ls");
-    (String::from_utf8_lossy(&ps.stdout).trim().to_string(), String::from_utf8_lossy(&volumes.stdout).trim().to_string())
+    (
+        String::from_utf8_lossy(&ps.stdout).trim().to_string(),
+        String::from_utf8_lossy(&volumes.stdout).trim().to_string(),
+    )
+}
+
+/// After a delete: the container is gone at once, its volume within a minute.
+pub async fn assert_removed(instance_id: &str) {
+    let (containers, _) = docker_objects(instance_id);
+    assert_eq!(
+        containers, "",
+        "instance {instance_id}: its container outlived the delete"
+    );
+    let started = Instant::now();
+    loop {
+        let (_, volumes) = docker_objects(instance_id);
+        if volumes.is_empty() {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "instance {instance_id}: volume {volumes} left"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 pub fn container_state(instance_id: &str) -> String {
     let out = Command::new("docker")
-        .args(["inspect", "--format={{.State.Status}}", &format!("vultr-standin-{instance_id}")])
+        .args([
+            "inspect",
+            "--format={{.State.Status}}",
+            &format!("vultr-standin-{instance_id}"),
+        ])
         .output()
         .expect("docker inspect");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn snapshot_image_exists(snapshot_id: &str) -> bool {
+    let out = Command::new("docker")
+        .args(["images", "mngr-vultr-standin-snapshot", "--format={{.Tag}}"])
+        .output()
+        .expect("docker images");
+    String::from_utf8_lossy(&out.stdout).contains(snapshot_id)
 }
