@@ -18,6 +18,8 @@ use tokio::net::TcpListener;
 pub async fn serve(listener: TcpListener, app: Arc<App>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors or similar: back off instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         let app = app.clone();
