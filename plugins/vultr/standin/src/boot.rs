@@ -22,6 +22,7 @@ pub enum Disk {
 #[derive(Debug, Clone, Copy)]
 enum Step {
     Seed,
+    Network,
     Cgroups,
     Dockerd,
     LoadImages,
@@ -33,6 +34,7 @@ impl Step {
     fn name(self) -> String {
         match self {
             Step::Seed => "seed".into(),
+            Step::Network => "network".into(),
             Step::Cgroups => "cgroups".into(),
             Step::Dockerd => "dockerd".into(),
             Step::LoadImages => "images".into(),
@@ -49,7 +51,7 @@ fn steps(first_boot: bool, fresh_disk: bool) -> Vec<Step> {
     if first_boot {
         steps.push(Step::Seed);
     }
-    steps.extend([Step::Cgroups, Step::Dockerd]);
+    steps.extend([Step::Network, Step::Cgroups, Step::Dockerd]);
     if first_boot && fresh_disk {
         steps.push(Step::LoadImages);
     }
@@ -175,6 +177,10 @@ async fn run_step(app: &App, id: &str, machine: &Machine, step: Step) -> DockerR
             };
             machine.write_seed(&user_data, &meta_data).await
         }
+        Step::Network => machine
+            .exec(&["vps-init", "network"], Input::Nothing)
+            .await
+            .map(|_| ()),
         Step::Cgroups => machine
             .exec(&["vps-init", "cgroups"], Input::Nothing)
             .await

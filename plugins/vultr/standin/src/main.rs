@@ -83,10 +83,7 @@ async fn run(cli: Cli) {
     let addresses = parse_range(&cli.addresses)
         .and_then(|(first, last)| addresses::AddressPool::new(first, last));
     let addresses = addresses.unwrap_or_else(|e| fail(format!("--addresses: {e}")));
-    if docker::docker(&["image", "inspect", "--format=ok", &cli.vps_image])
-        .await
-        .is_err()
-    {
+    if !image_exists(&cli.vps_image).await {
         fail(format!(
             "the VPS image '{}' is missing; build it with scripts/build-vps-image.sh",
             cli.vps_image
@@ -97,6 +94,13 @@ async fn run(cli: Cli) {
     } else {
         cli.inner_images
     };
+    for image in &inner_images {
+        if !image_exists(image).await {
+            fail(format!(
+                "the inner image '{image}' is missing; build it (scripts/build-base-image.sh) or pass --no-inner-images"
+            ));
+        }
+    }
     let cache_dir = cli
         .cache_dir
         .unwrap_or_else(|| std::env::temp_dir().join("mngr-vultr-standin-cache"));
@@ -143,6 +147,12 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+async fn image_exists(image: &str) -> bool {
+    docker::docker(&["image", "inspect", "--format=ok", image])
+        .await
+        .is_ok()
 }
 
 fn parse_range(text: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
