@@ -5,6 +5,7 @@
 # Usage: scripts/build-base-image.sh [--force] [--tag TAG] [--mirror URL]
 # Idempotent: does nothing if the tag already exists, unless --force.
 set -euo pipefail
+. "$(dirname "$0")/lib/debian-rootfs.sh"
 
 TAG="${MNGR_BASE_IMAGE:-mngr-base:bookworm}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -25,33 +26,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-if ! command -v docker >/dev/null 2>&1; then
-  echo "Error: docker is not installed; install Docker Engine first" >&2; exit 1
-fi
-if ! docker info >/dev/null 2>&1; then
-  echo "Error: cannot reach the Docker daemon (is it running, and may this user use it?)" >&2; exit 1
-fi
+require_docker
 if [ "$FORCE" -eq 0 ] && docker image inspect "$TAG" >/dev/null 2>&1; then
   echo "base image $TAG already exists (use --force to rebuild)"; exit 0
 fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "Error: debootstrap needs root; run as root or install sudo" >&2; exit 1
-  fi
-fi
-DEBOOTSTRAP="$(command -v debootstrap || true)"
-[ -z "$DEBOOTSTRAP" ] && [ -x /usr/sbin/debootstrap ] && DEBOOTSTRAP=/usr/sbin/debootstrap
-if [ -z "$DEBOOTSTRAP" ]; then
-  if command -v apt-get >/dev/null 2>&1; then
-    echo "debootstrap missing; installing it with apt-get" >&2
-    $SUDO apt-get install -y debootstrap >/dev/null || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y debootstrap >/dev/null; }
-    DEBOOTSTRAP=/usr/sbin/debootstrap
-  else
-    echo "Error: debootstrap is not installed and apt-get is unavailable; install debootstrap" >&2; exit 1
-  fi
-fi
+find_debootstrap
 
 ROOTFS="$(mktemp -d "${TMPDIR:-/tmp}/mngr-base.XXXXXX")"
 cleanup() { $SUDO rm -rf --one-file-system "$ROOTFS"; }
@@ -67,10 +46,4 @@ $SUDO rm -f "$ROOTFS"/etc/ssh/ssh_host_*
 $SUDO mkdir -p "$ROOTFS/run/sshd" "$ROOTFS/root/.ssh"
 $SUDO chmod 700 "$ROOTFS/root/.ssh"
 
-echo "importing as $TAG..."
-$SUDO tar -C "$ROOTFS" -c . | docker import \
-  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  --change 'ENV LANG=C.UTF-8' \
-  --change 'CMD ["/bin/bash"]' \
-  - "$TAG" >/dev/null
-echo "built $TAG"
+import_rootfs "$ROOTFS" "$TAG" --change 'CMD ["/bin/bash"]'
