@@ -396,7 +396,14 @@ impl StateStore {
     /// again once the writer is done.
     async fn read_tree(&self, dir: &str) -> ProviderResult<Vec<(String, serde_json::Value)>> {
         for attempt in 0..3 {
-            let files = self.download(dir).await?;
+            let files = match self.download(dir).await {
+                Ok(files) => files,
+                Err(e) if attempt < 2 && vanished_during_walk(&e) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let mut parsed = Vec::new();
             let mut torn = false;
             for (path, data) in files {
@@ -556,6 +563,13 @@ impl AgentBlobStore for StateStore {
         self.remove_host_file(host_id, &format!("{agent}.json"))
             .await
     }
+}
+
+/// The daemon archives a directory by walking it; a file removed during the walk (a
+/// concurrent destroy dropping its records) fails the whole archive. The next walk sees the
+/// tree without it, so such a read is worth repeating.
+fn vanished_during_walk(err: &ProviderError) -> bool {
+    err.message.contains("error processing tar file") && err.message.contains("no such file")
 }
 
 const ENSURE_ATTEMPTS: usize = 10;
