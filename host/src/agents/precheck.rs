@@ -141,3 +141,104 @@ pub fn precheck(host: &Host, programs: &[&str]) -> Result<Precheck> {
         .map(str::to_string);
     Ok(Precheck::from_probe(parsed, missing, host_data))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::fakes::{self, MemoryProvider};
+    use crate::error::ExitCode;
+    use mngr_plugin_api::{Capabilities, HostState};
+
+    /// A host (read through scripts, as over SSH) with agent `alpha`, and `data.json` files
+    /// in agent dirs as `unreadable` gives them (dir, bytes).
+    fn host_with(dir: &std::path::Path, unreadable: &[(&str, &str)]) -> (Host, AgentId) {
+        let provider = MemoryProvider::new("local", Capabilities::default(), dir);
+        let record = provider.add_host("localhost", HostState::Running);
+        let host = fakes::open(&fakes::handle("local", &provider), record);
+        let alpha = fakes::agent_record("alpha", "/work/alpha", "in_place");
+        let alpha_dir = host.agent_dir(alpha.id.as_str());
+        std::fs::create_dir_all(&alpha_dir).unwrap();
+        std::fs::write(format!("{alpha_dir}/data.json"), alpha.to_json()).unwrap();
+        for (agent_dir, bytes) in unreadable {
+            let agent_dir = host.agent_dir(agent_dir);
+            std::fs::create_dir_all(&agent_dir).unwrap();
+            std::fs::write(format!("{agent_dir}/data.json"), bytes).unwrap();
+        }
+        (host, alpha.id)
+    }
+
+    #[test]
+    fn a_name_an_agent_has_is_taken_except_by_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let (host, alpha) = host_with(dir.path(), &[]);
+        let checked = precheck(&host, &[]).unwrap();
+        let err = checked.check_name_free(&host, "alpha", None).unwrap_err();
+        assert_eq!(err.code, ExitCode::AlreadyExists);
+        assert_eq!(
+            err.message,
+            "an agent named 'alpha' already exists on host 'localhost'"
+        );
+        checked
+            .check_name_free(&host, "alpha", Some(&alpha))
+            .unwrap();
+        checked.check_name_free(&host, "beta", None).unwrap();
+        assert!(checked.is_taken("alpha") && !checked.is_taken("beta"));
+    }
+
+    #[test]
+    fn a_cut_short_record_holds_the_name_it_still_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (host, _) = host_with(
+            dir.path(),
+            &[(
+                "agent-cut",
+                "{\"id\": \"agent-cut\", \"name\": \"beta\", \"ty",
+            )],
+        );
+        let checked = precheck(&host, &[]).unwrap();
+        let err = checked.check_name_free(&host, "beta", None).unwrap_err();
+        assert_eq!(err.code, ExitCode::AlreadyExists, "{err:?}");
+        let path = format!("{}/agents/agent-cut/data.json", host.host_dir);
+        assert!(
+            err.message.contains("may exist on host 'localhost'"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .contains(&format!("agent record {path} cannot be read")),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.hint
+                .unwrap()
+                .contains("repair that record or remove its agent dir")
+        );
+        // Another name is free; a generated one avoids the name it shows.
+        checked.check_name_free(&host, "gamma", None).unwrap();
+        assert!(checked.is_taken("beta"));
+    }
+
+    #[test]
+    fn a_record_without_a_readable_name_leaves_no_name_known_to_be_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let (host, _) = host_with(dir.path(), &[("agent-junk", "{\"id\": \"agent-ju")]);
+        let checked = precheck(&host, &[]).unwrap();
+        let err = checked.check_name_free(&host, "gamma", None).unwrap_err();
+        assert_eq!(err.code, ExitCode::Failure, "{err:?}");
+        assert!(
+            err.message.starts_with(
+                "cannot tell whether the name 'gamma' is free on host 'localhost': agent record "
+            ),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .contains("agents/agent-junk/data.json cannot be read"),
+            "{}",
+            err.message
+        );
+    }
+}
