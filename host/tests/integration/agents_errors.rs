@@ -519,3 +519,57 @@ fn agent_names_longer_than_the_limit_are_refused_before_anything_is_made() {
     assert!(line.contains(expected), "{line}");
     assert!(w.agent(&longest).is_some());
 }
+
+#[test]
+fn a_name_an_unreadable_record_may_hold_is_refused_by_create_and_rename() {
+    let w = AgentWorld::new();
+    w.create(&["cut", "--in-place", "--", "sleep", "1000"]);
+    w.create(&["other", "--in-place", "--", "sleep", "1000"]);
+    let id = w.agent("cut").expect("listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let record = w.root().join("agents").join(&id).join("data.json");
+    let bytes = std::fs::read(&record).unwrap();
+    let name_at = String::from_utf8_lossy(&bytes).find("\"name\"").unwrap();
+    // Cut short after its name: the name still reads, the record does not.
+    std::fs::write(&record, &bytes[..name_at + 20]).unwrap();
+    let path = record.display().to_string();
+    let refused = format!(
+        "an agent named 'cut' may exist on host 'localhost': agent record {path} cannot be read: EOF while parsing"
+    );
+    let hint = "  hint: repair that record or remove its agent dir (gc leaves unreadable records alone), or choose another name";
+    for args in [
+        vec!["create", "cut", "--no-connect", "--in-place", "--", "true"],
+        vec!["rename", "other", "cut"],
+    ] {
+        let run = w.run(&args);
+        let line = run.error_line(11);
+        assert!(line.starts_with(&format!("Error: {refused}")), "{line}");
+        assert!(run.stderr.contains(hint), "{}", run.stderr);
+    }
+    assert!(w.agent("other").is_some(), "other was renamed");
+    assert_eq!(std::fs::read(&record).unwrap(), &bytes[..name_at + 20]);
+    // Other names stay free.
+    w.create(&["fresh", "--in-place", "--", "sleep", "1000"]);
+
+    // Cut short before its name: no name is known to be free on that host.
+    std::fs::write(&record, &bytes[..name_at]).unwrap();
+    let run = w.run(&[
+        "create",
+        "newer",
+        "--no-connect",
+        "--in-place",
+        "--",
+        "true",
+    ]);
+    let line = run.error_line(1);
+    assert!(
+        line.starts_with(&format!(
+            "Error: cannot tell whether the name 'newer' is free on host 'localhost': agent record {path} cannot be read"
+        )),
+        "{line}"
+    );
+    assert!(run.stderr.contains(hint), "{}", run.stderr);
+    assert!(w.agent("newer").is_none());
+}
