@@ -279,6 +279,49 @@ fn an_unreachable_provider_is_not_reported_as_not_found() {
     );
 }
 
+#[test]
+fn list_and_gc_errors_keep_what_the_provider_said() {
+    let mut w = AgentWorld::new();
+    w.create(&["here", "--in-place", "--", "sleep", "1000"]);
+    // No daemon listens there: the docker plugin answers "unavailable", which may pass.
+    w.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
+    w.set_env("MNGR__PROVIDERS__DOCKER__HOST", "tcp://127.0.0.1:9");
+    let retry_hint = "  hint: this may be temporary; retrying may help";
+    let list = w.run(&["list", "--format", "json"]);
+    assert_eq!(list.code, 6, "{list:?}");
+    let error = &list.json()["errors"][0];
+    assert_eq!(error["provider_name"], "docker", "{error}");
+    assert_eq!(error["retryable"], true, "{error}");
+    assert!(error.get("details").is_some(), "{error}");
+    let gc = w.run(&["gc", "--format", "json"]);
+    assert_eq!(gc.code, 6, "{gc:?}");
+    let error = &gc.json()["errors"][0];
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("provider 'docker': "),
+        "{error}"
+    );
+    assert_eq!(error["retryable"], true, "{error}");
+    assert!(error.get("details").is_some(), "{error}");
+    for args in [&["list"][..], &["gc"]] {
+        let run = w.run(args);
+        assert_eq!(run.code, 6, "{run:?}");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("Error: provider 'docker'"))
+            .unwrap_or_else(|| panic!("{args:?}: no error line:\n{}", run.stderr));
+        assert_eq!(
+            lines.get(at + 1),
+            Some(&retry_hint),
+            "{args:?}:\n{}",
+            run.stderr
+        );
+    }
+}
+
 /// A port that accepts connections and never answers, for as long as the test runs.
 fn silent_listener() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
