@@ -1,6 +1,7 @@
 //! The layer rules, checked on the source. `cli/` parses arguments and renders results; every
 //! module below it takes [`crate::run_options::RunOptions`] and names neither `cli` nor clap, so
-//! no import cycle can pass through `cli/`. Below `cli/`, warnings go through
+//! no import cycle can pass through `cli/`; and no import cycle exists anywhere else either
+//! (what two modules both need gets a module of its own). Below `cli/`, warnings go through
 //! [`crate::warnings::warn`], so they all carry its one prefix.
 
 use std::path::{Path, PathBuf};
