@@ -133,6 +133,16 @@ impl MngrError {
         }
     }
 
+    /// The error as json output lists it: `{message, details, retryable}` (details `null`
+    /// when the provider said nothing more).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "message": self.message,
+            "details": self.details,
+            "retryable": self.retryable,
+        })
+    }
+
     /// The lines printed after the error line: details (one shortened line, or all of them
     /// when `verbose`), the hint, and the retry hint.
     pub fn trailer_lines(&self, verbose: bool) -> Vec<String> {
@@ -204,6 +214,25 @@ mod tests {
         assert_eq!(short[2], "  hint: this may be temporary; retrying may help");
         let full = err.trailer_lines(true);
         assert!(full[0].contains(&"x".repeat(400)), "{}", full[0]);
+    }
+
+    #[test]
+    fn json_output_carries_the_providers_details_and_retryable() {
+        let err = ProviderError::unavailable("daemon down")
+            .with_details(serde_json::json!({"socket": "/run/docker.sock"}));
+        let json = MngrError::from_provider("docker", err).to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "message": "provider 'docker': daemon down",
+                "details": {"socket": "/run/docker.sock"},
+                "retryable": true,
+            })
+        );
+        assert_eq!(
+            MngrError::not_found("no agent 'a'").to_json()["details"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

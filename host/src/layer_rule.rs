@@ -1,6 +1,7 @@
 //! The layer rules, checked on the source. `cli/` parses arguments and renders results; every
 //! module below it takes [`crate::run_options::RunOptions`] and names neither `cli` nor clap, so
-//! no import cycle can pass through `cli/`. Below `cli/`, warnings go through
+//! no import cycle can pass through `cli/`; and no import cycle exists anywhere else either
+//! (what two modules both need gets a module of its own). Below `cli/`, warnings go through
 //! [`crate::warnings::warn`], so they all carry its one prefix.
 
 use std::path::{Path, PathBuf};
@@ -212,6 +213,81 @@ fn no_module_below_cli_depends_on_cli_even_through_others() {
         "modules below cli/ reach it (an import cycle through cli/):\n{}",
         found.join("\n")
     );
+}
+
+/// One import cycle through each module that has one, the shortest: `a -> b -> a`. A cycle is
+/// printed once, starting at its smallest module. (A parent module naming its own children by
+/// their bare names is the module tree, not an import, and is not in the graph.)
+fn import_cycles(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Vec<String> {
+    let mut cycles = std::collections::BTreeSet::new();
+    for start in graph.keys() {
+        // Breadth first from `start`, so the way back to it is a shortest cycle.
+        let mut way: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+        let mut queue = std::collections::VecDeque::from([start.as_str()]);
+        let mut closing = None;
+        while let Some(module) = queue.pop_front() {
+            for next in graph.get(module).into_iter().flatten() {
+                if next == start {
+                    closing = Some(module);
+                    break;
+                }
+                if !way.contains_key(next.as_str()) {
+                    way.insert(next, module);
+                    queue.push_back(next);
+                }
+            }
+            if closing.is_some() {
+                break;
+            }
+        }
+        let Some(last) = closing else { continue };
+        let mut chain = vec![last];
+        while let Some(back) = way.get(chain.last().unwrap()).copied() {
+            chain.push(back);
+        }
+        if chain.last() != Some(&start.as_str()) {
+            chain.push(start);
+        }
+        chain.reverse();
+        // Rotated to start at its smallest module, so each cycle is listed once.
+        let smallest = (0..chain.len()).min_by_key(|&i| chain[i]).unwrap();
+        chain.rotate_left(smallest);
+        chain.push(chain[0]);
+        cycles.insert(chain.join(" -> "));
+    }
+    cycles.into_iter().collect()
+}
+
+#[test]
+fn no_import_cycle_anywhere_in_host_src() {
+    let cycles = import_cycles(&module_graph());
+    assert!(
+        cycles.is_empty(),
+        "import cycles in host/src (move what both sides need into a module of its own):\n{}",
+        cycles.join("\n")
+    );
+}
+
+#[test]
+fn a_cycle_is_found_and_printed_once() {
+    let edges = |pairs: &[(&str, &str)]| {
+        let mut graph =
+            std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+        for (from, to) in pairs {
+            graph
+                .entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+            graph.entry(to.to_string()).or_default();
+        }
+        graph
+    };
+    let looped = edges(&[("c", "a"), ("a", "b"), ("b", "c"), ("b", "d")]);
+    assert_eq!(import_cycles(&looped), ["a -> b -> c -> a"]);
+    let acyclic = edges(&[("a", "b"), ("b", "c"), ("a", "c")]);
+    assert!(import_cycles(&acyclic).is_empty());
 }
 
 #[test]

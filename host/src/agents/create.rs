@@ -1,5 +1,5 @@
 //! Creating an agent on a host, in as few commands as the host allows: one precheck (records,
-//! missing programs and the host record together), the host record when it changes, the work
+//! missing programs and the host record together, see [`super::precheck`]), the host record when it changes, the work
 //! dir, then one script that writes the agent's files, commits its record and starts its tmux
 //! session while the provider keeps its copy of the record.
 
@@ -8,7 +8,7 @@ use super::envfile;
 use super::host::Host;
 use super::lifecycle::{activity_json, send_message, session_name, session_script, start_outcome};
 use super::names;
-use super::probe;
+use super::precheck::precheck;
 use super::record::{self, AgentRecord, TmuxOptions};
 use super::types::ResolvedType;
 use super::workdir::{self, Plan};
@@ -30,72 +30,6 @@ pub struct CreateRequest {
     pub mode: Option<workdir::Mode>,
     pub initial_message: Option<String>,
     pub prefix: String,
-}
-
-/// What one look at the host tells before anything is changed.
-pub struct Precheck {
-    /// The valid agent records, by agent dir id.
-    pub records: Vec<(String, AgentRecord)>,
-    /// The first of the asked-for programs the host lacks.
-    pub missing: Option<String>,
-    /// The host record's bytes, when it has one.
-    pub host_data: Option<Vec<u8>>,
-}
-
-/// Marks where the host record starts in the precheck's output.
-const HOST_DATA_MARK: &str = "@@MNGR-HOST-DATA";
-
-/// One command: the agents recorded on the host, the first of `programs` it lacks, and the
-/// host record.
-pub fn precheck(host: &Host, programs: &[&str]) -> Result<Precheck> {
-    let keep_valid = |probe: probe::HostProbe| -> Vec<(String, AgentRecord)> {
-        probe
-            .records
-            .into_iter()
-            .filter_map(|(dir, r)| r.ok().map(|r| (dir, r)))
-            .collect()
-    };
-    let host_data_path = format!("{}/data.json", host.host_dir);
-    if host.transport.is_local() {
-        // Same answer without starting a shell.
-        let missing = programs
-            .iter()
-            .find(|p| !workdir::program_on_path(p))
-            .map(|p| p.to_string());
-        return Ok(Precheck {
-            records: keep_valid(probe::local_records(&host.host_dir)),
-            missing,
-            host_data: host.read_file(&host_data_path)?,
-        });
-    }
-    let mut script = String::new();
-    for program in programs {
-        script.push_str(&format!(
-            "command -v {p} >/dev/null 2>&1 || echo MISSING:{p} >&2\n",
-            p = quote(program)
-        ));
-    }
-    script.push_str(&probe::records_script(&host.host_dir));
-    script.push_str(&format!(
-        "echo {HOST_DATA_MARK}\ncat {} 2>/dev/null\nexit 0\n",
-        quote(&host_data_path)
-    ));
-    let out = host.run(&script)?;
-    let (probe_text, host_data) = match out.stdout.split_once(&format!("\n{HOST_DATA_MARK}\n")) {
-        Some((probe_text, data)) => (probe_text, (!data.is_empty()).then(|| data.into())),
-        None => (out.stdout.as_str(), None),
-    };
-    let parsed = probe::parse(probe_text).map_err(MngrError::failure)?;
-    let missing = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("MISSING:"))
-        .map(str::to_string);
-    Ok(Precheck {
-        records: keep_valid(parsed),
-        missing,
-        host_data,
-    })
 }
 
 /// Create an agent on a host and start it.
@@ -124,20 +58,12 @@ pub fn create(host: &Host, request: CreateRequest) -> Result<AgentRecord> {
         ))
         .with_hint(hint));
     }
-    let existing = checked.records;
-    let taken = |n: &str| existing.iter().any(|(_, r)| r.name == n);
     let name = match &request.name {
         Some(name) => {
-            if taken(name) {
-                return Err(MngrError::already_exists(format!(
-                    "an agent named '{name}' already exists on host '{}'",
-                    host.name()
-                ))
-                .with_hint("choose another name, or destroy the existing agent first"));
-            }
+            checked.check_name_free(host, name, None)?;
             name.clone()
         }
-        None => names::generate(&taken),
+        None => names::generate(&|n| checked.is_taken(n)),
     };
     let plan = workdir::plan(
         host,

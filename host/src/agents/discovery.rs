@@ -10,7 +10,7 @@ use super::types;
 use crate::config::Settings;
 use crate::error::{ExitCode, MngrError, Result};
 use crate::instances::{InstancePlan, ProviderHandle};
-use mngr_plugin_api::{ErrorKind, HostRecord, HostState};
+use mngr_plugin_api::{ErrorKind, HostRecord, HostState, ProviderError};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,61 @@ pub struct DiscoveryError {
     pub message: String,
     /// The provider or host could not be reached (as opposed to failing otherwise).
     pub unreachable: bool,
+    /// What the provider reported beyond its message (`Null` when nothing).
+    pub details: serde_json::Value,
+    /// The provider said trying again may succeed.
+    pub retryable: bool,
+}
+
+impl DiscoveryError {
+    /// An error of mngr's own about `provider` (no details).
+    fn new(provider: &str, message: impl Into<String>, unreachable: bool) -> DiscoveryError {
+        DiscoveryError {
+            provider: provider.to_string(),
+            message: message.into(),
+            unreachable,
+            details: serde_json::Value::Null,
+            retryable: false,
+        }
+    }
+
+    /// What `provider` answered, with its details.
+    fn from_provider(provider: &str, e: ProviderError) -> DiscoveryError {
+        DiscoveryError {
+            unreachable: matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Unauthenticated),
+            details: e.details,
+            retryable: e.retryable,
+            ..DiscoveryError::new(provider, e.message, false)
+        }
+    }
+
+    /// Opening one of `provider`'s hosts failed with `e`.
+    fn from_error(provider: &str, e: &MngrError) -> DiscoveryError {
+        DiscoveryError {
+            details: e.details.clone(),
+            retryable: e.retryable,
+            ..DiscoveryError::new(
+                provider,
+                e.message.clone(),
+                e.code == ExitCode::ProviderUnavailable,
+            )
+        }
+    }
+
+    /// The error a command reports for it, as `message`: exit 6 when unreachable, with the
+    /// provider's details and retryable.
+    pub fn to_error(&self, message: impl Into<String>) -> MngrError {
+        let code = if self.unreachable {
+            ExitCode::ProviderUnavailable
+        } else {
+            ExitCode::Failure
+        };
+        MngrError {
+            details: self.details.clone(),
+            retryable: self.retryable,
+            ..MngrError::new(code, message)
+        }
+    }
 }
 
 #[derive(Default)]
@@ -192,11 +247,11 @@ fn discover_until(
                     started.elapsed().as_secs_f64(),
                     crate::bounded::seconds(provider.timeout)
                 )),
-                None => all.errors.push(DiscoveryError {
-                    provider: provider.name.clone(),
-                    message: "discovery failed unexpectedly (a panic)".to_string(),
-                    unreachable: false,
-                }),
+                None => all.errors.push(DiscoveryError::new(
+                    &provider.name,
+                    "discovery failed unexpectedly (a panic)",
+                    false,
+                )),
             }
             continue;
         };
@@ -215,11 +270,8 @@ fn discover_provider(settings: &Settings, provider: &ProviderHandle) -> Discover
     let records = match provider.instance.discover_hosts(false) {
         Ok(r) => r,
         Err(e) => {
-            out.errors.push(DiscoveryError {
-                provider: provider.name.clone(),
-                unreachable: matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Unauthenticated),
-                message: e.message,
-            });
+            out.errors
+                .push(DiscoveryError::from_provider(&provider.name, e));
             return out;
         }
     };
@@ -316,11 +368,8 @@ fn discover_host(
                 return out;
             }
             Err(e) => {
-                out.errors.push(DiscoveryError {
-                    provider: provider.name.clone(),
-                    unreachable: e.code == ExitCode::ProviderUnavailable,
-                    message: e.message.clone(),
-                });
+                out.errors
+                    .push(DiscoveryError::from_error(&provider.name, &e));
                 error = Some(e);
             }
         }
@@ -362,11 +411,9 @@ fn discover_host(
                 });
             }
         }
-        Err(e) => out.errors.push(DiscoveryError {
-            provider: provider.name.clone(),
-            unreachable: matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Unauthenticated),
-            message: e.message,
-        }),
+        Err(e) => out
+            .errors
+            .push(DiscoveryError::from_provider(&provider.name, e)),
     }
     out.hosts.push(view);
     out
@@ -511,12 +558,43 @@ pub fn discover_for(
     // Instances skipped because their service was down may hold the agent too.
     for plan in plans.iter().filter(|p| p.unreachable) {
         if names.is_empty() || names.contains(&plan.name) {
-            found.errors.push(DiscoveryError {
-                provider: plan.name.clone(),
-                message: plan.reason.clone().unwrap_or_default(),
-                unreachable: true,
-            });
+            found.errors.push(DiscoveryError::new(
+                &plan.name,
+                plan.reason.clone().unwrap_or_default(),
+                true,
+            ));
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_providers_error_keeps_its_details_and_retryable_to_the_command() {
+        let said = ProviderError::unavailable("daemon down")
+            .with_details(serde_json::json!({"socket": "/run/docker.sock"}));
+        let e = DiscoveryError::from_provider("docker", said);
+        assert!(e.unreachable && e.retryable);
+        let err = e.to_error("provider 'docker' unreachable: daemon down");
+        assert_eq!(err.code, ExitCode::ProviderUnavailable);
+        assert_eq!(
+            err.details,
+            serde_json::json!({"socket": "/run/docker.sock"})
+        );
+        assert!(err.retryable);
+        let opened = MngrError::failure("host 'box': no shell").with_hint("unused");
+        let e = DiscoveryError::from_error(
+            "docker",
+            &MngrError {
+                details: "left".into(),
+                ..opened
+            },
+        );
+        assert!(!e.unreachable && !e.retryable);
+        assert_eq!(e.to_error("x").details, "left");
+        assert_eq!(e.to_error("x").code, ExitCode::Failure);
+    }
 }

@@ -135,8 +135,8 @@ pub struct Report {
     pub removed: Vec<Item>,
     pub kept: Vec<Item>,
     /// `provider 'NAME': ...` or `host 'NAME': ...`, one per provider or host gc could not
-    /// finish.
-    pub errors: Vec<String>,
+    /// finish, with what the provider said beyond its message.
+    pub errors: Vec<MngrError>,
 }
 
 /// Collect garbage on `providers`, whose hosts and agents `found` holds: hosts their provider
@@ -152,7 +152,7 @@ pub fn run(
         errors: found
             .errors
             .iter()
-            .map(|e| format!("provider '{}': {}", e.provider, e.message))
+            .map(|e| e.to_error(format!("provider '{}': {}", e.provider, e.message)))
             .collect(),
         ..Report::default()
     };
@@ -166,9 +166,7 @@ pub fn run(
         };
         match destroyed {
             Ok(()) => report.removed.push(item),
-            Err(e) => report
-                .errors
-                .push(format!("host '{}': {}", view.name(), e.message)),
+            Err(e) => report.errors.push(about_host(view.name(), e)),
         }
     }
     // A provider that could not be read once is not asked again: its error is reported.
@@ -184,12 +182,18 @@ pub fn run(
                 report.removed.extend(r.removed);
                 report.kept.extend(r.kept);
             }
-            Err(e) => report
-                .errors
-                .push(format!("host '{}': {}", host.name(), e.message)),
+            Err(e) => report.errors.push(about_host(host.name(), e)),
         }
     }
     report
+}
+
+/// `e`, said of host `name` (`host 'NAME': ...`), keeping what else it carries.
+fn about_host(name: &str, e: MngrError) -> MngrError {
+    MngrError {
+        message: format!("host '{name}': {}", e.message),
+        ..e
+    }
 }
 
 /// Destroy a host its provider reports abandoned; one already gone counts as destroyed.
@@ -209,7 +213,7 @@ fn destroy_abandoned(providers: &[&ProviderHandle], view: &HostView) -> Result<(
 
 /// Hosts `provider` still lists as destroyed: their records go through `delete_host`.
 fn forget_destroyed(provider: &ProviderHandle, dry_run: bool, report: &mut Report) {
-    let error = |e: ProviderError| format!("provider '{}': {}", provider.name, e.message);
+    let error = |e: ProviderError| MngrError::from_provider(&provider.name, e);
     let hosts = match provider.instance.discover_hosts(true) {
         Ok(hosts) => hosts,
         Err(e) => return report.errors.push(error(e)),

@@ -5,6 +5,7 @@
 use super::discovery::AgentView;
 use super::envfile;
 use super::host::Host;
+use super::precheck::precheck;
 use super::record::AgentRecord;
 use super::workdir;
 use crate::error::{MngrError, Result};
@@ -17,11 +18,6 @@ use std::collections::BTreeMap;
 /// The tmux session of an agent.
 pub fn session_name(prefix: &str, agent: &str) -> String {
     format!("{prefix}{agent}")
-}
-
-/// The agents recorded on a host (read under the lock).
-fn recorded_names(host: &Host) -> Result<Vec<(String, AgentRecord)>> {
-    Ok(super::create::precheck(host, &[])?.records)
 }
 
 /// What `activity/create` and `activity/start` hold.
@@ -290,16 +286,7 @@ pub fn rename(host: &Host, agent: &AgentView, new_name: &str, prefix: &str) -> R
     mngr_plugin_api::validate_new_agent_name(new_name)
         .map_err(|e| MngrError::usage(e.to_string()))?;
     let _lock = host.lock()?;
-    let existing = recorded_names(host)?;
-    if existing
-        .iter()
-        .any(|(_, r)| r.name == new_name && r.id != agent.record.id)
-    {
-        return Err(MngrError::already_exists(format!(
-            "an agent named '{new_name}' already exists on host '{}'",
-            host.name()
-        )));
-    }
+    precheck(host, &[])?.check_name_free(host, new_name, Some(&agent.record.id))?;
     let mut record = host
         .read_agent_record(agent.record.id.as_str())?
         .ok_or_else(|| MngrError::not_found(format!("agent '{}' is gone", agent.record.name)))?;

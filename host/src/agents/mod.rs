@@ -16,6 +16,7 @@ pub mod hosts;
 pub mod lifecycle;
 pub mod names;
 pub mod placement;
+pub mod precheck;
 pub mod probe;
 pub mod record;
 pub mod state;

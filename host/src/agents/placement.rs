@@ -1,13 +1,17 @@
 //! Placement: the host a new agent goes on. An existing host the address names (started first
 //! when it is stopped and its provider can start hosts), a new host its provider makes, or the
 //! running host of a provider that makes none (local). A host made here that cannot be opened
-//! is destroyed again, so a failed create leaves no host behind.
+//! is destroyed again, and so is one made for an agent whose create then fails or is
+//! interrupted ([`place_and_create`]): a failed create leaves no host behind.
 
 use super::address::HostAddress;
+use super::create::{self, CreateRequest};
 use super::host::Host;
 use super::hosts;
+use super::record::AgentRecord;
 use crate::error::{MngrError, Result};
 use crate::instances::{ProviderHandle, ProviderSet};
+use crate::interrupt::{self, Undo};
 use mngr_plugin_api::{CreateHostRequest, HostName, HostRecord, HostState};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -158,6 +162,42 @@ fn new_host(provider: &ProviderHandle, placement: Placement) -> Result<Placed> {
     }
 }
 
+/// A new agent and the host it went on.
+pub struct Created {
+    pub host: Host,
+    pub record: AgentRecord,
+}
+
+/// Place a new agent ([`place`]) and create it there. A host made for it takes the agent's
+/// name (`placement.new_host_name`, which the agent then gets too) and is destroyed again when
+/// the create fails or a signal interrupts it; a host that existed is left as it was.
+pub fn place_and_create(
+    providers: ProviderSet,
+    placement: Placement,
+    mut request: CreateRequest,
+) -> Result<Created> {
+    // From here a signal undoes the create instead of ending mngr half-way.
+    let _guard = interrupt::guard();
+    let Placed { host, made } = place(providers, placement)?;
+    let mut undo = Undo::new();
+    if made {
+        undo.push(|| {
+            if let Err(e) = host.instance.destroy_host(&host.record.id) {
+                crate::warnings::warn(format!(
+                    "could not destroy the new host '{}': {}",
+                    host.name(),
+                    e.message
+                ));
+            }
+        });
+        request.name = Some(placement.new_host_name.to_string());
+    }
+    interrupt::check()?;
+    let record = crate::timing::timed("creating the agent", || create::create(&host, request))?;
+    undo.keep();
+    Ok(Created { host, record })
+}
+
 /// Start a stopped host when its provider can.
 pub fn ensure_running(provider: &ProviderHandle, record: HostRecord) -> Result<HostRecord> {
     if record.state == HostState::Running {
@@ -295,6 +335,89 @@ mod tests {
         assert_eq!(err.code, ExitCode::ProviderUnavailable, "{err:?}");
         assert_eq!(docker.calls(), ["create fixer", "destroy fixer"]);
         assert!(docker.host_names().is_empty());
+    }
+
+    /// A request whose agent type needs a program no host has, so `create` fails at its
+    /// precheck, before it changes anything on the host.
+    fn failing_request(source: &Path) -> CreateRequest {
+        CreateRequest {
+            name: None,
+            agent_type: crate::agents::types::ResolvedType {
+                name: "needy".to_string(),
+                command: "needy".to_string(),
+                requires: Some((
+                    "mngr-test-no-such-program".to_string(),
+                    "install it".to_string(),
+                )),
+            },
+            labels: BTreeMap::new(),
+            env: Vec::new(),
+            source: crate::agents::workdir::inspect(source).unwrap(),
+            mode: Some(crate::agents::workdir::Mode::InPlace),
+            initial_message: None,
+            prefix: "mngr-test-".to_string(),
+        }
+    }
+
+    fn place_and_create_on(
+        handles: &[ProviderHandle],
+        host: Option<&str>,
+        provider: Option<&str>,
+        source: &Path,
+    ) -> Result<Created> {
+        place_and_create(
+            fakes::provider_set(handles),
+            Placement {
+                host,
+                provider,
+                new_host: &NewHost::default(),
+                new_host_name: "fixer",
+            },
+            failing_request(source),
+        )
+    }
+
+    #[test]
+    fn a_host_made_for_an_agent_whose_create_fails_is_destroyed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, _) = providers(dir.path());
+        docker.add_host("other", HostState::Running);
+        let handles = [fakes::handle("docker", &docker)];
+        let err = place_and_create_on(&handles, None, Some("docker"), dir.path())
+            .err()
+            .unwrap();
+        assert_eq!(err.code, ExitCode::MissingTool, "{err:?}");
+        assert!(
+            err.message
+                .contains("mngr-test-no-such-program is not installed on host 'fixer'"),
+            "{}",
+            err.message
+        );
+        assert_eq!(docker.calls(), ["create fixer", "destroy fixer"]);
+        assert_eq!(docker.host_names(), ["other"]);
+    }
+
+    #[test]
+    fn a_host_that_existed_is_kept_when_the_create_on_it_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, local) = providers(dir.path());
+        docker.add_host("box", HostState::Stopped);
+        local.add_host("localhost", HostState::Running);
+        let handles = [
+            fakes::handle("docker", &docker),
+            fakes::handle("local", &local),
+        ];
+        for (host, provider) in [(Some("box"), None), (None, Some("local"))] {
+            let err = place_and_create_on(&handles, host, provider, dir.path())
+                .err()
+                .unwrap();
+            assert_eq!(err.code, ExitCode::MissingTool, "{err:?}");
+        }
+        // Started for the agent, and left running: only a host made for it is undone.
+        assert_eq!(docker.calls(), ["start box"]);
+        assert!(local.calls().is_empty(), "{:?}", local.calls());
+        assert_eq!(docker.host_names(), ["box"]);
+        assert_eq!(local.host_names(), ["localhost"]);
     }
 
     #[test]

@@ -6,21 +6,12 @@
 //! - `key__extend` appends to a list, or merges a table recursively, instead of replacing it;
 //! - `key__assign` replaces (the default, spelled out).
 
+use super::keys::{ASSIGN, EXTEND, base_key};
 use super::source::Provenance;
 use toml::{Table, Value};
 
 /// Top-level tables whose entries merge field by field.
 pub const REGISTRY_TABLES: [&str; 4] = ["agent_types", "commands", "plugins", "providers"];
-
-const EXTEND: &str = "__extend";
-const ASSIGN: &str = "__assign";
-
-/// The key without an operator suffix.
-pub fn base_key(key: &str) -> &str {
-    key.strip_suffix(EXTEND)
-        .or_else(|| key.strip_suffix(ASSIGN))
-        .unwrap_or(key)
-}
 
 /// Merge `overlay` (layer number `layer`) over `acc`, recording what it set in `prov`.
 pub fn merge_layer(acc: &mut Table, overlay: Table, layer: usize, prov: &mut Provenance) {

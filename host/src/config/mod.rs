@@ -6,6 +6,7 @@
 
 pub mod edit;
 pub mod files;
+pub mod keys;
 pub mod merge;
 pub mod overrides;
 pub mod schema;

@@ -4,7 +4,7 @@
 //! Provider tables are checked only for the common keys (`backend`, `is_enabled`, `plugin`);
 //! the rest belongs to the backend, which validates it when it builds the instance.
 
-use super::merge::base_key;
+use super::keys::base_key;
 use super::source::Source;
 use crate::error::{MngrError, Result};
 use mngr_plugin_api::validate_safe_name;

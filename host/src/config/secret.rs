@@ -4,7 +4,7 @@
 //! of `--env`) or when its name says so (`token`, `secret`, `password`, `api_key`,
 //! `credential`, `private_key` anywhere in the last part, in any case).
 
-use super::merge::base_key;
+use super::keys::base_key;
 
 const SECRET_WORDS: [&str; 7] = [
     "token",

@@ -9,7 +9,7 @@
 //! instances, most command defaults) need no trust.
 
 use super::files;
-use super::merge::base_key;
+use super::keys::base_key;
 use crate::error::{MngrError, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};

@@ -279,6 +279,49 @@ fn an_unreachable_provider_is_not_reported_as_not_found() {
     );
 }
 
+#[test]
+fn list_and_gc_errors_keep_what_the_provider_said() {
+    let mut w = AgentWorld::new();
+    w.create(&["here", "--in-place", "--", "sleep", "1000"]);
+    // No daemon listens there: the docker plugin answers "unavailable", which may pass.
+    w.set_env("MNGR__PROVIDERS__DOCKER__IS_ENABLED", "true");
+    w.set_env("MNGR__PROVIDERS__DOCKER__HOST", "tcp://127.0.0.1:9");
+    let retry_hint = "  hint: this may be temporary; retrying may help";
+    let list = w.run(&["list", "--format", "json"]);
+    assert_eq!(list.code, 6, "{list:?}");
+    let error = &list.json()["errors"][0];
+    assert_eq!(error["provider_name"], "docker", "{error}");
+    assert_eq!(error["retryable"], true, "{error}");
+    assert!(error.get("details").is_some(), "{error}");
+    let gc = w.run(&["gc", "--format", "json"]);
+    assert_eq!(gc.code, 6, "{gc:?}");
+    let error = &gc.json()["errors"][0];
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("provider 'docker': "),
+        "{error}"
+    );
+    assert_eq!(error["retryable"], true, "{error}");
+    assert!(error.get("details").is_some(), "{error}");
+    for args in [&["list"][..], &["gc"]] {
+        let run = w.run(args);
+        assert_eq!(run.code, 6, "{run:?}");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("Error: provider 'docker'"))
+            .unwrap_or_else(|| panic!("{args:?}: no error line:\n{}", run.stderr));
+        assert_eq!(
+            lines.get(at + 1),
+            Some(&retry_hint),
+            "{args:?}:\n{}",
+            run.stderr
+        );
+    }
+}
+
 /// A port that accepts connections and never answers, for as long as the test runs.
 fn silent_listener() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -518,4 +561,58 @@ fn agent_names_longer_than_the_limit_are_refused_before_anything_is_made() {
     let line = w.run(&["rename", &longest, &long]).error_line(2);
     assert!(line.contains(expected), "{line}");
     assert!(w.agent(&longest).is_some());
+}
+
+#[test]
+fn a_name_an_unreadable_record_may_hold_is_refused_by_create_and_rename() {
+    let w = AgentWorld::new();
+    w.create(&["cut", "--in-place", "--", "sleep", "1000"]);
+    w.create(&["other", "--in-place", "--", "sleep", "1000"]);
+    let id = w.agent("cut").expect("listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let record = w.root().join("agents").join(&id).join("data.json");
+    let bytes = std::fs::read(&record).unwrap();
+    let name_at = String::from_utf8_lossy(&bytes).find("\"name\"").unwrap();
+    // Cut short after its name: the name still reads, the record does not.
+    std::fs::write(&record, &bytes[..name_at + 20]).unwrap();
+    let path = record.display().to_string();
+    let refused = format!(
+        "an agent named 'cut' may exist on host 'localhost': agent record {path} cannot be read: EOF while parsing"
+    );
+    let hint = "  hint: repair that record or remove its agent dir (gc leaves unreadable records alone), or choose another name";
+    for args in [
+        vec!["create", "cut", "--no-connect", "--in-place", "--", "true"],
+        vec!["rename", "other", "cut"],
+    ] {
+        let run = w.run(&args);
+        let line = run.error_line(11);
+        assert!(line.starts_with(&format!("Error: {refused}")), "{line}");
+        assert!(run.stderr.contains(hint), "{}", run.stderr);
+    }
+    assert!(w.agent("other").is_some(), "other was renamed");
+    assert_eq!(std::fs::read(&record).unwrap(), &bytes[..name_at + 20]);
+    // Other names stay free.
+    w.create(&["fresh", "--in-place", "--", "sleep", "1000"]);
+
+    // Cut short before its name: no name is known to be free on that host.
+    std::fs::write(&record, &bytes[..name_at]).unwrap();
+    let run = w.run(&[
+        "create",
+        "newer",
+        "--no-connect",
+        "--in-place",
+        "--",
+        "true",
+    ]);
+    let line = run.error_line(1);
+    assert!(
+        line.starts_with(&format!(
+            "Error: cannot tell whether the name 'newer' is free on host 'localhost': agent record {path} cannot be read"
+        )),
+        "{line}"
+    );
+    assert!(run.stderr.contains(hint), "{}", run.stderr);
+    assert!(w.agent("newer").is_none());
 }

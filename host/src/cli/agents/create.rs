@@ -2,14 +2,13 @@
 
 use super::{parse_key_value, print_json, print_jsonl};
 use crate::agents::address::CreateTarget;
-use crate::agents::create::{self as agent_create, CreateRequest};
+use crate::agents::create::CreateRequest;
 use crate::agents::lifecycle::session_name;
-use crate::agents::placement::{self, NewHost, Placed, Placement};
+use crate::agents::placement::{self, Created, NewHost, Placement};
 use crate::agents::workdir::{self, Mode};
 use crate::agents::{envfile, names, types};
 use crate::config::Settings;
 use crate::error::{MngrError, Result};
-use crate::interrupt::{self, Undo};
 use crate::output::OutputFormat;
 use crate::run_options::RunOptions;
 use clap::Args;
@@ -315,41 +314,8 @@ pub fn run(global: &RunOptions, mut args: CreateArgs) -> Result<()> {
         .name
         .clone()
         .unwrap_or_else(|| names::generate(&|_| false));
-    // From here a signal undoes the create (a new host is destroyed again) instead of ending
-    // mngr half-way.
-    let guard = interrupt::guard();
-    let Placed {
-        host,
-        made: made_host,
-    } = placement::place(
-        app.provider_set(),
-        Placement {
-            host: target.host.as_deref(),
-            provider: provider_name(&target, &args)?,
-            new_host: &new_host(&args)?,
-            new_host_name: &name_for_host,
-        },
-    )?;
-    let mut undo = Undo::new();
-    if made_host {
-        undo.push(|| {
-            if let Err(d) = host.instance.destroy_host(&host.record.id) {
-                eprintln!(
-                    "warning: could not destroy the new host '{}': {}",
-                    host.name(),
-                    d.message
-                );
-            }
-        });
-    }
-    interrupt::check()?;
-    let name = if made_host {
-        Some(name_for_host)
-    } else {
-        target.name.clone()
-    };
     let request = CreateRequest {
-        name,
+        name: target.name.clone(),
         agent_type,
         labels,
         env,
@@ -358,12 +324,16 @@ pub fn run(global: &RunOptions, mut args: CreateArgs) -> Result<()> {
         initial_message: args.message.clone(),
         prefix: app.settings.prefix.clone(),
     };
-    let record = crate::timing::timed("creating the agent", || {
-        agent_create::create(&host, request)
-    })?;
-    undo.keep();
-    // Attached to the agent, a signal ends mngr as usual.
-    drop(guard);
+    let Created { host, record } = placement::place_and_create(
+        app.provider_set(),
+        Placement {
+            host: target.host.as_deref(),
+            provider: provider_name(&target, &args)?,
+            new_host: &new_host(&args)?,
+            new_host_name: &name_for_host,
+        },
+        request,
+    )?;
     let address = host.address_of(&record.name);
     let result = serde_json::json!({
         "agent_id": record.id,

@@ -75,7 +75,7 @@ pub fn run(global: &RunOptions, args: GcArgs) -> Result<()> {
             "count": items.len(),
             "kept": kept_items,
             "dry_run": args.dry_run,
-            "errors": errors,
+            "errors": errors.iter().map(MngrError::to_json).collect::<Vec<_>>(),
         })),
         OutputFormat::Jsonl => {
             for (event, list) in [("removed", items), ("kept", kept_items)] {
@@ -95,7 +95,7 @@ pub fn run(global: &RunOptions, args: GcArgs) -> Result<()> {
         return Ok(());
     }
     for e in &errors {
-        eprintln!("Error: {e}");
+        crate::cli::report_error(e, global.verbose > 0);
     }
     let code = if found.errors.len() == errors.len() && found.errors.iter().all(|e| e.unreachable) {
         ExitCode::ProviderUnavailable

@@ -169,14 +169,18 @@ pub fn exec(global: &RunOptions, args: ExecArgs) -> Result<()> {
                 }
             }
             for (agent, e) in &failures {
-                eprintln!("Error: agent {}: {}", agent.record.name, e.message);
+                let about_agent = MngrError {
+                    message: format!("agent {}: {}", agent.record.name, e.message),
+                    ..e.clone()
+                };
+                crate::cli::report_error(&about_agent, global.verbose > 0);
             }
         }
         OutputFormat::Json => {
             let items: Vec<_> = results.iter().map(|(a, o)| result_json(a, o)).collect();
             let failed: Vec<_> = failures
                 .iter()
-                .map(|(a, e)| serde_json::json!({"agent": a.record.name, "error": e.message}))
+                .map(|(a, e)| exec_error_json(a, e))
                 .collect();
             let total_failed = failed.len() + results.iter().filter(|(_, o)| !o.success()).count();
             print_json(&serde_json::json!({
@@ -193,9 +197,9 @@ pub fn exec(global: &RunOptions, args: ExecArgs) -> Result<()> {
                 print_jsonl(&v);
             }
             for (a, e) in &failures {
-                print_jsonl(
-                    &serde_json::json!({"event": "exec_error", "agent": a.record.name, "error": e.message}),
-                );
+                let mut v = exec_error_json(a, e);
+                v["event"] = "exec_error".into();
+                print_jsonl(&v);
             }
         }
         OutputFormat::Template(t) => {
@@ -213,6 +217,16 @@ pub fn exec(global: &RunOptions, args: ExecArgs) -> Result<()> {
         return Err(MngrError::new(ExitCode::Failure, String::new()));
     }
     Ok(())
+}
+
+/// An agent exec could not run the command on: the error, with the provider's details.
+fn exec_error_json(agent: &AgentView, e: &MngrError) -> serde_json::Value {
+    serde_json::json!({
+        "agent": agent.record.name,
+        "error": e.message,
+        "details": e.details,
+        "retryable": e.retryable,
+    })
 }
 
 fn result_json(agent: &AgentView, out: &crate::transport::CommandOutput) -> serde_json::Value {
@@ -309,10 +323,7 @@ pub fn message(global: &RunOptions, args: MessageArgs) -> Result<()> {
     match &format {
         OutputFormat::Json | OutputFormat::Jsonl => {
             let ok: Vec<&str> = sent.iter().map(|a| a.record.name.as_str()).collect();
-            let bad: Vec<_> = failed
-                .iter()
-                .map(|(a, e)| serde_json::json!({"agent": a.record.name, "error": e.message}))
-                .collect();
+            let bad: Vec<_> = failed.iter().map(|(a, e)| exec_error_json(a, e)).collect();
             if format == OutputFormat::Json {
                 print_json(&serde_json::json!({
                     "successful_agents": ok,

@@ -327,6 +327,8 @@ pub fn run(global: &RunOptions, args: ListArgs) -> Result<()> {
                 "provider_name": e.provider,
                 "message": e.message,
                 "unreachable": e.unreachable,
+                "details": e.details,
+                "retryable": e.retryable,
             })
         })
         .collect();
@@ -339,6 +341,8 @@ pub fn run(global: &RunOptions, args: ListArgs) -> Result<()> {
             "agent_id": u.id,
             "message": u.message(),
             "unreachable": false,
+            "details": serde_json::Value::Null,
+            "retryable": false,
         })
     }));
     let warn_unreadable = || {
@@ -404,7 +408,8 @@ pub fn run(global: &RunOptions, args: ListArgs) -> Result<()> {
                 } else {
                     "failed"
                 };
-                eprintln!("Error: provider '{}' {what}: {}", e.provider, e.message);
+                let line = format!("provider '{}' {what}: {}", e.provider, e.message);
+                crate::cli::report_error(&e.to_error(line), global.verbose > 0);
             }
         }
         OutputFormat::Json => {
@@ -435,7 +440,8 @@ pub fn run(global: &RunOptions, args: ListArgs) -> Result<()> {
             print!("{out}");
             warn_unreadable();
             for e in &found.errors {
-                eprintln!("Error: provider '{}': {}", e.provider, e.message);
+                let line = format!("provider '{}': {}", e.provider, e.message);
+                crate::cli::report_error(&e.to_error(line), global.verbose > 0);
             }
         }
     }
