@@ -2,7 +2,7 @@
 # Installs the system packages mngr and its tests need (Debian/Ubuntu). Safe to run again.
 set -euo pipefail
 
-packages=(tmux git rsync openssh-client openssh-server debootstrap socat procps ca-certificates openssl python3)
+packages=(tmux git rsync openssh-client openssh-server debootstrap socat procps ca-certificates openssl python3 python3-venv)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -4,6 +4,7 @@ Run by the stand-in's integration test with MODAL_SERVER_URL, MODAL_TOKEN_ID and
 MODAL_TOKEN_SECRET set. Modes:
   lookup  look up an app only; on a Modal error print "error <ExceptionClass> <message>", exit 3
   full    the whole check below, printing "step <name> <seconds>" after each step
+  v1      the V1 sandbox family's calls (run with MODAL_SANDBOX_V2=0), printing steps too
 Any disagreement between the client and the stand-in shows up as an exception or a failed assert.
 """
 
@@ -129,6 +130,38 @@ def full():
 
     sb2.terminate()
 
+    with step("timeout"):
+        short = modal.Sandbox.create("sleep", "infinity", app=app, image=image, timeout=2)
+        try:
+            short.wait()
+            raise AssertionError("a sandbox past its timeout should end with TIMEOUT")
+        except modal.exception.SandboxTimeoutError:
+            pass
+        assert short.returncode == 124, short.returncode
+
+
+def v1():
+    with step("v1_sandbox"):
+        app = modal.App.lookup(APP_NAME, create_if_missing=True)
+        image = modal.Image.from_registry("debian:bookworm-slim")
+        sb = modal.Sandbox.create("sleep", "infinity", app=app, image=image, unencrypted_ports=[22], timeout=300)
+        # V1 ids are sb- plus 22 base62 characters; the client picks the family by that shape.
+        assert len(sb.object_id) == 25, sb.object_id
+        sb.set_tags({"family": "v1"})
+        assert sb.get_tags() == {"family": "v1"}
+        p = sb.exec("sh", "-c", "echo v1")
+        assert p.stdout.read() == "v1\n"
+        assert p.wait() == 0
+        host, port = sb.tunnels()[22].tcp_socket
+        assert host == "127.0.0.1" and port > 0, (host, port)
+        listed = [s.object_id for s in modal.Sandbox.list(app_id=app.app_id, tags={"family": "v1"})]
+        assert listed == [sb.object_id], listed
+        snapshot = sb.snapshot_filesystem()
+        assert snapshot.object_id.startswith("im-")
+        sb.terminate()
+        sb.wait(raise_on_termination=False)
+        assert sb.returncode is not None
+
 
 if __name__ == "__main__":
-    {"lookup": lookup, "full": full}[sys.argv[1]]()
+    {"lookup": lookup, "full": full, "v1": v1}[sys.argv[1]]()

@@ -45,6 +45,11 @@ impl StandIn {
 
     /// Runs the check script in `mode` with the given token secret.
     pub fn run_check(&self, mode: &str, secret: &str) -> Output {
+        self.run_check_with(mode, secret, &[])
+    }
+
+    /// As [`StandIn::run_check`], with extra environment variables.
+    pub fn run_check_with(&self, mode: &str, secret: &str, env: &[(&str, &str)]) -> Output {
         let output = Command::new(modal_python())
             .arg(manifest_dir().join("tests/modal_client_check.py"))
             .arg(mode)
@@ -55,6 +60,7 @@ impl StandIn {
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env_remove("MODAL_CONFIG_PATH")
             .env("HOME", std::env::temp_dir())
+            .envs(env.iter().copied())
             .output()
             .expect("running the check script");
         eprintln!("--- check {mode} stdout ---\n{}", String::from_utf8_lossy(&output.stdout));

@@ -26,7 +26,7 @@ fn the_official_client_runs_the_whole_check_and_stop_removes_what_it_made() {
     assert!(output.status.success(), "the check failed (see its output above)");
     let steps: Vec<&str> = lines_after(&stdout, "step").iter().map(|l| l.split(' ').next().unwrap()).collect();
     let mut expected = STEPS.to_vec();
-    expected.push("volume");
+    expected.extend(["volume", "timeout"]);
     assert_eq!(steps, expected);
     let ids = lines_after(&stdout, "object");
     assert_eq!(ids.len(), 3, "the script names its two sandboxes and its snapshot: {ids:?}");
@@ -68,4 +68,12 @@ fn unavailable_is_retried_by_the_client_until_its_attempts_run_out() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(3));
     assert!(stdout.contains("injected UNAVAILABLE"), "{stdout}");
+}
+
+#[test]
+fn the_official_client_drives_the_v1_sandbox_family() {
+    let standin = StandIn::start(&[]);
+    let output = standin.run_check_with("v1", TOKEN_SECRET, &[("MODAL_SANDBOX_V2", "0")]);
+    assert!(output.status.success(), "the V1 check failed (see its output above)");
+    assert_eq!(lines_after(&String::from_utf8_lossy(&output.stdout), "step").len(), 1);
 }
