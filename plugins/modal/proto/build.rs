@@ -8,7 +8,10 @@ const PROTO_FILES: [&str; 2] = ["modal/client.proto", "modal/task_command_router
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in PROTO_FILES {
-        println!("cargo:rerun-if-changed={}", Path::new(PROTO_ROOT).join(file).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            Path::new(PROTO_ROOT).join(file).display()
+        );
     }
     let descriptors = protox::compile(PROTO_FILES, [PROTO_ROOT])?;
     tonic_prost_build::configure()

@@ -21,7 +21,11 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(token_id: String, token_secret: String) -> Self {
-        Auth { token_id, token_secret, issued: Mutex::new(HashSet::new()) }
+        Auth {
+            token_id,
+            token_secret,
+            issued: Mutex::new(HashSet::new()),
+        }
     }
 
     /// Checks the workspace credentials on a control-plane call.
@@ -29,7 +33,9 @@ impl Auth {
         let id = header(metadata, "x-modal-token-id");
         let secret = header(metadata, "x-modal-token-secret");
         match (id, secret) {
-            (Some(id), Some(secret)) if id == self.token_id && secret == self.token_secret => Ok(()),
+            (Some(id), Some(secret)) if id == self.token_id && secret == self.token_secret => {
+                Ok(())
+            }
             (None, _) | (_, None) => Err(Status::unauthenticated(
                 "Token missing. Could not authenticate client. Pass a token id and secret.",
             )),
@@ -46,7 +52,9 @@ impl Auth {
         if self.issued.lock().unwrap().contains(token) {
             Ok(())
         } else {
-            Err(Status::unauthenticated("invalid or expired x-modal-auth-token"))
+            Err(Status::unauthenticated(
+                "invalid or expired x-modal-auth-token",
+            ))
         }
     }
 
@@ -61,7 +69,9 @@ impl Auth {
 /// A command-router JWT for one task: three base64url segments with a JSON payload that holds
 /// `exp`, as both the Python and Go clients parse it. Unsigned: only the stand-in reads it.
 pub fn router_jwt(task_id: &str) -> String {
-    mint_jwt(&serde_json::json!({ "exp": expiry(), "task_id": task_id, "nonce": uuid::Uuid::new_v4().to_string() }))
+    mint_jwt(
+        &serde_json::json!({ "exp": expiry(), "task_id": task_id, "nonce": uuid::Uuid::new_v4().to_string() }),
+    )
 }
 
 /// The bearer token of a router call.
@@ -78,7 +88,9 @@ fn mint_jwt(payload: &serde_json::Value) -> String {
 }
 
 fn expiry() -> u64 {
-    (SystemTime::now() + TOKEN_LIFETIME).duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    (SystemTime::now() + TOKEN_LIFETIME)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn header<'a>(metadata: &'a MetadataMap, key: &str) -> Option<&'a str> {
@@ -100,9 +112,18 @@ mod tests {
     #[test]
     fn credentials_must_match_both_parts() {
         let auth = Auth::new("ak-1".into(), "as-1".into());
-        assert!(auth.check_credentials(&metadata(&[("x-modal-token-id", "ak-1"), ("x-modal-token-secret", "as-1")])).is_ok());
+        assert!(
+            auth.check_credentials(&metadata(&[
+                ("x-modal-token-id", "ak-1"),
+                ("x-modal-token-secret", "as-1")
+            ]))
+            .is_ok()
+        );
         let wrong = auth
-            .check_credentials(&metadata(&[("x-modal-token-id", "ak-1"), ("x-modal-token-secret", "as-2")]))
+            .check_credentials(&metadata(&[
+                ("x-modal-token-id", "ak-1"),
+                ("x-modal-token-secret", "as-2"),
+            ]))
             .unwrap_err();
         assert_eq!(wrong.code(), tonic::Code::Unauthenticated);
         assert!(auth.check_credentials(&metadata(&[])).is_err());
@@ -113,7 +134,13 @@ mod tests {
         let auth = Auth::new("a".into(), "b".into());
         let token = auth.issue_auth_token();
         assert_eq!(token.split('.').count(), 3);
-        assert!(auth.check_auth_token(&metadata(&[("x-modal-auth-token", &token)])).is_ok());
-        assert!(auth.check_auth_token(&metadata(&[("x-modal-auth-token", "x.y.z")])).is_err());
+        assert!(
+            auth.check_auth_token(&metadata(&[("x-modal-auth-token", &token)]))
+                .is_ok()
+        );
+        assert!(
+            auth.check_auth_token(&metadata(&[("x-modal-auth-token", "x.y.z")]))
+                .is_err()
+        );
     }
 }

@@ -41,18 +41,28 @@ fn creates(kind: i32) -> bool {
 
 impl Control {
     fn sandbox(&self, id: &str) -> Result<Arc<SandboxRecord>, Status> {
-        self.0.sandboxes.get(id).ok_or_else(|| Status::not_found(format!("Sandbox {id} not found")))
+        self.0
+            .sandboxes
+            .get(id)
+            .ok_or_else(|| Status::not_found(format!("Sandbox {id} not found")))
     }
 
     async fn create_sandbox(&self, spec: CreateSpec) -> Result<Arc<SandboxRecord>, Status> {
+        check_gpu(&spec.definition)?;
         let image_id = &spec.definition.image_id;
         let image = self.0.images.get(image_id).ok_or_else(|| {
-            Status::invalid_argument(format!("Image {image_id} not found; build it or pass a snapshot's image id"))
+            Status::invalid_argument(format!(
+                "Image {image_id} not found; build it or pass a snapshot's image id"
+            ))
         })?;
-        wait_until_done(&image)
+        wait_until_done(&image).await.map_err(|e| {
+            Status::failed_precondition(format!("Image {image_id} failed to build: {e}"))
+        })?;
+        self.0
+            .sandboxes
+            .create(spec, &image.docker_ref)
             .await
-            .map_err(|e| Status::failed_precondition(format!("Image {image_id} failed to build: {e}")))?;
-        self.0.sandboxes.create(spec, &image.docker_ref).await.map_err(Status::internal)
+            .map_err(Status::internal)
     }
 
     fn tunnels(record: &SandboxRecord) -> SandboxGetTunnelsResponse {
@@ -60,7 +70,10 @@ impl Control {
             Some(result) => result,
             None => crate::sandboxes::status_result(generic_result::GenericStatus::Success, 0, ""),
         };
-        SandboxGetTunnelsResponse { result: Some(result), tunnels: record.tunnels.clone() }
+        SandboxGetTunnelsResponse {
+            result: Some(result),
+            tunnels: record.tunnels.clone(),
+        }
     }
 
     async fn wait(&self, request: SandboxWaitRequest) -> Reply<SandboxWaitResponse> {
@@ -68,11 +81,18 @@ impl Control {
         let limit = Duration::from_secs_f32(request.timeout.clamp(0.0, 60.0));
         let result = self.0.sandboxes.wait(&record, limit).await;
         let metadata = handle_metadata(&record);
-        Ok(Response::new(SandboxWaitResponse { result, metadata: Some(metadata) }))
+        Ok(Response::new(SandboxWaitResponse {
+            result,
+            metadata: Some(metadata),
+        }))
     }
 
     fn list(&self, request: SandboxListRequest) -> SandboxListResponse {
-        let before = if request.before_timestamp > 0.0 { request.before_timestamp } else { f64::INFINITY };
+        let before = if request.before_timestamp > 0.0 {
+            request.before_timestamp
+        } else {
+            f64::INFINITY
+        };
         let sandboxes = self
             .0
             .sandboxes
@@ -112,15 +132,56 @@ impl Control {
     fn task_id(&self, request: SandboxGetTaskIdRequest) -> Reply<SandboxGetTaskIdResponse> {
         let record = self.sandbox(&request.sandbox_id)?;
         let response = match record.finished() {
-            Some(result) => SandboxGetTaskIdResponse { task_id: None, task_result: Some(result) },
-            None => SandboxGetTaskIdResponse { task_id: Some(record.task_id.clone()), task_result: None },
+            Some(result) => SandboxGetTaskIdResponse {
+                task_id: None,
+                task_result: Some(result),
+            },
+            None => SandboxGetTaskIdResponse {
+                task_id: Some(record.task_id.clone()),
+                task_result: None,
+            },
         };
         Ok(Response::new(response))
     }
 }
 
+/// Modal's GPU types. This machine has no GPU, so a known type is accepted and not attached.
+const GPU_TYPES: [&str; 11] = [
+    "T4",
+    "L4",
+    "A10",
+    "A10G",
+    "A100",
+    "A100-40GB",
+    "A100-80GB",
+    "L40S",
+    "H100",
+    "H200",
+    "B200",
+];
+
+fn check_gpu(definition: &Sandbox) -> Result<(), Status> {
+    let gpu = definition
+        .resources
+        .as_ref()
+        .and_then(|r| r.gpu_config.as_ref());
+    match gpu.map(|g| g.gpu_type.trim_end_matches('!').to_ascii_uppercase()) {
+        Some(kind) if !kind.is_empty() && !GPU_TYPES.contains(&kind.as_str()) => {
+            Err(Status::invalid_argument(format!(
+                "Unknown GPU type '{}'. Supported types: {}",
+                gpu.map_or("", |g| g.gpu_type.as_str()),
+                GPU_TYPES.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn handle_metadata(record: &SandboxRecord) -> SandboxHandleMetadata {
-    SandboxHandleMetadata { result: record.finished(), app_id: record.app_id.clone() }
+    SandboxHandleMetadata {
+        result: record.finished(),
+        app_id: record.app_id.clone(),
+    }
 }
 
 fn sandbox_info(record: &SandboxRecord) -> SandboxInfo {
@@ -145,7 +206,11 @@ fn sandbox_info(record: &SandboxRecord) -> SandboxInfo {
 }
 
 /// Environment variables a create carries, in either family's places.
-fn create_env(definition: &Sandbox, ephemeral: Option<&StringMap>, sources: &[SecretSource]) -> Vec<(String, String)> {
+fn create_env(
+    definition: &Sandbox,
+    ephemeral: Option<&StringMap>,
+    sources: &[SecretSource],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::new();
     let maps = definition
         .environment_variables
@@ -163,7 +228,10 @@ fn create_env(definition: &Sandbox, ephemeral: Option<&StringMap>, sources: &[Se
 
 #[tonic::async_trait]
 impl ModalClient for Control {
-    async fn app_get_or_create(&self, request: Request<AppGetOrCreateRequest>) -> Reply<AppGetOrCreateResponse> {
+    async fn app_get_or_create(
+        &self,
+        request: Request<AppGetOrCreateRequest>,
+    ) -> Reply<AppGetOrCreateResponse> {
         self.0.enter("AppGetOrCreate", request.metadata())?;
         let request = request.into_inner();
         let key = (request.environment_name.clone(), request.app_name.clone());
@@ -175,19 +243,32 @@ impl ModalClient for Control {
                 apps.insert(key, id.clone());
                 id
             }
-            None => return Err(Status::not_found(format!("App '{}' not found", request.app_name))),
+            None => {
+                return Err(Status::not_found(format!(
+                    "App '{}' not found",
+                    request.app_name
+                )));
+            }
         };
         let handle_metadata = AppHandleMetadata {
             app_id: app_id.clone(),
             description: request.app_name,
             environment_name: request.environment_name,
         };
-        Ok(Response::new(AppGetOrCreateResponse { app_id, handle_metadata: Some(handle_metadata) }))
+        Ok(Response::new(AppGetOrCreateResponse {
+            app_id,
+            handle_metadata: Some(handle_metadata),
+        }))
     }
 
-    async fn auth_token_get(&self, request: Request<AuthTokenGetRequest>) -> Reply<AuthTokenGetResponse> {
+    async fn auth_token_get(
+        &self,
+        request: Request<AuthTokenGetRequest>,
+    ) -> Reply<AuthTokenGetResponse> {
         self.0.enter("AuthTokenGet", request.metadata())?;
-        Ok(Response::new(AuthTokenGetResponse { token: self.0.auth.issue_auth_token() }))
+        Ok(Response::new(AuthTokenGetResponse {
+            token: self.0.auth.issue_auth_token(),
+        }))
     }
 
     async fn client_hello(&self, request: Request<()>) -> Reply<ClientHelloResponse> {
@@ -213,11 +294,17 @@ impl ModalClient for Control {
         };
         Ok(Response::new(EnvironmentGetOrCreateResponse {
             environment_id: self.0.environment_id.clone(),
-            metadata: Some(EnvironmentMetadata { name, settings: Some(settings) }),
+            metadata: Some(EnvironmentMetadata {
+                name,
+                settings: Some(settings),
+            }),
         }))
     }
 
-    async fn image_get_or_create(&self, request: Request<ImageGetOrCreateRequest>) -> Reply<ImageGetOrCreateResponse> {
+    async fn image_get_or_create(
+        &self,
+        request: Request<ImageGetOrCreateRequest>,
+    ) -> Reply<ImageGetOrCreateResponse> {
         self.0.enter("ImageGetOrCreate", request.metadata())?;
         let request = request.into_inner();
         if !request.existing_image_id.is_empty() {
@@ -226,13 +313,24 @@ impl ModalClient for Control {
                     image_id: request.existing_image_id,
                     ..Default::default()
                 })),
-                None => Err(Status::not_found(format!("Image {} not found", request.existing_image_id))),
+                None => Err(Status::not_found(format!(
+                    "Image {} not found",
+                    request.existing_image_id
+                ))),
             };
         }
         let image = request.image.unwrap_or_default();
-        let image_id = self.0.images.get_or_build(image, request.force_build).map_err(Status::invalid_argument)?;
+        let image_id = self
+            .0
+            .images
+            .get_or_build(image, request.force_build)
+            .map_err(Status::invalid_argument)?;
         // No result: the client follows the build with ImageJoinStreaming.
-        Ok(Response::new(ImageGetOrCreateResponse { image_id, result: None, metadata: None }))
+        Ok(Response::new(ImageGetOrCreateResponse {
+            image_id,
+            result: None,
+            metadata: None,
+        }))
     }
 
     type ImageJoinStreamingStream = ReplyStream<ImageJoinStreamingResponse>;
@@ -243,13 +341,16 @@ impl ModalClient for Control {
     ) -> Reply<Self::ImageJoinStreamingStream> {
         self.0.enter("ImageJoinStreaming", request.metadata())?;
         let request = request.into_inner();
-        let image = self
-            .0
-            .images
-            .get(&request.image_id)
-            .ok_or_else(|| Status::not_found(format!("Image {} not found", request.image_id)))?;
+        let image =
+            self.0.images.get(&request.image_id).ok_or_else(|| {
+                Status::not_found(format!("Image {} not found", request.image_id))
+            })?;
         let mut sent: usize = request.last_entry_id.parse().unwrap_or(0);
-        let follow = if request.timeout > 0.0 { request.timeout } else { DEFAULT_JOIN_SECS };
+        let follow = if request.timeout > 0.0 {
+            request.timeout
+        } else {
+            DEFAULT_JOIN_SECS
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f32(follow.min(600.0));
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         tokio::spawn(async move {
@@ -257,23 +358,42 @@ impl ModalClient for Control {
             loop {
                 let (logs, outcome) = {
                     let now = progress.borrow_and_update();
-                    (now.logs.get(sent..).unwrap_or_default().to_vec(), now.outcome.clone())
+                    (
+                        now.logs.get(sent..).unwrap_or_default().to_vec(),
+                        now.outcome.clone(),
+                    )
                 };
                 if !logs.is_empty() {
                     sent += logs.len();
                     let task_logs = logs
                         .into_iter()
-                        .map(|data| TaskLogs { data, file_descriptor: FileDescriptor::Stdout.into(), ..Default::default() })
+                        .map(|data| TaskLogs {
+                            data,
+                            file_descriptor: FileDescriptor::Stdout.into(),
+                            ..Default::default()
+                        })
                         .collect();
-                    let message = ImageJoinStreamingResponse { task_logs, entry_id: sent.to_string(), ..Default::default() };
+                    let message = ImageJoinStreamingResponse {
+                        task_logs,
+                        entry_id: sent.to_string(),
+                        ..Default::default()
+                    };
                     if tx.send(Ok(message)).await.is_err() {
                         return;
                     }
                 }
                 if let Some(outcome) = outcome {
                     let result = match outcome {
-                        Ok(()) => crate::sandboxes::status_result(generic_result::GenericStatus::Success, 0, ""),
-                        Err(e) => crate::sandboxes::status_result(generic_result::GenericStatus::Failure, 1, &e),
+                        Ok(()) => crate::sandboxes::status_result(
+                            generic_result::GenericStatus::Success,
+                            0,
+                            "",
+                        ),
+                        Err(e) => crate::sandboxes::status_result(
+                            generic_result::GenericStatus::Failure,
+                            1,
+                            &e,
+                        ),
                     };
                     let metadata = ImageMetadata {
                         image_builder_version: Some(IMAGE_BUILDER_VERSION.into()),
@@ -289,7 +409,10 @@ impl ModalClient for Control {
                     let _ = tx.send(Ok(last)).await;
                     return;
                 }
-                if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
+                if tokio::time::timeout_at(deadline, progress.changed())
+                    .await
+                    .is_err()
+                {
                     return; // Still building: the client joins again.
                 }
             }
@@ -297,7 +420,10 @@ impl ModalClient for Control {
         Ok(Response::new(stream(rx)))
     }
 
-    async fn image_from_id(&self, request: Request<ImageFromIdRequest>) -> Reply<ImageFromIdResponse> {
+    async fn image_from_id(
+        &self,
+        request: Request<ImageFromIdRequest>,
+    ) -> Reply<ImageFromIdResponse> {
         self.0.enter("ImageFromId", request.metadata())?;
         let image_id = request.into_inner().image_id;
         match self.0.images.get(&image_id) {
@@ -320,12 +446,21 @@ impl ModalClient for Control {
         Ok(Response::new(()))
     }
 
-    async fn sandbox_create(&self, request: Request<SandboxCreateRequest>) -> Reply<SandboxCreateResponse> {
+    async fn sandbox_create(
+        &self,
+        request: Request<SandboxCreateRequest>,
+    ) -> Reply<SandboxCreateResponse> {
         self.0.enter("SandboxCreate", request.metadata())?;
         let request = request.into_inner();
         let definition = request.definition.unwrap_or_default();
         let env = create_env(&definition, None, &[]);
-        let spec = CreateSpec { app_id: request.app_id, definition, env, tags: request.tags, v2: false };
+        let spec = CreateSpec {
+            app_id: request.app_id,
+            definition,
+            env,
+            tags: request.tags,
+            v2: false,
+        };
         let record = self.create_sandbox(spec).await?;
         Ok(Response::new(SandboxCreateResponse {
             sandbox_id: record.id.clone(),
@@ -333,17 +468,26 @@ impl ModalClient for Control {
         }))
     }
 
-    async fn sandbox_get_task_id(&self, request: Request<SandboxGetTaskIdRequest>) -> Reply<SandboxGetTaskIdResponse> {
+    async fn sandbox_get_task_id(
+        &self,
+        request: Request<SandboxGetTaskIdRequest>,
+    ) -> Reply<SandboxGetTaskIdResponse> {
         self.0.enter("SandboxGetTaskId", request.metadata())?;
         self.task_id(request.into_inner())
     }
 
-    async fn sandbox_wait(&self, request: Request<SandboxWaitRequest>) -> Reply<SandboxWaitResponse> {
+    async fn sandbox_wait(
+        &self,
+        request: Request<SandboxWaitRequest>,
+    ) -> Reply<SandboxWaitResponse> {
         self.0.enter("SandboxWait", request.metadata())?;
         self.wait(request.into_inner()).await
     }
 
-    async fn sandbox_list(&self, request: Request<SandboxListRequest>) -> Reply<SandboxListResponse> {
+    async fn sandbox_list(
+        &self,
+        request: Request<SandboxListRequest>,
+    ) -> Reply<SandboxListResponse> {
         self.0.enter("SandboxList", request.metadata())?;
         Ok(Response::new(self.list(request.into_inner())))
     }
@@ -353,17 +497,28 @@ impl ModalClient for Control {
         self.set_tags(request.into_inner())
     }
 
-    async fn sandbox_tags_get(&self, request: Request<SandboxTagsGetRequest>) -> Reply<SandboxTagsGetResponse> {
+    async fn sandbox_tags_get(
+        &self,
+        request: Request<SandboxTagsGetRequest>,
+    ) -> Reply<SandboxTagsGetResponse> {
         self.0.enter("SandboxTagsGet", request.metadata())?;
         self.get_tags(request.into_inner())
     }
 
-    async fn sandbox_get_tunnels(&self, request: Request<SandboxGetTunnelsRequest>) -> Reply<SandboxGetTunnelsResponse> {
+    async fn sandbox_get_tunnels(
+        &self,
+        request: Request<SandboxGetTunnelsRequest>,
+    ) -> Reply<SandboxGetTunnelsResponse> {
         self.0.enter("SandboxGetTunnels", request.metadata())?;
-        Ok(Response::new(Self::tunnels(&*self.sandbox(&request.into_inner().sandbox_id)?)))
+        Ok(Response::new(Self::tunnels(
+            &*self.sandbox(&request.into_inner().sandbox_id)?,
+        )))
     }
 
-    async fn sandbox_terminate(&self, request: Request<SandboxTerminateRequest>) -> Reply<SandboxTerminateResponse> {
+    async fn sandbox_terminate(
+        &self,
+        request: Request<SandboxTerminateRequest>,
+    ) -> Reply<SandboxTerminateResponse> {
         self.0.enter("SandboxTerminate", request.metadata())?;
         self.terminate(request.into_inner()).await
     }
@@ -372,7 +527,8 @@ impl ModalClient for Control {
         &self,
         request: Request<TaskGetCommandRouterAccessRequest>,
     ) -> Reply<TaskGetCommandRouterAccessResponse> {
-        self.0.enter("TaskGetCommandRouterAccess", request.metadata())?;
+        self.0
+            .enter("TaskGetCommandRouterAccess", request.metadata())?;
         let url = self.0.router_url(request.metadata());
         let task_id = request.into_inner().task_id;
         let record = self
@@ -380,16 +536,32 @@ impl ModalClient for Control {
             .sandboxes
             .by_task(&task_id)
             .ok_or_else(|| Status::not_found(format!("Task {task_id} not found")))?;
-        Ok(Response::new(TaskGetCommandRouterAccessResponse { jwt: record.router_jwt.clone(), url }))
+        Ok(Response::new(TaskGetCommandRouterAccessResponse {
+            jwt: record.router_jwt.clone(),
+            url,
+        }))
     }
 
-    async fn sandbox_create_v2(&self, request: Request<SandboxCreateV2Request>) -> Reply<SandboxCreateV2Response> {
+    async fn sandbox_create_v2(
+        &self,
+        request: Request<SandboxCreateV2Request>,
+    ) -> Reply<SandboxCreateV2Response> {
         self.0.enter_v2("SandboxCreateV2", request.metadata())?;
         let url = self.0.router_url(request.metadata());
         let request = request.into_inner();
         let definition = request.definition.unwrap_or_default();
-        let env = create_env(&definition, request.ephemeral_secrets.as_ref(), &request.secret_sources);
-        let spec = CreateSpec { app_id: request.app_id, definition, env, tags: request.tags, v2: true };
+        let env = create_env(
+            &definition,
+            request.ephemeral_secrets.as_ref(),
+            &request.secret_sources,
+        );
+        let spec = CreateSpec {
+            app_id: request.app_id,
+            definition,
+            env,
+            tags: request.tags,
+            v2: true,
+        };
         let record = self.create_sandbox(spec).await?;
         Ok(Response::new(SandboxCreateV2Response {
             sandbox_id: record.id.clone(),
@@ -397,22 +569,34 @@ impl ModalClient for Control {
             tunnels: Vec::new(),
             task_id: record.task_id.clone(),
             metadata: Some(handle_metadata(&record)),
-            command_router_access: Some(CommandRouterAccess { jwt: record.router_jwt.clone(), url }),
+            command_router_access: Some(CommandRouterAccess {
+                jwt: record.router_jwt.clone(),
+                url,
+            }),
             sandbox_token: String::new(),
         }))
     }
 
-    async fn sandbox_get_task_id_v2(&self, request: Request<SandboxGetTaskIdRequest>) -> Reply<SandboxGetTaskIdResponse> {
+    async fn sandbox_get_task_id_v2(
+        &self,
+        request: Request<SandboxGetTaskIdRequest>,
+    ) -> Reply<SandboxGetTaskIdResponse> {
         self.0.enter_v2("SandboxGetTaskIdV2", request.metadata())?;
         self.task_id(request.into_inner())
     }
 
-    async fn sandbox_wait_v2(&self, request: Request<SandboxWaitRequest>) -> Reply<SandboxWaitResponse> {
+    async fn sandbox_wait_v2(
+        &self,
+        request: Request<SandboxWaitRequest>,
+    ) -> Reply<SandboxWaitResponse> {
         self.0.enter_v2("SandboxWaitV2", request.metadata())?;
         self.wait(request.into_inner()).await
     }
 
-    async fn sandbox_list_v2(&self, request: Request<SandboxListRequest>) -> Reply<SandboxListResponse> {
+    async fn sandbox_list_v2(
+        &self,
+        request: Request<SandboxListRequest>,
+    ) -> Reply<SandboxListResponse> {
         self.0.enter_v2("SandboxListV2", request.metadata())?;
         Ok(Response::new(self.list(request.into_inner())))
     }
@@ -422,7 +606,10 @@ impl ModalClient for Control {
         self.set_tags(request.into_inner())
     }
 
-    async fn sandbox_tags_get_v2(&self, request: Request<SandboxTagsGetRequest>) -> Reply<SandboxTagsGetResponse> {
+    async fn sandbox_tags_get_v2(
+        &self,
+        request: Request<SandboxTagsGetRequest>,
+    ) -> Reply<SandboxTagsGetResponse> {
         self.0.enter_v2("SandboxTagsGetV2", request.metadata())?;
         self.get_tags(request.into_inner())
     }
@@ -432,10 +619,15 @@ impl ModalClient for Control {
         request: Request<SandboxGetTunnelsRequest>,
     ) -> Reply<SandboxGetTunnelsResponse> {
         self.0.enter_v2("SandboxGetTunnelsV2", request.metadata())?;
-        Ok(Response::new(Self::tunnels(&*self.sandbox(&request.into_inner().sandbox_id)?)))
+        Ok(Response::new(Self::tunnels(
+            &*self.sandbox(&request.into_inner().sandbox_id)?,
+        )))
     }
 
-    async fn sandbox_terminate_v2(&self, request: Request<SandboxTerminateRequest>) -> Reply<SandboxTerminateResponse> {
+    async fn sandbox_terminate_v2(
+        &self,
+        request: Request<SandboxTerminateRequest>,
+    ) -> Reply<SandboxTerminateResponse> {
         self.0.enter_v2("SandboxTerminateV2", request.metadata())?;
         self.terminate(request.into_inner()).await
     }
@@ -444,10 +636,13 @@ impl ModalClient for Control {
         &self,
         request: Request<SandboxGetCommandRouterAccessRequest>,
     ) -> Reply<SandboxGetCommandRouterAccessResponse> {
-        self.0.enter_v2("SandboxGetCommandRouterAccess", request.metadata())?;
+        self.0
+            .enter_v2("SandboxGetCommandRouterAccess", request.metadata())?;
         let url = self.0.router_url(request.metadata());
         let record = match request.into_inner().target {
-            Some(sandbox_get_command_router_access_request::Target::SandboxId(id)) => self.sandbox(&id)?,
+            Some(sandbox_get_command_router_access_request::Target::SandboxId(id)) => {
+                self.sandbox(&id)?
+            }
             Some(sandbox_get_command_router_access_request::Target::TaskId(id)) => self
                 .0
                 .sandboxes
@@ -462,7 +657,10 @@ impl ModalClient for Control {
         }))
     }
 
-    async fn volume_get_or_create(&self, request: Request<VolumeGetOrCreateRequest>) -> Reply<VolumeGetOrCreateResponse> {
+    async fn volume_get_or_create(
+        &self,
+        request: Request<VolumeGetOrCreateRequest>,
+    ) -> Reply<VolumeGetOrCreateResponse> {
         self.0.enter("VolumeGetOrCreate", request.metadata())?;
         let request = request.into_inner();
         let version = match request.version {
@@ -473,8 +671,15 @@ impl ModalClient for Control {
         let (volume_id, _) = self
             .0
             .volumes
-            .get_or_create(&request.environment_name, &request.deployment_name, create, version)
-            .ok_or_else(|| Status::not_found(format!("Volume '{}' not found", request.deployment_name)))?;
+            .get_or_create(
+                &request.environment_name,
+                &request.deployment_name,
+                create,
+                version,
+            )
+            .ok_or_else(|| {
+                Status::not_found(format!("Volume '{}' not found", request.deployment_name))
+            })?;
         let (name, created_at, version) = self
             .0
             .volumes
@@ -483,9 +688,16 @@ impl ModalClient for Control {
         let metadata = VolumeMetadata {
             version,
             name,
-            creation_info: Some(CreationInfo { created_at, created_by: "modal-standin".into() }),
+            creation_info: Some(CreationInfo {
+                created_at,
+                created_by: "modal-standin".into(),
+            }),
         };
-        Ok(Response::new(VolumeGetOrCreateResponse { volume_id, version, metadata: Some(metadata) }))
+        Ok(Response::new(VolumeGetOrCreateResponse {
+            volume_id,
+            version,
+            metadata: Some(metadata),
+        }))
     }
 
     async fn volume_delete(&self, request: Request<VolumeDeleteRequest>) -> Reply<()> {
@@ -497,7 +709,10 @@ impl ModalClient for Control {
         Ok(Response::new(()))
     }
 
-    async fn volume_put_files2(&self, request: Request<VolumePutFiles2Request>) -> Reply<VolumePutFiles2Response> {
+    async fn volume_put_files2(
+        &self,
+        request: Request<VolumePutFiles2Request>,
+    ) -> Reply<VolumePutFiles2Response> {
         self.0.enter("VolumePutFiles2", request.metadata())?;
         let request = request.into_inner();
         let mut files = Vec::new();
@@ -507,28 +722,51 @@ impl ModalClient for Control {
                 .iter()
                 .map(|b| <[u8; 32]>::try_from(b.contents_sha256.as_slice()))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| Status::invalid_argument(format!("{}: contents_sha256 must be 32 bytes", file.path)))?;
-            files.push(NewFile { path: file.path, size: file.size, blocks });
+                .map_err(|_| {
+                    Status::invalid_argument(format!(
+                        "{}: contents_sha256 must be 32 bytes",
+                        file.path
+                    ))
+                })?;
+            files.push(NewFile {
+                path: file.path,
+                size: file.size,
+                blocks,
+            });
         }
         let volumes = &self.0.volumes;
-        match volumes.put(&request.volume_id, files, request.disallow_overwrite_existing_files) {
-            None => Err(Status::not_found(format!("Volume {} not found", request.volume_id))),
-            Some(PutOutcome::Exists(path)) => Err(Status::already_exists(format!("{path} already exists"))),
+        match volumes.put(
+            &request.volume_id,
+            files,
+            request.disallow_overwrite_existing_files,
+        ) {
+            None => Err(Status::not_found(format!(
+                "Volume {} not found",
+                request.volume_id
+            ))),
+            Some(PutOutcome::Exists(path)) => {
+                Err(Status::already_exists(format!("{path} already exists")))
+            }
             Some(PutOutcome::Written) => Ok(Response::new(VolumePutFiles2Response::default())),
             Some(PutOutcome::Missing(missing)) => Ok(Response::new(VolumePutFiles2Response {
                 missing_blocks: missing
                     .into_iter()
-                    .map(|(file, block, hash)| volume_put_files2_response::MissingBlock {
-                        file_index: file as u64,
-                        block_index: block as u64,
-                        put_url: volumes.put_url(&hash),
-                    })
+                    .map(
+                        |(file, block, hash)| volume_put_files2_response::MissingBlock {
+                            file_index: file as u64,
+                            block_index: block as u64,
+                            put_url: volumes.put_url(&hash),
+                        },
+                    )
                     .collect(),
             })),
         }
     }
 
-    async fn volume_get_file2(&self, request: Request<VolumeGetFile2Request>) -> Reply<VolumeGetFile2Response> {
+    async fn volume_get_file2(
+        &self,
+        request: Request<VolumeGetFile2Request>,
+    ) -> Reply<VolumeGetFile2Response> {
         self.0.enter("VolumeGetFile2", request.metadata())?;
         let request = request.into_inner();
         let path = normalize(&request.path);
@@ -548,29 +786,46 @@ impl ModalClient for Control {
         while pos < end {
             let index = pos / BLOCK_SIZE;
             let block_end = ((index + 1) * BLOCK_SIZE).min(end);
-            let hash = &file.blocks[usize::try_from(index).unwrap_or(usize::MAX).min(file.blocks.len() - 1)];
-            get_urls.push(self.0.volumes.get_url(hash, pos - index * BLOCK_SIZE, block_end - index * BLOCK_SIZE));
+            let hash = &file.blocks[usize::try_from(index)
+                .unwrap_or(usize::MAX)
+                .min(file.blocks.len() - 1)];
+            get_urls.push(self.0.volumes.get_url(
+                hash,
+                pos - index * BLOCK_SIZE,
+                block_end - index * BLOCK_SIZE,
+            ));
             pos = block_end;
         }
-        Ok(Response::new(VolumeGetFile2Response { get_urls, size: file.size, start, len: end - start }))
+        Ok(Response::new(VolumeGetFile2Response {
+            get_urls,
+            size: file.size,
+            start,
+            len: end - start,
+        }))
     }
 
     type VolumeListFiles2Stream = ReplyStream<VolumeListFiles2Response>;
 
-    async fn volume_list_files2(&self, request: Request<VolumeListFiles2Request>) -> Reply<Self::VolumeListFiles2Stream> {
+    async fn volume_list_files2(
+        &self,
+        request: Request<VolumeListFiles2Request>,
+    ) -> Reply<Self::VolumeListFiles2Stream> {
         self.0.enter("VolumeListFiles2", request.metadata())?;
         let request = request.into_inner();
         let prefix = normalize(&request.path);
         let entries = self
             .0
             .volumes
-            .with(&request.volume_id, |v| crate::listing::entries(&v.files, &prefix, request.recursive))
+            .with(&request.volume_id, |v| {
+                crate::listing::entries(&v.files, &prefix, request.recursive)
+            })
             .ok_or_else(|| Status::not_found(format!("Volume {} not found", request.volume_id)))?
             .map_err(Status::not_found)?;
         let limit = request.max_entries.map_or(usize::MAX, |m| m as usize);
         let entries: Vec<FileEntry> = entries.into_iter().take(limit).collect();
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        tx.try_send(Ok(VolumeListFiles2Response { entries })).expect("room for one");
+        tx.try_send(Ok(VolumeListFiles2Response { entries }))
+            .expect("room for one");
         Ok(Response::new(stream(rx)))
     }
 
@@ -584,7 +839,9 @@ impl ModalClient for Control {
             .with(&request.volume_id, |v| {
                 let dir = format!("{path}/");
                 let before = v.files.len();
-                v.files.retain(|p, _| !(p == &path || (request.recursive && (path.is_empty() || p.starts_with(&dir)))));
+                v.files.retain(|p, _| {
+                    !(p == &path || (request.recursive && (path.is_empty() || p.starts_with(&dir))))
+                });
                 before != v.files.len()
             })
             .ok_or_else(|| Status::not_found(format!("Volume {} not found", request.volume_id)))?;

@@ -75,7 +75,10 @@ impl Docker {
         if status.success() {
             Ok(())
         } else {
-            Err(format!("docker {} failed ({status})", args.first().map_or("", |a| a)))
+            Err(format!(
+                "docker {} failed ({status})",
+                args.first().map_or("", |a| a)
+            ))
         }
     }
 
@@ -95,10 +98,19 @@ impl Docker {
             }
         }
         if let Ok(refs) = self
-            .run(["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", &filter])
+            .run([
+                "images",
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+                "--filter",
+                &filter,
+            ])
             .await
         {
-            let refs: Vec<&str> = refs.split_whitespace().filter(|r| !r.contains("<none>")).collect();
+            let refs: Vec<&str> = refs
+                .split_whitespace()
+                .filter(|r| !r.contains("<none>"))
+                .collect();
             if !refs.is_empty() {
                 let _ = self.run(["rmi", "-f"].into_iter().chain(refs)).await;
             }

@@ -70,19 +70,35 @@ impl Execs {
             command.args(["-w", workdir]);
         }
         command.arg(container).args(&spec.args);
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-        let mut child = command.spawn().map_err(|e| format!("cannot run docker exec: {e}"))?;
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot run docker exec: {e}"))?;
         let record = Arc::new(ExecRecord {
             stdout: watch::channel(OutputSoFar::default()).0,
             stderr: watch::channel(OutputSoFar::default()).0,
             exit: watch::channel(None).0,
-            stdin: tokio::sync::Mutex::new(StdinState { pipe: child.stdin.take(), written: 0 }),
+            stdin: tokio::sync::Mutex::new(StdinState {
+                pipe: child.stdin.take(),
+                written: 0,
+            }),
         });
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
-        let out_task = tokio::spawn(collect(stdout, record.clone(), spec.pipe_stdout, |r| &r.stdout));
-        let err_task = tokio::spawn(collect(stderr, record.clone(), spec.pipe_stderr, |r| &r.stderr));
-        self.by_id.lock().unwrap().insert(exec_id.to_string(), record.clone());
+        let out_task = tokio::spawn(collect(stdout, record.clone(), spec.pipe_stdout, |r| {
+            &r.stdout
+        }));
+        let err_task = tokio::spawn(collect(stderr, record.clone(), spec.pipe_stderr, |r| {
+            &r.stderr
+        }));
+        self.by_id
+            .lock()
+            .unwrap()
+            .insert(exec_id.to_string(), record.clone());
         let timeout = spec.timeout;
         tokio::spawn(async move {
             let status = match timeout {
@@ -113,13 +129,20 @@ impl ExecRecord {
     pub async fn write_stdin(&self, offset: u64, data: &[u8], eof: bool) -> Result<(), String> {
         let mut stdin = self.stdin.lock().await;
         if offset > stdin.written {
-            return Err(format!("stdin offset {offset} is past the {} bytes written", stdin.written));
+            return Err(format!(
+                "stdin offset {offset} is past the {} bytes written",
+                stdin.written
+            ));
         }
-        let skip = usize::try_from(stdin.written - offset).unwrap_or(usize::MAX).min(data.len());
+        let skip = usize::try_from(stdin.written - offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
         let fresh = &data[skip..];
         if !fresh.is_empty() {
             let pipe = stdin.pipe.as_mut().ok_or("stdin is closed")?;
-            pipe.write_all(fresh).await.map_err(|e| format!("stdin: {e}"))?;
+            pipe.write_all(fresh)
+                .await
+                .map_err(|e| format!("stdin: {e}"))?;
             stdin.written += fresh.len() as u64;
         }
         if eof {
@@ -141,7 +164,9 @@ async fn collect(
     loop {
         match pipe.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
-            Ok(n) if keep => stream(&record).send_modify(|out| out.data.extend_from_slice(&chunk[..n])),
+            Ok(n) if keep => {
+                stream(&record).send_modify(|out| out.data.extend_from_slice(&chunk[..n]))
+            }
             Ok(_) => {}
         }
     }

@@ -26,7 +26,9 @@ impl Faults {
             };
             remaining.insert(rpc.to_string(), count);
         }
-        Ok(Faults { remaining: Mutex::new(remaining) })
+        Ok(Faults {
+            remaining: Mutex::new(remaining),
+        })
     }
 
     /// Fails this call if `rpc` still has injected failures left.
@@ -35,7 +37,9 @@ impl Faults {
         match remaining.get_mut(rpc) {
             Some(left) if *left > 0 => {
                 *left -= 1;
-                Err(Status::unavailable(format!("{rpc}: injected UNAVAILABLE (stand-in --unavailable)")))
+                Err(Status::unavailable(format!(
+                    "{rpc}: injected UNAVAILABLE (stand-in --unavailable)"
+                )))
             }
             _ => Ok(()),
         }
@@ -49,7 +53,10 @@ mod tests {
     #[test]
     fn fails_the_first_n_calls_then_passes() {
         let faults = Faults::parse(&["SandboxCreateV2=2".into()]).unwrap();
-        assert_eq!(faults.check("SandboxCreateV2").unwrap_err().code(), tonic::Code::Unavailable);
+        assert_eq!(
+            faults.check("SandboxCreateV2").unwrap_err().code(),
+            tonic::Code::Unavailable
+        );
         assert!(faults.check("SandboxCreateV2").is_err());
         assert!(faults.check("SandboxCreateV2").is_ok());
         assert!(faults.check("AppGetOrCreate").is_ok());

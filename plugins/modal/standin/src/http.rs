@@ -20,7 +20,11 @@ pub fn routes(standin: Arc<Standin>) -> Router {
         .with_state(standin)
 }
 
-async fn put_block(State(standin): State<Arc<Standin>>, Path(name): Path<String>, body: Bytes) -> (StatusCode, String) {
+async fn put_block(
+    State(standin): State<Arc<Standin>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> (StatusCode, String) {
     match standin.volumes.store_block(&name, &body) {
         // The body comes back to us as `put_response`; the block's name is enough.
         Ok(()) => (StatusCode::OK, name),
@@ -33,9 +37,16 @@ async fn get_block(
     Path(name): Path<String>,
     Query(range): Query<HashMap<String, usize>>,
 ) -> Result<Vec<u8>, StatusCode> {
-    let data = standin.volumes.read_block(&name).ok_or(StatusCode::NOT_FOUND)?;
+    let data = standin
+        .volumes
+        .read_block(&name)
+        .ok_or(StatusCode::NOT_FOUND)?;
     // Stored blocks are zero-stripped: a range past their end is the zeros the client pads.
     let from = range.get("from").copied().unwrap_or(0).min(data.len());
-    let to = range.get("to").copied().unwrap_or(data.len()).clamp(from, data.len());
+    let to = range
+        .get("to")
+        .copied()
+        .unwrap_or(data.len())
+        .clamp(from, data.len());
     Ok(data[from..to].to_vec())
 }

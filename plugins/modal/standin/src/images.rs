@@ -58,7 +58,11 @@ impl Images {
     }
 
     /// Returns the layer's id, starting its build unless the same layer exists already.
-    pub fn get_or_build(self: &Arc<Self>, image: Image, force_build: bool) -> Result<String, String> {
+    pub fn get_or_build(
+        self: &Arc<Self>,
+        image: Image,
+        force_build: bool,
+    ) -> Result<String, String> {
         let parents = image
             .base_images
             .iter()
@@ -69,27 +73,36 @@ impl Images {
             })
             .collect::<Result<HashMap<_, _>, _>>()?;
         let definition = image.encode_to_vec();
-        if !force_build {
-            if let Some(id) = self.by_definition.lock().unwrap().get(&definition) {
-                let failed = self.get(id).is_some_and(|s| matches!(s.progress.borrow().outcome, Some(Err(_))));
-                if !failed {
-                    return Ok(id.clone());
-                }
-            }
+        let cached = self.by_definition.lock().unwrap().get(&definition).cloned();
+        if let Some(id) = cached
+            && !force_build
+            && !self
+                .get(&id)
+                .is_some_and(|s| matches!(s.progress.borrow().outcome, Some(Err(_))))
+        {
+            return Ok(id);
         }
         let id = ids::image();
         let stored = Arc::new(StoredImage {
             docker_ref: docker_ref(&id),
             progress: watch::channel(BuildProgress::default()).0,
         });
-        self.by_id.lock().unwrap().insert(id.clone(), stored.clone());
-        self.by_definition.lock().unwrap().insert(definition, id.clone());
+        self.by_id
+            .lock()
+            .unwrap()
+            .insert(id.clone(), stored.clone());
+        self.by_definition
+            .lock()
+            .unwrap()
+            .insert(definition, id.clone());
         let images = self.clone();
         let layer_id = id.clone();
         tokio::spawn(async move {
             let outcome = images.build(&layer_id, &image, &parents, &stored).await;
             if let Err(message) = &outcome {
-                stored.progress.send_modify(|p| p.logs.push(format!("{message}\n")));
+                stored
+                    .progress
+                    .send_modify(|p| p.logs.push(format!("{message}\n")));
             }
             stored.progress.send_modify(|p| p.outcome = Some(outcome));
         });
@@ -98,19 +111,36 @@ impl Images {
 
     /// Registers a committed container (a filesystem snapshot) as a finished image.
     pub fn add_built(&self, image_id: &str) -> Arc<StoredImage> {
-        let progress = BuildProgress { logs: Vec::new(), outcome: Some(Ok(())) };
+        let progress = BuildProgress {
+            logs: Vec::new(),
+            outcome: Some(Ok(())),
+        };
         let stored = Arc::new(StoredImage {
             docker_ref: docker_ref(image_id),
             progress: watch::channel(progress).0,
         });
-        self.by_id.lock().unwrap().insert(image_id.to_string(), stored.clone());
+        self.by_id
+            .lock()
+            .unwrap()
+            .insert(image_id.to_string(), stored.clone());
         stored
     }
 
     pub async fn delete(&self, image_id: &str) -> Result<(), String> {
-        let stored = self.by_id.lock().unwrap().remove(image_id).ok_or("image not found")?;
-        self.by_definition.lock().unwrap().retain(|_, id| id != image_id);
-        self.docker.run(["rmi", "-f", stored.docker_ref.as_str()]).await.map(|_| ())
+        let stored = self
+            .by_id
+            .lock()
+            .unwrap()
+            .remove(image_id)
+            .ok_or("image not found")?;
+        self.by_definition
+            .lock()
+            .unwrap()
+            .retain(|_, id| id != image_id);
+        self.docker
+            .run(["rmi", "-f", stored.docker_ref.as_str()])
+            .await
+            .map(|_| ())
     }
 
     async fn build(
@@ -121,7 +151,9 @@ impl Images {
         stored: &StoredImage,
     ) -> Result<(), String> {
         for parent in parents.values() {
-            wait_until_done(parent).await.map_err(|e| format!("base image failed: {e}"))?;
+            wait_until_done(parent)
+                .await
+                .map_err(|e| format!("base image failed: {e}"))?;
         }
         let mut dockerfile = String::new();
         for command in &image.dockerfile_commands {
@@ -144,8 +176,14 @@ impl Images {
             }
             std::fs::write(&path, &file.data).map_err(|e| format!("build context: {e}"))?;
         }
-        std::fs::write(context.join("Dockerfile"), &dockerfile).map_err(|e| format!("Dockerfile: {e}"))?;
-        let mut args = vec!["build".to_string(), "--label".into(), self.docker.label(), "-t".into()];
+        std::fs::write(context.join("Dockerfile"), &dockerfile)
+            .map_err(|e| format!("Dockerfile: {e}"))?;
+        let mut args = vec![
+            "build".to_string(),
+            "--label".into(),
+            self.docker.label(),
+            "-t".into(),
+        ];
         args.push(stored.docker_ref.clone());
         for (key, value) in &image.build_args {
             args.extend(["--build-arg".to_string(), format!("{key}={value}")]);
@@ -153,7 +191,11 @@ impl Images {
         args.push(context.display().to_string());
         let result = self
             .docker
-            .run_streaming(args, |line| stored.progress.send_modify(|p| p.logs.push(format!("{line}\n"))))
+            .run_streaming(args, |line| {
+                stored
+                    .progress
+                    .send_modify(|p| p.logs.push(format!("{line}\n")))
+            })
             .await;
         let _ = std::fs::remove_dir_all(&context);
         result.map_err(|e| format!("Image build for {id} failed: {e}"))
@@ -207,7 +249,10 @@ mod tests {
     #[test]
     fn from_lines_name_their_image() {
         assert_eq!(from_reference("FROM base"), Some("base"));
-        assert_eq!(from_reference("from --platform=linux/amd64 debian:bookworm AS b"), Some("debian:bookworm"));
+        assert_eq!(
+            from_reference("from --platform=linux/amd64 debian:bookworm AS b"),
+            Some("debian:bookworm")
+        );
         assert_eq!(from_reference("RUN echo FROM x"), None);
     }
 }

@@ -59,9 +59,14 @@ struct Cli {
 }
 
 fn default_aliases() -> Vec<String> {
-    ["debian:bookworm-slim", "debian:bookworm", "debian:12", "debian:12-slim"]
-        .map(|reference| format!("{reference}=mngr-base:bookworm"))
-        .into()
+    [
+        "debian:bookworm-slim",
+        "debian:bookworm",
+        "debian:12",
+        "debian:12-slim",
+    ]
+    .map(|reference| format!("{reference}=mngr-base:bookworm"))
+    .into()
 }
 
 fn parse_aliases(specs: &[String]) -> Result<HashMap<String, String>, String> {
@@ -90,20 +95,33 @@ async fn run(cli: Cli) -> Result<(), String> {
     let (state_dir, temp_dir) = match cli.state_dir {
         Some(dir) => (dir, None),
         None => {
-            let temp = tempfile::Builder::new().prefix("modal-standin-").tempdir().map_err(|e| e.to_string())?;
+            let temp = tempfile::Builder::new()
+                .prefix("modal-standin-")
+                .tempdir()
+                .map_err(|e| e.to_string())?;
             (temp.path().to_path_buf(), Some(temp))
         }
     };
-    let grpc = TcpListener::bind(cli.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
+    let grpc = TcpListener::bind(cli.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
     let grpc_addr = grpc.local_addr().map_err(|e| e.to_string())?;
-    let blocks = TcpListener::bind((grpc_addr.ip(), 0)).await.map_err(|e| format!("block store listener: {e}"))?;
+    let blocks = TcpListener::bind((grpc_addr.ip(), 0))
+        .await
+        .map_err(|e| format!("block store listener: {e}"))?;
     let blocks_addr = blocks.local_addr().map_err(|e| e.to_string())?;
 
-    let docker = docker::Docker { instance: uuid::Uuid::new_v4().simple().to_string() };
+    let docker = docker::Docker {
+        instance: uuid::Uuid::new_v4().simple().to_string(),
+    };
     let standin = Arc::new(standin::Standin {
         auth: auth::Auth::new(cli.token_id, cli.token_secret),
         faults,
-        images: Arc::new(images::Images::new(docker.clone(), state_dir.clone(), aliases)),
+        images: Arc::new(images::Images::new(
+            docker.clone(),
+            state_dir.clone(),
+            aliases,
+        )),
         sandboxes: Arc::new(sandboxes::Sandboxes::new(docker.clone())),
         volumes: volumes::Volumes::new(state_dir.join("blocks"), format!("http://{blocks_addr}"))
             .map_err(|e| format!("block store in {}: {e}", state_dir.display()))?,

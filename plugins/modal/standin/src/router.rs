@@ -23,7 +23,12 @@ pub struct Router(pub Arc<Standin>);
 
 impl Router {
     /// The task the call is for, once its bearer JWT proves access to it.
-    fn task<T>(&self, rpc: &str, request: &Request<T>, task_id: &str) -> Result<Arc<SandboxRecord>, Status> {
+    fn task<T>(
+        &self,
+        rpc: &str,
+        request: &Request<T>,
+        task_id: &str,
+    ) -> Result<Arc<SandboxRecord>, Status> {
         self.0.faults.check(rpc)?;
         let jwt = crate::auth::bearer(request.metadata())?;
         let record = self
@@ -32,20 +37,30 @@ impl Router {
             .by_task(task_id)
             .ok_or_else(|| Status::not_found(format!("Task {task_id} not found")))?;
         if record.router_jwt != jwt {
-            return Err(Status::unauthenticated("the router JWT is not for this task"));
+            return Err(Status::unauthenticated(
+                "the router JWT is not for this task",
+            ));
         }
         if record.finished().is_some() {
-            return Err(Status::failed_precondition(format!("Task {task_id} has finished")));
+            return Err(Status::failed_precondition(format!(
+                "Task {task_id} has finished"
+            )));
         }
         Ok(record)
     }
 
     fn exec(record: &SandboxRecord, exec_id: &str) -> Result<Arc<ExecRecord>, Status> {
-        record.execs.get(exec_id).ok_or_else(|| Status::not_found(format!("Exec {exec_id} not found")))
+        record
+            .execs
+            .get(exec_id)
+            .ok_or_else(|| Status::not_found(format!("Exec {exec_id} not found")))
     }
 }
 
-fn exec_env(env: &std::collections::HashMap<String, String>, sources: &[SecretSource]) -> Vec<(String, String)> {
+fn exec_env(
+    env: &std::collections::HashMap<String, String>,
+    sources: &[SecretSource],
+) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     for source in sources {
         if let Some(secret_source::Source::Env(map)) = &source.source {
@@ -57,7 +72,10 @@ fn exec_env(env: &std::collections::HashMap<String, String>, sources: &[SecretSo
 
 #[tonic::async_trait]
 impl TaskCommandRouter for Router {
-    async fn task_exec_start(&self, request: Request<TaskExecStartRequest>) -> Reply<TaskExecStartResponse> {
+    async fn task_exec_start(
+        &self,
+        request: Request<TaskExecStartRequest>,
+    ) -> Reply<TaskExecStartResponse> {
         let record = self.task("TaskExecStart", &request, &request.get_ref().task_id)?;
         let request = request.into_inner();
         if request.command_args.is_empty() {
@@ -67,15 +85,22 @@ impl TaskCommandRouter for Router {
             env: exec_env(&request.env, &request.secret_sources),
             args: request.command_args,
             workdir: request.workdir,
-            timeout: request.timeout_secs.filter(|s| *s > 0).map(|s| Duration::from_secs(s.into())),
+            timeout: request
+                .timeout_secs
+                .filter(|s| *s > 0)
+                .map(|s| Duration::from_secs(s.into())),
             pipe_stdout: request.stdout_config == TaskExecStdoutConfig::Pipe as i32,
             pipe_stderr: request.stderr_config == TaskExecStderrConfig::Pipe as i32,
         };
-        record.execs.start(&record.container, &request.exec_id, spec).map_err(Status::internal)?;
+        record
+            .execs
+            .start(&record.container, &request.exec_id, spec)
+            .map_err(Status::internal)?;
         Ok(Response::new(TaskExecStartResponse {}))
     }
 
-    type TaskExecStdioReadStream = Pin<Box<dyn Stream<Item = Result<TaskExecStdioReadResponse, Status>> + Send>>;
+    type TaskExecStdioReadStream =
+        Pin<Box<dyn Stream<Item = Result<TaskExecStdioReadResponse, Status>> + Send>>;
 
     async fn task_exec_stdio_read(
         &self,
@@ -96,12 +121,19 @@ impl TaskCommandRouter for Router {
             loop {
                 let (fresh, closed) = {
                     let now: &OutputSoFar = &output.borrow_and_update();
-                    (now.data.get(offset..).unwrap_or_default().to_vec(), now.closed)
+                    (
+                        now.data.get(offset..).unwrap_or_default().to_vec(),
+                        now.closed,
+                    )
                 };
                 // Never an empty message: the client treats one as an error.
                 if !fresh.is_empty() {
                     offset += fresh.len();
-                    if tx.send(Ok(TaskExecStdioReadResponse { data: fresh })).await.is_err() {
+                    if tx
+                        .send(Ok(TaskExecStdioReadResponse { data: fresh }))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     continue;
@@ -114,7 +146,10 @@ impl TaskCommandRouter for Router {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn task_exec_stdin_write(&self, request: Request<TaskExecStdinWriteRequest>) -> Reply<TaskExecStdinWriteResponse> {
+    async fn task_exec_stdin_write(
+        &self,
+        request: Request<TaskExecStdinWriteRequest>,
+    ) -> Reply<TaskExecStdinWriteResponse> {
         let record = self.task("TaskExecStdinWrite", &request, &request.get_ref().task_id)?;
         let request = request.into_inner();
         let exec = Self::exec(&record, &request.exec_id)?;
@@ -124,18 +159,28 @@ impl TaskCommandRouter for Router {
         Ok(Response::new(TaskExecStdinWriteResponse {}))
     }
 
-    async fn task_exec_wait(&self, request: Request<TaskExecWaitRequest>) -> Reply<TaskExecWaitResponse> {
+    async fn task_exec_wait(
+        &self,
+        request: Request<TaskExecWaitRequest>,
+    ) -> Reply<TaskExecWaitResponse> {
         let record = self.task("TaskExecWait", &request, &request.get_ref().task_id)?;
         let exec = Self::exec(&record, &request.get_ref().exec_id)?;
         let mut exit = exec.exit.subscribe();
         let ended = tokio::time::timeout(WAIT_HOLD, exit.wait_for(Option::is_some)).await;
         match ended.ok().and_then(|r| r.ok()).and_then(|r| *r) {
-            Some(status) => Ok(Response::new(TaskExecWaitResponse { exit_status: Some(wait_status(status)) })),
-            None => Err(Status::deadline_exceeded("the command is still running; wait again")),
+            Some(status) => Ok(Response::new(TaskExecWaitResponse {
+                exit_status: Some(wait_status(status)),
+            })),
+            None => Err(Status::deadline_exceeded(
+                "the command is still running; wait again",
+            )),
         }
     }
 
-    async fn task_exec_poll(&self, request: Request<TaskExecPollRequest>) -> Reply<TaskExecPollResponse> {
+    async fn task_exec_poll(
+        &self,
+        request: Request<TaskExecPollRequest>,
+    ) -> Reply<TaskExecPollResponse> {
         let record = self.task("TaskExecPoll", &request, &request.get_ref().task_id)?;
         let exec = Self::exec(&record, &request.get_ref().exec_id)?;
         let exit_status = (*exec.exit.borrow()).map(|status| match status {
@@ -149,7 +194,11 @@ impl TaskCommandRouter for Router {
         &self,
         request: Request<TaskSnapshotFilesystemRequest>,
     ) -> Reply<TaskSnapshotFilesystemResponse> {
-        let record = self.task("TaskSnapshotFilesystem", &request, &request.get_ref().task_id)?;
+        let record = self.task(
+            "TaskSnapshotFilesystem",
+            &request,
+            &request.get_ref().task_id,
+        )?;
         let image_id = crate::snapshots::snapshot(&self.0, &record, &request.get_ref().snapshot_id)
             .await
             .map_err(Status::internal)?;

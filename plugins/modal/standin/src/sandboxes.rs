@@ -68,7 +68,11 @@ pub struct Sandboxes {
 
 impl Sandboxes {
     pub fn new(docker: Docker) -> Self {
-        Sandboxes { docker, by_id: Mutex::new(HashMap::new()), last_created_at: Mutex::new(0.0) }
+        Sandboxes {
+            docker,
+            by_id: Mutex::new(HashMap::new()),
+            last_created_at: Mutex::new(0.0),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<SandboxRecord>> {
@@ -76,7 +80,12 @@ impl Sandboxes {
     }
 
     pub fn by_task(&self, task_id: &str) -> Option<Arc<SandboxRecord>> {
-        self.by_id.lock().unwrap().values().find(|s| s.task_id == task_id).cloned()
+        self.by_id
+            .lock()
+            .unwrap()
+            .values()
+            .find(|s| s.task_id == task_id)
+            .cloned()
     }
 
     /// Every sandbox, newest first.
@@ -87,17 +96,33 @@ impl Sandboxes {
     }
 
     /// Starts the container and its timeout; `image_ref` is the local image to run.
-    pub async fn create(self: &Arc<Self>, spec: CreateSpec, image_ref: &str) -> Result<Arc<SandboxRecord>, String> {
+    pub async fn create(
+        self: &Arc<Self>,
+        spec: CreateSpec,
+        image_ref: &str,
+    ) -> Result<Arc<SandboxRecord>, String> {
         let definition = &spec.definition;
         let id = ids::sandbox(spec.v2);
         let task_id = ids::task(spec.v2);
         let container = format!("mngr-modal-{}", id.to_ascii_lowercase());
-        let args = run_args(&self.docker, &container, &id, definition, &spec.env, image_ref);
+        let args = run_args(
+            &self.docker,
+            &container,
+            &id,
+            definition,
+            &spec.env,
+            image_ref,
+        );
         self.docker.run(&args).await?;
         let mut tunnels = Vec::new();
-        let open_ports = definition.open_ports_oneof.as_ref().map(|oneof| match oneof {
-            mngr_modal_proto::client::sandbox::OpenPortsOneof::OpenPorts(specs) => specs.ports.clone(),
-        });
+        let open_ports = definition
+            .open_ports_oneof
+            .as_ref()
+            .map(|oneof| match oneof {
+                mngr_modal_proto::client::sandbox::OpenPortsOneof::OpenPorts(specs) => {
+                    specs.ports.clone()
+                }
+            });
         for port in open_ports.unwrap_or_default() {
             match published_port(&self.docker, &container, port.port).await {
                 Ok(host_port) => tunnels.push(TunnelData {
@@ -140,8 +165,15 @@ impl Sandboxes {
     /// Ends the sandbox as TERMINATED; returns the result it already had, if any.
     pub async fn terminate(&self, record: &SandboxRecord) -> Option<GenericResult> {
         let existing = record.finished();
-        if record.finish(status_result(GenericStatus::Terminated, 137, "Sandbox terminated")) {
-            let _ = self.docker.run(["rm", "-f", record.container.as_str()]).await;
+        if record.finish(status_result(
+            GenericStatus::Terminated,
+            137,
+            "Sandbox terminated",
+        )) {
+            let _ = self
+                .docker
+                .run(["rm", "-f", record.container.as_str()])
+                .await;
         }
         existing
     }
@@ -155,7 +187,9 @@ impl Sandboxes {
 
     /// Created-at times are strictly increasing, so listing pages never skip or repeat one.
     fn next_created_at(&self) -> f64 {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         let mut last = self.last_created_at.lock().unwrap();
         *last = if now > *last { now } else { *last + 1e-6 };
         *last
@@ -167,19 +201,30 @@ impl Sandboxes {
         tokio::spawn(async move {
             let deadline = Duration::from_secs(u64::from(record.timeout_secs));
             let mut ended = record.result.subscribe();
+            // If `docker wait` itself fails, only the timeout or an end recorded elsewhere remain.
+            let exited = async {
+                match docker.run(["wait", record.container.as_str()]).await {
+                    Ok(code) => {
+                        let code: i32 = code.parse().unwrap_or(-1);
+                        let status = if code == 0 {
+                            GenericStatus::Success
+                        } else {
+                            GenericStatus::Failure
+                        };
+                        status_result(status, code, "")
+                    }
+                    Err(_) => std::future::pending().await,
+                }
+            };
             let outcome = tokio::select! {
                 _ = tokio::time::sleep(deadline) => Some(status_result(GenericStatus::Timeout, 124, "Sandbox timed out")),
-                exit = docker.run(["wait", record.container.as_str()]) => exit.ok().map(|code| {
-                    let code: i32 = code.parse().unwrap_or(-1);
-                    let status = if code == 0 { GenericStatus::Success } else { GenericStatus::Failure };
-                    status_result(status, code, "")
-                }),
+                result = exited => Some(result),
                 _ = ended.wait_for(Option::is_some) => None,
             };
-            if let Some(result) = outcome {
-                if record.finish(result) {
-                    let _ = docker.run(["rm", "-f", record.container.as_str()]).await;
-                }
+            if let Some(result) = outcome
+                && record.finish(result)
+            {
+                let _ = docker.run(["rm", "-f", record.container.as_str()]).await;
             }
         });
     }
@@ -202,7 +247,9 @@ fn run_args(
     env: &[(String, String)],
     image_ref: &str,
 ) -> Vec<String> {
-    let mut args: Vec<String> = ["run", "-d", "--name", container, "--label"].map(String::from).into();
+    let mut args: Vec<String> = ["run", "-d", "--name", container, "--label"]
+        .map(String::from)
+        .into();
     args.push(docker.label());
     args.extend(["--label".into(), format!("mngr-modal-sandbox={id}")]);
     if let Some(resources) = &definition.resources {
@@ -216,11 +263,16 @@ fn run_args(
         }
     }
     let blocked = definition.block_network
-        || definition.network_access.as_ref().is_some_and(|n| n.network_access_type() == NetworkAccessType::Blocked);
+        || definition
+            .network_access
+            .as_ref()
+            .is_some_and(|n| n.network_access_type() == NetworkAccessType::Blocked);
     if blocked {
         args.push("--network=none".into());
     }
-    if let Some(mngr_modal_proto::client::sandbox::OpenPortsOneof::OpenPorts(specs)) = &definition.open_ports_oneof {
+    if let Some(mngr_modal_proto::client::sandbox::OpenPortsOneof::OpenPorts(specs)) =
+        &definition.open_ports_oneof
+    {
         for port in &specs.ports {
             args.extend(["-p".into(), format!("127.0.0.1::{}", port.port)]);
         }
@@ -237,16 +289,26 @@ fn run_args(
     } else {
         definition.entrypoint_args.clone()
     };
-    args.extend(["--entrypoint".into(), entrypoint[0].clone(), image_ref.to_string()]);
+    args.extend([
+        "--entrypoint".into(),
+        entrypoint[0].clone(),
+        image_ref.to_string(),
+    ]);
     args.extend(entrypoint[1..].iter().cloned());
     args
 }
 
 /// The 127.0.0.1 port Docker published for the container's `port`.
 async fn published_port(docker: &Docker, container: &str, port: u32) -> Result<u32, String> {
-    let mapping = docker.run(["port", container, &format!("{port}/tcp")]).await?;
+    let mapping = docker
+        .run(["port", container, &format!("{port}/tcp")])
+        .await?;
     mapping
         .lines()
-        .find_map(|line| line.trim().strip_prefix("127.0.0.1:").and_then(|p| p.parse().ok()))
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("127.0.0.1:")
+                .and_then(|p| p.parse().ok())
+        })
         .ok_or_else(|| format!("no 127.0.0.1 mapping for port {port}: {mapping}"))
 }

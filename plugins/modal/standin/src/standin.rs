@@ -47,8 +47,14 @@ impl Standin {
     /// The router URL for this caller: Python takes plaintext `http://` on loopback, while the
     /// Go and JS clients insist on an `https://` URL and then speak plaintext to localhost.
     pub fn router_url(&self, metadata: &MetadataMap) -> String {
-        let client_type = metadata.get("x-modal-client-type").and_then(|v| v.to_str().ok());
-        let scheme = if matches!(client_type, Some("8" | "9")) { "https" } else { "http" };
+        let client_type = metadata
+            .get("x-modal-client-type")
+            .and_then(|v| v.to_str().ok());
+        let scheme = if matches!(client_type, Some("8" | "9")) {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}", self.grpc_addr)
     }
 }

@@ -59,7 +59,13 @@ impl Volumes {
     }
 
     /// The id of the named volume and whether this call created it.
-    pub fn get_or_create(&self, environment: &str, name: &str, create: bool, version: i32) -> Option<(String, bool)> {
+    pub fn get_or_create(
+        &self,
+        environment: &str,
+        name: &str,
+        create: bool,
+        version: i32,
+    ) -> Option<(String, bool)> {
         let key = (environment.to_string(), name.to_string());
         let mut by_name = self.by_name.lock().unwrap();
         if let Some(id) = by_name.get(&key) {
@@ -69,7 +75,12 @@ impl Volumes {
             return None;
         }
         let id = crate::ids::volume();
-        let volume = Volume { name: name.to_string(), created_at: now_secs(), version, files: BTreeMap::new() };
+        let volume = Volume {
+            name: name.to_string(),
+            created_at: now_secs(),
+            version,
+            files: BTreeMap::new(),
+        };
         self.by_id.lock().unwrap().insert(id.clone(), volume);
         by_name.insert(key, id.clone());
         Some((id, true))
@@ -86,7 +97,12 @@ impl Volumes {
     }
 
     /// Writes the files if every block is in the store, else names the missing ones.
-    pub fn put(&self, id: &str, files: Vec<NewFile>, disallow_overwrite: bool) -> Option<PutOutcome> {
+    pub fn put(
+        &self,
+        id: &str,
+        files: Vec<NewFile>,
+        disallow_overwrite: bool,
+    ) -> Option<PutOutcome> {
         let mut missing = Vec::new();
         for (file_index, file) in files.iter().enumerate() {
             for (block_index, hash) in file.blocks.iter().enumerate() {
@@ -99,14 +115,20 @@ impl Volumes {
             if !missing.is_empty() {
                 return PutOutcome::Missing(missing);
             }
-            if disallow_overwrite {
-                if let Some(file) = files.iter().find(|f| volume.files.contains_key(&normalize(&f.path))) {
-                    return PutOutcome::Exists(file.path.clone());
-                }
+            if disallow_overwrite
+                && let Some(file) = files
+                    .iter()
+                    .find(|f| volume.files.contains_key(&normalize(&f.path)))
+            {
+                return PutOutcome::Exists(file.path.clone());
             }
             let mtime = now_secs() as u64;
             for file in files {
-                let stored = StoredFile { size: file.size, mtime, blocks: file.blocks };
+                let stored = StoredFile {
+                    size: file.size,
+                    mtime,
+                    blocks: file.blocks,
+                };
                 volume.files.insert(normalize(&file.path), stored);
             }
             PutOutcome::Written
@@ -128,7 +150,9 @@ impl Volumes {
         if actual != name {
             return Err(format!("block body hashes to {actual}, not {name}"));
         }
-        let temp = self.blocks_dir.join(format!(".{name}.{}", uuid::Uuid::new_v4()));
+        let temp = self
+            .blocks_dir
+            .join(format!(".{name}.{}", uuid::Uuid::new_v4()));
         std::fs::write(&temp, body).map_err(|e| e.to_string())?;
         std::fs::rename(&temp, self.blocks_dir.join(name)).map_err(|e| e.to_string())
     }
@@ -155,7 +179,9 @@ pub fn hex(bytes: &[u8; 32]) -> String {
 }
 
 fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]
@@ -169,12 +195,26 @@ mod tests {
         let (id, created) = volumes.get_or_create("", "v", true, 2).unwrap();
         assert!(created);
         let hash: [u8; 32] = Sha256::digest(b"x").into();
-        let file = || vec![NewFile { path: "/a.txt".into(), size: 1, blocks: vec![hash] }];
-        assert!(matches!(volumes.put(&id, file(), true), Some(PutOutcome::Missing(m)) if m.len() == 1));
+        let file = || {
+            vec![NewFile {
+                path: "/a.txt".into(),
+                size: 1,
+                blocks: vec![hash],
+            }]
+        };
+        assert!(
+            matches!(volumes.put(&id, file(), true), Some(PutOutcome::Missing(m)) if m.len() == 1)
+        );
         assert!(volumes.store_block(&hex(&hash), b"y").is_err());
         volumes.store_block(&hex(&hash), b"x").unwrap();
-        assert!(matches!(volumes.put(&id, file(), true), Some(PutOutcome::Written)));
-        assert!(matches!(volumes.put(&id, file(), true), Some(PutOutcome::Exists(_))));
+        assert!(matches!(
+            volumes.put(&id, file(), true),
+            Some(PutOutcome::Written)
+        ));
+        assert!(matches!(
+            volumes.put(&id, file(), true),
+            Some(PutOutcome::Exists(_))
+        ));
         assert_eq!(volumes.with(&id, |v| v.files["a.txt"].size), Some(1));
         assert_eq!(volumes.read_block(&hex(&hash)).unwrap(), b"x");
     }

@@ -161,6 +161,12 @@ def v1():
         sb.terminate()
         sb.wait(raise_on_termination=False)
         assert sb.returncode is not None
+        # A GPU request always takes the V1 family; an unknown type is refused.
+        try:
+            modal.Sandbox.create("sleep", "1", app=app, image=image, gpu="NOPE-GPU")
+            raise AssertionError("an unknown GPU type should be refused")
+        except modal.exception.InvalidError as e:
+            assert "Unknown GPU type" in str(e), e
 
 
 if __name__ == "__main__":

@@ -31,14 +31,20 @@ impl StandIn {
             .read_line(&mut line)
             .expect("reading the URL");
         let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line {line:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected first line {line:?}"
+        );
         StandIn { child, url }
     }
 
     /// Sends SIGTERM and waits for the stand-in to clean up and exit; returns its exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
         assert!(sent.success());
         self.child.wait().expect("waiting for modal-standin")
     }
@@ -63,8 +69,14 @@ impl StandIn {
             .envs(env.iter().copied())
             .output()
             .expect("running the check script");
-        eprintln!("--- check {mode} stdout ---\n{}", String::from_utf8_lossy(&output.stdout));
-        eprintln!("--- check {mode} stderr ---\n{}", String::from_utf8_lossy(&output.stderr));
+        eprintln!(
+            "--- check {mode} stdout ---\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        eprintln!(
+            "--- check {mode} stderr ---\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         output
     }
 }
@@ -72,7 +84,9 @@ impl StandIn {
 impl Drop for StandIn {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
             let _ = self.child.wait();
         }
     }
@@ -87,7 +101,11 @@ fn modal_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let script = manifest_dir().join("../../../scripts/modal-venv.sh");
-        let output = Command::new("bash").arg(&script).stderr(Stdio::inherit()).output().expect("modal-venv.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("modal-venv.sh");
         assert!(output.status.success(), "scripts/modal-venv.sh failed");
         PathBuf::from(String::from_utf8(output.stdout).expect("utf-8 path").trim())
     })
@@ -95,7 +113,10 @@ fn modal_python() -> &'static Path {
 
 /// The lines of `stdout` that start with `prefix `, without it.
 pub fn lines_after<'a>(stdout: &'a str, prefix: &str) -> Vec<&'a str> {
-    stdout.lines().filter_map(|line| line.strip_prefix(prefix)?.strip_prefix(' ')).collect()
+    stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix(prefix)?.strip_prefix(' '))
+        .collect()
 }
 
 pub fn docker_output(args: &[&str]) -> String {
