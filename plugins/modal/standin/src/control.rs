@@ -49,6 +49,11 @@ impl Control {
 
     async fn create_sandbox(&self, spec: CreateSpec) -> Result<Arc<SandboxRecord>, Status> {
         check_gpu(&spec.definition)?;
+        if !spec.definition.volume_mounts.is_empty() {
+            return Err(Status::unimplemented(
+                "the stand-in cannot mount volumes into sandboxes",
+            ));
+        }
         let image_id = &spec.definition.image_id;
         let image = self.0.images.get(image_id).ok_or_else(|| {
             Status::invalid_argument(format!(

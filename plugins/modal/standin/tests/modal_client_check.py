@@ -3,7 +3,8 @@
 Run by the stand-in's integration test with MODAL_SERVER_URL, MODAL_TOKEN_ID and
 MODAL_TOKEN_SECRET set. Modes:
   lookup  look up an app only; on a Modal error print "error <ExceptionClass> <message>", exit 3
-  full    the whole check below, printing "step <name> <seconds>" after each step
+  full    the whole check below, printing "step <name> <seconds>" after each step and
+          "object <id>" for each sandbox and snapshot; the restored sandbox is left running
   v1      the V1 sandbox family's calls (run with MODAL_SANDBOX_V2=0), printing steps too
 Any disagreement between the client and the stand-in shows up as an exception or a failed assert.
 """
@@ -127,8 +128,6 @@ def full():
         assert b"".join(volume.read_file("/a.txt")) == content
         names = sorted(entry.path for entry in volume.listdir("/"))
         assert names == ["a.txt", "d"], names
-
-    sb2.terminate()
 
     with step("timeout"):
         short = modal.Sandbox.create("sleep", "infinity", app=app, image=image, timeout=2)

@@ -4,8 +4,8 @@ mod harness;
 
 use harness::{StandIn, TOKEN_SECRET, docker_output, lines_after};
 
-/// The check script's steps, in order: each must report its time.
-const STEPS: [&str; 10] = [
+/// The full check's steps, in order: each must report its time.
+const STEPS: [&str; 12] = [
     "app_lookup",
     "image_build",
     "sandbox_create",
@@ -16,6 +16,8 @@ const STEPS: [&str; 10] = [
     "terminate",
     "restore",
     "list",
+    "volume",
+    "timeout",
 ];
 
 #[test]
@@ -27,51 +29,52 @@ fn the_official_client_runs_the_whole_check_and_stop_removes_what_it_made() {
         output.status.success(),
         "the check failed (see its output above)"
     );
-    let steps: Vec<&str> = lines_after(&stdout, "step")
-        .iter()
-        .map(|l| l.split(' ').next().unwrap())
-        .collect();
-    let mut expected = STEPS.to_vec();
-    expected.extend(["volume", "timeout"]);
-    assert_eq!(steps, expected);
+    assert_eq!(step_names(&stdout), STEPS);
+
     let ids = lines_after(&stdout, "object");
+    let [terminated, snapshot, restored] = ids[..] else {
+        panic!("the script names its sandbox, its snapshot and the restored sandbox: {ids:?}")
+    };
     assert_eq!(
-        ids.len(),
-        3,
-        "the script names its two sandboxes and its snapshot: {ids:?}"
+        container_of(terminated),
+        "",
+        "a terminated sandbox has no container left"
     );
-    let (sandboxes, snapshots): (Vec<&str>, Vec<&str>) =
-        ids.iter().partition(|id| id.starts_with("sb-"));
-    for id in &sandboxes {
-        let container = docker_output(&[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=mngr-modal-sandbox={id}"),
-        ]);
-        assert_eq!(
-            container, "",
-            "terminated sandbox {id} should have no container left"
-        );
-    }
-    for id in &snapshots {
-        let image = docker_output(&["images", "-q", &format!("mngr-modal-standin:{id}")]);
-        assert!(
-            !image.is_empty(),
-            "snapshot {id} should be a local image while the stand-in runs"
-        );
-    }
+    assert_ne!(
+        container_of(restored),
+        "",
+        "the restored sandbox still runs"
+    );
+    assert_ne!(image_of(snapshot), "", "the snapshot is a local image");
+
     assert!(
         standin.stop().success(),
         "modal-standin should exit 0 on SIGTERM"
     );
-    for id in &snapshots {
-        let image = docker_output(&["images", "-q", &format!("mngr-modal-standin:{id}")]);
-        assert_eq!(
-            image, "",
-            "stopping the stand-in should remove snapshot {id}"
-        );
-    }
+    assert_eq!(
+        container_of(restored),
+        "",
+        "stopping the stand-in removes running sandboxes"
+    );
+    assert_eq!(
+        image_of(snapshot),
+        "",
+        "stopping the stand-in removes snapshots"
+    );
+}
+
+#[test]
+fn the_official_client_drives_the_v1_sandbox_family() {
+    let standin = StandIn::start(&[]);
+    let output = standin.run_check_with("v1", TOKEN_SECRET, &[("MODAL_SANDBOX_V2", "0")]);
+    assert!(
+        output.status.success(),
+        "the V1 check failed (see its output above)"
+    );
+    assert_eq!(
+        step_names(&String::from_utf8_lossy(&output.stdout)),
+        ["v1_sandbox"]
+    );
 }
 
 #[test]
@@ -104,16 +107,23 @@ fn unavailable_is_retried_by_the_client_until_its_attempts_run_out() {
     assert!(stdout.contains("injected UNAVAILABLE"), "{stdout}");
 }
 
-#[test]
-fn the_official_client_drives_the_v1_sandbox_family() {
-    let standin = StandIn::start(&[]);
-    let output = standin.run_check_with("v1", TOKEN_SECRET, &[("MODAL_SANDBOX_V2", "0")]);
-    assert!(
-        output.status.success(),
-        "the V1 check failed (see its output above)"
-    );
-    assert_eq!(
-        lines_after(&String::from_utf8_lossy(&output.stdout), "step").len(),
-        1
-    );
+/// The steps the script reported ("step NAME SECONDS" lines), in order.
+fn step_names(stdout: &str) -> Vec<&str> {
+    lines_after(stdout, "step")
+        .iter()
+        .filter_map(|line| line.split(' ').next())
+        .collect()
+}
+
+fn container_of(sandbox_id: &str) -> String {
+    docker_output(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=mngr-modal-sandbox={sandbox_id}"),
+    ])
+}
+
+fn image_of(image_id: &str) -> String {
+    docker_output(&["images", "-q", &format!("mngr-modal-standin:{image_id}")])
 }
