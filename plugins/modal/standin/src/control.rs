@@ -4,7 +4,7 @@
 use crate::images::wait_until_done;
 use crate::sandboxes::{CreateSpec, SandboxRecord};
 use crate::standin::{IMAGE_BUILDER_VERSION, Standin};
-use crate::volumes::{BLOCK_SIZE, NewFile, PutOutcome, normalize};
+use crate::volumes::{NewFile, PutOutcome, block_ranges, normalize};
 use mngr_modal_proto::client::modal_client_server::ModalClient;
 use mngr_modal_proto::client::*;
 use std::pin::Pin;
@@ -781,31 +781,19 @@ impl ModalClient for Control {
             .with(&request.volume_id, |v| v.files.get(&path).cloned())
             .ok_or_else(|| Status::not_found(format!("Volume {} not found", request.volume_id)))?
             .ok_or_else(|| Status::not_found(format!("{} not found", request.path)))?;
-        let start = request.start.min(file.size);
-        let end = match request.len {
-            0 => file.size,
-            len => start.saturating_add(len).min(file.size),
-        };
+        let (start, len, pieces) = block_ranges(file.size, request.start, request.len);
         let mut get_urls = Vec::new();
-        let mut pos = start;
-        while pos < end {
-            let index = pos / BLOCK_SIZE;
-            let block_end = ((index + 1) * BLOCK_SIZE).min(end);
-            let hash = &file.blocks[usize::try_from(index)
-                .unwrap_or(usize::MAX)
-                .min(file.blocks.len() - 1)];
-            get_urls.push(self.0.volumes.get_url(
-                hash,
-                pos - index * BLOCK_SIZE,
-                block_end - index * BLOCK_SIZE,
-            ));
-            pos = block_end;
+        for (index, from, to) in pieces {
+            let hash = file.blocks.get(index).ok_or_else(|| {
+                Status::data_loss(format!("{}: block {index} is missing", request.path))
+            })?;
+            get_urls.push(self.0.volumes.get_url(hash, from, to));
         }
         Ok(Response::new(VolumeGetFile2Response {
             get_urls,
             size: file.size,
             start,
-            len: end - start,
+            len,
         }))
     }
 
@@ -837,18 +825,10 @@ impl ModalClient for Control {
     async fn volume_remove_file2(&self, request: Request<VolumeRemoveFile2Request>) -> Reply<()> {
         self.0.enter("VolumeRemoveFile2", request.metadata())?;
         let request = request.into_inner();
-        let path = normalize(&request.path);
         let removed = self
             .0
             .volumes
-            .with(&request.volume_id, |v| {
-                let dir = format!("{path}/");
-                let before = v.files.len();
-                v.files.retain(|p, _| {
-                    !(p == &path || (request.recursive && (path.is_empty() || p.starts_with(&dir))))
-                });
-                before != v.files.len()
-            })
+            .remove(&request.volume_id, &request.path, request.recursive)
             .ok_or_else(|| Status::not_found(format!("Volume {} not found", request.volume_id)))?;
         if !removed {
             return Err(Status::not_found(format!("{} not found", request.path)));

@@ -135,6 +135,21 @@ impl Volumes {
         })
     }
 
+    /// Removes the file at `path`, or with `recursive` everything under it; says whether
+    /// anything was there (`None`: no such volume).
+    pub fn remove(&self, id: &str, path: &str, recursive: bool) -> Option<bool> {
+        let path = normalize(path);
+        let dir = format!("{path}/");
+        self.with(id, |volume| {
+            let before = volume.files.len();
+            volume.files.retain(|p, _| {
+                let inside = path.is_empty() || p.starts_with(&dir);
+                !(p == &path || (recursive && inside))
+            });
+            before != volume.files.len()
+        })
+    }
+
     pub fn put_url(&self, hash: &[u8; 32]) -> String {
         format!("{}/block/{}", self.http_base, hex(hash))
     }
@@ -167,6 +182,27 @@ impl Volumes {
     fn block_path(&self, hash: &[u8; 32]) -> PathBuf {
         self.blocks_dir.join(hex(hash))
     }
+}
+
+/// The byte range `start..start+len` of a file of `size` bytes (`len` 0: to the end), clamped
+/// to the file, as (start, length, pieces); each piece is (block index, from, to) with offsets
+/// inside that block.
+pub fn block_ranges(size: u64, start: u64, len: u64) -> (u64, u64, Vec<(usize, u64, u64)>) {
+    let start = start.min(size);
+    let end = match len {
+        0 => size,
+        len => start.saturating_add(len).min(size),
+    };
+    let mut pieces = Vec::new();
+    let mut pos = start;
+    while pos < end {
+        let index = pos / BLOCK_SIZE;
+        let block_start = index * BLOCK_SIZE;
+        let piece_end = (block_start + BLOCK_SIZE).min(end);
+        pieces.push((index as usize, pos - block_start, piece_end - block_start));
+        pos = piece_end;
+    }
+    (start, end - start, pieces)
 }
 
 /// Paths are kept without a leading `/`, as Modal lists them.
@@ -217,5 +253,24 @@ mod tests {
         ));
         assert_eq!(volumes.with(&id, |v| v.files["a.txt"].size), Some(1));
         assert_eq!(volumes.read_block(&hex(&hash)).unwrap(), b"x");
+        assert_eq!(volumes.remove(&id, "/a.txt", false), Some(true));
+        assert_eq!(volumes.remove(&id, "/a.txt", false), Some(false));
+    }
+
+    #[test]
+    fn a_range_is_cut_at_block_boundaries() {
+        let size = 2 * BLOCK_SIZE + 10;
+        assert_eq!(
+            block_ranges(size, 0, 0),
+            (
+                0,
+                size,
+                vec![(0, 0, BLOCK_SIZE), (1, 0, BLOCK_SIZE), (2, 0, 10)]
+            )
+        );
+        let (start, len, pieces) = block_ranges(size, BLOCK_SIZE - 1, 3);
+        assert_eq!((start, len), (BLOCK_SIZE - 1, 3));
+        assert_eq!(pieces, vec![(0, BLOCK_SIZE - 1, BLOCK_SIZE), (1, 0, 2)]);
+        assert_eq!(block_ranges(5, 9, 0), (5, 0, vec![]));
     }
 }
