@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// How many guarded operations are running.
 static GUARDED: AtomicUsize = AtomicUsize::new(0);
+/// How many waits that a signal ends (see [`awaiting`]) are running.
+static AWAITING: AtomicUsize = AtomicUsize::new(0);
 
 const NOTE: &[u8] =
     b"mngr: interrupted; undoing the step in progress (press Ctrl-C again to quit at once)\n";
@@ -25,9 +27,14 @@ extern "C" fn on_signal(sig: libc::c_int) {
     let first = SIGNAL
         .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok();
-    if !first || GUARDED.load(Ordering::SeqCst) == 0 {
+    let guarded = GUARDED.load(Ordering::SeqCst) > 0;
+    if !first || !(guarded || AWAITING.load(Ordering::SeqCst) > 0) {
         // SAFETY: _exit is async-signal-safe.
         unsafe { libc::_exit(128 + sig) };
+    }
+    if !guarded {
+        // A wait that ends on a signal: its end is the normal one, nothing to say.
+        return;
     }
     // SAFETY: write(2) on stderr is async-signal-safe; a failed write changes nothing.
     unsafe { libc::write(2, NOTE.as_ptr().cast(), NOTE.len()) };
@@ -100,6 +107,31 @@ impl Drop for Guard {
     fn drop(&mut self) {
         GUARDED.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// While alive, a signal is noted (quietly) for a wait that runs until one comes, such as
+/// `mngr forward`; the wait sees it in [`signal`], ends cleanly and reports [`ended`].
+pub struct Awaiting(());
+
+pub fn awaiting() -> Awaiting {
+    AWAITING.fetch_add(1, Ordering::SeqCst);
+    Awaiting(())
+}
+
+impl Drop for Awaiting {
+    fn drop(&mut self) {
+        AWAITING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How a wait that a signal ended exits: 130 or 143 with nothing more printed.
+pub fn ended(sig: i32) -> MngrError {
+    let code = if sig == libc::SIGTERM {
+        ExitCode::Terminated
+    } else {
+        ExitCode::Interrupted
+    };
+    MngrError::new(code, String::new())
 }
 
 /// The undo steps of an operation, registered as its steps are taken (each before the step

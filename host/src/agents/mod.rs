@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod envfile;
 #[cfg(test)]
 pub mod fakes;
+pub mod forward;
 pub mod gc;
 pub mod host;
 pub mod hosts;

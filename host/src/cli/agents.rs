@@ -1,5 +1,5 @@
 //! The agent commands: create, list, connect, exec, message, capture, stop, start, destroy,
-//! rename, label and gc. Each lives in its own module under `cli/agents/`; this module holds
+//! rename, forward, label and gc. Each lives in its own module under `cli/agents/`; this module holds
 //! the subcommand enum and what they share (reading targets, resolving them).
 
 use crate::agents::address::AgentAddress;
@@ -12,6 +12,7 @@ use std::io::{BufRead, IsTerminal};
 
 pub mod create;
 pub mod edit;
+pub mod forward;
 pub mod gc;
 pub mod host_tags;
 pub mod interact;
@@ -49,6 +50,9 @@ pub enum AgentCommand {
     /// Rename an agent
     #[command(visible_alias = "mv")]
     Rename(edit::RenameArgs),
+    /// Forward ports between this machine and an agent's host until interrupted
+    #[command(visible_alias = "fwd")]
+    Forward(forward::ForwardArgs),
     /// Add or change labels (KEY=VALUE) of agents, or the tags of their hosts
     Label(edit::LabelArgs),
     /// Remove what crashed or interrupted commands left: orphaned work dirs, records, sessions
@@ -67,6 +71,7 @@ pub fn run(global: &RunOptions, cmd: AgentCommand) -> Result<()> {
         AgentCommand::Start(args) => lifecycle::start(global, args),
         AgentCommand::Destroy(args) => lifecycle::destroy(global, args),
         AgentCommand::Rename(args) => edit::rename(global, args),
+        AgentCommand::Forward(args) => forward::run(global, args),
         AgentCommand::Label(args) => edit::label(global, args),
         AgentCommand::Gc(args) => gc::run(global, args),
     }

@@ -15,6 +15,7 @@
 //!   [`TransportError::Authentication`]; a command that runs and fails is NOT an error: it is a
 //!   [`CommandOutput`] with a non-zero `exit_code`.
 
+pub mod forward;
 pub mod local;
 mod quickack;
 pub mod ssh;
@@ -53,6 +54,9 @@ pub enum TransportError {
     /// The host lock stayed held for the whole wait; the message names the holder.
     #[error("{0}")]
     LockTimeout(String),
+    /// A port to listen on is taken (on this machine, or on the host for a reverse forward).
+    #[error("{0}")]
+    PortInUse(String),
     /// A signal came while waiting (see [`crate::interrupt`]).
     #[error("interrupted")]
     Interrupted,
@@ -182,6 +186,23 @@ pub trait Transport: Send + Sync {
     /// Run `script` attached to the user's terminal (stdin/stdout/stderr, with a pty over SSH),
     /// for `mngr connect`; returns its exit code when it ends.
     fn run_interactive(&self, script: &str) -> TransportResult<i32>;
+
+    /// Forward ports between this machine and the host over the transport's own connection
+    /// (local forwards listen on `bind` here, reverse ones on `bind` on the host), calling
+    /// `ready` once when all listen, until a signal comes ([`TransportError::Interrupted`]) or
+    /// the connection drops. A port in use is [`TransportError::PortInUse`]. Transports to
+    /// this machine have nothing to forward and keep the default, an error.
+    fn forward_ports(
+        &self,
+        bind: &str,
+        specs: &[forward::ForwardSpec],
+        ready: &mut dyn FnMut(&[forward::ActiveForward]),
+    ) -> TransportResult<()> {
+        let _ = (bind, specs, ready);
+        Err(TransportError::Io(
+            "this host is this machine: there is nothing to forward".to_string(),
+        ))
+    }
 
     /// True for the local machine. The agent layer then reads agent records and `/proc`
     /// in process instead of through [`Transport::run`] (same result, fewer process starts).

@@ -6,6 +6,7 @@
 //! mngr run); each command is a channel on it, and `push_dir` streams a tar through one.
 //! `run_interactive` uses the system `ssh` with a known_hosts file holding only the pinned key.
 
+use super::forward::{self, ActiveForward, ForwardSpec, ReverseRoutes};
 use super::quickack::QuickAckStream;
 use super::{
     CommandOutput, HOLDER_FILE, HostLockGuard, LOCK_NOTICE_AFTER, LockWait, PushOptions, Transport,
@@ -30,10 +31,12 @@ const MISSING_FILE: u32 = 44;
 /// Exit code of coreutils `timeout` when the command ran out of time.
 const TIMED_OUT: i32 = 124;
 
-/// Accepts exactly the pinned host key.
-struct PinnedHostKey {
+/// Accepts exactly the pinned host key, and connects the channels the host opens for
+/// reverse forwards.
+pub struct PinnedHostKey {
     pinned: PublicKey,
     seen: Arc<Mutex<Option<String>>>,
+    reverse: ReverseRoutes,
 }
 
 impl client::Handler for PinnedHostKey {
@@ -60,6 +63,31 @@ impl client::Handler for PinnedHostKey {
             }
         }
     }
+
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        channel: russh::Channel<client::Msg>,
+        _connected_address: &str,
+        connected_port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        let target = self.reverse.lock().expect("lock").get(&connected_port).copied();
+        match target {
+            Some(port) => {
+                reply.accept().await;
+                tokio::spawn(forward::connect_back(channel, port));
+            }
+            None => {
+                reply
+                    .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                    .await
+            }
+        }
+        Ok(())
+    }
 }
 
 pub struct SshTransport {
@@ -67,6 +95,8 @@ pub struct SshTransport {
     pinned: PublicKey,
     runtime: Arc<Runtime>,
     session: tokio::sync::Mutex<Option<Arc<Handle<PinnedHostKey>>>>,
+    /// Reverse forwards of this run, for every connection's handler.
+    reverse: ReverseRoutes,
 }
 
 fn conn_err(endpoint: &SshEndpoint, err: impl std::fmt::Display) -> TransportError {
@@ -95,6 +125,7 @@ impl SshTransport {
             pinned,
             runtime: Arc::new(runtime),
             session: tokio::sync::Mutex::new(None),
+            reverse: ReverseRoutes::default(),
         })
     }
 
@@ -117,6 +148,7 @@ impl SshTransport {
         let handler = PinnedHostKey {
             pinned: self.pinned.clone(),
             seen: seen.clone(),
+            reverse: self.reverse.clone(),
         };
         let config = Arc::new(client::Config {
             inactivity_timeout: None,
@@ -642,6 +674,19 @@ impl Transport for SshTransport {
             .status()
             .map_err(|e| TransportError::Io(format!("running ssh: {e}")))?;
         Ok(status.code().unwrap_or(255))
+    }
+
+    fn forward_ports(
+        &self,
+        bind: &str,
+        specs: &[ForwardSpec],
+        ready: &mut dyn FnMut(&[ActiveForward]),
+    ) -> TransportResult<()> {
+        self.block_on(async {
+            let listeners = forward::listen_locally(bind, specs).await?;
+            let session = self.session(false).await?;
+            forward::serve(session, &self.reverse, bind, specs, listeners, ready).await
+        })
     }
 
     fn is_local(&self) -> bool {
