@@ -100,10 +100,9 @@ pub async fn listen_locally(
                     "local port {} on {bind} is already in use",
                     spec.listen_port
                 )),
-                _ => TransportError::Io(format!(
-                    "cannot listen on {bind}:{}: {e}",
-                    spec.listen_port
-                )),
+                _ => {
+                    TransportError::Io(format!("cannot listen on {bind}:{}: {e}", spec.listen_port))
+                }
             })?;
         listeners.push((*spec, listener));
     }
@@ -168,12 +167,15 @@ pub async fn serve<H: client::Handler + 'static>(
     }
     for port in reversed {
         routes.lock().expect("lock").remove(&port);
-        let _ = tokio::time::timeout(CANCEL_TIMEOUT, session.cancel_tcpip_forward(bind, port)).await;
+        let _ =
+            tokio::time::timeout(CANCEL_TIMEOUT, session.cancel_tcpip_forward(bind, port)).await;
     }
     served
 }
 
-async fn until_signal_or_closed<H: client::Handler + 'static>(session: &Handle<H>) -> TransportResult<()> {
+async fn until_signal_or_closed<H: client::Handler + 'static>(
+    session: &Handle<H>,
+) -> TransportResult<()> {
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
         tick.tick().await;

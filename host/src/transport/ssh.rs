@@ -74,7 +74,12 @@ impl client::Handler for PinnedHostKey {
         reply: client::ChannelOpenHandle,
         _session: &mut client::Session,
     ) -> Result<(), Self::Error> {
-        let target = self.reverse.lock().expect("lock").get(&connected_port).copied();
+        let target = self
+            .reverse
+            .lock()
+            .expect("lock")
+            .get(&connected_port)
+            .copied();
         match target {
             Some(port) => {
                 reply.accept().await;

@@ -25,6 +25,8 @@ mod conformance;
 mod docker_cli;
 // Kill loops on docker (`kill_loop_docker_*`, trials from MNGR_KILL_TRIALS).
 mod docker_kill_loop;
+// `mngr forward` to and from a docker host, and the local provider's refusal.
+mod forward;
 // Waiting for the host lock.
 mod host_lock;
 // `mngr rename --host` on the dirs plugin and the local provider's refusal.
