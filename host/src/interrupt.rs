@@ -4,7 +4,8 @@
 //! an operation that changes things runs (an [`Undo`] or a [`guard`] is alive), the signal is
 //! only noted: the operation sees it at its next [`check`] between steps, the steps it took are
 //! undone in reverse order, and mngr exits 130 (SIGINT) or 143 (SIGTERM). A second signal ends
-//! mngr at once; `mngr gc` removes what that leaves.
+//! mngr at once; `mngr gc` removes what that leaves. A wait that runs until a signal comes
+//! (`mngr forward`, under [`awaiting`]) notes it quietly and ends with the same exit codes.
 //!
 //! A terminal sends Ctrl-C to the whole foreground process group, so a git or rsync that mngr
 //! runs dies of it too: an error while a signal is noted is the interruption, not the error

@@ -25,7 +25,7 @@ Exit codes:
   8  invalid settings (a settings file, MNGR__* variable or -S value; untrusted project settings)
   9  the named agent, host, provider, snapshot, setting or path does not exist
   10 the provider does not support the operation
-  11 the name is already taken
+  11 the name (or a port mngr forward should listen on) is already taken
   12 a required program (tmux, git, rsync, claude, codex) is not installed
   13 the agent is not running
   14 destroy: the work dir holds uncommitted or unpushed work (use --force)

@@ -176,17 +176,26 @@ pub async fn serve<H: client::Handler + 'static>(
 async fn until_signal_or_closed<H: client::Handler + 'static>(
     session: &Handle<H>,
 ) -> TransportResult<()> {
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        tick.tick().await;
-        if crate::interrupt::signal().is_some() {
-            return Err(TransportError::Interrupted);
+    let closed = async {
+        while !session.is_closed() {
+            tokio::time::sleep(POLL).await;
         }
-        if session.is_closed() {
-            return Err(TransportError::Connection(
-                "the SSH connection closed while forwarding".to_string(),
-            ));
-        }
+    };
+    tokio::select! {
+        _ = signalled() => Err(TransportError::Interrupted),
+        _ = closed => Err(TransportError::Connection(
+            "the SSH connection closed while forwarding".to_string(),
+        )),
+    }
+}
+
+/// How often a wait looks for a signal (the handler only notes it).
+const POLL: Duration = Duration::from_millis(50);
+
+/// Resolves once a signal was noted (see [`crate::interrupt::awaiting`]).
+pub async fn signalled() {
+    while crate::interrupt::signal().is_none() {
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -197,8 +206,13 @@ async fn accept_loop<H: client::Handler + 'static>(
     target_port: u16,
 ) {
     loop {
-        let Ok((socket, peer)) = listener.accept().await else {
-            continue;
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(_) => {
+                // Out of file descriptors or the like: wait instead of spinning.
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
         };
         let session = session.clone();
         tokio::spawn(async move {

@@ -689,7 +689,11 @@ impl Transport for SshTransport {
     ) -> TransportResult<()> {
         self.block_on(async {
             let listeners = forward::listen_locally(bind, specs).await?;
-            let session = self.session(false).await?;
+            // Connecting may take a while: a signal ends it too.
+            let session = tokio::select! {
+                session = self.session(false) => session?,
+                _ = forward::signalled() => return Err(TransportError::Interrupted),
+            };
             forward::serve(session, &self.reverse, bind, specs, listeners, ready).await
         })
     }

@@ -111,17 +111,20 @@ fn forwards_reach_servers_in_a_docker_host_and_a_reverse_forward_reaches_this_ma
     // Two ports forwarded (the local ports picked by the system) and one reverse, in one run.
     let here = local_server();
     let reverse = format!("0:{here}");
-    let (child, forwards) =
-        start_forward(&d.w, &["srv", "0:8000", "0:8001", "--reverse", &reverse], 3);
+    let (child, forwards) = start_forward(
+        &d.w,
+        &["srv", "0:8000", "0:8001", "--reverse", &reverse, "0:8002"],
+        4,
+    );
     assert_eq!(forwards[0]["direction"], "local");
     assert_eq!(forwards[0]["target"], "srv:8000");
     assert_eq!(forwards[1]["target"], "srv:8001");
-    assert_eq!(forwards[2]["direction"], "reverse");
-    assert_eq!(forwards[2]["target_port"], here);
+    assert_eq!(forwards[3]["direction"], "reverse");
+    assert_eq!(forwards[3]["target_port"], here);
     let (first, second, remote) = (
         port_of(&forwards[0]),
         port_of(&forwards[1]),
-        port_of(&forwards[2]),
+        port_of(&forwards[3]),
     );
     assert_eq!(forwards[0]["listen"], format!("127.0.0.1:{first}"));
     assert_eq!(ask(first, "hello"), "host port 8000 got hello\n");
@@ -134,6 +137,17 @@ fn forwards_reach_servers_in_a_docker_host_and_a_reverse_forward_reaches_this_ma
         .map(|t| t.join().unwrap())
         .collect();
     assert_eq!(answers[3], "host port 8000 got n3\n");
+
+    // Nothing listens on the host's port 8002: that connection is closed, with a warning.
+    let mut socket = TcpStream::connect(("127.0.0.1", port_of(&forwards[2]))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = String::new();
+    match socket.read_to_string(&mut answer) {
+        Ok(_) => assert_eq!(answer, ""),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+    }
 
     // From inside the host, the reverse forward's port reaches the server on this machine.
     let client = format!(
@@ -148,6 +162,12 @@ fn forwards_reach_servers_in_a_docker_host_and_a_reverse_forward_reaches_this_ma
     let run = stop(child, libc::SIGINT);
     assert_eq!(run.code, 130, "{}", run.stderr);
     assert!(!run.stderr.contains("Error"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Warning: the host refused a connection to its port 8002"),
+        "{}",
+        run.stderr
+    );
     assert!(TcpStream::connect(("127.0.0.1", first)).is_err());
     assert_ne!(d.w.run(&["exec", "srv", &client]).code, 0);
 
