@@ -141,11 +141,15 @@ pub async fn serve<H: client::Handler + 'static>(
             let port = session
                 .tcpip_forward(bind, u32::from(spec.listen_port))
                 .await
-                .map_err(|e| {
-                    TransportError::PortInUse(format!(
-                        "the host refused to listen on port {} of {bind} (in use there, or forwarding is not allowed): {e}",
+                .map_err(|e| match e {
+                    russh::Error::RequestDenied => TransportError::PortInUse(format!(
+                        "the host refused to listen on port {} of {bind} (in use there, or forwarding is not allowed)",
                         spec.listen_port
-                    ))
+                    )),
+                    other => TransportError::Connection(format!(
+                        "asking the host to listen on port {}: {other}",
+                        spec.listen_port
+                    )),
                 })?;
             // OpenSSH answers 0 when the port was named, the port it picked otherwise.
             let port = if port == 0 { u32::from(spec.listen_port) } else { port };

@@ -182,6 +182,12 @@ fn forwards_reach_servers_in_a_docker_host_and_a_reverse_forward_reaches_this_ma
         "{line}"
     );
 
+    // So is a port on the host that its server holds (the perl server listens on 8000).
+    let run =
+        d.w.run(&["forward", "srv", "0:8001", "--reverse", "8000:9"]);
+    let line = run.error_line(11);
+    assert!(line.contains("refused to listen on port 8000"), "{line}");
+
     // The human line, and SIGTERM: exit 143.
     let mut child =
         d.w.command(&["forward", "srv", "0:8000"])
