@@ -4,6 +4,7 @@
 //!
 //! Implementations: [`local::LocalTransport`] (this machine, std::process) and the SSH
 //! transport (`ssh.rs`, russh). [`connect`] maps a provider's [`HostAccess`] to one of them.
+//! [`forward`] runs port forwards over the SSH transport's connection (`mngr forward`).
 //!
 //! Contract every implementation keeps (the agent layer relies on it):
 //! - Scripts are POSIX `sh` scripts run by the host's login user. The working directory is
