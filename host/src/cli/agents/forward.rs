@@ -80,7 +80,7 @@ fn forward_json(agent: &str, forward: &ActiveForward) -> serde_json::Value {
     let (direction, listen, target) = match forward.direction {
         Direction::Local => (
             "local",
-            format!("{}:{}", forward.bind, forward.listen_port),
+            socket_text(&forward.bind, forward.listen_port),
             format!("{agent}:{}", forward.target_port),
         ),
         Direction::Reverse => (
@@ -98,4 +98,13 @@ fn forward_json(agent: &str, forward: &ActiveForward) -> serde_json::Value {
         "listen": listen,
         "target": target,
     })
+}
+
+/// `ADDR:PORT`, with an IPv6 address in brackets (`[::1]:8080`).
+fn socket_text(address: &str, port: u16) -> String {
+    if address.contains(':') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
+    }
 }
