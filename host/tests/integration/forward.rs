@@ -1,6 +1,6 @@
 //! `mngr forward` through the real binary: servers inside a real docker host reached from this
-//! machine, a server on this machine reached from inside the host, a port in use, the end on
-//! Ctrl-C and SIGTERM, and the local provider's refusal.
+//! machine, a server on this machine reached from inside the host, ports in use here and on
+//! the host, the end on Ctrl-C, SIGTERM and a host that stops, and the local provider's refusal.
 
 use crate::common;
 use crate::docker_common::DockerWorld;
@@ -212,6 +212,20 @@ fn forwards_reach_servers_in_a_docker_host_and_a_reverse_forward_reaches_this_ma
     assert_eq!(ask(port, "human"), "host port 8000 got human\n");
     let run = stop(child, libc::SIGTERM);
     assert_eq!(run.code, 143, "{}", run.stderr);
+
+    // The host going away ends the forward with the unreachable-host code, naming why.
+    let (child, _) = start_forward(&d.w, &["srv", "0:8000"], 1);
+    let stopped = std::process::Command::new("docker")
+        .args(["stop", "-t", "0", &format!("{}srv", d.prefix)])
+        .output()
+        .unwrap();
+    assert!(stopped.status.success(), "{stopped:?}");
+    let run = common::Run::from(child.wait_with_output().unwrap());
+    let line = run.error_line(6);
+    assert!(
+        line.contains("connection closed while forwarding"),
+        "{line}"
+    );
 
     d.w.run(&["destroy", "srv", "--force"]).ok();
     d.assert_clean();
