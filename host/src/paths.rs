@@ -2,11 +2,7 @@
 //! the one atomic write of the host. The whole root is relocatable with `MNGR_ROOT`, so tests and
 //! users can keep separate worlds.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `MNGR_ROOT`, else `~/.mngr`.
 pub fn mngr_root() -> PathBuf {
@@ -16,22 +12,7 @@ pub fn mngr_root() -> PathBuf {
     home_dir().join(".mngr")
 }
 
-pub fn home_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
-}
-
-/// `~` or `~/...` expanded against `$HOME`.
-pub fn expand_tilde(path: &str) -> PathBuf {
-    if path == "~" {
-        home_dir()
-    } else if let Some(rest) = path.strip_prefix("~/") {
-        home_dir().join(rest)
-    } else {
-        PathBuf::from(path)
-    }
-}
+pub use mngr_plugin_api::fs::{expand_tilde, home_dir};
 
 /// The directory of plugin libraries inside the root.
 pub fn user_plugin_dir() -> PathBuf {
@@ -65,41 +46,14 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A unique temp path beside `path`, so the final rename stays on one filesystem.
-fn temp_beside(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
-}
-
-/// Write `data` to `path` atomically: temp file, mode, rename. Without a `mode` the file is
-/// `0600`, and directories it needs are `0700`: mngr's files may hold secrets.
+/// Write `data` to `path` atomically (plugin-api's one atomic write). Without a `mode` the
+/// file is `0600`, and directories it needs are `0700` (see [`private_dir`]): mngr's files may
+/// hold secrets.
 pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         private_dir(parent)?;
     }
-    let tmp = temp_beside(path);
-    let result = (|| {
-        // Created 0600, so the data is never readable by others, even for a moment.
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(data)?;
-        file.set_permissions(std::fs::Permissions::from_mode(mode.unwrap_or(0o600)))?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    mngr_plugin_api::fs::write_atomic(path, data, mode.unwrap_or(0o600))
 }
 
 #[cfg(test)]

@@ -1,33 +1,5 @@
-//! Quoting values into POSIX shell scripts run on hosts: the one quoting function of the host
-//! (agents build scripts with it, transports wrap them in `sh -c` with it).
+//! Quoting values into POSIX shell scripts run on hosts (agents build scripts with it,
+//! transports wrap them in `sh -c` with it): the workspace's one quoting function, which lives
+//! in plugin-api so providers quote the same way.
 
-/// Quote `s` as one shell word: bare when safe, else single quotes.
-pub fn quote(s: &str) -> String {
-    let safe = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%^".contains(c));
-    if safe {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// Join arguments into one command line, quoting each.
-pub fn join(args: &[String]) -> String {
-    args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_only_what_needs_it() {
-        assert_eq!(quote("abc/d.e"), "abc/d.e");
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("it's"), "'it'\\''s'");
-        assert_eq!(quote(""), "''");
-        assert_eq!(join(&["echo".into(), "$HOME".into()]), "echo '$HOME'");
-    }
-}
+pub use mngr_plugin_api::shell::{join, quote};

@@ -13,9 +13,11 @@ pub mod agent_record;
 pub mod conformance;
 pub mod error;
 pub mod ffi;
+pub mod fs;
 pub mod host_data;
 pub mod ids;
 pub mod provider;
+pub mod shell;
 pub mod time;
 pub mod types;
 

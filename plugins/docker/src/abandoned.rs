@@ -122,7 +122,7 @@ impl DockerInstance {
         let Some(id) = c.and_then(|c| c.id.as_deref()).filter(|_| running) else {
             return Ok(false);
         };
-        let hd = mngr_docker_core::shell_quote(&self.host_dir_of(h));
+        let hd = mngr_plugin_api::shell::quote(&self.host_dir_of(h));
         let looked = self
             .engine
             .exec(id, &format!("ls {hd}/agents/*/data.json 2>/dev/null"))

@@ -50,16 +50,6 @@ pub fn fields() -> Vec<ConfigField> {
     DockerConfig::fields()
 }
 
-/// `~/x` as a path under the home directory, as a shell would read it.
-fn expand_home(path: &str) -> String {
-    match (path.strip_prefix("~/"), std::env::var("HOME")) {
-        (Some(rest), Ok(home)) if !home.is_empty() => {
-            format!("{}/{rest}", home.trim_end_matches('/'))
-        }
-        _ => path.to_string(),
-    }
-}
-
 /// `publish_address` as an IP address (checked by [`DockerConfig::parse`]).
 fn ip_address(raw: &str) -> ProviderResult<std::net::IpAddr> {
     raw.trim().parse().map_err(|_| {
@@ -73,7 +63,11 @@ impl DockerConfig {
     /// The table, parsed, with what the types alone cannot say checked too.
     pub fn parse(config: Map<String, Value>) -> ProviderResult<DockerConfig> {
         let mut out = DockerConfig::parse_table(config)?;
-        out.tls_cert_path = out.tls_cert_path.as_deref().map(expand_home);
+        out.tls_cert_path = out.tls_cert_path.as_deref().map(|p| {
+            mngr_plugin_api::fs::expand_tilde(p)
+                .to_string_lossy()
+                .into_owned()
+        });
         if let Some(raw) = &out.publish_address {
             ip_address(raw)?;
         }

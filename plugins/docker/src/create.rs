@@ -201,7 +201,7 @@ impl DockerInstance {
         if request.snapshot.is_some() {
             // The snapshot's files come along, but its agents belong to the host it was
             // taken from: the new host starts with none.
-            let hd = mngr_docker_core::shell_quote(&self.config.host_dir);
+            let hd = mngr_plugin_api::shell::quote(&self.config.host_dir);
             let script =
                 format!("rm -rf {hd}/agents {hd}/host_lock.generation && mkdir -p {hd}/agents");
             let cleared = self.engine.exec(&id, &script).await;

@@ -12,7 +12,6 @@ mod instance;
 mod store;
 
 use mngr_plugin_api::*;
-use std::path::PathBuf;
 
 pub use instance::DirsInstance;
 
@@ -52,7 +51,9 @@ impl ProviderBackend for DirsBackend {
     ) -> ProviderResult<Box<dyn ProviderInstance>> {
         let base_dir = match config.remove("base_dir") {
             None => ctx.state_dir.join("hosts"),
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => expand_tilde(&s),
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                mngr_plugin_api::fs::expand_tilde(&s)
+            }
             Some(other) => {
                 return Err(ProviderError::invalid_config(format!(
                     "'base_dir' must be a non-empty string (a directory path), got {other}"
@@ -70,13 +71,6 @@ impl ProviderBackend for DirsBackend {
             base_dir,
             ctx.services,
         )))
-    }
-}
-
-fn expand_tilde(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(path),
     }
 }
 

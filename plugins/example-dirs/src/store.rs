@@ -8,11 +8,10 @@ pub fn io_error(what: &str, path: &Path, err: std::io::Error) -> ProviderError {
     ProviderError::internal(format!("{what} {}: {err}", path.display()))
 }
 
-/// Write through a temporary file and a rename, so readers never see half a file.
+/// Write through a temporary file and a rename (plugin-api's atomic write), so readers never
+/// see half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> ProviderResult<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| io_error("writing", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_error("replacing", path, e))
+    mngr_plugin_api::fs::write_atomic(path, bytes, 0o644).map_err(|e| io_error("writing", path, e))
 }
 
 /// Copy a directory tree (files, directories and symlinks).

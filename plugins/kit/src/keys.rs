@@ -3,7 +3,6 @@
 
 use mngr_plugin_api::{ProviderError, ProviderResult};
 use russh::keys::ssh_key::{Algorithm, LineEnding, PrivateKey};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub struct KeyPair {
@@ -61,23 +60,7 @@ pub fn materialize(
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
     set_mode(&dir, 0o700).map_err(io)?;
-    let tmp = dir.join(format!(
-        ".id_ed25519.{}.{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp).map_err(io)?;
-        file.write_all(private_openssh.as_bytes()).map_err(io)?;
-    }
-    std::fs::rename(&tmp, &path).map_err(io)?;
+    mngr_plugin_api::fs::write_atomic(&path, private_openssh.as_bytes(), 0o600).map_err(io)?;
     Ok(path)
 }
 

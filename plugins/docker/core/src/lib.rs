@@ -18,6 +18,6 @@ mod ssh_tunnel;
 pub mod state;
 
 pub use connector::Connector;
-pub use engine::{Engine, shell_quote};
+pub use engine::Engine;
 pub use images::{BASE_IMAGE, missing_image};
 pub use state::StateStore;

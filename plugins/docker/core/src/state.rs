@@ -8,11 +8,12 @@
 //! (agent records, for listing while the host is stopped), `host_state/<host_id>/host_data.json`
 //! (a copy of the host's data.json).
 
-use crate::engine::{Engine, shell_quote};
+use crate::engine::Engine;
 use crate::images::missing_image;
 use crate::labels;
 use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use bollard::query_parameters::CreateContainerOptions;
+use mngr_plugin_api::shell::quote as shell_quote;
 use mngr_plugin_api::{AgentId, PersistedAgentRecord};
 use mngr_plugin_api::{ErrorKind, ProviderError, ProviderResult};
 use mngr_provider_kit::agents::AgentBlobStore;
