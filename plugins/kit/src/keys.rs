@@ -48,9 +48,21 @@ pub fn materialize(
     host_id: &str,
     private_openssh: &str,
 ) -> ProviderResult<PathBuf> {
+    materialize_file(state_dir, host_id, "id_ed25519", private_openssh)
+}
+
+/// Write `contents` as `file` beside a host's client key (0600 in a 0700 directory,
+/// atomically) unless it is already there: another key of the same host, such as the key of
+/// the machine a container runs on. [`remove_local`] removes it with the rest.
+pub fn materialize_file(
+    state_dir: &Path,
+    host_id: &str,
+    file: &str,
+    contents: &str,
+) -> ProviderResult<PathBuf> {
     let dir = host_key_dir(state_dir, host_id);
-    let path = dir.join("id_ed25519");
-    if std::fs::read_to_string(&path).is_ok_and(|existing| existing == private_openssh) {
+    let path = dir.join(file);
+    if std::fs::read_to_string(&path).is_ok_and(|existing| existing == contents) {
         return Ok(path);
     }
     let io = |e: std::io::Error| {
@@ -62,7 +74,7 @@ pub fn materialize(
     std::fs::create_dir_all(&dir).map_err(io)?;
     set_mode(&dir, 0o700).map_err(io)?;
     let tmp = dir.join(format!(
-        ".id_ed25519.{}.{}",
+        ".{file}.{}.{}",
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     ));
@@ -74,8 +86,8 @@ pub fn materialize(
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options.open(&tmp).map_err(io)?;
-        file.write_all(private_openssh.as_bytes()).map_err(io)?;
+        let mut out = options.open(&tmp).map_err(io)?;
+        out.write_all(contents.as_bytes()).map_err(io)?;
     }
     std::fs::rename(&tmp, &path).map_err(io)?;
     Ok(path)
