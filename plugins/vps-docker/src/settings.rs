@@ -1,0 +1,47 @@
+//! The settings every VPS-Docker provider shares. A provider declares its own
+//! `[providers.NAME]` table (with `provider_config!`, adding its API keys) and converts it
+//! into these.
+
+use std::time::Duration;
+
+/// Defaults, also the defaults of the providers' tables.
+pub const DEFAULT_HOST_DIR: &str = "/mngr";
+pub const DEFAULT_IDLE_TIMEOUT: u64 = 800;
+pub const DEFAULT_CONTAINER_SSH_PORT: u16 = 2222;
+
+#[derive(Debug, Clone)]
+pub struct VpsSettings {
+    /// mngr's record directory inside the container.
+    pub host_dir: String,
+    /// The container image (on the VPS's Docker) when `--image` names none.
+    pub default_image: String,
+    pub default_idle_timeout: u64,
+    /// How long to wait for sshd on the VPS and in the container.
+    pub ssh_connect_timeout: Duration,
+    /// How long a VPS may take to be active with an address.
+    pub vps_boot_timeout: Duration,
+    /// How long cloud-init may take to make Docker ready.
+    pub docker_install_timeout: Duration,
+    /// Where the container's sshd is published on the VPS's public address.
+    pub container_ssh_port: u16,
+    pub default_region: String,
+    pub default_plan: String,
+    pub default_os: String,
+    /// `docker run` flags every container gets, before the `-s` ones.
+    pub default_start_args: Vec<String>,
+    /// How often to ask the API whether a new VPS is up.
+    pub poll_interval: Duration,
+}
+
+impl VpsSettings {
+    /// Seconds from a table's float setting, refusing what is not a positive duration.
+    pub fn seconds(key: &str, value: f64) -> mngr_plugin_api::ProviderResult<Duration> {
+        if value.is_finite() && value > 0.0 && value < 86_400.0 {
+            Ok(Duration::from_secs_f64(value))
+        } else {
+            Err(mngr_plugin_api::ProviderError::invalid_config(format!(
+                "'{key}' must be a number of seconds above 0 and below 86400, got {value}"
+            )))
+        }
+    }
+}
