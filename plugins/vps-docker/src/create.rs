@@ -312,9 +312,11 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             .lifecycle
             .idle_timeout_seconds
             .unwrap_or(self.settings.default_idle_timeout);
-        if let Some(sources) = &request.lifecycle.activity_sources {
-            data.activity_sources = sources.clone();
-        }
+        data.activity_sources = request
+            .lifecycle
+            .activity_sources
+            .clone()
+            .unwrap_or_else(|| self.settings.default_activity_sources.clone());
         data.image = Some(image.to_string());
         let address = instance.main_ip.clone().unwrap_or_default();
         Ok(StoredHost {

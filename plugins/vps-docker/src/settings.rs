@@ -31,6 +31,8 @@ pub struct VpsSettings {
     pub default_start_args: Vec<String>,
     /// How often to ask the API whether a new VPS is up.
     pub poll_interval: Duration,
+    /// What counts as activity when a create names none (from `default_idle_mode`).
+    pub default_activity_sources: Vec<mngr_plugin_api::ActivitySource>,
 }
 
 impl VpsSettings {
@@ -43,5 +45,45 @@ impl VpsSettings {
                 "'{key}' must be a number of seconds above 0 and below 86400, got {value}"
             )))
         }
+    }
+}
+
+/// The activity sources of an idle mode (`IO`, `USER`, `AGENT`, `SSH`), as mngr's own
+/// `data.json` names them.
+pub fn activity_sources_of_mode(
+    mode: &str,
+) -> mngr_plugin_api::ProviderResult<Vec<mngr_plugin_api::ActivitySource>> {
+    let always = ["SSH", "CREATE", "START", "BOOT"];
+    let extra: &[&str] = match mode {
+        "IO" => &["USER", "AGENT"],
+        "USER" => &["USER"],
+        "AGENT" => &["AGENT"],
+        "SSH" => &[],
+        other => {
+            return Err(mngr_plugin_api::ProviderError::invalid_config(format!(
+                "'default_idle_mode' must be IO, USER, AGENT or SSH, got '{other}'"
+            )));
+        }
+    };
+    extra
+        .iter()
+        .chain(always.iter())
+        .map(|s| {
+            serde_json::from_value(serde_json::Value::from(*s)).map_err(|e| {
+                mngr_plugin_api::ProviderError::internal(format!("activity source {s}: {e}"))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn idle_modes_name_their_sources() {
+        let io = super::activity_sources_of_mode("IO").unwrap();
+        assert_eq!(mngr_plugin_api::host_data::idle_mode(&io), "IO");
+        let ssh = super::activity_sources_of_mode("SSH").unwrap();
+        assert_eq!(mngr_plugin_api::host_data::idle_mode(&ssh), "SSH");
+        assert!(super::activity_sources_of_mode("io").is_err());
     }
 }
