@@ -90,7 +90,10 @@ mod tests {
         assert_eq!(c.os, "2136");
         assert_eq!(c.docker_build_args, vec!["--file=Dockerfile", "."]);
         let none = split(&[]).unwrap();
-        assert_eq!((none.region.as_str(), none.plan.as_str()), ("ewr", "vc2-1c-1gb"));
+        assert_eq!(
+            (none.region.as_str(), none.plan.as_str()),
+            ("ewr", "vc2-1c-1gb")
+        );
     }
 
     #[test]

@@ -115,7 +115,8 @@ pub trait VpsClient: Send + Sync + 'static {
         public_key: &str,
     ) -> impl Future<Output = ProviderResult<String>> + Send;
     /// The ids of the registered keys named `name`.
-    fn find_ssh_keys(&self, name: &str) -> impl Future<Output = ProviderResult<Vec<String>>> + Send;
+    fn find_ssh_keys(&self, name: &str)
+    -> impl Future<Output = ProviderResult<Vec<String>>> + Send;
     /// Remove a registered key; one already gone is fine.
     fn delete_ssh_key(&self, id: &str) -> impl Future<Output = ProviderResult<()>> + Send;
 

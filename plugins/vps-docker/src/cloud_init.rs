@@ -69,7 +69,10 @@ impl CloudInit<'_> {
         out.push_str(&format!("bootcmd:\n  - {}\n", quoted(BLOCK_METADATA)));
         out.push_str("runcmd:\n  - |\n");
         out.push_str(&indent(DOCKER_READY, 4));
-        out.push_str(&format!("  - {}\n", quoted(&format!("touch {READY_MARKER}"))));
+        out.push_str(&format!(
+            "  - {}\n",
+            quoted(&format!("touch {READY_MARKER}"))
+        ));
         out
     }
 }

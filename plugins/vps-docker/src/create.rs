@@ -112,8 +112,18 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         // mngr's login to the container and the container's host key.
         let vps_login = keys::generate()?;
         let vps_host = keys::generate()?;
-        keys::materialize_file(&self.state_dir, id, VPS_CLIENT_KEY_FILE, &vps_login.private_openssh)?;
-        keys::materialize_file(&self.state_dir, id, VPS_HOST_KEY_FILE, &vps_host.public_openssh)?;
+        keys::materialize_file(
+            &self.state_dir,
+            id,
+            VPS_CLIENT_KEY_FILE,
+            &vps_login.private_openssh,
+        )?;
+        keys::materialize_file(
+            &self.state_dir,
+            id,
+            VPS_HOST_KEY_FILE,
+            &vps_host.public_openssh,
+        )?;
 
         let key_name = format!("{}{id}", self.prefix);
         made.ssh_key_id = Some(
@@ -147,9 +157,13 @@ impl<C: VpsClient> VpsDockerInstance<C> {
                 let services = self.services.clone();
                 machine
                     .engine
-                    .build_image(build, &tag, Default::default(), self.settings.docker_install_timeout, |line| {
-                        services.log(LogLevel::Debug, line)
-                    })
+                    .build_image(
+                        build,
+                        &tag,
+                        Default::default(),
+                        self.settings.docker_install_timeout,
+                        |line| services.log(LogLevel::Debug, line),
+                    )
                     .await?;
                 tag
             }
@@ -186,8 +200,11 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             .await?;
         machine.engine.start_container(&container).await?;
         let waited = Instant::now();
-        mngr_provider_kit::access::wait_for_sshd(&address, self.settings.container_ssh_port).await?;
-        machine.engine.timing("waiting for the container's sshd", waited);
+        mngr_provider_kit::access::wait_for_sshd(&address, self.settings.container_ssh_port)
+            .await?;
+        machine
+            .engine
+            .timing("waiting for the container's sshd", waited);
         keys::materialize(&self.state_dir, id, &h.keys()?.client_private_key)?;
 
         let seen = Seen {
@@ -349,7 +366,10 @@ impl<C: VpsClient> VpsDockerInstance<C> {
     async fn undo(&self, made: &Made, host_id: &str) {
         if let Some(m) = &made.machine {
             if let Some(c) = &made.container_id {
-                m.engine.remove_container("removing the container", c).await.ok();
+                m.engine
+                    .remove_container("removing the container", c)
+                    .await
+                    .ok();
             }
             if made.record_written {
                 m.store.delete_host(host_id).await.ok();
@@ -360,7 +380,10 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         {
             self.services.log(
                 LogLevel::Warn,
-                &format!("could not destroy VPS {id} of a failed create: {}", e.message),
+                &format!(
+                    "could not destroy VPS {id} of a failed create: {}",
+                    e.message
+                ),
             );
         }
         if let Some(key) = &made.ssh_key_id {

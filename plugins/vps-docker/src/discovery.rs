@@ -42,7 +42,10 @@ impl<C: VpsClient> VpsDockerInstance<C> {
     pub(crate) fn host_name_of<'s>(&self, seen: &'s Seen) -> &'s str {
         match &seen.stored {
             Some(h) => h.name(),
-            None => seen.instance.tag(TAG_HOST_NAME).unwrap_or(&seen.instance.label),
+            None => seen
+                .instance
+                .tag(TAG_HOST_NAME)
+                .unwrap_or(&seen.instance.label),
         }
     }
 

@@ -191,7 +191,12 @@ struct OnTheVps<'a, C: VpsClient>(&'a VpsDockerInstance<C>);
 
 impl<C: VpsClient> AgentBlobStore for OnTheVps<'_, C> {
     async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<PersistedAgentRecord>> {
-        self.0.machine_for(host_id).await?.store.read_agents(host_id).await
+        self.0
+            .machine_for(host_id)
+            .await?
+            .store
+            .read_agents(host_id)
+            .await
     }
     async fn write_agent_record(
         &self,
@@ -281,10 +286,12 @@ impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
 
     async fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
         let _ = (host, tags);
-        Err(ProviderError::unsupported(TAGS_IMMUTABLE).with_hint(format!(
-            "set tags when creating the host: mngr create NAME --in {} --tag K=V",
-            self.name
-        )))
+        Err(
+            ProviderError::unsupported(TAGS_IMMUTABLE).with_hint(format!(
+                "set tags when creating the host: mngr create NAME --in {} --tag K=V",
+                self.name
+            )),
+        )
     }
 
     async fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {

@@ -12,11 +12,10 @@ impl<C: VpsClient> VpsDockerInstance<C> {
     pub(crate) async fn access(&self, host: &HostId) -> ProviderResult<HostAccess> {
         let (seen, h) = self.stored(host).await?;
         if !seen.container.is_some_and(|c| c.running) {
-            return Err(ProviderError::unavailable(format!(
-                "host '{}' is not running",
-                h.name()
-            ))
-            .with_hint(format!("start it with: mngr start {}", h.name())));
+            return Err(
+                ProviderError::unavailable(format!("host '{}' is not running", h.name()))
+                    .with_hint(format!("start it with: mngr start {}", h.name())),
+            );
         }
         let target = SshTarget {
             address: seen.instance.main_ip.clone().unwrap_or_default(),
@@ -79,7 +78,10 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             && let Ok(m) = self.machine_of(&seen).await
         {
             if let Some(id) = &h.extra.container_id {
-                m.engine.remove_container("removing the container", id).await.ok();
+                m.engine
+                    .remove_container("removing the container", id)
+                    .await
+                    .ok();
             }
             m.store.delete_host(h.host_id()).await.ok();
         }

@@ -9,8 +9,8 @@ use russh::client;
 use russh::keys::ssh_key::PrivateKey;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{ChannelMsg, ChannelStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -151,7 +151,10 @@ impl VpsSession {
             }
         }
         let code = code.ok_or_else(|| {
-            connect_error(&self.address, "the command ended without an exit status".into())
+            connect_error(
+                &self.address,
+                "the command ended without an exit status".into(),
+            )
         })?;
         Ok((code, String::from_utf8_lossy(&output).into_owned()))
     }

@@ -3,7 +3,7 @@
 //! whether it was done (a 5xx, no answer), the client looks for what it ordered by its label
 //! or name first, so a retry cannot buy a second VPS.
 
-use crate::api::{Api, Answer, Attempt};
+use crate::api::{Answer, Api, Attempt};
 use base64::Engine as _;
 use mngr_plugin_api::*;
 use mngr_vps_docker::{InstanceSpec, VpsClient, VpsInstance, VpsSnapshot, VpsStatus};
@@ -64,7 +64,13 @@ impl VultrClient {
     /// POST an order at most once per definite refusal: a 429 was not processed, so it is
     /// retried after the wait; after an ambiguous failure `already` looks for the result
     /// before the next try.
-    async fn order<F, Fut>(&self, what: &str, path: &str, body: &Value, already: F) -> ProviderResult<Value>
+    async fn order<F, Fut>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &Value,
+        already: F,
+    ) -> ProviderResult<Value>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = ProviderResult<Option<Value>>>,
@@ -72,7 +78,11 @@ impl VultrClient {
         let mut last = String::new();
         let attempts = self.api.max_attempts();
         for n in 0..attempts {
-            let answer: Option<Answer> = match self.api.attempt(Method::POST, path, &[], Some(body)).await? {
+            let answer: Option<Answer> = match self
+                .api
+                .attempt(Method::POST, path, &[], Some(body))
+                .await?
+            {
                 Attempt::Answered(a) if a.ok() || !a.transient() => {
                     return self.api.expect_ok(what, a);
                 }
@@ -99,7 +109,12 @@ impl VultrClient {
     async fn instance_labelled(&self, spec: &InstanceSpec) -> ProviderResult<Option<Value>> {
         let found = self
             .api
-            .list("listing instances", "/instances", "instances", &[("label", &spec.label)])
+            .list(
+                "listing instances",
+                "/instances",
+                "instances",
+                &[("label", &spec.label)],
+            )
             .await?;
         // The label and every tag must match: another host of the same name elsewhere is not it.
         Ok(found.into_iter().find(|v| {
@@ -135,10 +150,17 @@ impl VpsClient for VultrClient {
         }
         let answer = self
             .order("creating an instance", "/instances", &body, || async {
-                Ok(self.instance_labelled(spec).await?.map(|i| json!({ "instance": i })))
+                Ok(self
+                    .instance_labelled(spec)
+                    .await?
+                    .map(|i| json!({ "instance": i })))
             })
             .await?;
-        Ok(instance_of(field("creating an instance", &answer, "instance")?))
+        Ok(instance_of(field(
+            "creating an instance",
+            &answer,
+            "instance",
+        )?))
     }
 
     async fn get_instance(&self, id: &str) -> ProviderResult<Option<VpsInstance>> {
@@ -157,7 +179,12 @@ impl VpsClient for VultrClient {
         }
         let all = self
             .api
-            .list("listing instances", "/instances", "instances", &[("tag", tag)])
+            .list(
+                "listing instances",
+                "/instances",
+                "instances",
+                &[("tag", tag)],
+            )
             .await?;
         Ok(all.iter().map(instance_of).collect())
     }
@@ -176,7 +203,10 @@ impl VpsClient for VultrClient {
                 Ok(ids.first().map(|id| json!({"ssh_key": {"id": id}})))
             })
             .await?;
-        Ok(text(field("registering an SSH key", &answer, "ssh_key")?, "id"))
+        Ok(text(
+            field("registering an SSH key", &answer, "ssh_key")?,
+            "id",
+        ))
     }
 
     async fn find_ssh_keys(&self, name: &str) -> ProviderResult<Vec<String>> {
@@ -207,7 +237,12 @@ impl VpsClient for VultrClient {
             .order("creating a snapshot", "/snapshots", &body, || async {
                 let all = self
                     .api
-                    .list("listing snapshots", "/snapshots", "snapshots", &[("description", description)])
+                    .list(
+                        "listing snapshots",
+                        "/snapshots",
+                        "snapshots",
+                        &[("description", description)],
+                    )
                     .await?;
                 Ok(all
                     .into_iter()
@@ -215,7 +250,11 @@ impl VpsClient for VultrClient {
                     .map(|s| json!({ "snapshot": s })))
             })
             .await?;
-        Ok(snapshot_of(field("creating a snapshot", &answer, "snapshot")?))
+        Ok(snapshot_of(field(
+            "creating a snapshot",
+            &answer,
+            "snapshot",
+        )?))
     }
 
     async fn get_snapshot(&self, id: &str) -> ProviderResult<Option<VpsSnapshot>> {

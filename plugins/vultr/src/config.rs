@@ -151,9 +151,13 @@ mod tests {
         assert!(e.message.contains("unknown key 'region'"), "{}", e.message);
         let e = parse(table(json!({"api_url": "ftp://x"}))).err().unwrap();
         assert!(e.message.contains("'api_url'"), "{}", e.message);
-        let e = parse(table(json!({"vps_boot_timeout": -1.0}))).err().unwrap();
+        let e = parse(table(json!({"vps_boot_timeout": -1.0})))
+            .err()
+            .unwrap();
         assert!(e.message.contains("'vps_boot_timeout'"), "{}", e.message);
-        let e = parse(table(json!({"default_idle_mode": "sometimes"}))).err().unwrap();
+        let e = parse(table(json!({"default_idle_mode": "sometimes"})))
+            .err()
+            .unwrap();
         assert!(e.message.contains("default_idle_mode"), "{}", e.message);
     }
 

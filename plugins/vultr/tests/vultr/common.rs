@@ -92,7 +92,14 @@ impl StandIn {
         for (path, field) in [("/instances", "instances"), ("/ssh-keys", "ssh_keys")] {
             let body = self.get(path).await;
             for item in body[field].as_array().cloned().unwrap_or_default() {
-                left.push(format!("{field} {} {}", item["id"], item["label"].as_str().or(item["name"].as_str()).unwrap_or("")));
+                left.push(format!(
+                    "{field} {} {}",
+                    item["id"],
+                    item["label"]
+                        .as_str()
+                        .or(item["name"].as_str())
+                        .unwrap_or("")
+                ));
             }
         }
         left
@@ -122,7 +129,11 @@ pub fn backend() -> Arc<dyn ProviderBackend> {
         .get_or_init(|| {
             let exe = std::env::current_exe().unwrap();
             let lib = exe.parent().unwrap().join("libmngr_vultr.so");
-            assert!(lib.exists(), "{} is missing: cargo build -p mngr-vultr", lib.display());
+            assert!(
+                lib.exists(),
+                "{} is missing: cargo build -p mngr-vultr",
+                lib.display()
+            );
             let loaded = LoadedLibrary::open(&lib).unwrap();
             assert_eq!(loaded.info.name, "vultr");
             let started = loaded.start(Arc::new(RecordedServices::default())).unwrap();
@@ -168,8 +179,14 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn assert_no_secrets(lines: &[String]) {
     for line in lines {
         assert!(!line.contains(KEY), "the API key was logged: {line}");
-        assert!(!line.contains("PRIVATE KEY"), "a private key was logged: {line}");
-        assert!(!line.contains("default_password"), "a password was logged: {line}");
+        assert!(
+            !line.contains("PRIVATE KEY"),
+            "a private key was logged: {line}"
+        );
+        assert!(
+            !line.contains("default_password"),
+            "a password was logged: {line}"
+        );
     }
 }
 

@@ -71,7 +71,8 @@ impl Mngr {
     }
 
     fn host_state(&self, name: &str) -> String {
-        let listed: Value = serde_json::from_str(&self.ok(&["list", "--hosts", "--format", "json"])).unwrap();
+        let listed: Value =
+            serde_json::from_str(&self.ok(&["list", "--hosts", "--format", "json"])).unwrap();
         listed["hosts"]
             .as_array()
             .unwrap()
@@ -107,11 +108,23 @@ fn an_agent_on_a_vps_runs_stops_starts_with_its_files_and_is_destroyed_leaving_n
         "-c",
         "echo started; sleep 1000",
     ]);
-    assert!(created.starts_with("Created agent: box@box.vultr"), "{created}");
+    assert!(
+        created.starts_with("Created agent: box@box.vultr"),
+        "{created}"
+    );
     let vps = rt.block_on(s.get("/instances"))["instances"][0].clone();
     assert_eq!(vps["plan"], "vc2-2c-4gb", "the -b VPS flag chose the plan");
-    assert!(vps["tags"].as_array().unwrap().iter().any(|t| t == "mngr-provider=vultr"));
-    assert!(!key_files(m.root.path()).is_empty(), "the host's keys are kept locally");
+    assert!(
+        vps["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "mngr-provider=vultr")
+    );
+    assert!(
+        !key_files(m.root.path()).is_empty(),
+        "the host's keys are kept locally"
+    );
 
     // The repository came along, and the container got the -s flag.
     let out = m.ok(&["exec", "box", "cat README; echo kept > /root/kept; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"]);
@@ -135,10 +148,15 @@ fn an_agent_on_a_vps_runs_stops_starts_with_its_files_and_is_destroyed_leaving_n
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("Error:")).collect();
     assert_eq!(
         errors,
-        vec!["Error: provider 'vultr' unreachable: Vultr refused listing instances: 401 Invalid API token."],
+        vec![
+            "Error: provider 'vultr' unreachable: Vultr refused listing instances: 401 Invalid API token."
+        ],
         "{stderr}"
     );
-    assert!(!stderr.contains("wrong"), "the key is never printed: {stderr}");
+    assert!(
+        !stderr.contains("wrong"),
+        "the key is never printed: {stderr}"
+    );
 
     m.ok(&["destroy", "box", "--force"]);
     assert_eq!(m.host_state("box"), "absent");

@@ -28,7 +28,10 @@ fn spec(label: &str) -> InstanceSpec {
         snapshot_id: None,
         user_data: "#cloud-config\n".into(),
         ssh_key_ids: Vec::new(),
-        tags: vec!["mngr-provider=wire".into(), format!("mngr-host-name={label}")],
+        tags: vec![
+            "mngr-provider=wire".into(),
+            format!("mngr-host-name={label}"),
+        ],
     }
 }
 
@@ -39,26 +42,41 @@ fn the_client_pages_survives_429_and_500_orders_once_and_names_a_bad_key() {
 
         // A wrong key: one clear line, kind Unauthenticated (mngr exits 6).
         let bad = client(&s, "not-the-key", 5);
-        let e = bad.list_instances_by_tag("mngr-provider=wire").await.unwrap_err();
+        let e = bad
+            .list_instances_by_tag("mngr-provider=wire")
+            .await
+            .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unauthenticated);
-        assert_eq!(e.message, "Vultr refused listing instances: 401 Invalid API token.");
+        assert_eq!(
+            e.message,
+            "Vultr refused listing instances: 401 Invalid API token."
+        );
         assert!(!e.message.contains('\n'));
 
         let c = client(&s, KEY, 5);
         // A 500 on an order: the client looks for the instance by label before ordering
         // again, so exactly one VPS exists afterwards.
-        s.control("faults", json!({"status": 500, "count": 1})).await;
+        s.control("faults", json!({"status": 500, "count": 1}))
+            .await;
         let a = c.create_instance(&spec("wire-a")).await.unwrap();
         // Two 429s with Retry-After: 1 are waited out.
-        s.control("faults", json!({"status": 429, "count": 2, "retry_after": 1})).await;
+        s.control(
+            "faults",
+            json!({"status": 429, "count": 2, "retry_after": 1}),
+        )
+        .await;
         let started = Instant::now();
         let b = c.create_instance(&spec("wire-b")).await.unwrap();
-        assert!(started.elapsed() >= Duration::from_secs(2), "Retry-After honoured");
+        assert!(
+            started.elapsed() >= Duration::from_secs(2),
+            "Retry-After honoured"
+        );
         let third = c.create_instance(&spec("wire-c")).await.unwrap();
 
         // More instances than one page: one per page, followed to the end.
         s.control("page-size", json!({"max": 1})).await;
-        s.control("faults", json!({"status": 500, "count": 2})).await;
+        s.control("faults", json!({"status": 500, "count": 2}))
+            .await;
         let listed = c.list_instances_by_tag("mngr-provider=wire").await.unwrap();
         let mut ids: Vec<String> = listed.iter().map(|i| i.id.clone()).collect();
         ids.sort();
@@ -66,8 +84,16 @@ fn the_client_pages_survives_429_and_500_orders_once_and_names_a_bad_key() {
         want.sort();
         assert_eq!(ids, want, "every instance, once, across pages");
         let labels: Vec<&str> = listed.iter().map(|i| i.label.as_str()).collect();
-        assert_eq!(labels.iter().filter(|l| **l == "wire-a").count(), 1, "{labels:?}");
-        assert!(listed.iter().all(|i| i.tag("mngr-provider") == Some("wire")));
+        assert_eq!(
+            labels.iter().filter(|l| **l == "wire-a").count(),
+            1,
+            "{labels:?}"
+        );
+        assert!(
+            listed
+                .iter()
+                .all(|i| i.tag("mngr-provider") == Some("wire"))
+        );
 
         // SSH keys page the same way; a name finds its keys.
         let pubkey = mngr_provider_kit::keys::generate().unwrap().public_openssh;
@@ -77,11 +103,13 @@ fn the_client_pages_survives_429_and_500_orders_once_and_names_a_bad_key() {
 
         // Retries are bounded: a fault that outlasts them is Unavailable, naming the attempts.
         let impatient = client(&s, KEY, 2);
-        s.control("faults", json!({"status": 503, "count": 5})).await;
+        s.control("faults", json!({"status": 503, "count": 5}))
+            .await;
         let e = impatient.get_instance(&a.id).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unavailable);
         assert!(e.message.contains("after 2 attempts"), "{}", e.message);
-        s.control("faults", json!({"status": 503, "count": 0})).await;
+        s.control("faults", json!({"status": 503, "count": 0}))
+            .await;
 
         // Deletes: gone is gone, twice is fine.
         for id in [&a.id, &b.id, &third.id] {
