@@ -84,6 +84,35 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         provisioning_tar(&provisioning_files(h, &plan)?)
     }
 
+    /// Create the host's container from its settings, write the record, inject the kit's
+    /// files, start it and wait for its sshd at `address`. Returns the container id, which
+    /// `made` also gets as soon as the container exists (for an undo).
+    pub(crate) async fn run_container(
+        &self,
+        m: &Machine,
+        h: &mut StoredHost,
+        address: &str,
+        made: &mut Option<String>,
+    ) -> ProviderResult<String> {
+        let body = container_body(self, h)?;
+        let container = m
+            .engine
+            .create_container(&self.container_name(h.name()), body)
+            .await?;
+        *made = Some(container.clone());
+        h.extra.container_id = Some(container.clone());
+        self.save(m, h).await?;
+        let files = self.provisioning_files(h)?;
+        m.engine
+            .upload_tar("injecting keys into the container", &container, files)
+            .await?;
+        m.engine.start_container(&container).await?;
+        let waited = std::time::Instant::now();
+        mngr_provider_kit::access::wait_for_sshd(address, self.settings.container_ssh_port).await?;
+        m.engine.timing("waiting for the container's sshd", waited);
+        Ok(container)
+    }
+
     /// Write a host's record to its VPS's state volume.
     pub(crate) async fn save(&self, m: &Machine, h: &mut StoredHost) -> ProviderResult<()> {
         h.touch();

@@ -5,7 +5,6 @@
 use crate::build_args::split_vps_args;
 use crate::client::{InstanceSpec, VpsClient, VpsInstance, VpsStatus};
 use crate::cloud_init::{CloudInit, READY_MARKER};
-use crate::container::container_body;
 use crate::instance::{ContainerState, Seen, VpsDockerInstance};
 use crate::machine::Machine;
 use crate::record::*;
@@ -184,27 +183,10 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         self.services
             .progress(&format!("starting container {}", self.container_name(name)));
         machine.store.ensure(true).await?;
-        let body = container_body(self, &h)?;
-        let container = machine
-            .engine
-            .create_container(&self.container_name(name), body)
-            .await?;
-        made.container_id = Some(container.clone());
-        h.extra.container_id = Some(container.clone());
-        self.save(&machine, &mut h).await?;
+        // The record is written once the container exists; the undo removes both.
         made.record_written = true;
-        let files = self.provisioning_files(&h)?;
-        machine
-            .engine
-            .upload_tar("injecting keys into the container", &container, files)
+        self.run_container(&machine, &mut h, &address, &mut made.container_id)
             .await?;
-        machine.engine.start_container(&container).await?;
-        let waited = Instant::now();
-        mngr_provider_kit::access::wait_for_sshd(&address, self.settings.container_ssh_port)
-            .await?;
-        machine
-            .engine
-            .timing("waiting for the container's sshd", waited);
         keys::materialize(&self.state_dir, id, &h.keys()?.client_private_key)?;
 
         let seen = Seen {

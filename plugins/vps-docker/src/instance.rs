@@ -226,6 +226,7 @@ impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
     fn capabilities(&self) -> Capabilities {
         let mut caps = Capabilities::none();
         caps.stop_start = true;
+        caps.snapshots = true;
         caps.create_hosts = true;
         caps.destroy_hosts = true;
         caps
@@ -244,13 +245,10 @@ impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
         host: &HostId,
         snapshot: Option<&str>,
     ) -> ProviderResult<HostRecord> {
-        if snapshot.is_some() {
-            return Err(ProviderError::unsupported(format!(
-                "the {} backend does not start hosts from snapshots",
-                self.names.backend
-            )));
+        match snapshot {
+            Some(wanted) => self.restore(host, wanted).await,
+            None => self.start(host).await,
         }
-        self.start(host).await
     }
 
     async fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
@@ -278,6 +276,22 @@ impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
 
     async fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
         self.access(host).await
+    }
+
+    async fn create_snapshot(
+        &self,
+        host: &HostId,
+        name: Option<&str>,
+    ) -> ProviderResult<SnapshotInfo> {
+        self.snapshot(host, name).await
+    }
+
+    async fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
+        self.snapshots(host).await
+    }
+
+    async fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
+        self.delete_snap(host, snapshot_id).await
     }
 
     async fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {

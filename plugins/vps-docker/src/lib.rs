@@ -19,6 +19,7 @@ mod lifecycle;
 mod machine;
 pub mod record;
 pub mod settings;
+mod snapshots;
 pub mod ssh;
 mod status;
 

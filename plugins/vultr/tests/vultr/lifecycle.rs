@@ -1,7 +1,7 @@
 //! An agent on a Vultr VPS through the real `mngr` binary (which loads the plugin from beside
 //! itself): created with a VPS build arg and a start arg, it runs and execs; stopping the host
 //! stops its container while the VPS keeps running; starting brings it back with its files;
-//! destroying leaves no instance, SSH key, machine or local key file. A bad API key is one
+//! a snapshot restores its files; destroying leaves no instance, SSH key, machine or local key file. A bad API key is one
 //! clear line and exit 6.
 
 use crate::common::*;
@@ -140,6 +140,17 @@ fn an_agent_on_a_vps_runs_stops_starts_with_its_files_and_is_destroyed_leaving_n
     m.ok(&["start", "box"]);
     assert_eq!(m.host_state("box"), "RUNNING");
     assert_eq!(m.ok(&["exec", "box", "cat /root/kept"]), "kept\n");
+
+    // A snapshot (docker commit on the VPS), a change after it, and a start from it: the
+    // container is replaced, the file is as it was at the snapshot.
+    m.ok(&["snapshot", "create", "box", "--name", "first"]);
+    assert!(m.ok(&["snapshot", "list", "box"]).contains("first"));
+    m.ok(&["exec", "box", "echo changed > /root/kept"]);
+    m.ok(&["stop", "--stop-host", "box"]);
+    m.ok(&["start", "box", "--snapshot", "first"]);
+    assert_eq!(m.ok(&["exec", "box", "cat /root/kept"]), "kept\n");
+    m.ok(&["snapshot", "destroy", "box", "--snapshot", "first"]);
+    assert!(!m.ok(&["snapshot", "list", "box"]).contains("first"));
 
     // A wrong key: one error line (and a hint), exit 6.
     let bad = m.run(&["-S", "providers.vultr.api_key=wrong", "list", "--hosts"]);
