@@ -49,7 +49,7 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         }
     }
 
-    async fn read_vps(&self, instance: VpsInstance) -> Seen {
+    pub(crate) async fn read_vps(&self, instance: VpsInstance) -> Seen {
         let mut seen = Seen {
             instance,
             stored: None,

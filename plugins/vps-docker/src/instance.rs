@@ -128,7 +128,8 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         self.machines.lock().await.remove(host_id);
     }
 
-    /// A host as last seen in this run, else as found now, by id or name.
+    /// A host by id or name, read now. The VPS behind a host seen earlier in this run is
+    /// read again directly (its record and container change); others need a full listing.
     pub(crate) async fn find(&self, id_or_name: &str) -> ProviderResult<Seen> {
         let matches = |s: &Seen| {
             s.instance.tag(crate::record::TAG_HOST_ID) == Some(id_or_name)
@@ -141,8 +142,10 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             .values()
             .find(|s| matches(s))
             .cloned();
-        if let Some(found) = cached {
-            return Ok(found);
+        if let Some(known) = cached {
+            let fresh = self.read_vps(known.instance).await;
+            self.remember(fresh.clone());
+            return Ok(fresh);
         }
         self.load_all()
             .await?

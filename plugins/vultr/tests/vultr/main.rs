@@ -7,6 +7,8 @@
 mod common;
 // The plugin-api conformance suite through the loaded library.
 mod conformance;
+// The idle timeout (container stops, VPS runs) and a changed VPS host key refused.
+mod idle_and_keys;
 // An agent on a VPS through the real mngr binary: runs, execs, stops, starts, is destroyed.
 mod lifecycle;
 // The API client alone: paging, 429 and 500 survived, one order per create, a bad key.
