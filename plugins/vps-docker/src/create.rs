@@ -109,6 +109,7 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         let id = host_id.as_str();
         // Separate keypairs: mngr's login to the VPS, the VPS's host key, and (in the record)
         // mngr's login to the container and the container's host key.
+        crate::pending::Creating::now(name).write(&self.state_dir, id)?;
         let vps_login = keys::generate()?;
         let vps_host = keys::generate()?;
         keys::materialize_file(
@@ -197,6 +198,7 @@ impl<C: VpsClient> VpsDockerInstance<C> {
                 exit_code: None,
             }),
             unreachable: None,
+            creating: crate::pending::read(&self.state_dir, id),
         };
         self.remember(seen.clone());
         Ok(self.to_record(&seen))

@@ -20,7 +20,22 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             .into_iter()
             .filter(|i| i.tag(TAG_HOST_ID).is_some())
             .map(|i| self.read_vps(i));
-        let all = futures_util::future::join_all(reads).await;
+        let mut all = futures_util::future::join_all(reads).await;
+        // Creates killed before their VPS was ordered left a key and local files only.
+        for (host_id, creating) in crate::pending::all(&self.state_dir) {
+            if !all
+                .iter()
+                .any(|s| s.instance.tag(TAG_HOST_ID) == Some(host_id.as_str()))
+            {
+                all.push(Seen {
+                    instance: creating.unordered_instance(&self.name, &host_id),
+                    stored: None,
+                    container: None,
+                    unreachable: None,
+                    creating: Some(creating),
+                });
+            }
+        }
         let by_id: HashMap<String, Seen> = all
             .iter()
             .filter_map(|s| Some((s.instance.tag(TAG_HOST_ID)?.to_string(), s.clone())))
@@ -50,11 +65,15 @@ impl<C: VpsClient> VpsDockerInstance<C> {
     }
 
     pub(crate) async fn read_vps(&self, instance: VpsInstance) -> Seen {
+        let creating = instance
+            .tag(TAG_HOST_ID)
+            .and_then(|id| crate::pending::read(&self.state_dir, id));
         let mut seen = Seen {
             instance,
             stored: None,
             container: None,
             unreachable: None,
+            creating,
         };
         if seen.instance.status != VpsStatus::Active {
             return seen;

@@ -32,6 +32,8 @@ pub(crate) struct Seen {
     pub container: Option<ContainerState>,
     /// Why the VPS could not be read, if it could not.
     pub unreachable: Option<String>,
+    /// This machine's mark of a create still in progress (or interrupted).
+    pub creating: Option<crate::pending::Creating>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -194,8 +196,13 @@ struct OnTheVps<'a, C: VpsClient>(&'a VpsDockerInstance<C>);
 
 impl<C: VpsClient> AgentBlobStore for OnTheVps<'_, C> {
     async fn read_agent_records(&self, host_id: &str) -> ProviderResult<Vec<PersistedAgentRecord>> {
+        let seen = self.0.find(host_id).await?;
+        // A host whose create has not written its record yet (or never will) holds no agents.
+        if seen.stored.is_none() && (seen.creating.is_some() || seen.unreachable.is_none()) {
+            return Ok(Vec::new());
+        }
         self.0
-            .machine_for(host_id)
+            .machine_of(&seen)
             .await?
             .store
             .read_agents(host_id)
@@ -335,7 +342,10 @@ impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
         let agent = AgentRecords::id_of(&record)?;
         self.agents
             .write(&OnTheVps(self), host.as_str(), &agent, &record)
-            .await
+            .await?;
+        // The host holds an agent: it is no longer its creator's.
+        crate::pending::clear(&self.state_dir, host.as_str());
+        Ok(())
     }
 
     async fn remove_persisted_agent_record(

@@ -17,6 +17,7 @@ mod discovery;
 pub mod instance;
 mod lifecycle;
 mod machine;
+mod pending;
 pub mod record;
 pub mod settings;
 mod snapshots;

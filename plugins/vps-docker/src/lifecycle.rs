@@ -86,7 +86,9 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             m.store.delete_host(h.host_id()).await.ok();
         }
         self.forget_machine(host.as_str()).await;
-        self.client.destroy_instance(&seen.instance.id).await?;
+        if !seen.instance.id.is_empty() {
+            self.client.destroy_instance(&seen.instance.id).await?;
+        }
         let key_id = seen
             .stored
             .as_ref()

@@ -87,6 +87,13 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         }
         record.stop_reason = stop_reason;
         record.failure_reason = failure;
+        record.abandoned = seen.creating.as_ref().and_then(|c| c.abandoned());
+        if let Some(why) = &record.abandoned
+            && record.state != HostState::Running
+        {
+            record.state = HostState::Failed;
+            record.failure_reason = Some(why.clone());
+        }
         record
     }
 }

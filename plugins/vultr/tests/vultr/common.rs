@@ -7,7 +7,7 @@ use mngr_plugin_loader::LoadedLibrary;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, OnceLock};
 
 pub const KEY: &str = "vultr-test-key-5c1e";
@@ -195,4 +195,91 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// The real `mngr` binary in a world of its own (root, home, a git work dir with a commit),
+/// its vultr instance pointed at a stand-in.
+pub struct Mngr {
+    pub root: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+}
+
+impl Mngr {
+    pub fn new(s: &StandIn) -> Mngr {
+        let root = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir().unwrap();
+        std::fs::write(
+            root.path().join("settings.toml"),
+            format!(
+                "[providers.vultr]\napi_key = \"{KEY}\"\napi_url = \"{}\"\n",
+                s.url
+            ),
+        )
+        .unwrap();
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+                .args(args)
+                .current_dir(work.path())
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q", "."]);
+        std::fs::write(work.path().join("README"), "from the laptop\n").unwrap();
+        git(&["add", "README"]);
+        git(&["commit", "-qm", "init"]);
+        Mngr { root, work }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mngr = target_dir().join("mngr");
+        assert!(mngr.exists(), "build mngr first: cargo build -p mngr");
+        let mut cmd = Command::new(mngr);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.root.path())
+            .env("MNGR_ROOT", self.root.path())
+            .env("MNGR_HEADLESS", "1")
+            .current_dir(self.work.path());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "mngr {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn host_state(&self, name: &str) -> String {
+        let listed: Value =
+            serde_json::from_str(&self.ok(&["list", "--hosts", "--format", "json"])).unwrap();
+        listed["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .map(|h| h["state"].as_str().unwrap_or("").to_string())
+            .unwrap_or_else(|| "absent".into())
+    }
+}
+
+/// Local key files under a mngr root.
+pub fn key_files(root: &Path) -> Vec<std::path::PathBuf> {
+    files_under(root)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/keys/"))
+        .collect()
 }

@@ -20,7 +20,12 @@ fn an_idle_container_stops_while_the_vps_runs_and_a_changed_vps_host_key_is_refu
     request.lifecycle.idle_timeout_seconds = Some(5);
     let host = inst.create_host(request).expect("create");
     assert_eq!(host.state, HostState::Running);
-    assert!(host.details["plan"].as_str().unwrap().starts_with("vc2-1c-1gb"));
+    assert!(
+        host.details["plan"]
+            .as_str()
+            .unwrap()
+            .starts_with("vc2-1c-1gb")
+    );
 
     let deadline = Instant::now() + Duration::from_secs(120);
     let stopped = loop {
@@ -28,7 +33,10 @@ fn an_idle_container_stops_while_the_vps_runs_and_a_changed_vps_host_key_is_refu
         if h.state != HostState::Running {
             break h;
         }
-        assert!(Instant::now() < deadline, "the idle host did not stop within 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "the idle host did not stop within 120 s"
+        );
         std::thread::sleep(Duration::from_secs(1));
     };
     assert_eq!(stopped.state, HostState::Paused, "{stopped:?}");
@@ -56,7 +64,10 @@ fn an_idle_container_stops_while_the_vps_runs_and_a_changed_vps_host_key_is_refu
         "{listed:?}"
     );
     let refused = fresh.host_access(&host.id).unwrap_err();
-    assert!(refused.message.contains("refusing to connect"), "{refused:?}");
+    assert!(
+        refused.message.contains("refusing to connect"),
+        "{refused:?}"
+    );
 
     fresh.destroy_host(&host.id).expect("destroy");
     assert_eq!(rt.block_on(s.leftovers()), Vec::<String>::new());

@@ -5,90 +5,6 @@
 //! clear line and exit 6.
 
 use crate::common::*;
-use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
-
-struct Mngr {
-    root: tempfile::TempDir,
-    work: tempfile::TempDir,
-}
-
-impl Mngr {
-    fn new(s: &StandIn) -> Mngr {
-        let root = tempfile::tempdir().unwrap();
-        let work = tempfile::tempdir().unwrap();
-        std::fs::write(
-            root.path().join("settings.toml"),
-            format!(
-                "[providers.vultr]\napi_key = \"{KEY}\"\napi_url = \"{}\"\n",
-                s.url
-            ),
-        )
-        .unwrap();
-        let git = |args: &[&str]| {
-            let ok = Command::new("git")
-                .args(["-c", "user.email=t@t", "-c", "user.name=t"])
-                .args(args)
-                .current_dir(work.path())
-                .output()
-                .unwrap()
-                .status
-                .success();
-            assert!(ok, "git {args:?}");
-        };
-        git(&["init", "-q", "."]);
-        std::fs::write(work.path().join("README"), "from the laptop\n").unwrap();
-        git(&["add", "README"]);
-        git(&["commit", "-qm", "init"]);
-        Mngr { root, work }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mngr = target_dir().join("mngr");
-        assert!(mngr.exists(), "build mngr first: cargo build -p mngr");
-        Command::new(mngr)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.root.path())
-            .env("MNGR_ROOT", self.root.path())
-            .env("MNGR_HEADLESS", "1")
-            .current_dir(self.work.path())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "mngr {args:?}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn host_state(&self, name: &str) -> String {
-        let listed: Value =
-            serde_json::from_str(&self.ok(&["list", "--hosts", "--format", "json"])).unwrap();
-        listed["hosts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["name"] == name)
-            .map(|h| h["state"].as_str().unwrap_or("").to_string())
-            .unwrap_or_else(|| "absent".into())
-    }
-}
-
-fn key_files(root: &Path) -> Vec<std::path::PathBuf> {
-    files_under(root)
-        .into_iter()
-        .filter(|p| p.to_string_lossy().contains("/keys/"))
-        .collect()
-}
 
 #[test]
 fn an_agent_on_a_vps_runs_stops_starts_with_its_files_and_is_destroyed_leaving_nothing() {
@@ -124,6 +40,19 @@ fn an_agent_on_a_vps_runs_stops_starts_with_its_files_and_is_destroyed_leaving_n
     assert!(
         !key_files(m.root.path()).is_empty(),
         "the host's keys are kept locally"
+    );
+    // Its agent record arrived: the host is no one's leftover once the create has ended.
+    let hosts: serde_json::Value =
+        serde_json::from_str(&m.ok(&["list", "--hosts", "--format", "json"])).unwrap();
+    let listed = hosts["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "box")
+        .cloned();
+    assert_eq!(
+        listed.expect("box is listed")["abandoned"],
+        serde_json::Value::Null
     );
 
     // The repository came along, and the container got the -s flag.

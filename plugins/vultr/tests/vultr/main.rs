@@ -9,6 +9,8 @@ mod common;
 mod conformance;
 // The idle timeout (container stops, VPS runs) and a changed VPS host key refused.
 mod idle_and_keys;
+// A create killed at its steps: abandoned, and gc removes the rest.
+mod interrupted;
 // An agent on a VPS through the real mngr binary: runs, execs, stops, starts, is destroyed.
 mod lifecycle;
 // The API client alone: paging, 429 and 500 survived, one order per create, a bad key.
