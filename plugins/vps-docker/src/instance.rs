@@ -98,8 +98,8 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         address: &str,
         patience: std::time::Duration,
     ) -> ProviderResult<Arc<Machine>> {
-        let mut machines = self.machines.lock().await;
-        if let Some(m) = machines.get(host_id)
+        // Not held while connecting: a listing connects to every VPS at once.
+        if let Some(m) = self.machines.lock().await.get(host_id)
             && !m.session.is_closed()
             && m.session.address == address
         {
@@ -122,7 +122,10 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             )
             .await?,
         );
-        machines.insert(host_id.to_string(), machine.clone());
+        self.machines
+            .lock()
+            .await
+            .insert(host_id.to_string(), machine.clone());
         Ok(machine)
     }
 
