@@ -79,10 +79,18 @@ fi
 "$MNGR" destroy one --force >/dev/null 2>&1
 
 echo "== mngr list with $HOSTS VPS hosts, 200 ms on every API answer and SSH packet"
+# `wait` on these pids only: the stand-in is a background job too.
+pids=()
 for i in $(seq 1 "$HOSTS"); do
-  "$MNGR" create "h$i" --in vultr -- sleep 1000 >/dev/null 2>&1 &
+  "$MNGR" create "h$i" --in vultr -- sleep 1000 >"$WORK/create-h$i.log" 2>&1 &
+  pids+=($!)
 done
-wait
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+if [ "$failed" -gt 0 ]; then
+  echo "$failed of $HOSTS creates failed:" >&2
+  grep -h '^Error' "$WORK"/create-h*.log | sort | uniq -c >&2
+fi
 curl -s -X POST -d '{"ms": 200}' "$ROOT/__standin/latency" >/dev/null
 delayed=0
 for c in $(docker ps --filter "label=mngr-vultr-standin.pid=$STANDIN_PID" --format '{{.Names}}'); do
@@ -102,8 +110,9 @@ list_ms() {
   echo "$best"
 }
 many=$(list_ms)
-for i in $(seq 2 "$HOSTS"); do "$MNGR" destroy "h$i" --force >/dev/null 2>&1 & done
-wait
+pids=()
+for i in $(seq 2 "$HOSTS"); do "$MNGR" destroy "h$i" --force >/dev/null 2>&1 & pids+=($!); done
+wait "${pids[@]}"
 one=$(list_ms)
 echo "mngr list, $HOSTS hosts: $many ms (best of 3)"
 echo "mngr list, 1 host:  $one ms (best of 3); $HOSTS hosts cost $(awk "BEGIN{printf \"%.2f\", $many/$one}")x one"

@@ -18,6 +18,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How often the ready marker is looked for, over the open session (cheap: one channel).
+const MARKER_POLL: Duration = Duration::from_millis(500);
+
 /// What a create has made so far, for the undo.
 #[derive(Default)]
 struct Made {
@@ -293,7 +296,7 @@ impl<C: VpsClient> VpsDockerInstance<C> {
                 )
                 .with_details(serde_json::Value::from(log)));
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(MARKER_POLL).await;
         }
     }
 

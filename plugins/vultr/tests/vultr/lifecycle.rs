@@ -1,8 +1,8 @@
 //! An agent on a Vultr VPS through the real `mngr` binary (which loads the plugin from beside
-//! itself): created with a VPS build arg and a start arg, it runs and execs; stopping the host
-//! stops its container while the VPS keeps running; starting brings it back with its files;
-//! a snapshot restores its files; destroying leaves no instance, SSH key, machine or local key file. A bad API key is one
-//! clear line and exit 6.
+//! itself): created with a VPS build arg, a Dockerfile built on the VPS and a start arg, it
+//! runs and execs; stopping the host stops its container while the VPS keeps running;
+//! starting brings it back with its files; a snapshot restores its files; destroying leaves no
+//! instance, SSH key, machine or local key file. A bad API key is one clear line and exit 6.
 
 use crate::common::*;
 
@@ -11,6 +11,13 @@ fn an_agent_on_a_vps_runs_stops_starts_with_its_files_and_is_destroyed_leaving_n
     let rt = runtime();
     let s = StandIn::start(&[]);
     let m = Mngr::new(&s);
+    // A Dockerfile beside the work: `-b --file=... -b .` builds the image on the VPS, from
+    // the context packed here.
+    std::fs::write(
+        m.work.path().join("Dockerfile"),
+        "FROM mngr-base:bookworm\nCOPY README /built-from-context\n",
+    )
+    .unwrap();
 
     let created = m.ok(&[
         "create",
@@ -19,6 +26,8 @@ fn an_agent_on_a_vps_runs_stops_starts_with_its_files_and_is_destroyed_leaving_n
         "vultr",
         "--build-arg=--vps-plan=vc2-2c-4gb",
         "--start-arg=--memory=1g",
+        "--build-arg=--file=Dockerfile",
+        "--build-arg=.",
         "--",
         "sh",
         "-c",
@@ -56,8 +65,8 @@ fn an_agent_on_a_vps_runs_stops_starts_with_its_files_and_is_destroyed_leaving_n
     );
 
     // The repository came along, and the container got the -s flag.
-    let out = m.ok(&["exec", "box", "cat README; echo kept > /root/kept; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"]);
-    assert_eq!(out, "from the laptop\n1073741824\n");
+    let out = m.ok(&["exec", "box", "cat README /built-from-context; echo kept > /root/kept; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"]);
+    assert_eq!(out, "from the laptop\nfrom the laptop\n1073741824\n");
 
     // Stopping the host stops its container; the VPS keeps running.
     m.ok(&["stop", "--stop-host", "box"]);
