@@ -139,6 +139,7 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             "ordering a VPS ({} in {})",
             spec.plan, spec.region
         ));
+        let ordered_at = Instant::now();
         let ordered = self.client.create_instance(&spec).await?;
         made.instance_id = Some(ordered.id.clone());
         let instance = self.wait_until_active(&ordered.id).await?;
@@ -146,9 +147,13 @@ impl<C: VpsClient> VpsDockerInstance<C> {
 
         self.services
             .progress(&format!("waiting for the VPS at {address} to boot"));
-        let machine = self
-            .machine(id, &address, self.settings.ssh_connect_timeout)
-            .await?;
+        // "Active" comes before the OS is up: sshd may take the rest of the boot allowance.
+        let boot_left = self
+            .settings
+            .vps_boot_timeout
+            .saturating_sub(ordered_at.elapsed());
+        let patience = boot_left.max(self.settings.ssh_connect_timeout);
+        let machine = self.machine(id, &address, patience).await?;
         made.machine = Some(machine.clone());
         self.wait_for_docker(&machine).await?;
 

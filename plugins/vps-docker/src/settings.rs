@@ -16,9 +16,9 @@ pub struct VpsSettings {
     /// The container image (on the VPS's Docker) when `--image` names none.
     pub default_image: String,
     pub default_idle_timeout: u64,
-    /// How long to wait for sshd on the VPS and in the container.
+    /// How long to wait for the VPS's sshd at least, once it is active.
     pub ssh_connect_timeout: Duration,
-    /// How long a VPS may take to be active with an address.
+    /// How long a VPS may take from its order until its sshd answers.
     pub vps_boot_timeout: Duration,
     /// How long cloud-init may take to make Docker ready.
     pub docker_install_timeout: Duration,

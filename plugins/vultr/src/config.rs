@@ -27,9 +27,9 @@ mngr_provider_kit::provider_config! {
         pub default_idle_timeout: u64 = settings::DEFAULT_IDLE_TIMEOUT,
         /// What counts as activity: IO, USER, AGENT or SSH
         pub default_idle_mode: String = "IO".to_string(),
-        /// Seconds to wait for sshd on the VPS and in the container
+        /// Seconds to wait for sshd in the container (and at least this for the VPS's)
         pub ssh_connect_timeout: f64 = 60.0,
-        /// Seconds a new VPS may take to be active with an address
+        /// Seconds a new VPS may take from the order until its sshd answers
         pub vps_boot_timeout: f64 = 300.0,
         /// Seconds cloud-init may take to make Docker ready on a new VPS
         pub docker_install_timeout: f64 = 300.0,
