@@ -153,9 +153,10 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             .vps_boot_timeout
             .saturating_sub(ordered_at.elapsed());
         let patience = boot_left.max(self.settings.ssh_connect_timeout);
-        let machine = self.machine(id, &address, patience).await?;
+        let first = self.machine(id, &address, patience).await?;
+        made.machine = Some(first.clone());
+        let machine = self.wait_for_docker(id, first).await?;
         made.machine = Some(machine.clone());
-        self.wait_for_docker(&machine).await?;
 
         let image = match &plan.build {
             Some(build) => {
@@ -276,16 +277,32 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         }
     }
 
-    /// Wait for cloud-init's last step (Docker answers, then the ready marker).
-    async fn wait_for_docker(&self, machine: &Machine) -> ProviderResult<()> {
+    /// Wait for cloud-init's last step (Docker answers, then the ready marker), and answer a
+    /// session that is still open: cloud-init restarts the VPS's sshd while it configures it,
+    /// which ends the session, so a dropped one is opened again (with the pinned key).
+    async fn wait_for_docker(
+        &self,
+        host_id: &str,
+        first: Arc<Machine>,
+    ) -> ProviderResult<Arc<Machine>> {
         let started = Instant::now();
+        let address = first.session.address.clone();
         let probe = format!("test -f {READY_MARKER}");
+        let mut machine = first;
         loop {
-            if let Ok((0, _)) = machine.session.exec(&probe).await {
-                machine.engine.timing("waiting for cloud-init", started);
-                return Ok(());
+            match machine.session.exec(&probe).await {
+                Ok((0, _)) => {
+                    machine.engine.timing("waiting for cloud-init", started);
+                    return Ok(machine);
+                }
+                Ok(_) => {}
+                Err(_) => self.forget_machine(host_id).await,
             }
-            if started.elapsed() >= self.settings.docker_install_timeout {
+            let left = self
+                .settings
+                .docker_install_timeout
+                .saturating_sub(started.elapsed());
+            if left.is_zero() {
                 let (_, log) = machine
                     .session
                     .exec("tail -n 5 /var/log/cloud-init-output.log")
@@ -294,14 +311,14 @@ impl<C: VpsClient> VpsDockerInstance<C> {
                 return Err(ProviderError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "cloud-init on the VPS at {} did not make Docker ready within {} s",
-                        machine.session.address,
+                        "cloud-init on the VPS at {address} did not make Docker ready within {} s",
                         self.settings.docker_install_timeout.as_secs()
                     ),
                 )
                 .with_details(serde_json::Value::from(log)));
             }
             tokio::time::sleep(MARKER_POLL).await;
+            machine = self.machine(host_id, &address, left).await?;
         }
     }
 
