@@ -47,9 +47,21 @@ pub fn materialize(
     host_id: &str,
     private_openssh: &str,
 ) -> ProviderResult<PathBuf> {
+    materialize_file(state_dir, host_id, "id_ed25519", private_openssh)
+}
+
+/// Write `contents` as `file` beside a host's client key (0600 in a 0700 directory,
+/// atomically) unless it is already there: another key of the same host, such as the key of
+/// the machine a container runs on. [`remove_local`] removes it with the rest.
+pub fn materialize_file(
+    state_dir: &Path,
+    host_id: &str,
+    file: &str,
+    contents: &str,
+) -> ProviderResult<PathBuf> {
     let dir = host_key_dir(state_dir, host_id);
-    let path = dir.join("id_ed25519");
-    if std::fs::read_to_string(&path).is_ok_and(|existing| existing == private_openssh) {
+    let path = dir.join(file);
+    if std::fs::read_to_string(&path).is_ok_and(|existing| existing == contents) {
         return Ok(path);
     }
     let io = |e: std::io::Error| {
@@ -60,7 +72,7 @@ pub fn materialize(
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
     set_mode(&dir, 0o700).map_err(io)?;
-    mngr_plugin_api::fs::write_atomic(&path, private_openssh.as_bytes(), 0o600).map_err(io)?;
+    mngr_plugin_api::fs::write_atomic(&path, contents.as_bytes(), 0o600).map_err(io)?;
     Ok(path)
 }
 

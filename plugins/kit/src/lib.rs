@@ -11,6 +11,7 @@
 //! - [`snapshots`]: snapshot names and lookup;
 //! - [`config`]: a backend's table declared once ([`provider_config!`]);
 //! - [`flags`]: the tokenizer for `-b` / `-s` flag lists;
+//! - [`holder`]: the process running an operation, and whether it is gone;
 //! - [`runtime`] and [`adapter`]: the tokio runtime a plugin owns, and [`adapter::OnRuntime`],
 //!   which serves the synchronous `ProviderInstance` contract from async provider code.
 //!
@@ -21,6 +22,7 @@ pub mod adapter;
 pub mod agents;
 pub mod config;
 pub mod flags;
+pub mod holder;
 pub mod keys;
 pub mod provision;
 pub mod record;

@@ -11,6 +11,7 @@ pub mod build_args;
 pub mod connector;
 pub mod containers;
 pub mod engine;
+pub mod host_container;
 pub mod images;
 pub mod labels;
 pub mod run_args;
