@@ -36,7 +36,7 @@ fn an_agent_on_modal_is_snapshotted_stopped_restored_seen_by_a_second_mngr_and_d
     w.wait_until("the command's output in the pane", || {
         w.run(&["capture", "boxed"]).stdout.contains("agent-started")
     });
-    w.run(&["message", "boxed", "hello-modal"]).ok();
+    w.run(&["message", "boxed", "-m", "hello-modal"]).ok();
     w.wait_until("the message in the pane", || {
         w.run(&["capture", "boxed"]).stdout.contains("hello-modal")
     });
@@ -75,7 +75,7 @@ fn bad_credentials_are_one_clear_line_with_exit_6_and_the_secret_is_never_printe
     let standin = StandIn::start();
     let mut w = modal_world(&standin);
     w.set_env("MODAL_TOKEN_SECRET", "as-wrong-secret-value");
-    let run = w.create(&["nope", "--in", "modal", "--", "sleep", "10"]);
+    let run = w.run(&["create", "nope", "--in", "modal", "--", "sleep", "10"]);
     let line = run.error_line(6);
     assert!(line.contains("Token ID or secret is invalid"), "{line}");
     assert!(!run.stderr.contains("as-wrong-secret-value") && !run.stdout.contains("as-wrong"));
@@ -94,7 +94,7 @@ fn an_unknown_gpu_type_and_bad_build_args_are_refused_leaving_nothing() {
     let run = w.run(&["create", "gpu", "--in", "modal", "-b", "gpu=warp-drive", "--", "sleep", "10"]);
     let line = run.error_line(2);
     assert!(line.contains("Unknown GPU type"), "{line}");
-    let run = w.run(&["create", "bad", "--in", "modal", "--build-args", "cpu=2 colour=red", "--", "sleep", "1"]);
+    let run = w.run(&["create", "bad", "--in", "modal", "--build-arg", "cpu=2 colour=red", "--", "sleep", "1"]);
     let line = run.error_line(2);
     assert!(line.contains("unknown modal build arg 'colour'"), "{line}");
     assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());

@@ -106,7 +106,7 @@ impl Volume {
                 let body = blocks.get(index).map(|(_, b)| b.to_vec()).ok_or_else(|| {
                     ProviderError::internal(format!("Modal asked for block {index} of {path}, which has {}", blocks.len()))
                 })?;
-                put_responses[index] = Some(self.http_call("PUT", &missing.put_url, body).await?);
+                put_responses[index] = Some(self.put_block(&missing.put_url, body).await?);
             }
         }
         unreachable!("the loop returns in its second round")
@@ -193,6 +193,21 @@ impl Volume {
         }
     }
 
+    /// PUT one block, repeated on failure (a PUT of the same bytes is idempotent).
+    async fn put_block(&self, url: &str, body: Vec<u8>) -> ProviderResult<Vec<u8>> {
+        let mut last = None;
+        for attempt in 0..api::ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            }
+            match self.http_call("PUT", url, body.clone()).await {
+                Ok(response) => return Ok(response),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
     async fn http_call(&self, method: &str, url: &str, body: Vec<u8>) -> ProviderResult<Vec<u8>> {
         let failed = |e: String| {
             ProviderError::unavailable(format!("Modal volume block {method} failed: {e}"))
@@ -211,7 +226,8 @@ impl Volume {
             .map_err(|e| failed(e.to_string()))?
             .to_bytes();
         if !status.is_success() {
-            return Err(failed(format!("HTTP {status}")));
+            let text = String::from_utf8_lossy(&body);
+            return Err(failed(format!("HTTP {status}: {}", text.trim())));
         }
         Ok(body.to_vec())
     }
