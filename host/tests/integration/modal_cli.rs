@@ -136,3 +136,33 @@ fn the_modal_plugin_conforms_through_its_shared_library() {
     assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
     let _ = bin_dir();
 }
+
+#[test]
+fn an_idle_host_is_snapshotted_when_next_listed_and_a_timed_out_one_restarts_from_its_snapshot() {
+    let standin = StandIn::start();
+    let w = modal_world(&standin);
+
+    // Idle: the watcher in the sandbox asks to stop; the next listing snapshots and ends it.
+    w.create(&["idler", "--in", "modal", "--idle-timeout", "6", "--", "sleep", "1000"]).ok();
+    w.run(&["exec", "idler", "echo idle-work > kept.txt"]).ok();
+    wait_for("the idle host to pause", 120, || host_state(&w, "idler") == "PAUSED");
+    assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
+    w.run(&["start", "idler"]).ok();
+    assert_eq!(w.run(&["exec", "idler", "cat kept.txt"]).ok(), "idle-work\n");
+    w.run(&["destroy", "idler", "--force"]).ok();
+
+    // Timeout: the sandbox's maximum lifetime ends it; list says so; start restores the
+    // newest snapshot.
+    w.create(&["brief", "--in", "modal", "-b", "timeout=45", "--", "sleep", "1000"]).ok();
+    w.run(&["exec", "brief", "echo before-timeout > kept.txt"]).ok();
+    w.run(&["snapshot", "create", "brief", "--name", "saved"]).ok();
+    wait_for("the sandbox to time out", 120, || standin.sandboxes().is_empty());
+    let listed = w.run(&["list", "--format", "json"]).json();
+    let host = &listed["agents"][0]["host"];
+    assert_eq!(host["state"], "STOPPED", "{listed}");
+    w.run(&["start", "brief"]).ok();
+    assert_eq!(w.run(&["exec", "brief", "cat kept.txt"]).ok(), "before-timeout\n");
+    w.run(&["destroy", "brief", "--force"]).ok();
+    assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
+    assert!(key_files(&w).is_empty(), "{:?}", key_files(&w));
+}

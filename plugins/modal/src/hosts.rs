@@ -302,7 +302,7 @@ impl ModalInstance {
             .with_created_at(data.created_at.clone())
             .with_details(details);
         record.image = data.image.clone();
-        if state == HostState::Stopped {
+        if matches!(state, HostState::Stopped | HostState::Paused) {
             record.stop_reason = Some(data.stop_reason.clone().unwrap_or(StopReason::Stopped));
         }
         if ended == Some("timeout") {
@@ -326,7 +326,7 @@ impl ModalInstance {
             other => other?,
         };
         Ok(match result {
-            None => self.to_record(h, HostState::Running, None),
+            None => self.running_or_stopped(h).await?,
             Some(r) if r.status == GenericStatus::Timeout as i32 => {
                 self.to_record(h, HostState::Stopped, Some("timeout"))
             }
@@ -351,7 +351,7 @@ impl ModalInstance {
             .collect();
         let views = hosts.iter().map(|h| async {
             match &h.extra.sandbox_id {
-                Some(id) if running.contains_key(id) => Ok(self.to_record(h, HostState::Running, None)),
+                Some(id) if running.contains_key(id) => self.running_or_stopped(h).await,
                 _ => self.observed(h).await,
             }
         });
@@ -403,6 +403,10 @@ impl ModalInstance {
 
     /// Modal sandboxes cannot pause: stopping snapshots the filesystem, then terminates.
     pub(crate) async fn stop(&self, host: &HostId) -> ProviderResult<()> {
+        self.stop_as(host, StopReason::Stopped).await
+    }
+
+    async fn stop_as(&self, host: &HostId, reason: StopReason) -> ProviderResult<()> {
         let h = self.stored(host).await?;
         let Some(sandbox) = h.extra.sandbox_id.clone() else {
             return Ok(()); // already stopped
@@ -415,8 +419,35 @@ impl ModalInstance {
         h.extra.sandbox_id = None;
         h.extra.task_id = None;
         h.extra.started_at = None;
-        h.certified_host_data.stop_reason = Some(StopReason::Stopped);
+        h.certified_host_data.stop_reason = Some(reason);
         self.save(&mut h).await
+    }
+
+    /// The reason the host's watcher asked to stop (see `provision::stop_action`), if it did.
+    async fn stop_request(&self, h: &StoredHost) -> Option<String> {
+        let task = h.extra.task_id.clone()?;
+        let file = format!("{}/{}", self.host_dir_of(h).trim_end_matches('/'), provision::STOP_REQUEST);
+        let out = self.api.exec(&task, vec!["cat".into(), file]).await.ok()?;
+        (out.code == 0).then(|| out.stdout.trim().to_string())
+    }
+
+    /// A running host as listed: one whose watcher asked to stop is stopped now (snapshot,
+    /// then terminate), so an idle host keeps its work without a process of its own on Modal.
+    async fn running_or_stopped(&self, h: &StoredHost) -> ProviderResult<HostRecord> {
+        let Some(requested) = self.stop_request(h).await else {
+            return Ok(self.to_record(h, HostState::Running, None));
+        };
+        let (reason, state) = if requested == "idle" {
+            (StopReason::Paused, HostState::Paused)
+        } else {
+            (StopReason::Stopped, HostState::Stopped)
+        };
+        let host = HostId::parse(h.host_id()).map_err(|e| ProviderError::internal(e.to_string()))?;
+        self.services
+            .progress(&format!("modal host {} asked to stop ({requested}): snapshotting it", h.name()));
+        self.stop_as(&host, reason).await?;
+        let h = self.stored(&host).await?;
+        Ok(self.to_record(&h, state, None))
     }
 
     /// A new sandbox from the named snapshot, else the newest, else the host's image.

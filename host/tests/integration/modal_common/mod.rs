@@ -116,3 +116,13 @@ pub fn key_files(w: &AgentWorld) -> Vec<PathBuf> {
     walk(w.dir.path(), &mut out);
     out
 }
+
+/// Poll `check` once a second for up to `secs` seconds (Modal-side changes take seconds).
+#[track_caller]
+pub fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
