@@ -12,7 +12,9 @@ use mngr_plugin_loader::LoadedLibrary;
 use std::sync::Arc;
 
 fn host_state(w: &crate::common::agents::AgentWorld, name: &str) -> String {
-    let agent = w.agent(name).unwrap_or_else(|| panic!("agent {name} not listed"));
+    let agent = w
+        .agent(name)
+        .unwrap_or_else(|| panic!("agent {name} not listed"));
     agent["host"]["state"].as_str().unwrap_or("").to_string()
 }
 
@@ -21,10 +23,25 @@ fn an_agent_on_modal_is_snapshotted_stopped_restored_seen_by_a_second_mngr_and_d
     let standin = StandIn::start();
     let w = modal_world(&standin);
     let run = w.create(&[
-        "boxed", "--in", "modal", "--tag", "team=infra", "-b", "cpu=0.5", "-b", "--memory=0.5",
-        "--", "sh", "-c", "echo agent-started; sleep 1000",
+        "boxed",
+        "--in",
+        "modal",
+        "--tag",
+        "team=infra",
+        "-b",
+        "cpu=0.5",
+        "-b",
+        "--memory=0.5",
+        "--",
+        "sh",
+        "-c",
+        "echo agent-started; sleep 1000",
     ]);
-    assert!(run.stdout.starts_with("Created agent: boxed@boxed.modal"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("Created agent: boxed@boxed.modal"),
+        "{}",
+        run.stdout
+    );
     let agent = w.wait_state("boxed", "WAITING");
     assert_eq!(agent["host"]["provider_name"], "modal");
     assert_eq!(agent["host"]["tags"]["team"], "infra");
@@ -32,9 +49,14 @@ fn an_agent_on_modal_is_snapshotted_stopped_restored_seen_by_a_second_mngr_and_d
     let built_images = standin.images();
 
     // Commands and messages reach the agent over SSH through the tunnel.
-    assert_eq!(w.run(&["exec", "boxed", "echo hi; id -un"]).ok(), "hi\nroot\n");
+    assert_eq!(
+        w.run(&["exec", "boxed", "echo hi; id -un"]).ok(),
+        "hi\nroot\n"
+    );
     w.wait_until("the command's output in the pane", || {
-        w.run(&["capture", "boxed"]).stdout.contains("agent-started")
+        w.run(&["capture", "boxed"])
+            .stdout
+            .contains("agent-started")
     });
     w.run(&["message", "boxed", "-m", "hello-modal"]).ok();
     w.wait_until("the message in the pane", || {
@@ -43,11 +65,17 @@ fn an_agent_on_modal_is_snapshotted_stopped_restored_seen_by_a_second_mngr_and_d
 
     // A named snapshot; its metadata is on the Modal volume, so a second mngr sees it.
     w.run(&["exec", "boxed", "echo kept > data.txt"]).ok();
-    w.run(&["snapshot", "create", "boxed", "--name", "first"]).ok();
+    w.run(&["snapshot", "create", "boxed", "--name", "first"])
+        .ok();
     assert!(w.run(&["snapshot", "list", "boxed"]).ok().contains("first"));
     let other = modal_world(&standin);
     assert_eq!(host_state(&other, "boxed"), "RUNNING");
-    assert!(other.run(&["snapshot", "list", "boxed"]).ok().contains("first"));
+    assert!(
+        other
+            .run(&["snapshot", "list", "boxed"])
+            .ok()
+            .contains("first")
+    );
 
     // Stopping the host snapshots and terminates it: no sandbox is left running.
     w.run(&["stop", "boxed", "--stop-host"]).ok();
@@ -91,15 +119,40 @@ fn bad_credentials_are_one_clear_line_with_exit_6_and_the_secret_is_never_printe
 fn an_unknown_gpu_type_and_bad_build_args_are_refused_leaving_nothing() {
     let standin = StandIn::start();
     let w = modal_world(&standin);
-    let run = w.run(&["create", "gpu", "--in", "modal", "-b", "gpu=warp-drive", "--", "sleep", "10"]);
+    let run = w.run(&[
+        "create",
+        "gpu",
+        "--in",
+        "modal",
+        "-b",
+        "gpu=warp-drive",
+        "--",
+        "sleep",
+        "10",
+    ]);
     let line = run.error_line(2);
     assert!(line.contains("Unknown GPU type"), "{line}");
-    let run = w.run(&["create", "bad", "--in", "modal", "--build-arg", "cpu=2 colour=red", "--", "sleep", "1"]);
+    let run = w.run(&[
+        "create",
+        "bad",
+        "--in",
+        "modal",
+        "--build-arg",
+        "cpu=2 colour=red",
+        "--",
+        "sleep",
+        "1",
+    ]);
     let line = run.error_line(2);
     assert!(line.contains("unknown modal build arg 'colour'"), "{line}");
     assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
     assert!(key_files(&w).is_empty(), "{:?}", key_files(&w));
-    assert!(w.run(&["list", "--format", "json"]).json()["agents"].as_array().unwrap().is_empty());
+    assert!(
+        w.run(&["list", "--format", "json"]).json()["agents"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The conformance suite through the loaded `.so`, against one stand-in.
@@ -107,7 +160,9 @@ fn an_unknown_gpu_type_and_bad_build_args_are_refused_leaving_nothing() {
 fn the_modal_plugin_conforms_through_its_shared_library() {
     let standin = StandIn::start();
     let library = LoadedLibrary::open(&plugin_path()).unwrap();
-    let started = library.start(Arc::new(StderrServices { verbosity: 0 })).unwrap();
+    let started = library
+        .start(Arc::new(StderrServices { verbosity: 0 }))
+        .unwrap();
     let backend = started
         .backends
         .iter()
@@ -143,26 +198,92 @@ fn an_idle_host_is_snapshotted_when_next_listed_and_a_timed_out_one_restarts_fro
     let w = modal_world(&standin);
 
     // Idle: the watcher in the sandbox asks to stop; the next listing snapshots and ends it.
-    w.create(&["idler", "--in", "modal", "--idle-timeout", "6", "--", "sleep", "1000"]).ok();
+    w.create(&[
+        "idler",
+        "--in",
+        "modal",
+        "--idle-timeout",
+        "6",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
     w.run(&["exec", "idler", "echo idle-work > kept.txt"]).ok();
-    wait_for("the idle host to pause", 120, || host_state(&w, "idler") == "PAUSED");
+    wait_for("the idle host to pause", 120, || {
+        host_state(&w, "idler") == "PAUSED"
+    });
     assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
     w.run(&["start", "idler"]).ok();
-    assert_eq!(w.run(&["exec", "idler", "cat kept.txt"]).ok(), "idle-work\n");
+    assert_eq!(
+        w.run(&["exec", "idler", "cat kept.txt"]).ok(),
+        "idle-work\n"
+    );
     w.run(&["destroy", "idler", "--force"]).ok();
 
     // Timeout: the sandbox's maximum lifetime ends it; list says so; start restores the
     // newest snapshot.
-    w.create(&["brief", "--in", "modal", "-b", "timeout=45", "--", "sleep", "1000"]).ok();
-    w.run(&["exec", "brief", "echo before-timeout > kept.txt"]).ok();
-    w.run(&["snapshot", "create", "brief", "--name", "saved"]).ok();
-    wait_for("the sandbox to time out", 120, || standin.sandboxes().is_empty());
+    w.create(&[
+        "brief",
+        "--in",
+        "modal",
+        "-b",
+        "timeout=45",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    w.run(&["exec", "brief", "echo before-timeout > kept.txt"])
+        .ok();
+    w.run(&["snapshot", "create", "brief", "--name", "saved"])
+        .ok();
+    wait_for("the sandbox to time out", 120, || {
+        standin.sandboxes().is_empty()
+    });
     let listed = w.run(&["list", "--format", "json"]).json();
     let host = &listed["agents"][0]["host"];
     assert_eq!(host["state"], "STOPPED", "{listed}");
     w.run(&["start", "brief"]).ok();
-    assert_eq!(w.run(&["exec", "brief", "cat kept.txt"]).ok(), "before-timeout\n");
+    assert_eq!(
+        w.run(&["exec", "brief", "cat kept.txt"]).ok(),
+        "before-timeout\n"
+    );
     w.run(&["destroy", "brief", "--force"]).ok();
     assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
     assert!(key_files(&w).is_empty(), "{:?}", key_files(&w));
+}
+
+#[test]
+fn unavailable_answers_are_retried_a_bounded_number_of_times() {
+    // Three UNAVAILABLE answers fit in the plugin's four attempts: the create goes through.
+    let standin = StandIn::start_with(&["--unavailable", "SandboxCreate=3"]);
+    let w = modal_world(&standin);
+    w.create(&["retried", "--in", "modal", "--", "sleep", "1000"]);
+    w.run(&["destroy", "retried", "--force"]).ok();
+    drop(standin);
+
+    // Four do not: one error line, exit 6, nothing left.
+    let standin = StandIn::start_with(&["--unavailable", "SandboxCreate=4"]);
+    let w = modal_world(&standin);
+    let run = w.run(&[
+        "create",
+        "--no-connect",
+        "refused",
+        "--in",
+        "modal",
+        "--",
+        "sleep",
+        "1",
+    ]);
+    let line = run.error_line(6);
+    assert!(line.contains("SandboxCreate"), "{line}");
+    assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
+    assert!(key_files(&w).is_empty(), "{:?}", key_files(&w));
+    assert!(
+        w.run(&["list", "--format", "json"]).json()["agents"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }

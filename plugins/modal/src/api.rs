@@ -89,7 +89,9 @@ pub fn status_error(call: &str, status: &tonic::Status) -> ProviderError {
     };
     let error = ProviderError::new(kind, format!("Modal {call}: {message}"));
     if kind == ErrorKind::Unauthenticated {
-        error.with_hint("check MODAL_TOKEN_ID/MODAL_TOKEN_SECRET or the active profile in ~/.modal.toml")
+        error.with_hint(
+            "check MODAL_TOKEN_ID/MODAL_TOKEN_SECRET or the active profile in ~/.modal.toml",
+        )
     } else {
         error
     }

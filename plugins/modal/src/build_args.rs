@@ -39,7 +39,12 @@ fn pairs(args: &[String]) -> ProviderResult<Vec<(String, String)>> {
                 i += 1;
                 (token.to_string(), tokens[i].to_string())
             }
-            None => return Err(bad(format!("build arg '{}' has no value (write KEY=VALUE)", tokens[i]))),
+            None => {
+                return Err(bad(format!(
+                    "build arg '{}' has no value (write KEY=VALUE)",
+                    tokens[i]
+                )));
+            }
         };
         if !KEYS.contains(&key.as_str()) {
             return Err(bad(format!("unknown modal build arg '{key}'")));
@@ -53,7 +58,9 @@ fn pairs(args: &[String]) -> ProviderResult<Vec<(String, String)>> {
 fn number(key: &str, value: &str) -> ProviderResult<f64> {
     match value.parse::<f64>() {
         Ok(n) if n > 0.0 && n.is_finite() => Ok(n),
-        _ => Err(bad(format!("build arg '{key}' must be a number greater than 0, got '{value}'"))),
+        _ => Err(bad(format!(
+            "build arg '{key}' must be a number greater than 0, got '{value}'"
+        ))),
     }
 }
 
@@ -80,7 +87,9 @@ pub fn dockerfile_commands(text: &str, path: &str) -> ProviderResult<Vec<String>
     }
     let first = commands.first().map(|c| c.to_ascii_uppercase());
     if !first.is_some_and(|c| c.starts_with("FROM ")) {
-        return Err(bad(format!("{path}: a Dockerfile for modal must start with FROM")));
+        return Err(bad(format!(
+            "{path}: a Dockerfile for modal must start with FROM"
+        )));
     }
     if let Some(c) = commands.iter().find(|c| {
         let upper = c.to_ascii_uppercase();
@@ -126,7 +135,10 @@ pub fn parse(
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| bad(format!("cannot read Dockerfile {path}: {e}")))?;
-            (dockerfile_commands(&text, &path)?, format!("dockerfile:{path}"))
+            (
+                dockerfile_commands(&text, &path)?,
+                format!("dockerfile:{path}"),
+            )
         }
         None => {
             let image = image.unwrap_or_else(|| config.default_image.clone());
@@ -157,13 +169,23 @@ mod tests {
     #[test]
     fn the_three_forms_mean_the_same() {
         let config = ModalConfig::default();
-        let expected = parse(&config, &args(&["gpu=h100", "cpu=2", "memory=8"]), None, None).unwrap();
+        let expected = parse(
+            &config,
+            &args(&["gpu=h100", "cpu=2", "memory=8"]),
+            None,
+            None,
+        )
+        .unwrap();
         for form in [
             args(&["--gpu=h100", "--cpu=2", "--memory=8"]),
             args(&["--gpu", "h100", "--cpu", "2", "memory=8"]),
             args(&["gpu=h100 cpu=2 memory=8"]),
         ] {
-            assert_eq!(parse(&config, &form, None, None).unwrap(), expected, "{form:?}");
+            assert_eq!(
+                parse(&config, &form, None, None).unwrap(),
+                expected,
+                "{form:?}"
+            );
         }
         assert_eq!(expected.gpu.as_deref(), Some("h100"));
         assert_eq!((expected.milli_cpu, expected.memory_mb), (2000, 8192));
@@ -173,9 +195,18 @@ mod tests {
     fn defaults_follow_the_seed() {
         let plan = parse(&ModalConfig::default(), &[], None, None).unwrap();
         assert_eq!(plan.gpu, None);
-        assert_eq!((plan.milli_cpu, plan.memory_mb, plan.timeout_secs), (1000, 1024, 900));
+        assert_eq!(
+            (plan.milli_cpu, plan.memory_mb, plan.timeout_secs),
+            (1000, 1024, 900)
+        );
         assert_eq!(plan.base_commands, ["FROM debian:bookworm-slim"]);
-        let plan = parse(&ModalConfig::default(), &args(&["image=python:3.11-slim", "timeout=3600"]), None, None).unwrap();
+        let plan = parse(
+            &ModalConfig::default(),
+            &args(&["image=python:3.11-slim", "timeout=3600"]),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(plan.base_commands, ["FROM python:3.11-slim"]);
         assert_eq!(plan.timeout_secs, 3600);
     }
@@ -185,9 +216,18 @@ mod tests {
         let config = ModalConfig::default();
         let message = |a: &[&str]| parse(&config, &args(a), None, None).unwrap_err().message;
         assert_eq!(message(&["colour=red"]), "unknown modal build arg 'colour'");
-        assert_eq!(message(&["cpu=many"]), "build arg 'cpu' must be a number greater than 0, got 'many'");
-        assert_eq!(message(&["memory=0"]), "build arg 'memory' must be a number greater than 0, got '0'");
-        assert_eq!(message(&["gpu"]), "build arg 'gpu' has no value (write KEY=VALUE)");
+        assert_eq!(
+            message(&["cpu=many"]),
+            "build arg 'cpu' must be a number greater than 0, got 'many'"
+        );
+        assert_eq!(
+            message(&["memory=0"]),
+            "build arg 'memory' must be a number greater than 0, got '0'"
+        );
+        assert_eq!(
+            message(&["gpu"]),
+            "build arg 'gpu' has no value (write KEY=VALUE)"
+        );
     }
 
     #[test]
@@ -195,9 +235,23 @@ mod tests {
         let text = "# base\nFROM debian:bookworm-slim\nRUN apt-get update && \\\n    apt-get install -y jq\n\nENV A=1\n";
         assert_eq!(
             dockerfile_commands(text, "Dockerfile").unwrap(),
-            ["FROM debian:bookworm-slim", "RUN apt-get update &&  apt-get install -y jq", "ENV A=1"]
+            [
+                "FROM debian:bookworm-slim",
+                "RUN apt-get update &&  apt-get install -y jq",
+                "ENV A=1"
+            ]
         );
-        assert!(dockerfile_commands("RUN x\n", "D").unwrap_err().message.contains("must start with FROM"));
-        assert!(dockerfile_commands("FROM a\nCOPY . /x\n", "D").unwrap_err().message.contains("does not upload"));
+        assert!(
+            dockerfile_commands("RUN x\n", "D")
+                .unwrap_err()
+                .message
+                .contains("must start with FROM")
+        );
+        assert!(
+            dockerfile_commands("FROM a\nCOPY . /x\n", "D")
+                .unwrap_err()
+                .message
+                .contains("does not upload")
+        );
     }
 }

@@ -35,7 +35,13 @@ mngr_provider_kit::provider_config! {
 fn object_name(raw: &str) -> String {
     let clean: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     clean.chars().take(63).collect()
 }
@@ -49,7 +55,8 @@ impl ModalConfig {
                 config.host_dir
             )));
         }
-        if config.default_cpu <= 0.0 || config.default_memory <= 0.0 || config.default_timeout == 0 {
+        if config.default_cpu <= 0.0 || config.default_memory <= 0.0 || config.default_timeout == 0
+        {
             return Err(ProviderError::invalid_config(
                 "'default_cpu', 'default_memory' and 'default_timeout' must be greater than 0",
             ));
@@ -58,7 +65,9 @@ impl ModalConfig {
     }
 
     pub fn app(&self, instance: &str) -> String {
-        self.app_name.clone().unwrap_or_else(|| object_name(&format!("mngr-{instance}")))
+        self.app_name
+            .clone()
+            .unwrap_or_else(|| object_name(&format!("mngr-{instance}")))
     }
 
     pub fn volume(&self, instance: &str) -> String {
@@ -80,10 +89,19 @@ mod tests {
         assert_eq!(c.app("modal"), "mngr-modal");
         assert_eq!(c.volume("my modal"), "mngr-my-modal-state");
         let bad = json!({"host_dir": "rel"}).as_object().unwrap().clone();
-        assert!(ModalConfig::parse(bad).unwrap_err().message.contains("absolute"));
+        assert!(
+            ModalConfig::parse(bad)
+                .unwrap_err()
+                .message
+                .contains("absolute")
+        );
         let unknown = json!({"token_secret": "x"}).as_object().unwrap().clone();
         let err = ModalConfig::parse(unknown).unwrap_err();
-        assert!(err.message.contains("unknown key 'token_secret'"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown key 'token_secret'"),
+            "{}",
+            err.message
+        );
         assert!(!err.message.contains("\"x\""));
     }
 }

@@ -77,7 +77,12 @@ pub fn resolve(sources: &Sources, server_url_setting: Option<&str>) -> ProviderR
         .or_else(|| from_profile("server_url"))
         .unwrap_or_else(|| DEFAULT_SERVER_URL.to_string());
     // Modal accepts a comma list of servers; mngr uses the first.
-    let server_url = server_url.split(',').next().unwrap_or_default().trim().to_string();
+    let server_url = server_url
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let environment = sources
         .var("MODAL_ENVIRONMENT")
         .or_else(|| from_profile("environment"))
@@ -198,26 +203,47 @@ mod tests {
     #[test]
     fn the_environment_wins_over_the_profile() {
         let file = "[default]\ntoken_id = \"ak-file\"\ntoken_secret = \"as-file\"\nserver_url = \"http://127.0.0.1:1\"\n";
-        let c = run(&[("MODAL_TOKEN_ID", "ak-env"), ("MODAL_TOKEN_SECRET", "as-env")], Some(file)).unwrap();
-        assert_eq!((c.token_id.as_str(), c.token_secret.as_str()), ("ak-env", "as-env"));
+        let c = run(
+            &[
+                ("MODAL_TOKEN_ID", "ak-env"),
+                ("MODAL_TOKEN_SECRET", "as-env"),
+            ],
+            Some(file),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.token_id.as_str(), c.token_secret.as_str()),
+            ("ak-env", "as-env")
+        );
         assert_eq!(c.server_url, "http://127.0.0.1:1");
         let c = run(&[], Some(file)).unwrap();
         assert_eq!(c.token_id, "ak-file");
         assert_eq!(c.server_url, "http://127.0.0.1:1");
-        assert!(!format!("{c:?}").contains("as-file"), "the secret is never printed");
+        assert!(
+            !format!("{c:?}").contains("as-file"),
+            "the secret is never printed"
+        );
     }
 
     #[test]
     fn profiles_are_chosen_by_name_then_active_then_default() {
         let file = "[a]\ntoken_id = \"ak-a\"\ntoken_secret = \"as-a\"\n[b]\ntoken_id = \"ak-b\"\ntoken_secret = \"as-b\"\nactive = true\n";
         assert_eq!(run(&[], Some(file)).unwrap().token_id, "ak-b");
-        assert_eq!(run(&[("MODAL_PROFILE", "a")], Some(file)).unwrap().token_id, "ak-a");
+        assert_eq!(
+            run(&[("MODAL_PROFILE", "a")], Some(file)).unwrap().token_id,
+            "ak-a"
+        );
         let err = run(&[("MODAL_PROFILE", "zz")], Some(file)).unwrap_err();
         assert!(err.message.contains("profile 'zz'"), "{}", err.message);
         let two = "[a]\ntoken_id = \"x\"\n[b]\ntoken_id = \"y\"\n";
         let err = run(&[], Some(two)).unwrap_err();
         assert!(err.message.contains("none is active"), "{}", err.message);
-        assert_eq!(run(&[("MODAL_SERVER_URL", "http://h:2,http://h:3")], Some(file)).unwrap().server_url, "http://h:2");
+        assert_eq!(
+            run(&[("MODAL_SERVER_URL", "http://h:2,http://h:3")], Some(file))
+                .unwrap()
+                .server_url,
+            "http://h:2"
+        );
     }
 
     #[test]

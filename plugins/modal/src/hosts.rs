@@ -21,7 +21,9 @@ pub const HOST_TAG: &str = "mngr-host-id";
 pub fn check_tags(tags: &BTreeMap<String, String>) -> ProviderResult<()> {
     for (k, v) in tags {
         if k.is_empty() || k.contains('=') || v.contains('\n') {
-            return Err(ProviderError::invalid_input(format!("invalid tag '{k}={v}'")));
+            return Err(ProviderError::invalid_input(format!(
+                "invalid tag '{k}={v}'"
+            )));
         }
     }
     Ok(())
@@ -89,7 +91,8 @@ impl ModalInstance {
             }
             // The record comes first: from here on, whatever is made is found through it.
             self.save(&mut h).await?;
-            self.boot(&mut h, &image_id, from_snapshot.is_none()).await?;
+            self.boot(&mut h, &image_id, from_snapshot.is_none())
+                .await?;
             if from_snapshot.is_some() {
                 self.clear_agents(&h).await?;
             }
@@ -170,11 +173,10 @@ impl ModalInstance {
     /// Start a sandbox for the host from `image_id`, provision it when `provision` (a
     /// snapshot already holds the files), wait for its sshd and record how to reach it.
     async fn boot(&self, h: &mut StoredHost, image_id: &str, fresh: bool) -> ProviderResult<()> {
-        let settings = h
-            .extra
-            .settings
-            .clone()
-            .ok_or_else(|| ProviderError::internal("modal host record has no sandbox settings"))?;
+        let settings =
+            h.extra.settings.clone().ok_or_else(|| {
+                ProviderError::internal("modal host record has no sandbox settings")
+            })?;
         let app = self.app().await?.to_string();
         let spec = SandboxSpec {
             image_id: image_id.to_string(),
@@ -231,8 +233,12 @@ impl ModalInstance {
     async fn clear_agents(&self, h: &StoredHost) -> ProviderResult<()> {
         let task = h.extra.task_id.clone().unwrap_or_default();
         let hd = provision::quote(&self.host_dir_of(h));
-        let script = format!("rm -rf {hd}/agents {hd}/host_lock.generation && mkdir -p {hd}/agents");
-        let out = self.api.exec(&task, vec!["sh".into(), "-c".into(), script]).await?;
+        let script =
+            format!("rm -rf {hd}/agents {hd}/host_lock.generation && mkdir -p {hd}/agents");
+        let out = self
+            .api
+            .exec(&task, vec!["sh".into(), "-c".into(), script])
+            .await?;
         if out.code != 0 {
             return Err(ProviderError::internal(
                 "could not clear the snapshot's agent records in the new host",
@@ -285,14 +291,19 @@ impl ModalInstance {
     ) -> HostRecord {
         let data = &h.certified_host_data;
         let id = HostId::parse(h.host_id()).unwrap_or_else(|_| HostId::generate());
-        let name = HostName::parse(h.name()).unwrap_or_else(|_| HostName::parse("unnamed").expect("valid"));
+        let name = HostName::parse(h.name())
+            .unwrap_or_else(|_| HostName::parse("unnamed").expect("valid"));
         let mut details = BTreeMap::new();
         if let Some(sandbox) = &h.extra.sandbox_id {
             details.insert("sandbox_id".into(), serde_json::json!(sandbox));
         }
         if let Some(deadline) = Self::deadline(h) {
             let at = mngr_plugin_api::time::iso8601_utc(deadline as i64);
-            let key = if state == HostState::Running { "timeout_at" } else { "timed_out_at" };
+            let key = if state == HostState::Running {
+                "timeout_at"
+            } else {
+                "timed_out_at"
+            };
             if state == HostState::Running || ended == Some("timeout") {
                 details.insert(key.into(), serde_json::json!(at));
             }
@@ -355,7 +366,10 @@ impl ModalInstance {
                 _ => self.observed(h).await,
             }
         });
-        futures_util::future::join_all(views).await.into_iter().collect()
+        futures_util::future::join_all(views)
+            .await
+            .into_iter()
+            .collect()
     }
 
     /// Snapshot a running host; the snapshot's metadata goes into its record on the volume.
@@ -372,7 +386,11 @@ impl ModalInstance {
             None => mngr_provider_kit::snapshots::generated_name(),
         };
         let mut h = self.stored(host).await?;
-        if h.certified_host_data.snapshots.iter().any(|s| s.name == name) {
+        if h.certified_host_data
+            .snapshots
+            .iter()
+            .any(|s| s.name == name)
+        {
             return Err(ProviderError::already_exists(format!(
                 "host '{}' already has a snapshot named '{name}'",
                 h.name()
@@ -397,7 +415,9 @@ impl ModalInstance {
         let snapshot =
             mngr_provider_kit::snapshots::resolve(wanted, &h.certified_host_data.snapshots)?;
         self.api.delete_image(&snapshot.id).await?;
-        h.certified_host_data.snapshots.retain(|s| s.id != snapshot.id);
+        h.certified_host_data
+            .snapshots
+            .retain(|s| s.id != snapshot.id);
         self.save(&mut h).await
     }
 
@@ -426,7 +446,11 @@ impl ModalInstance {
     /// The reason the host's watcher asked to stop (see `provision::stop_action`), if it did.
     async fn stop_request(&self, h: &StoredHost) -> Option<String> {
         let task = h.extra.task_id.clone()?;
-        let file = format!("{}/{}", self.host_dir_of(h).trim_end_matches('/'), provision::STOP_REQUEST);
+        let file = format!(
+            "{}/{}",
+            self.host_dir_of(h).trim_end_matches('/'),
+            provision::STOP_REQUEST
+        );
         let out = self.api.exec(&task, vec!["cat".into(), file]).await.ok()?;
         (out.code == 0).then(|| out.stdout.trim().to_string())
     }
@@ -442,9 +466,12 @@ impl ModalInstance {
         } else {
             (StopReason::Stopped, HostState::Stopped)
         };
-        let host = HostId::parse(h.host_id()).map_err(|e| ProviderError::internal(e.to_string()))?;
-        self.services
-            .progress(&format!("modal host {} asked to stop ({requested}): snapshotting it", h.name()));
+        let host =
+            HostId::parse(h.host_id()).map_err(|e| ProviderError::internal(e.to_string()))?;
+        self.services.progress(&format!(
+            "modal host {} asked to stop ({requested}): snapshotting it",
+            h.name()
+        ));
         self.stop_as(&host, reason).await?;
         let h = self.stored(&host).await?;
         Ok(self.to_record(&h, state, None))
@@ -472,7 +499,11 @@ impl ModalInstance {
         let (image, fresh) = match &chosen {
             Some(s) => (s.id.clone(), false),
             None => (
-                h.extra.settings.as_ref().map(|s| s.image_id.clone()).unwrap_or_default(),
+                h.extra
+                    .settings
+                    .as_ref()
+                    .map(|s| s.image_id.clone())
+                    .unwrap_or_default(),
                 true,
             ),
         };
@@ -492,15 +523,18 @@ impl ModalInstance {
         for snapshot in &h.certified_host_data.snapshots {
             self.api.delete_image(&snapshot.id).await?;
         }
-        keys::remove_local(&self.state_dir, h.host_id()).map_err(|e| {
-            ProviderError::internal(format!("removing the host's local key: {e}"))
-        })?;
+        keys::remove_local(&self.state_dir, h.host_id())
+            .map_err(|e| ProviderError::internal(format!("removing the host's local key: {e}")))?;
         self.store.delete_host(h.host_id()).await?;
         self.forget(h.host_id());
         Ok(())
     }
 
-    pub(crate) async fn rename(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
+    pub(crate) async fn rename(
+        &self,
+        host: &HostId,
+        new_name: &HostName,
+    ) -> ProviderResult<HostRecord> {
         let all = self.load().await?;
         if all
             .iter()

@@ -213,7 +213,9 @@ impl AsyncProvider for ModalInstance {
         record: PersistedAgentRecord,
     ) -> ProviderResult<()> {
         let id = AgentRecords::id_of(&record)?;
-        self.agents.write(&self.store, host.as_str(), &id, &record).await
+        self.agents
+            .write(&self.store, host.as_str(), &id, &record)
+            .await
     }
 
     async fn remove_persisted_agent_record(

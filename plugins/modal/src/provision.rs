@@ -50,7 +50,10 @@ exec sleep infinity"
 /// records the request and its reason; the next mngr command that looks at the host
 /// snapshots and terminates it.
 pub fn stop_action(host_dir: &str) -> StopAction {
-    let file = quote(&format!("{}/{STOP_REQUEST}", host_dir.trim_end_matches('/')));
+    let file = quote(&format!(
+        "{}/{STOP_REQUEST}",
+        host_dir.trim_end_matches('/')
+    ));
     StopAction::Command(format!("echo \"$MNGR_STOP_REASON\" > {file}"))
 }
 
@@ -104,16 +107,34 @@ mod tests {
         let script = install_script(&h, "/mngr", "mngr-").unwrap();
         // Run it with every absolute path moved under a temp root.
         let rooted = script.replace("'/", &format!("'{}/", root.path().display()));
-        let out = std::process::Command::new("sh").args(["-c", &rooted]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("sh")
+            .args(["-c", &rooted])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let key = root.path().join("etc/ssh/ssh_host_ed25519_key");
-        assert_eq!(std::fs::read_to_string(&key).unwrap(), h.keys().unwrap().host_private_key);
+        assert_eq!(
+            std::fs::read_to_string(&key).unwrap(),
+            h.keys().unwrap().host_private_key
+        );
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-        assert!(root.path().join("mngr/commands/activity_watcher.sh").exists());
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            root.path()
+                .join("mngr/commands/activity_watcher.sh")
+                .exists()
+        );
         let marker = script.find(PROVISIONED_MARKER).unwrap();
         assert!(script.rfind("authorized_keys").unwrap() < marker);
-        let shutdown = std::fs::read_to_string(root.path().join("mngr/commands/shutdown.sh")).unwrap();
+        let shutdown =
+            std::fs::read_to_string(root.path().join("mngr/commands/shutdown.sh")).unwrap();
         assert!(shutdown.contains("/mngr/stop_requested"), "{shutdown}");
     }
 }

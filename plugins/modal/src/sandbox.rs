@@ -120,7 +120,11 @@ impl Api {
             if start.elapsed() > IMAGE_WAIT {
                 return Err(ProviderError::new(
                     ErrorKind::Timeout,
-                    format!("Modal image {} did not build within {} s", created.image_id, IMAGE_WAIT.as_secs()),
+                    format!(
+                        "Modal image {} did not build within {} s",
+                        created.image_id,
+                        IMAGE_WAIT.as_secs()
+                    ),
                 ));
             }
             let request = self.request(
@@ -151,10 +155,21 @@ impl Api {
         }
         let result = result.expect("loop ends with a result");
         if result.status != pb::generic_result::GenericStatus::Success as i32 {
-            let tail: String = log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            let tail: String = log
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
             return Err(ProviderError::new(
                 ErrorKind::InvalidInput,
-                format!("the Modal image failed to build: {}", result.exception.trim()),
+                format!(
+                    "the Modal image failed to build: {}",
+                    result.exception.trim()
+                ),
             )
             .with_details(serde_json::json!({ "build_log": tail })));
         }
@@ -243,7 +258,10 @@ impl Api {
                 None if start.elapsed() > SCHEDULE_WAIT => {
                     return Err(ProviderError::new(
                         ErrorKind::Timeout,
-                        format!("Modal sandbox {sandbox_id} was not scheduled within {} s", SCHEDULE_WAIT.as_secs()),
+                        format!(
+                            "Modal sandbox {sandbox_id} was not scheduled within {} s",
+                            SCHEDULE_WAIT.as_secs()
+                        ),
                     ));
                 }
                 None => tokio::time::sleep(Duration::from_millis(500)).await,
@@ -273,19 +291,25 @@ impl Api {
                     format!("Modal sandbox {sandbox_id} has no unencrypted tunnel to port {port}"),
                 )
             })?;
-        let port = u16::try_from(tunnel.1)
-            .map_err(|_| ProviderError::internal(format!("tunnel port {} is out of range", tunnel.1)))?;
+        let port = u16::try_from(tunnel.1).map_err(|_| {
+            ProviderError::internal(format!("tunnel port {} is out of range", tunnel.1))
+        })?;
         Ok((tunnel.0, port))
     }
 
     /// The sandbox's state now: `None` while running, else how it ended.
-    pub async fn sandbox_result(&self, sandbox_id: &str) -> ProviderResult<Option<pb::GenericResult>> {
+    pub async fn sandbox_result(
+        &self,
+        sandbox_id: &str,
+    ) -> ProviderResult<Option<pb::GenericResult>> {
         let request = pb::SandboxWaitRequest {
             sandbox_id: sandbox_id.to_string(),
             timeout: 0.0,
         };
         let response = self
-            .unary("SandboxWait", request, |mut c, r| async move { c.sandbox_wait(r).await })
+            .unary("SandboxWait", request, |mut c, r| async move {
+                c.sandbox_wait(r).await
+            })
             .await?;
         Ok(response.result.filter(|r| ended(Some(r))))
     }
@@ -303,7 +327,9 @@ impl Api {
                 tags: Vec::new(),
             };
             let page = self
-                .unary("SandboxList", request, |mut c, r| async move { c.sandbox_list(r).await })
+                .unary("SandboxList", request, |mut c, r| async move {
+                    c.sandbox_list(r).await
+                })
                 .await?
                 .sandboxes;
             let Some(last) = page.last() else {
@@ -369,9 +395,11 @@ impl Api {
             task_id: task_id.to_string(),
         };
         let access = self
-            .unary("TaskGetCommandRouterAccess", request, |mut c, r| async move {
-                c.task_get_command_router_access(r).await
-            })
+            .unary(
+                "TaskGetCommandRouterAccess",
+                request,
+                |mut c, r| async move { c.task_get_command_router_access(r).await },
+            )
             .await?;
         let client = TaskCommandRouterClient::new(api::channel(&access.url)?);
         Ok(Router {
@@ -484,7 +512,11 @@ impl Router {
             .map_err(|s| api::status_error("TaskExecStdioRead", &s))?
             .into_inner();
         while let Some(chunk) = stream.next().await {
-            out.extend(chunk.map_err(|s| api::status_error("TaskExecStdioRead", &s))?.data);
+            out.extend(
+                chunk
+                    .map_err(|s| api::status_error("TaskExecStdioRead", &s))?
+                    .data,
+            );
         }
         Ok(out)
     }

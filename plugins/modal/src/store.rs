@@ -41,7 +41,10 @@ impl Store {
 
     pub async fn write_host(&self, host: &StoredHost) -> ProviderResult<()> {
         let bytes = serde_json::to_vec_pretty(host).expect("records serialize");
-        self.volume().await?.write(&record::path(host.host_id()), &bytes).await
+        self.volume()
+            .await?
+            .write(&record::path(host.host_id()), &bytes)
+            .await
     }
 
     pub async fn read_host(&self, host_id: &str) -> ProviderResult<Option<StoredHost>> {
@@ -49,7 +52,9 @@ impl Store {
             return Ok(None);
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            ProviderError::internal(format!("the record of modal host {host_id} is unreadable: {e}"))
+            ProviderError::internal(format!(
+                "the record of modal host {host_id} is unreadable: {e}"
+            ))
         })
     }
 
@@ -86,7 +91,10 @@ impl AgentBlobStore for Store {
         let mut records = Vec::new();
         for path in volume.list(&agent_dir(host_id)).await? {
             let Some(name) = stem(&path) else { continue };
-            if let Some(bytes) = volume.read(&format!("{}/{name}.json", agent_dir(host_id))).await? {
+            if let Some(bytes) = volume
+                .read(&format!("{}/{name}.json", agent_dir(host_id)))
+                .await?
+            {
                 let record = serde_json::from_slice(&bytes).map_err(|e| {
                     ProviderError::internal(format!("agent record {path} is unreadable: {e}"))
                 })?;

@@ -104,7 +104,10 @@ impl Volume {
             for missing in response.missing_blocks {
                 let index = missing.block_index as usize;
                 let body = blocks.get(index).map(|(_, b)| b.to_vec()).ok_or_else(|| {
-                    ProviderError::internal(format!("Modal asked for block {index} of {path}, which has {}", blocks.len()))
+                    ProviderError::internal(format!(
+                        "Modal asked for block {index} of {path}, which has {}",
+                        blocks.len()
+                    ))
                 })?;
                 put_responses[index] = Some(self.put_block(&missing.put_url, body).await?);
             }
@@ -135,7 +138,9 @@ impl Volume {
         for (i, url) in response.get_urls.iter().enumerate() {
             let mut block = self.http_call("GET", url, Vec::new()).await?;
             // Blocks come without their trailing zeros: pad each but the last to full size.
-            let want = (response.len as usize).saturating_sub(i * BLOCK_SIZE).min(BLOCK_SIZE);
+            let want = (response.len as usize)
+                .saturating_sub(i * BLOCK_SIZE)
+                .min(BLOCK_SIZE);
             block.resize(want.max(block.len()), 0);
             data.extend(block);
         }
@@ -156,7 +161,9 @@ impl Volume {
         );
         let mut stream = match self.api.grpc.clone().volume_list_files2(request).await {
             Err(s) if s.code() == tonic::Code::NotFound => return Ok(Vec::new()),
-            other => other.map_err(|s| api::status_error("VolumeListFiles2", &s))?.into_inner(),
+            other => other
+                .map_err(|s| api::status_error("VolumeListFiles2", &s))?
+                .into_inner(),
         };
         let mut files = Vec::new();
         while let Some(page) = stream.next().await {
@@ -217,7 +224,11 @@ impl Volume {
             .uri(url)
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| failed(e.to_string()))?;
-        let response = self.http.request(request).await.map_err(|e| failed(e.to_string()))?;
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let status = response.status();
         let body = response
             .into_body()

@@ -13,7 +13,11 @@ pub const TOKEN_SECRET: &str = "as-mngr-test-secret";
 
 fn built(name: &str, how: &str) -> PathBuf {
     let path = bin_dir().join(name);
-    assert!(path.exists(), "{} is missing: build it first ({how})", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: build it first ({how})",
+        path.display()
+    );
     path
 }
 
@@ -32,9 +36,15 @@ pub struct StandIn {
 
 impl StandIn {
     pub fn start() -> StandIn {
+        StandIn::start_with(&[])
+    }
+
+    /// With extra stand-in flags (such as `--unavailable RPC=N`).
+    pub fn start_with(extra: &[&str]) -> StandIn {
         let instance = format!("mngr-test-{}", uuid::Uuid::new_v4().simple());
         let mut child = Command::new(built("modal-standin", "cargo build -p mngr-modal-standin"))
             .args(["--listen", "127.0.0.1:0", "--instance", &instance])
+            .args(extra)
             .env("MODAL_STANDIN_TOKEN_ID", TOKEN_ID)
             .env("MODAL_STANDIN_TOKEN_SECRET", TOKEN_SECRET)
             .stdout(Stdio::piped())
@@ -46,7 +56,10 @@ impl StandIn {
             .read_line(&mut line)
             .expect("reading the stand-in's URL");
         let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line {line:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected first line {line:?}"
+        );
         StandIn {
             child,
             url,
@@ -60,7 +73,14 @@ impl StandIn {
 
     /// The stand-in's sandbox containers that still exist.
     pub fn sandboxes(&self) -> Vec<String> {
-        docker_lines(&["ps", "-a", "--filter", &self.label(), "--format", "{{.Names}}"])
+        docker_lines(&[
+            "ps",
+            "-a",
+            "--filter",
+            &self.label(),
+            "--format",
+            "{{.Names}}",
+        ])
     }
 
     /// The stand-in's images (built layers and snapshots).
@@ -96,7 +116,10 @@ pub fn modal_world(standin: &StandIn) -> AgentWorld {
     w.set_env("MODAL_TOKEN_ID", TOKEN_ID);
     w.set_env("MODAL_TOKEN_SECRET", TOKEN_SECRET);
     let home = w.path("home");
-    w.set_env("MODAL_CONFIG_PATH", home.join("no-modal.toml").to_str().expect("utf8"));
+    w.set_env(
+        "MODAL_CONFIG_PATH",
+        home.join("no-modal.toml").to_str().expect("utf8"),
+    );
     w
 }
 
@@ -122,7 +145,10 @@ pub fn key_files(w: &AgentWorld) -> Vec<PathBuf> {
 pub fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while !check() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(std::time::Duration::from_secs(1));
     }
 }
