@@ -287,3 +287,55 @@ fn unavailable_answers_are_retried_a_bounded_number_of_times() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_create_killed_midway_leaves_only_what_gc_removes() {
+    use std::io::{BufRead, BufReader};
+    let standin = StandIn::start();
+    let w = modal_world(&standin);
+    // Killed at each step: while the image builds, and once the sandbox is being started.
+    for step in ["building modal image", "starting modal sandbox"] {
+        let mut child = w
+            .command(&[
+                "create",
+                "--no-connect",
+                "cut",
+                "--in",
+                "modal",
+                "--",
+                "sleep",
+                "1000",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("mngr create");
+        let stderr = BufReader::new(child.stderr.take().expect("piped"));
+        for line in stderr.lines() {
+            if line.expect("stderr").contains(step) {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        let gc = w.run(&["gc"]);
+        gc.ok();
+        let what = format!("{step}: the killed create's sandbox to go (gc said {gc:?})");
+        // A sandbox Modal was still making when mngr died appears later; the next look at
+        // the provider ends it.
+        wait_for(&what, 30, || {
+            w.run(&["list"]);
+            standin.sandboxes().is_empty()
+        });
+        assert!(key_files(&w).is_empty(), "{step}: {:?}", key_files(&w));
+        let listed = w.run(&["list", "--format", "json"]).json();
+        assert!(
+            listed["agents"].as_array().unwrap().is_empty(),
+            "{step}: {listed}"
+        );
+        // The name is free again.
+        w.create(&["cut", "--in", "modal", "--", "sleep", "1000"]);
+        w.run(&["destroy", "cut", "--force"]).ok();
+    }
+    assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
+}

@@ -11,6 +11,7 @@ use mngr_modal_proto::client::generic_result::GenericStatus;
 use mngr_plugin_api::*;
 use mngr_provider_kit::access::{SshTarget, ssh_access, wait_for_sshd};
 use mngr_provider_kit::keys;
+use mngr_provider_kit::pending::{Operation, Pending};
 use mngr_provider_kit::record::new_keys;
 use std::collections::{BTreeMap, HashMap};
 
@@ -153,6 +154,7 @@ impl ModalInstance {
                     timeout_secs: plan.timeout_secs,
                     host_dir: self.config.host_dir.clone(),
                 }),
+                pending: Some(Pending::now(Operation::Creating)),
             },
         })
     }
@@ -313,6 +315,9 @@ impl ModalInstance {
             .with_created_at(data.created_at.clone())
             .with_details(details);
         record.image = data.image.clone();
+        if h.extra.pending.as_ref().is_some_and(|p| !p.holder_alive()) {
+            record.abandoned = Some("its create was interrupted before its first agent".into());
+        }
         if matches!(state, HostState::Stopped | HostState::Paused) {
             record.stop_reason = Some(data.stop_reason.clone().unwrap_or(StopReason::Stopped));
         }
@@ -346,23 +351,25 @@ impl ModalInstance {
     }
 
     /// Every host: one listing of the app's running sandboxes beside the records; only hosts
-    /// whose sandbox is not running are asked how it ended (concurrently).
+    /// whose sandbox is not running are asked how it ended (concurrently). Sandboxes are
+    /// listed before records are read: a create records its host before it makes a sandbox,
+    /// so a tagged sandbox without a record is an orphan (its create was killed while Modal
+    /// was still making it) and is terminated.
     pub(crate) async fn discover(&self) -> ProviderResult<Vec<HostRecord>> {
-        let (hosts, app) = tokio::join!(self.load(), self.app());
-        let (hosts, app) = (hosts?, app?.to_string());
-        if hosts.is_empty() {
-            return Ok(Vec::new());
+        let app = self.app().await?.to_string();
+        let sandboxes = self.api.list_sandboxes(&app).await?;
+        let hosts = self.load().await?;
+        let known: std::collections::HashSet<&str> = hosts.iter().map(|h| h.host_id()).collect();
+        for sandbox in &sandboxes {
+            let owner = sandbox.tags.iter().find(|t| t.tag_name == HOST_TAG);
+            if owner.is_some_and(|t| !known.contains(t.tag_value.as_str())) {
+                self.api.terminate(&sandbox.id).await?;
+            }
         }
-        let running: HashMap<String, ()> = self
-            .api
-            .list_sandboxes(&app)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, ()))
-            .collect();
+        let running: HashMap<&str, ()> = sandboxes.iter().map(|s| (s.id.as_str(), ())).collect();
         let views = hosts.iter().map(|h| async {
             match &h.extra.sandbox_id {
-                Some(id) if running.contains_key(id) => self.running_or_stopped(h).await,
+                Some(id) if running.contains_key(id.as_str()) => self.running_or_stopped(h).await,
                 _ => self.observed(h).await,
             }
         });
@@ -517,7 +524,24 @@ impl ModalInstance {
             Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        if let Some(sandbox) = &h.extra.sandbox_id {
+        // Its sandboxes by tag too: a create killed before it recorded one leaves it untracked.
+        let app = self.app().await?.to_string();
+        let mut sandboxes: Vec<String> = self
+            .api
+            .list_sandboxes(&app)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.tags
+                    .iter()
+                    .any(|t| t.tag_name == HOST_TAG && t.tag_value == h.host_id())
+            })
+            .map(|s| s.id)
+            .collect();
+        sandboxes.extend(h.extra.sandbox_id.clone());
+        sandboxes.sort();
+        sandboxes.dedup();
+        for sandbox in &sandboxes {
             self.api.terminate(sandbox).await?;
         }
         for snapshot in &h.certified_host_data.snapshots {

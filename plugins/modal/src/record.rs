@@ -33,6 +33,10 @@ pub struct SandboxPart {
     pub started_at: Option<u64>,
     #[serde(default)]
     pub settings: Option<SandboxSettings>,
+    /// A create under way, recorded before it makes anything: a host whose creator died
+    /// before its first agent is listed abandoned, for gc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<mngr_provider_kit::pending::Pending>,
 }
 
 pub fn path(host_id: &str) -> String {
