@@ -8,6 +8,8 @@
 mod common;
 // Helpers for tests that need the real docker plugin and engine.
 mod docker_common;
+// Helpers for tests of the modal plugin against the Modal stand-in.
+mod modal_common;
 
 // Agent commands end to end on the local provider.
 mod agents;
@@ -35,6 +37,8 @@ mod host_rename;
 mod interrupt;
 // Kill loops on the local provider (`kill_loop_local_*`, trials from MNGR_KILL_TRIALS).
 mod kill_loop;
+// Agents on modal through the real binary, against the Modal stand-in.
+mod modal_cli;
 // Plugin loading through the real shared-library path, and deliberately bad plugins.
 mod plugins;
 // Modes of everything mngr keeps that may hold secrets.

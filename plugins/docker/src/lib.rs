@@ -15,7 +15,8 @@ mod discovery;
 mod images;
 pub mod instance;
 mod lifecycle;
-mod pending;
+// Operations under way, from the kit (`crate::pending::...` throughout this crate).
+use mngr_provider_kit::pending;
 mod provision;
 pub mod record;
 pub mod scripts;

@@ -8,6 +8,7 @@
 //!   activity watcher with the provider's way of stopping, a fresh `data.json`), as plain data;
 //! - [`access`]: waiting for sshd and the `HostAccess` mngr connects with;
 //! - [`agents`]: persisted agent records over the provider's own blob store;
+//! - [`pending`]: operations under way on a host, recorded so a killed mngr's are recognised;
 //! - [`snapshots`]: snapshot names and lookup;
 //! - [`config`]: a backend's table declared once ([`provider_config!`]);
 //! - [`flags`]: the tokenizer for `-b` / `-s` flag lists;
@@ -24,6 +25,7 @@ pub mod config;
 pub mod flags;
 pub mod holder;
 pub mod keys;
+pub mod pending;
 pub mod provision;
 pub mod record;
 pub mod runtime;

@@ -63,10 +63,13 @@ impl Control {
         wait_until_done(&image).await.map_err(|e| {
             Status::failed_precondition(format!("Image {image_id} failed to build: {e}"))
         })?;
-        self.0
-            .sandboxes
-            .create(spec, &image.docker_ref)
+        // Modal finishes a create whose client stopped waiting; so does the stand-in (a
+        // handler cancelled mid-way would leave a container that no listing knows).
+        let sandboxes = self.0.sandboxes.clone();
+        let docker_ref = image.docker_ref.clone();
+        tokio::spawn(async move { sandboxes.create(spec, &docker_ref).await })
             .await
+            .map_err(|e| Status::internal(e.to_string()))?
             .map_err(Status::internal)
     }
 

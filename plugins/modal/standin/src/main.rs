@@ -56,6 +56,10 @@ struct Cli {
     /// Directory for block storage and build contexts (default: a new temp dir, removed on exit).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// The value of the `mngr-modal-standin` label on every container and image it makes
+    /// (default: random), so a test can find what this stand-in left.
+    #[arg(long)]
+    instance: Option<String>,
 }
 
 fn default_aliases() -> Vec<String> {
@@ -112,7 +116,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     let blocks_addr = blocks.local_addr().map_err(|e| e.to_string())?;
 
     let docker = docker::Docker {
-        instance: uuid::Uuid::new_v4().simple().to_string(),
+        instance: cli
+            .instance
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
     };
     let standin = Arc::new(standin::Standin {
         auth: auth::Auth::new(cli.token_id, cli.token_secret),

@@ -1,6 +1,6 @@
 //! Operations in progress on a host, recorded in its record before they change anything, so a
 //! mngr killed half-way leaves a host that any later command can recognise as abandoned
-//! (see `abandoned.rs`) and gc can finish: which operation, and which process on which machine runs it.
+//! (`HostRecord::abandoned`) and gc can finish: which operation, and which process on which machine runs it.
 
 use serde::{Deserialize, Serialize};
 
