@@ -16,7 +16,7 @@ pub enum Operation {
 }
 
 /// The process running an operation (the kit's: same machine, boot, pid and start time).
-pub use mngr_provider_kit::holder::Process;
+pub use crate::holder::Process;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
