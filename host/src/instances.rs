@@ -305,6 +305,13 @@ pub fn build_instances(
                 e.hint = err.hint.as_deref().map(hide);
                 return Err(e);
             }
+            // A default instance nobody configured, whose backend finds no credentials: the
+            // user has no account there, which is no fault. It stays off quietly (`mngr
+            // provider list` says why), so every other command works as without the plugin.
+            Err(err) if err.kind == ErrorKind::Unauthenticated && plan.settings.is_none() => {
+                plan.enabled = false;
+                plan.reason = Some(format!("not set up: {}", err.message));
+            }
             Err(err)
                 if matches!(
                     err.kind,
@@ -356,6 +363,25 @@ mod tests {
             Err(ProviderError::new(
                 ErrorKind::Unavailable,
                 "daemon not running",
+            ))
+        }
+    }
+
+    /// A backend whose account this machine has no credentials for.
+    struct NoAccountBackend;
+
+    impl ProviderBackend for NoAccountBackend {
+        fn describe(&self) -> BackendDescription {
+            BackendDescription::new("cloud", "a service that needs an account")
+        }
+        fn build_instance(
+            &self,
+            _ctx: InstanceContext,
+            _config: serde_json::Map<String, serde_json::Value>,
+        ) -> ProviderResult<Box<dyn ProviderInstance>> {
+            Err(ProviderError::new(
+                ErrorKind::Unauthenticated,
+                "no token found",
             ))
         }
     }
@@ -452,5 +478,32 @@ mod tests {
         );
         assert!(plans[0].unreachable);
         assert!(root.path().join("providers/down").is_dir());
+    }
+
+    #[test]
+    fn a_default_instance_without_credentials_is_off_quietly_not_unreachable() {
+        let root = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.locations.root = root.path().to_path_buf();
+        let mut registry = Registry::new();
+        registry
+            .register(Arc::new(NoAccountBackend), BackendOrigin::BuiltIn)
+            .map_err(|_| ())
+            .unwrap();
+        let services: Arc<dyn HostServices> = Arc::new(Quiet);
+        let switches = PluginSwitches::default();
+
+        let mut plans =
+            plan_instances(&settings, &registry, &switches, &PluginLoad::default()).unwrap();
+        assert!(
+            build_instances(&mut plans, &settings, &registry, &services)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!plans[0].enabled && !plans[0].unreachable);
+        assert_eq!(
+            plans[0].reason.as_deref(),
+            Some("not set up: no token found")
+        );
     }
 }
