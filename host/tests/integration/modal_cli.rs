@@ -53,13 +53,13 @@ fn an_agent_on_modal_is_snapshotted_stopped_restored_seen_by_a_second_mngr_and_d
         w.run(&["exec", "boxed", "echo hi; id -un"]).ok(),
         "hi\nroot\n"
     );
-    w.wait_until("the command's output in the pane", || {
+    wait_for("the command's output in the pane", 60, || {
         w.run(&["capture", "boxed"])
             .stdout
             .contains("agent-started")
     });
     w.run(&["message", "boxed", "-m", "hello-modal"]).ok();
-    w.wait_until("the message in the pane", || {
+    wait_for("the message in the pane", 60, || {
         w.run(&["capture", "boxed"]).stdout.contains("hello-modal")
     });
 

@@ -315,9 +315,6 @@ impl ModalInstance {
             .with_created_at(data.created_at.clone())
             .with_details(details);
         record.image = data.image.clone();
-        if h.extra.pending.as_ref().is_some_and(|p| !p.holder_alive()) {
-            record.abandoned = Some("its create was interrupted before its first agent".into());
-        }
         if matches!(state, HostState::Stopped | HostState::Paused) {
             record.stop_reason = Some(data.stop_reason.clone().unwrap_or(StopReason::Stopped));
         }
@@ -328,6 +325,44 @@ impl ModalInstance {
             ));
         }
         record
+    }
+
+    /// Why the host is abandoned: its create's process is gone and it holds no agent, in
+    /// the volume's records or in the sandbox (an unknown is never abandoned).
+    async fn abandonment(&self, h: &StoredHost) -> Option<String> {
+        use mngr_provider_kit::agents::AgentBlobStore;
+        if h.extra.pending.as_ref()?.holder_alive() {
+            return None;
+        }
+        if !self
+            .store
+            .read_agent_records(h.host_id())
+            .await
+            .ok()?
+            .is_empty()
+        {
+            return None;
+        }
+        if let Some(task) = &h.extra.task_id {
+            let agents = format!("{}/agents", self.host_dir_of(h).trim_end_matches('/'));
+            let script = format!("ls -A {} 2>/dev/null", provision::quote(&agents));
+            if let Ok(out) = self
+                .api
+                .exec(task, vec!["sh".into(), "-c".into(), script])
+                .await
+                && !out.stdout.trim().is_empty()
+            {
+                return None;
+            }
+        }
+        Some("its create was interrupted before its first agent".into())
+    }
+
+    /// A host's state now, with why it is abandoned when it is.
+    pub(crate) async fn listed(&self, h: &StoredHost) -> ProviderResult<HostRecord> {
+        let mut record = self.observed(h).await?;
+        record.abandoned = self.abandonment(h).await;
+        Ok(record)
     }
 
     /// A host's state as Modal reports it now.
@@ -368,10 +403,12 @@ impl ModalInstance {
         }
         let running: HashMap<&str, ()> = sandboxes.iter().map(|s| (s.id.as_str(), ())).collect();
         let views = hosts.iter().map(|h| async {
-            match &h.extra.sandbox_id {
-                Some(id) if running.contains_key(id.as_str()) => self.running_or_stopped(h).await,
-                _ => self.observed(h).await,
-            }
+            let mut record = match &h.extra.sandbox_id {
+                Some(id) if running.contains_key(id.as_str()) => self.running_or_stopped(h).await?,
+                _ => self.observed(h).await?,
+            };
+            record.abandoned = self.abandonment(h).await;
+            Ok(record)
         });
         futures_util::future::join_all(views)
             .await

@@ -154,7 +154,7 @@ impl AsyncProvider for ModalInstance {
 
     async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
         let h = self.find(id_or_name).await?;
-        self.observed(&h).await
+        self.listed(&h).await
     }
 
     async fn discover_hosts(&self, include_destroyed: bool) -> ProviderResult<Vec<HostRecord>> {
