@@ -34,6 +34,8 @@ pub(crate) struct Seen {
     pub unreachable: Option<String>,
     /// This machine's mark of a create still in progress (or interrupted).
     pub creating: Option<crate::pending::Creating>,
+    /// The host's persisted agent records, read with its record.
+    pub agents: Vec<PersistedAgentRecord>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
