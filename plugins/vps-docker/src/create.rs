@@ -208,6 +208,7 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             }),
             unreachable: None,
             creating: crate::pending::read(&self.state_dir, id),
+            agents: Vec::new(),
         };
         self.remember(seen.clone());
         Ok(self.to_record(&seen))

@@ -33,6 +33,7 @@ impl<C: VpsClient> VpsDockerInstance<C> {
                     container: None,
                     unreachable: None,
                     creating: Some(creating),
+                    agents: Vec::new(),
                 });
             }
         }
@@ -40,6 +41,14 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             .iter()
             .filter_map(|s| Some((s.instance.tag(TAG_HOST_ID)?.to_string(), s.clone())))
             .collect();
+        // The agent records came with each host's record: the host's offline view of every
+        // host then costs no second trip to its VPS.
+        self.agents.remember_all(
+            by_id
+                .iter()
+                .map(|(id, s)| (id.clone(), s.agents.clone()))
+                .collect(),
+        );
         *self.seen.lock().expect("seen lock") = by_id;
         Ok(all)
     }
@@ -74,14 +83,16 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             container: None,
             unreachable: None,
             creating,
+            agents: Vec::new(),
         };
         if seen.instance.status != VpsStatus::Active {
             return seen;
         }
         match self.read_host(&seen).await {
-            Ok((stored, container)) => {
+            Ok((stored, container, agents)) => {
                 seen.stored = stored;
                 seen.container = container;
+                seen.agents = agents;
             }
             Err(e) => seen.unreachable = Some(e.message),
         }
@@ -91,23 +102,27 @@ impl<C: VpsClient> VpsDockerInstance<C> {
     async fn read_host(
         &self,
         seen: &Seen,
-    ) -> ProviderResult<(Option<StoredHost>, Option<ContainerState>)> {
+    ) -> ProviderResult<(
+        Option<StoredHost>,
+        Option<ContainerState>,
+        Vec<PersistedAgentRecord>,
+    )> {
         let host_id = seen.instance.tag(TAG_HOST_ID).unwrap_or_default();
         let m = self.machine_of(seen).await?;
         if !m.store.ensure(false).await? {
-            return Ok((None, None));
+            return Ok((None, None, Vec::new()));
         }
-        let stored = m
-            .store
-            .read_hosts::<StoredHost>()
-            .await?
-            .into_iter()
-            .find(|h| h.host_id() == host_id);
+        let (hosts, mut agents) = m.store.read_all::<StoredHost>().await?;
+        let stored = hosts.into_iter().find(|h| h.host_id() == host_id);
         let container = match stored.as_ref().and_then(|h| h.extra.container_id.clone()) {
             Some(id) => container_state(&m, &id).await?,
             None => None,
         };
-        Ok((stored, container))
+        Ok((
+            stored,
+            container,
+            agents.remove(host_id).unwrap_or_default(),
+        ))
     }
 }
 

@@ -34,6 +34,8 @@ pub(crate) struct Seen {
     pub unreachable: Option<String>,
     /// This machine's mark of a create still in progress (or interrupted).
     pub creating: Option<crate::pending::Creating>,
+    /// The host's persisted agent records, read with its record.
+    pub agents: Vec<PersistedAgentRecord>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -161,7 +163,25 @@ impl<C: VpsClient> VpsDockerInstance<C> {
 
     /// The stored record of a reachable host.
     pub(crate) async fn stored(&self, host: &HostId) -> ProviderResult<(Seen, StoredHost)> {
-        let seen = self.find(host.as_str()).await?;
+        Self::record_of(host, self.find(host.as_str()).await?)
+    }
+
+    /// [`Self::stored`] as this run last saw it, read now only if it was not seen yet: for
+    /// reaching a host right after a listing read it (connecting fails anyway if it stopped).
+    pub(crate) async fn stored_as_seen(&self, host: &HostId) -> ProviderResult<(Seen, StoredHost)> {
+        let seen = self
+            .seen
+            .lock()
+            .expect("seen lock")
+            .get(host.as_str())
+            .cloned();
+        match seen {
+            Some(seen) if seen.stored.is_some() => Self::record_of(host, seen),
+            _ => self.stored(host).await,
+        }
+    }
+
+    fn record_of(host: &HostId, seen: Seen) -> ProviderResult<(Seen, StoredHost)> {
         match (&seen.stored, &seen.unreachable) {
             (Some(h), _) => {
                 let h = h.clone();

@@ -10,7 +10,7 @@ use mngr_provider_kit::keys;
 
 impl<C: VpsClient> VpsDockerInstance<C> {
     pub(crate) async fn access(&self, host: &HostId) -> ProviderResult<HostAccess> {
-        let (seen, h) = self.stored(host).await?;
+        let (seen, h) = self.stored_as_seen(host).await?;
         if !seen.container.is_some_and(|c| c.running) {
             return Err(
                 ProviderError::unavailable(format!("host '{}' is not running", h.name()))
