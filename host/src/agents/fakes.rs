@@ -10,7 +10,7 @@ use super::state::AgentState;
 use crate::instances::{InstancePlan, ProviderHandle, ProviderSet};
 use crate::transport::local::LocalTransport;
 use crate::transport::{
-    CommandOutput, HostLockGuard, LockWait, PushOptions, Transport, TransportResult,
+    CommandOutput, HostLockGuard, LockWait, PushOptions, Transport, TransportError, TransportResult,
 };
 use mngr_plugin_api::{
     Capabilities, CreateHostRequest, HostAccess, HostId, HostName, HostRecord, HostState,
@@ -264,7 +264,8 @@ impl Transport for NoTmuxTransport {
         self.0.lock_host(host_dir, wait)
     }
     fn run_interactive(&self, _script: &str) -> TransportResult<i32> {
-        unimplemented!("no terminal in unit tests")
+        // Policy tests never attach; a test that tries gets an error, not a panic.
+        Err(TransportError::Io("no terminal in unit tests".into()))
     }
     fn is_local(&self) -> bool {
         false
