@@ -14,6 +14,7 @@ pub mod forward;
 pub mod gc;
 pub mod host;
 pub mod hosts;
+pub mod idle;
 pub mod lifecycle;
 pub mod names;
 pub mod placement;

@@ -165,20 +165,49 @@ pub fn parse_key_value(flag: &str, raw: &str) -> Result<(String, String)> {
 /// The host of an agent, as each agent row carries it.
 pub fn host_json(host: &HostView) -> serde_json::Value {
     let record = &host.record;
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "id": record.id,
         "name": record.name,
         "provider_name": host.provider,
         "state": record.state.as_str(),
         "image": record.image,
         "tags": record.tags,
-    })
+    });
+    if let Some(map) = json.as_object_mut() {
+        map.extend(host_idle_fields(host));
+    }
+    json
+}
+
+/// What a host row says about idleness and stopping: the idle settings and the activity that
+/// last counted (running hosts), why it stopped (from the provider's record), and the
+/// provider's own facts (`details`).
+pub fn host_idle_fields(host: &HostView) -> serde_json::Map<String, serde_json::Value> {
+    let record = &host.record;
+    let mut out = match host.probe.as_ref().and_then(|p| p.idle.as_ref()) {
+        Some(idle) => idle.host_fields(),
+        None => serde_json::Map::new(),
+    };
+    out.insert(
+        "stop_reason".into(),
+        serde_json::json!(record.stop_reason.as_ref().map(|r| r.as_str())),
+    );
+    out.insert(
+        "stopped_because".into(),
+        serde_json::json!(crate::agents::idle::stopped_because(record)),
+    );
+    out.insert(
+        "failure_reason".into(),
+        serde_json::json!(record.failure_reason),
+    );
+    out.insert("details".into(), serde_json::json!(record.details));
+    out
 }
 
 /// One agent as list and other commands print it.
 pub fn agent_json(agent: &AgentView) -> serde_json::Value {
     let r = &agent.record;
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "resource_type": "agent",
         "id": r.id,
         "name": r.name,
@@ -193,7 +222,14 @@ pub fn agent_json(agent: &AgentView) -> serde_json::Value {
         "pid": agent.pane_pid,
         "labels": r.labels,
         "host": host_json(&agent.host),
-    })
+    });
+    if let (Some(map), Some(idle)) = (
+        json.as_object_mut(),
+        agent.host.probe.as_ref().and_then(|p| p.idle.as_ref()),
+    ) {
+        map.extend(idle.agent_fields(r.id.as_str()));
+    }
+    json
 }
 
 /// Print one JSON value on stdout.
