@@ -117,6 +117,19 @@ pub(super) fn start_outcome(
 }
 
 /// Type `text` into the agent's pane and press Enter.
+/// The script line that records user activity on the host (`activity/user`; and
+/// `activity/ssh` when mngr reaches the host over SSH), run with the command the user's input
+/// goes with, so it costs no extra round trip.
+pub fn user_activity_script(host: &Host) -> String {
+    let dir = quote(&format!("{}/activity", host.host_dir));
+    let ssh = if host.transport.is_local() {
+        ""
+    } else {
+        " \"$d/ssh\""
+    };
+    format!("d={dir}; mkdir -p \"$d\" 2>/dev/null && touch \"$d/user\"{ssh} 2>/dev/null; ")
+}
+
 pub fn send_message(host: &Host, session: &str, text: &str) -> Result<()> {
     let window = quote(&format!("={session}:agent"));
     let script = if text.len() < 1024 && !text.contains('\n') {
@@ -134,6 +147,7 @@ pub fn send_message(host: &Host, session: &str, text: &str) -> Result<()> {
              [ $rc -eq 0 ] && tmux send-keys -t {window} Enter"
         )
     };
+    let script = format!("{}{script}", user_activity_script(host));
     host.run_ok(&script, "sending the message").map(|_| ())
 }
 

@@ -16,6 +16,7 @@ pub mod host;
 pub mod hosts;
 pub mod idle;
 pub mod lifecycle;
+pub mod limits;
 pub mod names;
 pub mod placement;
 pub mod precheck;

@@ -1,5 +1,5 @@
 //! The agent commands: create, list, connect, exec, message, capture, stop, start, destroy,
-//! rename, forward, label and gc. Each lives in its own module under `cli/agents/`; this module holds
+//! rename, forward, label, limit and gc. Each lives in its own module under `cli/agents/`; this module holds
 //! the subcommand enum and what they share (reading targets, resolving them).
 
 use crate::agents::address::AgentAddress;
@@ -17,6 +17,7 @@ pub mod gc;
 pub mod host_tags;
 pub mod interact;
 pub mod lifecycle;
+pub mod limit;
 pub mod list;
 pub mod provider_flags;
 
@@ -55,6 +56,8 @@ pub enum AgentCommand {
     Forward(forward::ForwardArgs),
     /// Add or change labels (KEY=VALUE) of agents, or the tags of their hosts
     Label(edit::LabelArgs),
+    /// Change the idle timeout, idle mode or activity sources of a running host
+    Limit(limit::LimitArgs),
     /// Remove what crashed or interrupted commands left: orphaned work dirs, records, sessions
     Gc(gc::GcArgs),
 }
@@ -73,6 +76,7 @@ pub fn run(global: &RunOptions, cmd: AgentCommand) -> Result<()> {
         AgentCommand::Rename(args) => edit::rename(global, args),
         AgentCommand::Forward(args) => forward::run(global, args),
         AgentCommand::Label(args) => edit::label(global, args),
+        AgentCommand::Limit(args) => limit::run(global, args),
         AgentCommand::Gc(args) => gc::run(global, args),
     }
 }

@@ -92,7 +92,8 @@ load_settings() {{
   [ "$TIMEOUT" -lt "$GRACE" ] && GRACE=$TIMEOUT
 }}
 
-# Activity the watcher sees itself: output in an agent's tmux windows, open SSH sessions.
+# Activity the watcher sees itself: output in an agent's tmux windows, open SSH sessions,
+# clients attached to tmux.
 record_activity() {{
   tmux list-windows -a -F '#{{@mngr_agent_id}} #{{window_activity}}' 2>/dev/null |
   while read -r id t; do
@@ -101,6 +102,8 @@ record_activity() {{
     [ "$t" -gt "$(mtime "$f")" ] && {{ touch -d "@$t" "$f" 2>/dev/null || touch "$f"; }}
   done
   if grep -aqsE '^sshd(-session)?: [^ ]+@' /proc/[0-9]*/cmdline; then touch "$HD/activity/ssh"; fi
+  # Someone attached to a session (`mngr connect`) is a user at work.
+  [ -n "$(tmux list-clients 2>/dev/null)" ] && touch "$HD/activity/user"
 }}
 
 # Sets NEWEST (mtime) and NEWEST_SOURCE, over the enabled sources.
