@@ -36,7 +36,8 @@ pub struct NewHost {
 }
 
 /// The options every refusal of [`NewHost`] names.
-const NEW_HOST_OPTIONS: &str = "-b, -s, --tag, --dockerfile, --snapshot, --idle-timeout, --idle-mode and --activity-sources";
+const NEW_HOST_OPTIONS: &str =
+    "-b, -s, --tag, --dockerfile, --snapshot, --idle-timeout, --idle-mode and --activity-sources";
 
 impl NewHost {
     /// Whether any option asks something of a new host.
@@ -108,8 +109,7 @@ pub fn place(providers: ProviderSet, placement: Placement) -> Result<Placed> {
     if provider.capabilities.create_hosts {
         return new_host(provider, placement);
     }
-    if placement.new_host.idle_timeout.is_some() || placement.new_host.activity_sources.is_some()
-    {
+    if placement.new_host.idle_timeout.is_some() || placement.new_host.activity_sources.is_some() {
         return Err(MngrError::usage(format!(
             "provider '{}' does not create hosts and its hosts never shut down when idle, so --idle-timeout, --idle-mode and --activity-sources do not apply",
             provider.name

@@ -80,7 +80,14 @@ fn invalid_names_types_providers_and_commands_are_usage_errors() {
             "its hosts never shut down when idle, so --idle-timeout, --idle-mode and --activity-sources do not apply",
         ),
         (
-            &["create", "x", "--activity-sources", "user,ssh", "--", "true"],
+            &[
+                "create",
+                "x",
+                "--activity-sources",
+                "user,ssh",
+                "--",
+                "true",
+            ],
             2,
             "provider 'local' does not create hosts and its hosts never shut down when idle",
         ),
@@ -90,7 +97,14 @@ fn invalid_names_types_providers_and_commands_are_usage_errors() {
             "unknown idle mode 'sleepy'; idle modes: io, user, agent, ssh, create, boot, start, run, disabled",
         ),
         (
-            &["create", "x", "--activity-sources", "user,typing", "--", "true"],
+            &[
+                "create",
+                "x",
+                "--activity-sources",
+                "user,typing",
+                "--",
+                "true",
+            ],
             2,
             "unknown activity source 'typing'",
         ),

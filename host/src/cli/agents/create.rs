@@ -107,7 +107,12 @@ pub struct CreateArgs {
     pub idle_timeout: Option<std::time::Duration>,
     /// What keeps the new host up: io, user, agent, ssh, create, boot, start, run or disabled
     /// (never stops); see docs/idle.md
-    #[arg(long, value_name = "MODE", help_heading = "New host", conflicts_with = "activity_sources")]
+    #[arg(
+        long,
+        value_name = "MODE",
+        help_heading = "New host",
+        conflicts_with = "activity_sources"
+    )]
     pub idle_mode: Option<String>,
     /// The activity sources that keep the new host up, comma-separated: user, agent, ssh,
     /// create, start, boot, process (instead of --idle-mode)

@@ -3,9 +3,9 @@
 use super::{print_json, print_jsonl, resolve};
 use crate::agents::address::HostAddress;
 use crate::agents::host::Host;
+use crate::agents::hosts;
 use crate::agents::idle;
 use crate::agents::limits::{self, LimitChange};
-use crate::agents::hosts;
 use crate::error::{MngrError, Result};
 use crate::output::OutputFormat;
 use crate::run_options::RunOptions;
@@ -56,7 +56,9 @@ fn change_of(args: &LimitArgs) -> Result<LimitChange> {
         (None, Some(list)) => Some(idle::parse_sources(list)?),
         (None, None) => None,
     };
-    let each = |names: &[String]| -> Result<Vec<_>> { names.iter().map(|n| idle::parse_source(n)).collect() };
+    let each = |names: &[String]| -> Result<Vec<_>> {
+        names.iter().map(|n| idle::parse_source(n)).collect()
+    };
     Ok(LimitChange {
         idle_timeout_seconds: args.idle_timeout.map(|d| d.as_secs()),
         sources,
@@ -86,7 +88,12 @@ pub fn run(global: &RunOptions, args: LimitArgs) -> Result<()> {
         }
         let host = Host::open(handle, record)?;
         let limits = apply(&host, handle.capabilities.stop_start)?;
-        (host.name().to_string(), host.record.id.clone(), handle.name.clone(), limits)
+        (
+            host.name().to_string(),
+            host.record.id.clone(),
+            handle.name.clone(),
+            limits,
+        )
     } else {
         let (found, idx) = resolve(&app, std::slice::from_ref(&args.target))?;
         let agent = &found.agents[idx[0]];
@@ -97,7 +104,12 @@ pub fn run(global: &RunOptions, args: LimitArgs) -> Result<()> {
             .map(|p| p.capabilities.stop_start)
             .unwrap_or(false);
         let limits = apply(host, can_stop)?;
-        (host.name().to_string(), host.record.id.clone(), host.provider.clone(), limits)
+        (
+            host.name().to_string(),
+            host.record.id.clone(),
+            host.provider.clone(),
+            limits,
+        )
     };
     let sources: Vec<String> = limits
         .activity_sources
@@ -124,7 +136,11 @@ pub fn run(global: &RunOptions, args: LimitArgs) -> Result<()> {
             "Limits of host '{host_name}': idle mode {}, stops after {} s idle, activity sources: {}",
             limits.idle_mode,
             limits.idle_timeout_seconds,
-            if sources.is_empty() { "none".to_string() } else { sources.join(", ") }
+            if sources.is_empty() {
+                "none".to_string()
+            } else {
+                sources.join(", ")
+            }
         ),
     }
     Ok(())
