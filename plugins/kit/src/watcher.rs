@@ -21,6 +21,22 @@ pub enum StopAction {
 }
 
 impl StopAction {
+    /// What the watcher does once its stop step returned. A signal or a power-off takes the
+    /// host down with the lock still held; if it is still up after `HOLD` s the stop failed:
+    /// log it and watch again. A command only asks someone else (a provider's API, the next
+    /// mngr) to stop the host, who may need the lock: release it and end.
+    fn after_stop(&self) -> &'static str {
+        match self {
+            StopAction::SignalInit | StopAction::Shutdown => {
+                r#"sleep "$HOLD"
+  echo "$(now_iso) the stop did not take effect after $HOLD s; watching again" >> "$HD/logs/shutdown.log"
+  rm -f "$HD/stop.json"
+  exec 9>&-"#
+            }
+            StopAction::Command(_) => "exit 0",
+        }
+    }
+
     /// The watcher's stop step; `$1` holds the reason.
     fn watcher_command(&self) -> String {
         match self {
@@ -49,13 +65,15 @@ const STOP_HOLD_SECONDS: u64 = 120;
 /// `no_agents` (STOPPED). Before stopping it writes `<host_dir>/stop.json` (reason, the
 /// activity that last counted) and a line in `logs/shutdown.log`. It does nothing while
 /// someone holds the host lock, and holds the lock itself from the decision until the host is
-/// gone, so it never stops a host in the middle of an operation.
+/// gone (for [`StopAction::Command`]: until the command returned), so it never stops a host
+/// in the middle of an operation.
 pub fn activity_watcher(
     idle_timeout: u64,
     sources: &[ActivitySource],
     session_prefix: &str,
     stop: &StopAction,
 ) -> String {
+    let after = stop.after_stop();
     let stop = stop.watcher_command();
     let sources: Vec<String> = sources
         .iter()
@@ -143,11 +161,7 @@ stop_host() {{
   echo "$(now_iso) stopping: $2 (last activity: $NEWEST_SOURCE)" >> "$HD/logs/shutdown.log"
   set -- "$1"
   {stop}
-  # The host goes down with the lock still held; if it has not after HOLD s, the stop failed.
-  sleep "$HOLD"
-  echo "$(now_iso) the stop did not take effect after $HOLD s; watching again" >> "$HD/logs/shutdown.log"
-  rm -f "$HD/stop.json"
-  exec 9>&-
+  {after}
 }}
 
 load_settings
@@ -281,15 +295,7 @@ mod tests {
                 self.reason.display()
             ));
             let script = activity_watcher(timeout, sources, "mngr-test-none-", &stop);
-            let child = Command::new("sh")
-                .args(["-c", &script, "watcher"])
-                .arg(self.path())
-                .env("TMUX_TMPDIR", self.path())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            Watcher(child)
+            Watcher(watcher_command(&script, self.path()).spawn().unwrap())
         }
 
         /// The reason the watcher stopped the host with, once it did (`None` after `within`).
@@ -311,14 +317,28 @@ mod tests {
         }
     }
 
-    /// Kills the watcher when the test ends.
+    /// Kills the watcher and what it started (its own process group) when the test ends.
     struct Watcher(Child);
 
     impl Drop for Watcher {
         fn drop(&mut self) {
-            let _ = self.0.kill();
+            let group = format!("-{}", self.0.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             let _ = self.0.wait();
         }
+    }
+
+    /// `sh -c SCRIPT watcher HOST_DIR` in a process group of its own.
+    fn watcher_command(script: &str, hd: &Path) -> Command {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", script, "watcher"])
+            .arg(hd)
+            .env("TMUX_TMPDIR", hd)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        command
     }
 
     /// A host idle past its timeout is stopped with reason `idle`, under the host lock, and
@@ -407,6 +427,56 @@ mod tests {
             hd.stopped_within(Duration::from_secs(10)).as_deref(),
             Some("idle")
         );
+    }
+
+    /// With a stop that takes the machine down (`shutdown -h now`, here a stand-in on PATH
+    /// that only records it ran) the watcher keeps the host lock after its stop step, so no
+    /// mngr starts an operation on a host that is going down.
+    #[test]
+    fn the_watcher_keeps_the_host_lock_while_the_host_goes_down() {
+        let hd = HostDir::new();
+        let bin = hd.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let fake = bin.join("shutdown");
+        std::fs::write(
+            &fake,
+            format!("#!/bin/sh\necho \"$*\" > '{}'\n", hd.reason.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let script = activity_watcher(
+            1,
+            &[ActivitySource::Boot],
+            "mngr-test-none-",
+            &StopAction::Shutdown,
+        );
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = watcher_command(&script, hd.path())
+            .env("PATH", path)
+            .spawn()
+            .unwrap();
+        let _w = Watcher(child);
+        assert_eq!(
+            hd.stopped_within(Duration::from_secs(10)).as_deref(),
+            Some("-h now")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let free = Command::new("flock")
+            .args(["-n"])
+            .arg(hd.path().join("host_lock"))
+            .arg("true")
+            .status()
+            .unwrap();
+        assert!(
+            !free.success(),
+            "the host lock is free while the host goes down"
+        );
+        assert_eq!(hd.stop_record()["reason"], "idle");
     }
 
     /// Output in an agent's tmux window counts as that agent's `agent` activity: the
