@@ -210,16 +210,19 @@ mod tests {
     use std::process::{Child, Command};
     use std::time::{Duration, Instant};
 
-    fn syntax_ok(script: &str) {
-        let out = Command::new("sh")
-            .args(["-n", "-c", script])
-            .output()
-            .unwrap();
+    /// Run `command`; it must succeed (its stderr is the failure message).
+    #[track_caller]
+    fn run_ok(command: &mut Command) {
+        let out = command.output().unwrap();
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    fn syntax_ok(script: &str) {
+        run_ok(Command::new("sh").args(["-n", "-c", script]));
     }
 
     #[test]
@@ -302,10 +305,10 @@ mod tests {
         fn stopped_within(&self, within: Duration) -> Option<String> {
             let start = Instant::now();
             while start.elapsed() < within {
-                if let Ok(reason) = std::fs::read_to_string(&self.reason) {
-                    if !reason.is_empty() {
-                        return Some(reason.trim().to_string());
-                    }
+                if let Ok(reason) = std::fs::read_to_string(&self.reason)
+                    && !reason.is_empty()
+                {
+                    return Some(reason.trim().to_string());
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -487,17 +490,12 @@ mod tests {
         let agent = hd.path().join("agents/agent-1/activity");
         std::fs::create_dir_all(&agent).unwrap();
         let tmux = |args: &[&str]| {
-            let out = Command::new("tmux")
-                .args(args)
-                .env("TMUX_TMPDIR", hd.path())
-                .env_remove("TMUX")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_ok(
+                Command::new("tmux")
+                    .args(args)
+                    .env("TMUX_TMPDIR", hd.path())
+                    .env_remove("TMUX"),
+            )
         };
         tmux(&[
             "new-session",
