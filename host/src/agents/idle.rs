@@ -274,26 +274,6 @@ impl IdleFacts {
     }
 }
 
-/// Record on the host, before its provider stops it for `mngr stop --stop-host`, that a user
-/// stopped it (so the host's next listing does not show an older watcher stop as the last).
-/// A host that cannot be written to gets a warning: the stop goes ahead.
-pub fn record_user_stop(host: &super::host::Host) {
-    let (secs, micros) = mngr_plugin_api::time::now_unix();
-    let stop = json!({
-        "reason": "user",
-        "message": "stopped with mngr stop --stop-host",
-        "time": mngr_plugin_api::time::iso8601_utc_micros_offset(secs, micros),
-    });
-    let path = format!("{}/stop.json", host.host_dir);
-    if let Err(e) = host.write_file(&path, format!("{stop}\n").as_bytes(), None) {
-        crate::warnings::warn(format_args!(
-            "could not record why host '{}' stopped: {}",
-            host.name(),
-            e.message
-        ));
-    }
-}
-
 fn iso(unix: i64) -> String {
     mngr_plugin_api::time::iso8601_utc_micros_offset(unix, 0)
 }

@@ -199,7 +199,7 @@ pub fn stop(global: &RunOptions, args: StopArgs) -> Result<()> {
                 }
             }
             if let Some(host) = &agent.host.online {
-                crate::agents::idle::record_user_stop(host);
+                lifecycle::record_user_stop(host);
             }
             provider
                 .instance
