@@ -32,6 +32,13 @@ pub fn report(what: impl FnOnce() -> String, since: Instant) {
     }
 }
 
+/// Print `debug: LINE` when debugging (`-v`): a fact worth explaining, not a timing.
+pub fn debug(line: impl FnOnce() -> String) {
+    if verbosity() >= 2 {
+        eprintln!("debug: {}", line());
+    }
+}
+
 /// Time a closure's run (see [`report`]).
 pub fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();

@@ -311,6 +311,10 @@ fn discover_host(
     if record.state == HostState::Running && record.abandoned.is_none() {
         let probed = Host::open(provider, record.clone()).and_then(|host| {
             let probe = host.probe()?;
+            // `-v` of every command that observes a host says what keeps it up.
+            if let Some(idle) = &probe.idle {
+                crate::timing::debug(|| idle.summary(host.name()));
+            }
             Ok((host, probe))
         });
         match probed {

@@ -117,6 +117,39 @@ pub(super) fn start_outcome(
 }
 
 /// Type `text` into the agent's pane and press Enter.
+/// Record on the host, before its provider stops it for `mngr stop --stop-host`, that a user
+/// stopped it (so the host's next listing does not show an older watcher stop as the last).
+/// A host that cannot be written to gets a warning: the stop goes ahead.
+pub fn record_user_stop(host: &Host) {
+    let (secs, micros) = mngr_plugin_api::time::now_unix();
+    let stop = serde_json::json!({
+        "reason": "user",
+        "message": "stopped with mngr stop --stop-host",
+        "time": mngr_plugin_api::time::iso8601_utc_micros_offset(secs, micros),
+    });
+    let path = format!("{}/stop.json", host.host_dir);
+    if let Err(e) = host.write_file(&path, format!("{stop}\n").as_bytes(), None) {
+        crate::warnings::warn(format_args!(
+            "could not record why host '{}' stopped: {}",
+            host.name(),
+            e.message
+        ));
+    }
+}
+
+/// The script line that records user activity on the host (`activity/user`; and
+/// `activity/ssh` when mngr reaches the host over SSH), run with the command the user's input
+/// goes with, so it costs no extra round trip.
+pub fn user_activity_script(host: &Host) -> String {
+    let dir = quote(&format!("{}/activity", host.host_dir));
+    let ssh = if host.transport.is_local() {
+        ""
+    } else {
+        " \"$d/ssh\""
+    };
+    format!("d={dir}; mkdir -p \"$d\" 2>/dev/null && touch \"$d/user\"{ssh} 2>/dev/null; ")
+}
+
 pub fn send_message(host: &Host, session: &str, text: &str) -> Result<()> {
     let window = quote(&format!("={session}:agent"));
     let script = if text.len() < 1024 && !text.contains('\n') {
@@ -134,6 +167,7 @@ pub fn send_message(host: &Host, session: &str, text: &str) -> Result<()> {
              [ $rc -eq 0 ] && tmux send-keys -t {window} Enter"
         )
     };
+    let script = format!("{}{script}", user_activity_script(host));
     host.run_ok(&script, "sending the message").map(|_| ())
 }
 

@@ -12,7 +12,7 @@ use super::record::AgentRecord;
 use crate::error::{MngrError, Result};
 use crate::instances::{ProviderHandle, ProviderSet};
 use crate::interrupt::{self, Undo};
-use mngr_plugin_api::{CreateHostRequest, HostName, HostRecord, HostState};
+use mngr_plugin_api::{ActivitySource, CreateHostRequest, HostName, HostRecord, HostState};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,12 +28,16 @@ pub struct NewHost {
     pub dockerfile: Option<PathBuf>,
     pub snapshot: Option<String>,
     pub idle_timeout: Option<Duration>,
+    /// The activity sources that keep the new host up (from `--idle-mode` or
+    /// `--activity-sources`).
+    pub activity_sources: Option<Vec<ActivitySource>>,
     /// Values of backend-registered flags, by flag name.
     pub flags: BTreeMap<String, serde_json::Value>,
 }
 
 /// The options every refusal of [`NewHost`] names.
-const NEW_HOST_OPTIONS: &str = "-b, -s, --tag, --dockerfile, --snapshot and --idle-timeout";
+const NEW_HOST_OPTIONS: &str =
+    "-b, -s, --tag, --dockerfile, --snapshot, --idle-timeout, --idle-mode and --activity-sources";
 
 impl NewHost {
     /// Whether any option asks something of a new host.
@@ -44,6 +48,7 @@ impl NewHost {
             && self.dockerfile.is_none()
             && self.snapshot.is_none()
             && self.idle_timeout.is_none()
+            && self.activity_sources.is_none()
             && self.flags.is_empty()
     }
 
@@ -71,6 +76,7 @@ impl NewHost {
         request.snapshot = self.snapshot.clone();
         request.flags = flags;
         request.lifecycle.idle_timeout_seconds = self.idle_timeout.map(|d| d.as_secs());
+        request.lifecycle.activity_sources = self.activity_sources.clone();
         Ok(request)
     }
 }
@@ -102,6 +108,13 @@ pub fn place(providers: ProviderSet, placement: Placement) -> Result<Placed> {
     let provider = providers.find(placement.provider.unwrap_or("local"))?;
     if provider.capabilities.create_hosts {
         return new_host(provider, placement);
+    }
+    if placement.new_host.idle_timeout.is_some() || placement.new_host.activity_sources.is_some() {
+        return Err(MngrError::usage(format!(
+            "provider '{}' does not create hosts and its hosts never shut down when idle, so --idle-timeout, --idle-mode and --activity-sources do not apply",
+            provider.name
+        ))
+        .with_hint("drop the idle options, or choose a provider that makes hosts, for example --in docker"));
     }
     if !placement.new_host.is_empty() {
         return Err(MngrError::usage(format!(

@@ -4,6 +4,7 @@
 //! of every process on the machine; `ps -e` where that is missing). One round trip, whatever the
 //! number of agents, so listing stays fast locally and over SSH.
 
+use super::idle::{self, IdleFacts};
 use super::record::{AgentRecord, Unreadable};
 use super::state::{Pane, ProcessTable};
 use crate::shell::quote;
@@ -14,6 +15,7 @@ const FILE: &str = "@@MNGR-FILE ";
 const ACTIVE: &str = "@@MNGR-ACTIVE";
 const PANES: &str = "@@MNGR-PANES";
 const PS: &str = "@@MNGR-PS";
+const IDLE: &str = "@@MNGR-IDLE";
 const END: &str = "@@MNGR-END";
 
 /// What one probe of a host found.
@@ -31,6 +33,9 @@ pub struct HostProbe {
     pub processes: ProcessTable,
     /// Whether the probe ran `ps` (skipped when no tmux pane exists).
     pub tmux_running: bool,
+    /// The host's activity, idle settings and last stop (hosts reached over a transport that
+    /// is not this machine: the local host never idles).
+    pub idle: Option<IdleFacts>,
 }
 
 impl HostProbe {
@@ -202,9 +207,12 @@ fn records_section() -> String {
 pub fn script(host_dir: &str) -> String {
     let h = quote(host_dir);
     let records = records_section();
+    let idle = idle::probe_section();
     format!(
         "H={h}\n\
          {records}\
+         echo {IDLE}\n\
+         {idle}\
          echo {ACTIVE}\n\
          for f in \"$H\"/agents/*/active \"$H\"/agents/*/launching; do [ -e \"$f\" ] && echo \"$f\"; done\n\
          echo {PANES}\n\
@@ -261,10 +269,11 @@ pub fn parse(output: &str) -> Result<HostProbe, String> {
     };
     for line in output.lines() {
         match line {
-            RECORDS | ACTIVE | PANES | PS | END => {
+            RECORDS | IDLE | ACTIVE | PANES | PS | END => {
                 flush(&mut current, &mut probe);
                 section = match line {
                     RECORDS => "records",
+                    IDLE => "idle",
                     ACTIVE => "active",
                     PANES => "panes",
                     PS => "ps",
@@ -283,6 +292,12 @@ pub fn parse(output: &str) -> Result<HostProbe, String> {
                     body.push_str(line);
                     body.push('\n');
                 }
+            }
+            "idle" => {
+                probe
+                    .idle
+                    .get_or_insert_with(IdleFacts::default)
+                    .read_line(line);
             }
             "active" if line.ends_with("/launching") => {
                 probe.launching.insert(dir_id(line));

@@ -1,5 +1,5 @@
 //! The agent commands: create, list, connect, exec, message, capture, stop, start, destroy,
-//! rename, forward, label and gc. Each lives in its own module under `cli/agents/`; this module holds
+//! rename, forward, label, limit and gc. Each lives in its own module under `cli/agents/`; this module holds
 //! the subcommand enum and what they share (reading targets, resolving them).
 
 use crate::agents::address::AgentAddress;
@@ -17,6 +17,7 @@ pub mod gc;
 pub mod host_tags;
 pub mod interact;
 pub mod lifecycle;
+pub mod limit;
 pub mod list;
 pub mod provider_flags;
 
@@ -55,6 +56,8 @@ pub enum AgentCommand {
     Forward(forward::ForwardArgs),
     /// Add or change labels (KEY=VALUE) of agents, or the tags of their hosts
     Label(edit::LabelArgs),
+    /// Change the idle timeout, idle mode or activity sources of a running host
+    Limit(limit::LimitArgs),
     /// Remove what crashed or interrupted commands left: orphaned work dirs, records, sessions
     Gc(gc::GcArgs),
 }
@@ -73,6 +76,7 @@ pub fn run(global: &RunOptions, cmd: AgentCommand) -> Result<()> {
         AgentCommand::Rename(args) => edit::rename(global, args),
         AgentCommand::Forward(args) => forward::run(global, args),
         AgentCommand::Label(args) => edit::label(global, args),
+        AgentCommand::Limit(args) => limit::run(global, args),
         AgentCommand::Gc(args) => gc::run(global, args),
     }
 }
@@ -165,20 +169,49 @@ pub fn parse_key_value(flag: &str, raw: &str) -> Result<(String, String)> {
 /// The host of an agent, as each agent row carries it.
 pub fn host_json(host: &HostView) -> serde_json::Value {
     let record = &host.record;
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "id": record.id,
         "name": record.name,
         "provider_name": host.provider,
         "state": record.state.as_str(),
         "image": record.image,
         "tags": record.tags,
-    })
+    });
+    if let Some(map) = json.as_object_mut() {
+        map.extend(host_idle_fields(host));
+    }
+    json
+}
+
+/// What a host row says about idleness and stopping: the idle settings and the activity that
+/// last counted (running hosts), why it stopped (from the provider's record), and the
+/// provider's own facts (`details`).
+pub fn host_idle_fields(host: &HostView) -> serde_json::Map<String, serde_json::Value> {
+    let record = &host.record;
+    let mut out = match host.probe.as_ref().and_then(|p| p.idle.as_ref()) {
+        Some(idle) => idle.host_fields(),
+        None => serde_json::Map::new(),
+    };
+    out.insert(
+        "stop_reason".into(),
+        serde_json::json!(record.stop_reason.as_ref().map(|r| r.as_str())),
+    );
+    out.insert(
+        "stopped_because".into(),
+        serde_json::json!(crate::agents::idle::stopped_because(record)),
+    );
+    out.insert(
+        "failure_reason".into(),
+        serde_json::json!(record.failure_reason),
+    );
+    out.insert("details".into(), serde_json::json!(record.details));
+    out
 }
 
 /// One agent as list and other commands print it.
 pub fn agent_json(agent: &AgentView) -> serde_json::Value {
     let r = &agent.record;
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "resource_type": "agent",
         "id": r.id,
         "name": r.name,
@@ -193,7 +226,14 @@ pub fn agent_json(agent: &AgentView) -> serde_json::Value {
         "pid": agent.pane_pid,
         "labels": r.labels,
         "host": host_json(&agent.host),
-    })
+    });
+    if let (Some(map), Some(idle)) = (
+        json.as_object_mut(),
+        agent.host.probe.as_ref().and_then(|p| p.idle.as_ref()),
+    ) {
+        map.extend(idle.agent_fields(r.id.as_str()));
+    }
+    json
 }
 
 /// Print one JSON value on stdout.

@@ -74,6 +74,40 @@ fn invalid_names_types_providers_and_commands_are_usage_errors() {
             2,
             "does not create hosts",
         ),
+        (
+            &["create", "x", "--idle-mode", "agent", "--", "true"],
+            2,
+            "its hosts never shut down when idle, so --idle-timeout, --idle-mode and --activity-sources do not apply",
+        ),
+        (
+            &[
+                "create",
+                "x",
+                "--activity-sources",
+                "user,ssh",
+                "--",
+                "true",
+            ],
+            2,
+            "provider 'local' does not create hosts and its hosts never shut down when idle",
+        ),
+        (
+            &["create", "x", "--idle-mode", "sleepy", "--", "true"],
+            2,
+            "unknown idle mode 'sleepy'; idle modes: io, user, agent, ssh, create, boot, start, run, disabled",
+        ),
+        (
+            &[
+                "create",
+                "x",
+                "--activity-sources",
+                "user,typing",
+                "--",
+                "true",
+            ],
+            2,
+            "unknown activity source 'typing'",
+        ),
         (&["list", "--state", "sleepy"], 2, "unknown state 'sleepy'"),
         (
             &["list", "--provider", "nowhere"],

@@ -33,6 +33,8 @@ mod forward;
 mod host_lock;
 // `mngr rename --host` on the dirs plugin and the local provider's refusal.
 mod host_rename;
+// Idle shutdown on docker hosts: limit, activity, why a host stopped.
+mod idle;
 // Ctrl-C and SIGTERM in the middle of a step.
 mod interrupt;
 // Kill loops on the local provider (`kill_loop_local_*`, trials from MNGR_KILL_TRIALS).

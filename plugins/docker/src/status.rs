@@ -70,6 +70,19 @@ impl DockerInstance {
             }
         };
         let mut details = BTreeMap::new();
+        // Why the container ended, by PID 1's exit code (see `host_container::entrypoint`):
+        // mngr lists it as the host's `stopped_because`.
+        if c.and_then(|c| c.state) == Some(ContainerSummaryStateEnum::EXITED) {
+            let cause = match c.and_then(|c| c.status.as_deref()).and_then(exit_code_of) {
+                Some(labels::EXIT_IDLE_PAUSED) => Some("idle"),
+                Some(labels::EXIT_NO_AGENTS_STOPPED) => Some("no_agents"),
+                Some(0) => Some("user"),
+                _ => None,
+            };
+            if let (Some(cause), None) = (cause, &data.stop_reason) {
+                details.insert("stop_cause".to_string(), serde_json::Value::from(cause));
+            }
+        }
         details.insert(
             "daemon".to_string(),
             serde_json::Value::from(self.engine.daemon.clone()),

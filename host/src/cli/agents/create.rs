@@ -105,6 +105,19 @@ pub struct CreateArgs {
     #[arg(long, value_name = "DURATION", help_heading = "New host",
           value_parser = crate::duration::flag_parser(crate::duration::IDLE_TIMEOUT))]
     pub idle_timeout: Option<std::time::Duration>,
+    /// What keeps the new host up: io, user, agent, ssh, create, boot, start, run or disabled
+    /// (never stops); see docs/idle.md
+    #[arg(
+        long,
+        value_name = "MODE",
+        help_heading = "New host",
+        conflicts_with = "activity_sources"
+    )]
+    pub idle_mode: Option<String>,
+    /// The activity sources that keep the new host up, comma-separated: user, agent, ssh,
+    /// create, start, boot, process (instead of --idle-mode)
+    #[arg(long, value_name = "SOURCES", help_heading = "New host")]
+    pub activity_sources: Option<String>,
 
     /// Values of backend-registered flags (`--gpu h100` => {"gpu": "h100"}), filled from the
     /// parsed matches by [`provider_flag_values`]. `--dockerfile` joins them as "dockerfile".
@@ -133,6 +146,11 @@ fn new_host(args: &CreateArgs) -> Result<NewHost> {
         dockerfile: args.dockerfile.clone(),
         snapshot: args.snapshot.clone(),
         idle_timeout: args.idle_timeout,
+        activity_sources: match (&args.idle_mode, &args.activity_sources) {
+            (Some(mode), _) => Some(crate::agents::idle::sources_of_mode(mode)?),
+            (None, Some(list)) => Some(crate::agents::idle::parse_sources(list)?),
+            (None, None) => None,
+        },
         flags: args.provider_flags.clone(),
     })
 }

@@ -25,10 +25,11 @@ pub struct ConnectArgs {
 /// Attach the terminal to a session (switch to it when already inside tmux locally).
 pub fn attach(host: &Host, session: &str) -> Result<()> {
     let target = quote(&format!("={session}"));
+    let touch = lifecycle::user_activity_script(host);
     let script = if host.transport.is_local() && std::env::var_os("TMUX").is_some() {
-        format!("tmux switch-client -t {target}")
+        format!("{touch}tmux switch-client -t {target}")
     } else {
-        format!("exec tmux attach-session -t {target}")
+        format!("{touch}exec tmux attach-session -t {target}")
     };
     let code = host
         .transport

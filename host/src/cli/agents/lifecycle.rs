@@ -198,6 +198,9 @@ pub fn stop(global: &RunOptions, args: StopArgs) -> Result<()> {
                     lifecycle::stop(host, other, &app.settings.prefix)?;
                 }
             }
+            if let Some(host) = &agent.host.online {
+                lifecycle::record_user_stop(host);
+            }
             provider
                 .instance
                 .stop_host(&agent.host.record.id)

@@ -110,10 +110,53 @@ const HOSTS: View = View {
         ("ID", "id"),
         ("PROVIDER", "provider"),
         ("STATE", "state"),
+        ("IDLE", "idle_display"),
+        ("STOPPED BECAUSE", "stopped_because"),
+        ("FACTS", "facts_display"),
         ("TAGS", "tags"),
         ("AGENTS", "agents"),
     ],
 };
+
+/// Longest provider fact value the human table shows whole.
+const FACT_WIDTH: usize = 24;
+
+/// The human table's compact cells of a host row: `IDLE` (mode, seconds idle of the timeout,
+/// the source that last counted) and `FACTS` (the provider's details, long values cut).
+fn add_human_host_cells(row: &mut serde_json::Value) {
+    let text = |key: &str| row.get(key).map(display_value).unwrap_or_default();
+    let idle = match (text("idle_mode").as_str(), text("idle_seconds")) {
+        ("", _) => String::new(),
+        ("DISABLED", _) => "DISABLED".to_string(),
+        (mode, secs) if secs.is_empty() => format!("{mode} -/{}s", text("idle_timeout_seconds")),
+        (mode, secs) => format!(
+            "{mode} {secs}s/{}s ({})",
+            text("idle_timeout_seconds"),
+            text("last_activity_source")
+        ),
+    };
+    let facts = row
+        .get("details")
+        .and_then(|d| d.as_object())
+        .map(|details| {
+            details
+                .iter()
+                .map(|(k, v)| {
+                    let v = display_value(v);
+                    if v.chars().count() > FACT_WIDTH {
+                        let cut: String = v.chars().take(FACT_WIDTH - 1).collect();
+                        format!("{k}={cut}…")
+                    } else {
+                        format!("{k}={v}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    row["idle_display"] = idle.into();
+    row["facts_display"] = facts.into();
+}
 
 /// One host as `list --hosts` prints it, with its agents.
 fn host_json(host: &HostView, found: &Discovery) -> serde_json::Value {
@@ -128,7 +171,7 @@ fn host_json(host: &HostView, found: &Discovery) -> serde_json::Value {
             serde_json::json!({"id": u.id, "name": name, "state": "UNKNOWN"})
         }))
         .collect();
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "resource_type": "host",
         "id": host.record.id,
         "name": host.record.name,
@@ -137,7 +180,11 @@ fn host_json(host: &HostView, found: &Discovery) -> serde_json::Value {
         "tags": host.record.tags,
         "agents": agents,
         "abandoned": host.record.abandoned,
-    })
+    });
+    if let Some(map) = json.as_object_mut() {
+        map.extend(super::host_idle_fields(host));
+    }
+    json
 }
 
 /// `--sort`: (dotted field, descending) pairs.
@@ -387,6 +434,9 @@ pub fn run(global: &RunOptions, args: ListArgs) -> Result<()> {
                     println!("No {} found", view.plural);
                 }
             } else {
+                if args.hosts {
+                    rows.iter_mut().for_each(add_human_host_cells);
+                }
                 let table: Vec<Vec<String>> = rows
                     .iter()
                     .map(|row| {
