@@ -172,6 +172,7 @@ pub fn host_json(host: &HostView) -> serde_json::Value {
         "state": record.state.as_str(),
         "image": record.image,
         "tags": record.tags,
+        "failure_reason": record.failure_reason,
     })
 }
 

@@ -95,6 +95,22 @@ impl client::Handler for PinnedHostKey {
     }
 }
 
+/// The host key algorithms that make a server present `key` (an RSA key signed with SHA-2).
+fn pinned_algorithms(key: &PublicKey) -> Vec<russh::keys::Algorithm> {
+    use russh::keys::Algorithm;
+    match key.algorithm() {
+        Algorithm::Rsa { .. } => vec![
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512),
+            },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha256),
+            },
+        ],
+        other => vec![other],
+    }
+}
+
 pub struct SshTransport {
     endpoint: SshEndpoint,
     pinned: PublicKey,
@@ -156,6 +172,12 @@ impl SshTransport {
             reverse: self.reverse.clone(),
         };
         let config = Arc::new(client::Config {
+            // Offer only the pinned key's algorithm, so a server with several host keys shows
+            // the pinned one (not its preferred other type, which would be refused).
+            preferred: russh::Preferred {
+                key: pinned_algorithms(&self.pinned).into(),
+                ..Default::default()
+            },
             inactivity_timeout: None,
             keepalive_interval: Some(Duration::from_secs(30)),
             nodelay: true,
@@ -173,7 +195,7 @@ impl SshTransport {
             Ok(Err(e)) => {
                 if let Some(got) = seen.lock().expect("lock").take() {
                     return Err(TransportError::Authentication(format!(
-                        "the SSH host key of {} ({got}) does not match the key pinned for this host ({}); refusing to connect",
+                        "the SSH host key of {} ({got}) does not match the key pinned for this host ({}); refusing to connect (if the key changed on purpose, check the new one on the host itself and pin it in the host's provider settings)",
                         self.where_(),
                         self.pinned.fingerprint(HashAlg::Sha256)
                     )));

@@ -82,8 +82,14 @@ impl SshInstance {
     async fn record(&self, machine: &Machine) -> HostRecord {
         let reached = match host_keys::pinned_key(machine) {
             Ok(key) => {
-                reach::probe(&machine.address, machine.port, &key, self.settings.connect_timeout)
-                    .await
+                let timeout = self.settings.connect_timeout;
+                match reach::probe(&machine.address, machine.port, &key, timeout).await {
+                    Ok(()) => Ok(()),
+                    Err(reach::Unreachable::Down(why)) => Err(why),
+                    Err(reach::Unreachable::WrongKey(why)) => {
+                        Err(format!("{why}; {}", host_keys::how_to_pin(machine)))
+                    }
+                }
             }
             Err(why) => Err(why),
         };

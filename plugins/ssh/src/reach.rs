@@ -36,10 +36,18 @@ impl client::Handler for Pinned {
     }
 }
 
-/// Why a machine is not reachable, as one line for the user; `Ok` when its sshd answered
-/// with the pinned key within `timeout`.
-pub async fn probe(address: &str, port: u16, pinned: &str, timeout: Duration) -> Result<(), String> {
-    let key = host_keys::parse_public_key(pinned)?;
+/// Why a machine cannot be used, as one line for the user.
+#[derive(Debug, PartialEq)]
+pub enum Unreachable {
+    /// No connection, no SSH answer in time, or a failed exchange.
+    Down(String),
+    /// sshd answered with a host key other than the pinned one.
+    WrongKey(String),
+}
+
+/// `Ok` when the machine's sshd answered with the pinned key within `timeout`.
+pub async fn probe(address: &str, port: u16, pinned: &str, timeout: Duration) -> Result<(), Unreachable> {
+    let key = host_keys::parse_public_key(pinned).map_err(Unreachable::Down)?;
     let offered = Arc::new(Mutex::new(None));
     let handler = Pinned {
         key: key.clone(),
@@ -52,7 +60,7 @@ pub async fn probe(address: &str, port: u16, pinned: &str, timeout: Duration) ->
     let exchange = async {
         let socket = tokio::net::TcpStream::connect((address, port))
             .await
-            .map_err(|e| format!("cannot connect to {target}: {e}"))?;
+            .map_err(|e| Unreachable::Down(format!("cannot connect to {target}: {e}")))?;
         let handle = client::connect_stream(config, socket, handler).await;
         match handle {
             Ok(handle) => {
@@ -62,20 +70,20 @@ pub async fn probe(address: &str, port: u16, pinned: &str, timeout: Duration) ->
                 Ok(())
             }
             Err(e) => Err(match offered.lock().expect("lock").take() {
-                Some(got) => format!(
+                Some(got) => Unreachable::WrongKey(format!(
                     "the host key of {target} ({got}) is not the one pinned for it ({}); refusing to connect",
                     key.fingerprint(HashAlg::Sha256)
-                ),
-                None => format!("SSH with {target} failed: {e}"),
+                )),
+                None => Unreachable::Down(format!("SSH with {target} failed: {e}")),
             }),
         }
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(result) => result,
-        Err(_) => Err(format!(
+        Err(_) => Err(Unreachable::Down(format!(
             "no SSH answer from {target} within {} (connect_timeout)",
             seconds(timeout)
-        )),
+        ))),
     }
 }
 
@@ -108,7 +116,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err,
-            format!("no SSH answer from 127.0.0.1:{port} within 0.3 s (connect_timeout)")
+            Unreachable::Down(format!(
+                "no SSH answer from 127.0.0.1:{port} within 0.3 s (connect_timeout)"
+            ))
         );
     }
 
@@ -120,6 +130,9 @@ mod tests {
         let err = probe("127.0.0.1", port, ED, Duration::from_secs(3))
             .await
             .unwrap_err();
+        let Unreachable::Down(err) = err else {
+            panic!("{err:?}")
+        };
         assert!(err.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")), "{err}");
     }
 }
