@@ -35,7 +35,7 @@ fn agents_live_on_an_existing_machine_while_a_dead_one_lists_offline() {
     let live = s.machine(1);
     let dead = Blackhole::new();
     s.settings(
-        2.0,
+        1.0,
         &[
             s.host_table("live", live.port, &format!("host_key = \"{}\"", live.host_key)),
             s.host_table("dead", dead.port, &format!("host_key = \"{}\"", live.host_key)),
@@ -51,7 +51,7 @@ fn agents_live_on_an_existing_machine_while_a_dead_one_lists_offline() {
     assert_eq!(state_of(&hosts, "dead"), "UNKNOWN");
     assert!(
         stderr.contains(&format!(
-            "host 'dead' of provider 'pool' is offline: no SSH answer from 127.0.0.1:{} within 2 s (connect_timeout)",
+            "host 'dead' of provider 'pool' is offline: no SSH answer from 127.0.0.1:{} within 1 s (connect_timeout)",
             dead.port
         )),
         "{stderr}"
@@ -73,6 +73,10 @@ fn agents_live_on_an_existing_machine_while_a_dead_one_lists_offline() {
     assert_eq!(live.sh("echo up"), "up\n");
     s.w.run(&["start", "worker"]).ok();
     s.w.wait_state("worker", "WAITING");
+    // The machine itself is not mngr's to stop.
+    let line = s.w.run(&["stop", "worker", "--stop-host"]).error_line(10);
+    assert!(line.contains("pool"), "{line}");
+    s.w.wait_state("worker", "WAITING");
 
     // The machine stops answering: its agent is still listed, from the local copy, UNKNOWN.
     live.docker("pause");
@@ -87,7 +91,7 @@ fn agents_live_on_an_existing_machine_while_a_dead_one_lists_offline() {
     let line = s.w.run(&["create", "--no-connect", "other@dead.pool", "--", "sleep", "1"]).error_line(6);
     assert!(line.contains("host 'dead' of provider 'pool' is UNKNOWN: no SSH answer"), "{line}");
     // New-host options do not apply: the pool makes no hosts.
-    let line = s.w.run(&["create", "--no-connect", "x", "--in", "pool", "-s", "--cpus=2"]).error_line(2);
+    let line = s.w.run(&["create", "--no-connect", "x", "--in", "pool", "-s", "--cpus=2", "--", "sleep", "1"]).error_line(2);
     assert!(line.contains("provider 'pool' does not create hosts"), "{line}");
 
     // Destroyed: the agent and its files go, the machine stays.
