@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn hosts_json(s: &SshWorld) -> (Vec<serde_json::Value>, String) {
-    let run = s.w.run(&["list", "--hosts", "--format", "json", "--provider", "pool"]);
+    let run =
+        s.w.run(&["list", "--hosts", "--format", "json", "--provider", "pool"]);
     let hosts = run.json()["hosts"].as_array().cloned().unwrap_or_default();
     (hosts, run.stderr)
 }
@@ -37,8 +38,16 @@ fn agents_live_on_an_existing_machine_while_a_dead_one_lists_offline() {
     s.settings(
         1.0,
         &[
-            s.host_table("live", live.port, &format!("host_key = \"{}\"", live.host_key)),
-            s.host_table("dead", dead.port, &format!("host_key = \"{}\"", live.host_key)),
+            s.host_table(
+                "live",
+                live.port,
+                &format!("host_key = \"{}\"", live.host_key),
+            ),
+            s.host_table(
+                "dead",
+                dead.port,
+                &format!("host_key = \"{}\"", live.host_key),
+            ),
         ],
     );
     s.w.repo_with_commit();
@@ -59,12 +68,26 @@ fn agents_live_on_an_existing_machine_while_a_dead_one_lists_offline() {
     assert!(took < Duration::from_secs(8), "listing took {took:?}");
 
     // An agent on the existing machine: created, listed, exec'd.
-    let run = s.w.create(&["worker@live.pool", "--", "sh", "-c", "echo started; sleep 1000"]);
-    assert!(run.stdout.starts_with("Created agent: worker@live.pool"), "{}", run.stdout);
+    let run = s.w.create(&[
+        "worker@live.pool",
+        "--",
+        "sh",
+        "-c",
+        "echo started; sleep 1000",
+    ]);
+    assert!(
+        run.stdout.starts_with("Created agent: worker@live.pool"),
+        "{}",
+        run.stdout
+    );
     let agent = s.w.wait_state("worker", "WAITING");
     assert_eq!(agent["host"]["provider_name"], "pool");
     assert_eq!(agent["host"]["name"], "live");
-    assert_eq!(s.w.run(&["exec", "worker", "cat README; echo $MNGR_HOST_DIR"]).ok(), "hello\n/tmp/mngr\n");
+    assert_eq!(
+        s.w.run(&["exec", "worker", "cat README; echo $MNGR_HOST_DIR"])
+            .ok(),
+        "hello\n/tmp/mngr\n"
+    );
     assert!(live.sh("ls /tmp/mngr/agents | wc -l").trim() == "1");
 
     // Stopped and started again: only the agent, never the machine.
@@ -80,19 +103,52 @@ fn agents_live_on_an_existing_machine_while_a_dead_one_lists_offline() {
 
     // The machine stops answering: its agent is still listed, from the local copy, UNKNOWN.
     live.docker("pause");
-    let agent = s.w.agent("worker").expect("listed while the machine is away");
+    let agent =
+        s.w.agent("worker")
+            .expect("listed while the machine is away");
     live.docker("unpause");
     assert_eq!(agent["state"], "UNKNOWN");
     assert_eq!(agent["host"]["state"], "UNKNOWN");
     let reason = agent["host"]["failure_reason"].as_str().unwrap();
-    assert!(reason.starts_with("no SSH answer from 127.0.0.1:"), "{reason}");
+    assert!(
+        reason.starts_with("no SSH answer from 127.0.0.1:"),
+        "{reason}"
+    );
 
     // No agent goes on the dead machine, and the line says why.
-    let line = s.w.run(&["create", "--no-connect", "other@dead.pool", "--", "sleep", "1"]).error_line(6);
-    assert!(line.contains("host 'dead' of provider 'pool' is UNKNOWN: no SSH answer"), "{line}");
+    let line =
+        s.w.run(&[
+            "create",
+            "--no-connect",
+            "other@dead.pool",
+            "--",
+            "sleep",
+            "1",
+        ])
+        .error_line(6);
+    assert!(
+        line.contains("host 'dead' of provider 'pool' is UNKNOWN: no SSH answer"),
+        "{line}"
+    );
     // New-host options do not apply: the pool makes no hosts.
-    let line = s.w.run(&["create", "--no-connect", "x", "--in", "pool", "-s", "--cpus=2", "--", "sleep", "1"]).error_line(2);
-    assert!(line.contains("provider 'pool' does not create hosts"), "{line}");
+    let line =
+        s.w.run(&[
+            "create",
+            "--no-connect",
+            "x",
+            "--in",
+            "pool",
+            "-s",
+            "--cpus=2",
+            "--",
+            "sleep",
+            "1",
+        ])
+        .error_line(2);
+    assert!(
+        line.contains("provider 'pool' does not create hosts"),
+        "{line}"
+    );
 
     // Destroyed: the agent and its files go, the machine stays.
     s.w.run(&["destroy", "worker", "-f"]).ok();
@@ -114,14 +170,22 @@ fn a_wrong_or_missing_host_key_is_refused_with_how_to_pin_it() {
     let mut s = SshWorld::new();
     let machine = s.machine(1);
     let other_key = keygen(&s.w.path("other_host_key"));
-    s.settings(3.0, &[s.host_table("box", machine.port, &format!("host_key = \"{other_key}\""))]);
+    s.settings(
+        3.0,
+        &[s.host_table("box", machine.port, &format!("host_key = \"{other_key}\""))],
+    );
     s.w.repo_with_commit();
 
     let (hosts, stderr) = hosts_json(&s);
     assert_eq!(state_of(&hosts, "box"), "UNKNOWN");
     assert!(stderr.contains("is not the one pinned for it"), "{stderr}");
-    assert!(stderr.contains("refusing to connect; pin the key of host 'box' with host_key = "), "{stderr}");
-    let line = s.w.run(&["create", "--no-connect", "a@box.pool", "--", "sleep", "1"]).error_line(6);
+    assert!(
+        stderr.contains("refusing to connect; pin the key of host 'box' with host_key = "),
+        "{stderr}"
+    );
+    let line =
+        s.w.run(&["create", "--no-connect", "a@box.pool", "--", "sleep", "1"])
+            .error_line(6);
     assert!(line.contains("is not the one pinned for it"), "{line}");
     assert!(s.w.agents().is_empty());
     // Nothing reached the machine.
@@ -135,13 +199,25 @@ fn a_wrong_or_missing_host_key_is_refused_with_how_to_pin_it() {
     let (hosts, stderr) = hosts_json(&s);
     assert_eq!(state_of(&hosts, "box"), "UNKNOWN");
     assert!(
-        stderr.contains(&format!("has no key for [127.0.0.1]:{}; pin the key of host 'box'", machine.port)),
+        stderr.contains(&format!(
+            "has no key for [127.0.0.1]:{}; pin the key of host 'box'",
+            machine.port
+        )),
         "{stderr}"
     );
 
     // The right entry, hashed as `ssh-keygen -H` writes it: the machine is in.
-    std::fs::write(&known, format!("[127.0.0.1]:{} {}\n", machine.port, machine.host_key)).unwrap();
-    let hashed = Command::new("ssh-keygen").arg("-H").arg("-f").arg(&known).output().unwrap();
+    std::fs::write(
+        &known,
+        format!("[127.0.0.1]:{} {}\n", machine.port, machine.host_key),
+    )
+    .unwrap();
+    let hashed = Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&known)
+        .output()
+        .unwrap();
     assert!(hashed.status.success());
     assert!(std::fs::read_to_string(&known).unwrap().starts_with("|1|"));
     let (hosts, _) = hosts_json(&s);
@@ -156,15 +232,27 @@ fn a_wrong_or_missing_host_key_is_refused_with_how_to_pin_it() {
     s.settings(3.0, &[s.host_table("box", machine.port, "")]);
     let run = s.w.run(&["list"]);
     let line = run.error_line(8);
-    assert!(line.contains("'hosts.box' has no host key: mngr never trusts a machine's key on first use"), "{line}");
-    assert!(run.stderr.contains("host_key = \\\"ssh-ed25519") || run.stderr.contains("host_key = \"ssh-ed25519"), "{}", run.stderr);
+    assert!(
+        line.contains(
+            "'hosts.box' has no host key: mngr never trusts a machine's key on first use"
+        ),
+        "{line}"
+    );
+    assert!(
+        run.stderr.contains("host_key = \\\"ssh-ed25519")
+            || run.stderr.contains("host_key = \"ssh-ed25519"),
+        "{}",
+        run.stderr
+    );
 }
 
 mngr_plugin_api::conformance_tests!(the_ssh_plugin_through_its_shared_library, |check| {
     let s = SshWorld::new();
     let machine = s.machine(1);
     let library = LoadedLibrary::open(&plugin_path()).unwrap();
-    let started = library.start(Arc::new(StderrServices { verbosity: 0 })).unwrap();
+    let started = library
+        .start(Arc::new(StderrServices { verbosity: 0 }))
+        .unwrap();
     let backend = started
         .backends
         .iter()
@@ -175,7 +263,12 @@ mngr_plugin_api::conformance_tests!(the_ssh_plugin_through_its_shared_library, |
         "address": "127.0.0.1", "port": machine.port,
         "key_file": s.client_key.to_string_lossy(), "host_key": machine.host_key,
     }}});
-    let ctx = InstanceContext::new("pool", state.path(), "mngr-", Arc::new(StderrServices { verbosity: 0 }));
+    let ctx = InstanceContext::new(
+        "pool",
+        state.path(),
+        "mngr-",
+        Arc::new(StderrServices { verbosity: 0 }),
+    );
     let instance = backend
         .build_instance(ctx, config.as_object().unwrap().clone())
         .unwrap();

@@ -276,8 +276,14 @@ mod tests {
         assert_eq!(TestPool::fields()[0].value_type, ConfigValueType::Table);
         assert_eq!(TestPool::fields()[0].default, Some(json!({})));
         let cases = [
-            (json!({"hosts": 3}), "'hosts' must be a table of tables, got 3"),
-            (json!({"hosts": {"a": "x"}}), "'hosts.a' must be a table, got \"x\""),
+            (
+                json!({"hosts": 3}),
+                "'hosts' must be a table of tables, got 3",
+            ),
+            (
+                json!({"hosts": {"a": "x"}}),
+                "'hosts.a' must be a table, got \"x\"",
+            ),
             (
                 json!({"hosts": {"a": {"adress": "x"}}}),
                 "unknown key 'adress' in hosts.a for the pool backend; valid keys: address, port",

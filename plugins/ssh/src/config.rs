@@ -165,7 +165,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF/obUnEULOaRrH7+fLDTnVHoC6I0PXsfYwJNcd46Cr1 me@box";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF/obUnEULOaRrH7+fLDTnVHoC6I0PXsfYwJNcd46Cr1 me@box";
 
     fn parse_json(v: Value) -> ProviderResult<Settings> {
         parse(v.as_object().unwrap().clone())
@@ -182,30 +183,62 @@ mod tests {
         assert_eq!(s.connect_timeout, Duration::from_secs(3));
         assert_eq!(s.machines.len(), 2);
         let m = &s.machines[0];
-        assert_eq!((m.name.as_str(), m.address.as_str(), m.port, m.user.as_str()), ("gpu1", "10.0.0.5", 22, "root"));
+        assert_eq!(
+            (m.name.as_str(), m.address.as_str(), m.port, m.user.as_str()),
+            ("gpu1", "10.0.0.5", 22, "root")
+        );
         assert_eq!(m.key_source, KeySource::Literal(KEY.to_string()));
         assert!(!m.key_file.as_ref().unwrap().starts_with("~"));
-        assert_eq!(s.machines[1].key_source, KeySource::KnownHosts("/kh".into()));
+        assert_eq!(
+            s.machines[1].key_source,
+            KeySource::KnownHosts("/kh".into())
+        );
     }
 
     #[test]
     fn bad_machines_are_refused_with_what_to_write() {
         let cases = [
-            (json!({"hosts": {"a": {"host_key": KEY}}}), "'hosts.a' has no 'address': set address = \"HOST-OR-IP\""),
-            (json!({"hosts": {"a": {"address": "x"}}}), "'hosts.a' has no host key: mngr never trusts a machine's key on first use"),
-            (json!({"hosts": {"a": {"address": "x", "host_key": KEY, "known_hosts_file": "/k"}}}), "'hosts.a' sets both 'host_key' and 'known_hosts_file': keep one"),
-            (json!({"hosts": {"a": {"address": "x", "adress": "y"}}}), "unknown key 'adress' in hosts.a for the ssh backend; valid keys: address, port, user, key_file, known_hosts_file, host_key"),
-            (json!({"connect_timeout": 0}), "'connect_timeout' must be a positive number of seconds, got 0"),
-            (json!({"host_dir": "rel"}), "'host_dir' must be an absolute path on the machines, got 'rel'"),
+            (
+                json!({"hosts": {"a": {"host_key": KEY}}}),
+                "'hosts.a' has no 'address': set address = \"HOST-OR-IP\"",
+            ),
+            (
+                json!({"hosts": {"a": {"address": "x"}}}),
+                "'hosts.a' has no host key: mngr never trusts a machine's key on first use",
+            ),
+            (
+                json!({"hosts": {"a": {"address": "x", "host_key": KEY, "known_hosts_file": "/k"}}}),
+                "'hosts.a' sets both 'host_key' and 'known_hosts_file': keep one",
+            ),
+            (
+                json!({"hosts": {"a": {"address": "x", "adress": "y"}}}),
+                "unknown key 'adress' in hosts.a for the ssh backend; valid keys: address, port, user, key_file, known_hosts_file, host_key",
+            ),
+            (
+                json!({"connect_timeout": 0}),
+                "'connect_timeout' must be a positive number of seconds, got 0",
+            ),
+            (
+                json!({"host_dir": "rel"}),
+                "'host_dir' must be an absolute path on the machines, got 'rel'",
+            ),
         ];
         for (table, expected) in cases {
             assert_eq!(parse_json(table).unwrap_err().message, expected);
         }
         let err = parse_json(json!({"hosts": {"a": {"address": "x"}}})).unwrap_err();
         assert!(err.hint.unwrap().contains("host_key = \"ssh-ed25519"));
-        let err = parse_json(json!({"hosts": {"a": {"address": "x", "host_key": "ssh-ed25519 nope"}}})).unwrap_err();
-        assert!(err.message.starts_with("'hosts.a.host_key' is not an SSH public key"), "{}", err.message);
-        let err = parse_json(json!({"hosts": {"a.b": {"address": "x", "host_key": KEY}}})).unwrap_err();
+        let err =
+            parse_json(json!({"hosts": {"a": {"address": "x", "host_key": "ssh-ed25519 nope"}}}))
+                .unwrap_err();
+        assert!(
+            err.message
+                .starts_with("'hosts.a.host_key' is not an SSH public key"),
+            "{}",
+            err.message
+        );
+        let err =
+            parse_json(json!({"hosts": {"a.b": {"address": "x", "host_key": KEY}}})).unwrap_err();
         assert!(err.message.starts_with("'hosts.a.b': "), "{}", err.message);
     }
 }

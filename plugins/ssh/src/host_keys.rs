@@ -53,7 +53,11 @@ pub fn pinned_key(machine: &Machine) -> Result<String, String> {
         .expect("at least one key");
     let line = best.to_openssh().map_err(|e| e.to_string())?;
     // `TYPE BASE64` only: a comment is no part of the key.
-    Ok(line.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+    Ok(line
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 /// What the user does to pin a machine's key, for messages.
@@ -69,9 +73,15 @@ pub fn how_to_pin(machine: &Machine) -> String {
 fn preference(algorithm: Algorithm) -> u8 {
     match algorithm {
         Algorithm::Ed25519 => 0,
-        Algorithm::Ecdsa { curve: EcdsaCurve::NistP256 } => 1,
-        Algorithm::Ecdsa { curve: EcdsaCurve::NistP384 } => 2,
-        Algorithm::Ecdsa { curve: EcdsaCurve::NistP521 } => 3,
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP256,
+        } => 1,
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP384,
+        } => 2,
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP521,
+        } => 3,
         Algorithm::Rsa { .. } => 4,
         _ => 5,
     }
@@ -82,8 +92,12 @@ fn preference(algorithm: Algorithm) -> u8 {
 pub fn algorithms_for(key: &PublicKey) -> Vec<Algorithm> {
     match key.algorithm() {
         Algorithm::Rsa { .. } => vec![
-            Algorithm::Rsa { hash: Some(HashAlg::Sha512) },
-            Algorithm::Rsa { hash: Some(HashAlg::Sha256) },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512),
+            },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha256),
+            },
         ],
         other => vec![other],
     }
@@ -177,7 +191,8 @@ fn glob(pattern: &str, name: &str) -> bool {
 mod tests {
     use super::*;
 
-    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF/obUnEULOaRrH7+fLDTnVHoC6I0PXsfYwJNcd46Cr1";
+    const ED: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF/obUnEULOaRrH7+fLDTnVHoC6I0PXsfYwJNcd46Cr1";
     const EC: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBKN4o4UrywqpePjG8PbQhFrVYYk9n0rybJSGGc2dn4DBwKR1c53+0jUvDGmd15jYhL0hyYXm4Otk712hECu8gxg=";
 
     fn found(text: &str, name: &str) -> Vec<String> {
@@ -238,9 +253,16 @@ mod tests {
         assert_eq!(pinned_key(&machine).unwrap(), ED);
         machine.port = 2200;
         let err = pinned_key(&machine).unwrap_err();
-        assert!(err.contains("has no key for [box]:2200; pin the key of host 'b'"), "{err}");
+        assert!(
+            err.contains("has no key for [box]:2200; pin the key of host 'b'"),
+            "{err}"
+        );
         machine.key_source = KeySource::KnownHosts(dir.path().join("missing"));
-        assert!(pinned_key(&machine).unwrap_err().starts_with("cannot read known_hosts_file"));
+        assert!(
+            pinned_key(&machine)
+                .unwrap_err()
+                .starts_with("cannot read known_hosts_file")
+        );
         machine.key_source = KeySource::Literal(format!("{EC} comment"));
         assert_eq!(pinned_key(&machine).unwrap(), EC);
     }

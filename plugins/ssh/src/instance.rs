@@ -159,9 +159,7 @@ impl SshInstance {
             let _ = std::fs::remove_file(&tmp);
             std::os::unix::fs::symlink(&key, &tmp)
                 .and_then(|()| std::fs::rename(&tmp, &link))
-                .map_err(|e| {
-                    ProviderError::internal(format!("linking {}: {e}", link.display()))
-                })?;
+                .map_err(|e| ProviderError::internal(format!("linking {}: {e}", link.display())))?;
         }
         Ok(link)
     }

@@ -23,7 +23,9 @@ impl client::Handler for Pinned {
         server_key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         let offered = match server_key {
-            PublicKeyOrCertificate::PublicKey { key, .. } if key.key_data() == self.key.key_data() => {
+            PublicKeyOrCertificate::PublicKey { key, .. }
+                if key.key_data() == self.key.key_data() =>
+            {
                 return Ok(true);
             }
             PublicKeyOrCertificate::PublicKey { key, .. } => {
@@ -46,7 +48,12 @@ pub enum Unreachable {
 }
 
 /// `Ok` when the machine's sshd answered with the pinned key within `timeout`.
-pub async fn probe(address: &str, port: u16, pinned: &str, timeout: Duration) -> Result<(), Unreachable> {
+pub async fn probe(
+    address: &str,
+    port: u16,
+    pinned: &str,
+    timeout: Duration,
+) -> Result<(), Unreachable> {
     let key = host_keys::parse_public_key(pinned).map_err(Unreachable::Down)?;
     let offered = Arc::new(Mutex::new(None));
     let handler = Pinned {
@@ -100,7 +107,8 @@ fn seconds(d: Duration) -> String {
 mod tests {
     use super::*;
 
-    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF/obUnEULOaRrH7+fLDTnVHoC6I0PXsfYwJNcd46Cr1";
+    const ED: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF/obUnEULOaRrH7+fLDTnVHoC6I0PXsfYwJNcd46Cr1";
 
     #[tokio::test]
     async fn a_server_that_accepts_and_says_nothing_costs_the_timeout_only() {
@@ -133,6 +141,9 @@ mod tests {
         let Unreachable::Down(err) = err else {
             panic!("{err:?}")
         };
-        assert!(err.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")), "{err}");
+        assert!(
+            err.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")),
+            "{err}"
+        );
     }
 }

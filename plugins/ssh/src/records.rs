@@ -99,7 +99,10 @@ mod tests {
         fields.insert("id".into(), agent.as_str().into());
         fields.insert("name".into(), "a".into());
         let record = PersistedAgentRecord::new(fields);
-        store.write_agent_record("host-1", &agent, &record).await.unwrap();
+        store
+            .write_agent_record("host-1", &agent, &record)
+            .await
+            .unwrap();
         assert_eq!(store.read_agent_records("host-1").await.unwrap(), [record]);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let dir = state.path().join("agents/host-1");

@@ -28,7 +28,10 @@ pub fn keygen(path: &Path) -> String {
         .expect("ssh-keygen runs");
     assert!(status.success());
     let line = std::fs::read_to_string(path.with_extension("pub")).unwrap();
-    line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    line.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// An existing machine: a container with sshd only, on a loopback port. Removed on drop.
@@ -46,18 +49,34 @@ impl Machine {
         require_base_image();
         let keys = tempfile::tempdir().unwrap();
         let host_key = keygen(&keys.path().join("ssh_host_ed25519_key"));
-        std::fs::write(keys.path().join("authorized_keys"), format!("{client_pub}\n")).unwrap();
+        std::fs::write(
+            keys.path().join("authorized_keys"),
+            format!("{client_pub}\n"),
+        )
+        .unwrap();
         let container = format!("{prefix}m{n}");
         let script = "mkdir -p /run/sshd /root/.ssh && cp /keys/authorized_keys /root/.ssh/ \
             && chmod 600 /root/.ssh/authorized_keys \
             && exec /usr/sbin/sshd -D -e -h /keys/ssh_host_ed25519_key -o PasswordAuthentication=no";
         let out = Command::new("docker")
-            .args(["run", "-d", "--name", &container, "-p", "127.0.0.1::22", "-v"])
+            .args([
+                "run",
+                "-d",
+                "--name",
+                &container,
+                "-p",
+                "127.0.0.1::22",
+                "-v",
+            ])
             .arg(format!("{}:/keys:ro", keys.path().display()))
             .args(["--entrypoint", "sh", BASE_IMAGE, "-c", script])
             .output()
             .expect("docker runs");
-        assert!(out.status.success(), "docker run: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "docker run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port_out = Command::new("docker")
             .args(["port", &container, "22/tcp"])
             .output()
@@ -97,8 +116,15 @@ impl Machine {
 
     /// `docker pause|unpause|...` on the machine.
     pub fn docker(&self, verb: &str) {
-        let out = Command::new("docker").args([verb, &self.container]).output().unwrap();
-        assert!(out.status.success(), "docker {verb}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("docker")
+            .args([verb, &self.container])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {verb}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// A command run inside the machine (not through mngr), its stdout.
@@ -113,7 +139,9 @@ impl Machine {
 
 impl Drop for Machine {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rm", "-f", &self.container]).output();
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.container])
+            .output();
     }
 }
 
@@ -190,9 +218,8 @@ impl SshWorld {
 
     /// Write the user settings: the pool instance with `connect_timeout` and `hosts`.
     pub fn settings(&self, connect_timeout: f64, hosts: &[String]) {
-        let mut text = format!(
-            "[providers.pool]\nbackend = \"ssh\"\nconnect_timeout = {connect_timeout}\n"
-        );
+        let mut text =
+            format!("[providers.pool]\nbackend = \"ssh\"\nconnect_timeout = {connect_timeout}\n");
         for h in hosts {
             text.push_str(h);
         }
