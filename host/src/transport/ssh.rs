@@ -95,22 +95,6 @@ impl client::Handler for PinnedHostKey {
     }
 }
 
-/// The host key algorithms that make a server present `key` (an RSA key signed with SHA-2).
-fn pinned_algorithms(key: &PublicKey) -> Vec<russh::keys::Algorithm> {
-    use russh::keys::Algorithm;
-    match key.algorithm() {
-        Algorithm::Rsa { .. } => vec![
-            Algorithm::Rsa {
-                hash: Some(HashAlg::Sha512),
-            },
-            Algorithm::Rsa {
-                hash: Some(HashAlg::Sha256),
-            },
-        ],
-        other => vec![other],
-    }
-}
-
 pub struct SshTransport {
     endpoint: SshEndpoint,
     pinned: PublicKey,
@@ -175,7 +159,11 @@ impl SshTransport {
             // Offer only the pinned key's algorithm, so a server with several host keys shows
             // the pinned one (not its preferred other type, which would be refused).
             preferred: russh::Preferred {
-                key: pinned_algorithms(&self.pinned).into(),
+                key: SshEndpoint::host_key_algorithms(&self.endpoint.host_public_key)
+                    .iter()
+                    .filter_map(|name| name.parse().ok())
+                    .collect::<Vec<_>>()
+                    .into(),
                 ..Default::default()
             },
             inactivity_timeout: None,

@@ -246,6 +246,25 @@ fn a_wrong_or_missing_host_key_is_refused_with_how_to_pin_it() {
     );
 }
 
+#[test]
+fn a_machine_is_asked_for_the_key_type_that_was_pinned() {
+    let mut s = SshWorld::new();
+    let machine = s.machine_with_rsa(1);
+    let rsa = machine.rsa_key.clone().unwrap();
+    // Only the RSA key is known: the machine would show its ed25519 key unless asked for RSA.
+    let known = s.w.path("known_hosts");
+    std::fs::write(&known, format!("[127.0.0.1]:{} {rsa}\n", machine.port)).unwrap();
+    let pin = format!("known_hosts_file = \"{}\"", known.display());
+    s.settings(3.0, &[s.host_table("box", machine.port, &pin)]);
+    s.w.repo_with_commit();
+    let (hosts, stderr) = hosts_json(&s);
+    assert_eq!(state_of(&hosts, "box"), "RUNNING", "{stderr}");
+    s.w.create(&["a@box.pool", "--", "sleep", "1000"]);
+    s.w.wait_state("a", "WAITING");
+    assert_eq!(s.w.run(&["exec", "a", "echo in"]).ok(), "in\n");
+    s.w.run(&["destroy", "a", "-f"]).ok();
+}
+
 mngr_plugin_api::conformance_tests!(the_ssh_plugin_through_its_shared_library, |check| {
     let s = SshWorld::new();
     let machine = s.machine(1);

@@ -6,7 +6,7 @@
 use crate::config::{KeySource, Machine};
 use base64::Engine;
 use hmac::{KeyInit, Mac};
-use russh::keys::{Algorithm, EcdsaCurve, HashAlg, PublicKey};
+use russh::keys::{Algorithm, EcdsaCurve, PublicKey};
 
 /// Parse one OpenSSH public key line (`TYPE BASE64 [comment]`).
 pub fn parse_public_key(line: &str) -> Result<PublicKey, String> {
@@ -87,20 +87,13 @@ fn preference(algorithm: Algorithm) -> u8 {
     }
 }
 
-/// The host key algorithms to offer so the server shows the pinned key and no other (an RSA
-/// key is signed with SHA-2).
-pub fn algorithms_for(key: &PublicKey) -> Vec<Algorithm> {
-    match key.algorithm() {
-        Algorithm::Rsa { .. } => vec![
-            Algorithm::Rsa {
-                hash: Some(HashAlg::Sha512),
-            },
-            Algorithm::Rsa {
-                hash: Some(HashAlg::Sha256),
-            },
-        ],
-        other => vec![other],
-    }
+/// The host key algorithms to offer so the server shows the pinned key and no other, as the
+/// SSH transport offers them.
+pub fn algorithms_for(pinned: &str) -> Vec<Algorithm> {
+    mngr_plugin_api::SshEndpoint::host_key_algorithms(pinned)
+        .iter()
+        .filter_map(|name| name.parse().ok())
+        .collect()
 }
 
 /// The keys known_hosts `text` holds for `name` (a machine's known_hosts name), without the
@@ -235,6 +228,29 @@ mod tests {
     fn revoked_keys_and_authorities_are_never_pinned() {
         let text = format!("box {ED}\nbox {EC}\n@revoked box {ED}\n@cert-authority box {ED}\n");
         assert_eq!(found(&text, "box"), [EC]);
+    }
+
+    #[test]
+    fn the_offered_algorithms_are_the_pinned_key_s() {
+        use russh::keys::HashAlg;
+        assert_eq!(algorithms_for(ED), [Algorithm::Ed25519]);
+        assert_eq!(
+            algorithms_for(EC),
+            [Algorithm::Ecdsa {
+                curve: EcdsaCurve::NistP256
+            }]
+        );
+        assert_eq!(
+            algorithms_for("ssh-rsa AAAA"),
+            [
+                Algorithm::Rsa {
+                    hash: Some(HashAlg::Sha512)
+                },
+                Algorithm::Rsa {
+                    hash: Some(HashAlg::Sha256)
+                }
+            ]
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub async fn probe(
         offered: offered.clone(),
     };
     let mut config = client::Config::default();
-    config.preferred.key = host_keys::algorithms_for(&key).into();
+    config.preferred.key = host_keys::algorithms_for(pinned).into();
     let config = Arc::new(config);
     let target = format!("{address}:{port}");
     let exchange = async {

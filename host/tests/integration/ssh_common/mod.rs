@@ -21,8 +21,13 @@ pub fn plugin_path() -> PathBuf {
 
 /// `ssh-keygen` a fresh ed25519 key pair at `path` (and `path.pub`); the public line.
 pub fn keygen(path: &Path) -> String {
+    keygen_of("ed25519", path)
+}
+
+/// `ssh-keygen` a fresh key pair of `kind` (`ed25519`, `rsa`) at `path`; the public line.
+pub fn keygen_of(kind: &str, path: &Path) -> String {
     let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+        .args(["-q", "-t", kind, "-N", "", "-C", "test", "-f"])
         .arg(path)
         .status()
         .expect("ssh-keygen runs");
@@ -40,24 +45,35 @@ pub struct Machine {
     pub port: u16,
     /// Its host key, `TYPE BASE64`.
     pub host_key: String,
+    /// Its second host key (RSA), when it was started with one.
+    pub rsa_key: Option<String>,
     _keys: tempfile::TempDir,
 }
 
 impl Machine {
-    /// A machine named `<prefix><n>` that lets in the holder of `client_pub`.
-    pub fn start(prefix: &str, n: usize, client_pub: &str) -> Machine {
+    /// A machine named `<prefix><n>` that lets in the holder of `client_pub`; with `rsa_too`
+    /// it holds an RSA host key besides the ed25519 one (and prefers ed25519).
+    pub fn start(prefix: &str, n: usize, client_pub: &str, rsa_too: bool) -> Machine {
         require_base_image();
         let keys = tempfile::tempdir().unwrap();
         let host_key = keygen(&keys.path().join("ssh_host_ed25519_key"));
+        let rsa_key = rsa_too.then(|| keygen_of("rsa", &keys.path().join("ssh_host_rsa_key")));
+        let extra = if rsa_too {
+            " -h /keys/ssh_host_rsa_key"
+        } else {
+            ""
+        };
         std::fs::write(
             keys.path().join("authorized_keys"),
             format!("{client_pub}\n"),
         )
         .unwrap();
         let container = format!("{prefix}m{n}");
-        let script = "mkdir -p /run/sshd /root/.ssh && cp /keys/authorized_keys /root/.ssh/ \
+        let script = format!(
+            "mkdir -p /run/sshd /root/.ssh && cp /keys/authorized_keys /root/.ssh/ \
             && chmod 600 /root/.ssh/authorized_keys \
-            && exec /usr/sbin/sshd -D -e -h /keys/ssh_host_ed25519_key -o PasswordAuthentication=no";
+            && exec /usr/sbin/sshd -D -e -h /keys/ssh_host_ed25519_key{extra} -o PasswordAuthentication=no"
+        );
         let out = Command::new("docker")
             .args([
                 "run",
@@ -69,7 +85,7 @@ impl Machine {
                 "-v",
             ])
             .arg(format!("{}:/keys:ro", keys.path().display()))
-            .args(["--entrypoint", "sh", BASE_IMAGE, "-c", script])
+            .args(["--entrypoint", "sh", BASE_IMAGE, "-c", &script])
             .output()
             .expect("docker runs");
         assert!(
@@ -92,6 +108,7 @@ impl Machine {
             container,
             port,
             host_key,
+            rsa_key,
             _keys: keys,
         };
         machine.wait_for_sshd();
@@ -205,7 +222,12 @@ impl SshWorld {
     }
 
     pub fn machine(&self, n: usize) -> Machine {
-        Machine::start(&self.prefix, n, &self.client_pub)
+        Machine::start(&self.prefix, n, &self.client_pub, false)
+    }
+
+    /// A machine holding an RSA host key besides its ed25519 one.
+    pub fn machine_with_rsa(&self, n: usize) -> Machine {
+        Machine::start(&self.prefix, n, &self.client_pub, true)
     }
 
     /// A `[providers.pool.hosts.NAME]` table pinning `host_key` at 127.0.0.1:`port`.
