@@ -8,7 +8,7 @@ use mngr_plugin_api::*;
 use mngr_provider_kit::adapter::AsyncProvider;
 use mngr_provider_kit::agents::AgentRecords;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The namespace of machine ids (the reference's, so a machine keeps its id across
@@ -152,7 +152,7 @@ impl SshInstance {
             ));
         }
         let dir = self.state_dir.join("hosts").join(machine.name.as_str());
-        private_dir(&dir)?;
+        crate::records::private_dir(&dir)?;
         let link = dir.join("client_key");
         if std::fs::read_link(&link).ok().as_deref() != Some(key.as_path()) {
             let tmp = dir.join(format!(".client_key.{}", std::process::id()));
@@ -163,15 +163,6 @@ impl SshInstance {
         }
         Ok(link)
     }
-}
-
-fn private_dir(path: &Path) -> ProviderResult<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|e| ProviderError::internal(format!("creating {}: {e}", path.display())))
 }
 
 /// The user's default SSH key, as `ssh` would pick it.

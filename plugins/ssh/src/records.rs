@@ -26,14 +26,15 @@ impl LocalRecords {
     fn host_dir(&self, host_id: &str) -> PathBuf {
         self.root.join(host_id)
     }
+}
 
-    fn private_dir(path: &Path) -> ProviderResult<()> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(path)
-            .map_err(|e| io("creating", path, e))
-    }
+/// A directory only this user can open (0700), made with its parents.
+pub fn private_dir(path: &Path) -> ProviderResult<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| io("creating", path, e))
 }
 
 impl AgentBlobStore for LocalRecords {
@@ -68,7 +69,7 @@ impl AgentBlobStore for LocalRecords {
         record: &PersistedAgentRecord,
     ) -> ProviderResult<()> {
         let dir = self.host_dir(host_id);
-        Self::private_dir(&dir)?;
+        private_dir(&dir)?;
         let path = dir.join(format!("{agent}.json"));
         let bytes = serde_json::to_vec_pretty(record).expect("records serialize");
         mngr_plugin_api::fs::write_atomic(&path, &bytes, 0o600).map_err(|e| io("writing", &path, e))
