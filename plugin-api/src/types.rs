@@ -354,6 +354,20 @@ impl SshEndpoint {
         self.direct_routes = routes;
         self
     }
+
+    /// The host key algorithms (SSH names) a client offers so that a server holding several
+    /// host keys shows the pinned one, `host_public_key` (`TYPE BASE64`): its own type, and
+    /// for an RSA key the SHA-2 signatures (servers refuse SHA-1 `ssh-rsa`).
+    pub fn host_key_algorithms(host_public_key: &str) -> Vec<String> {
+        match host_public_key
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+        {
+            "ssh-rsa" => vec!["rsa-sha2-512".to_string(), "rsa-sha2-256".to_string()],
+            other => vec![other.to_string()],
+        }
+    }
 }
 
 /// One network route to an SSH server.
@@ -728,6 +742,14 @@ mod tests {
             serde_json::json!({"kind": "local", "host_dir": "/d"})
         );
         assert_eq!(Capabilities::none(), Capabilities::default());
+        assert_eq!(
+            SshEndpoint::host_key_algorithms("ssh-ed25519 AAAA c"),
+            ["ssh-ed25519"]
+        );
+        assert_eq!(
+            SshEndpoint::host_key_algorithms("ssh-rsa AAAA"),
+            ["rsa-sha2-512", "rsa-sha2-256"]
+        );
     }
 
     #[test]

@@ -49,18 +49,31 @@ impl HostView {
     pub fn require_online(&self) -> Result<&Host> {
         self.require_reachable()?;
         self.online.as_ref().ok_or_else(|| {
-            MngrError::not_running(format!(
-                "host '{}' of provider '{}' is {}",
-                self.name(),
-                self.provider,
-                self.record.state.as_str()
-            ))
-            .with_hint(format!(
-                "start it first: mngr start AGENT (host state {})",
-                self.record.state.as_str()
-            ))
+            let error = MngrError::not_running(not_running_line(&self.provider, &self.record));
+            match self.record.failure_reason {
+                // The reason says what to do (reach the machine, pin its key); starting is no fix.
+                Some(_) => error,
+                None => error.with_hint(format!(
+                    "start it first: mngr start AGENT (host state {})",
+                    self.record.state.as_str()
+                )),
+            }
         })
     }
+}
+
+/// "host 'x' of provider 'p' is STATE", and why when the provider says.
+pub fn not_running_line(provider: &str, record: &HostRecord) -> String {
+    let why = record
+        .failure_reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    format!(
+        "host '{}' of provider '{provider}' is {}{why}",
+        record.name,
+        record.state.as_str()
+    )
 }
 
 /// One agent as discovered.
@@ -379,10 +392,11 @@ fn discover_host(
         }
     }
     // Offline (or running but unreachable): the provider's copies of the agent records. Their
-    // state is known only for an offline host.
+    // state is known only for an offline host, not for one whose state its provider cannot
+    // tell (an existing machine that does not answer).
     let state = match error {
-        None => AgentState::Stopped,
-        Some(_) => AgentState::Unknown,
+        None if record.state != HostState::Unknown => AgentState::Stopped,
+        _ => AgentState::Unknown,
     };
     let view = Arc::new(HostView {
         provider: provider.name.clone(),

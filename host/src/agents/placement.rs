@@ -217,12 +217,14 @@ pub fn ensure_running(provider: &ProviderHandle, record: HostRecord) -> Result<H
         return Ok(record);
     }
     if !provider.capabilities.stop_start {
-        return Err(MngrError::not_running(format!(
-            "host '{}' of provider '{}' is {}",
-            record.name,
-            provider.name,
-            record.state.as_str()
-        )));
+        let line = super::discovery::not_running_line(&provider.name, &record);
+        // UNKNOWN: the provider cannot see the host (an existing machine that does not
+        // answer, or answers with the wrong host key): unreachable, not stopped.
+        return Err(if record.state == HostState::Unknown {
+            MngrError::unavailable(line)
+        } else {
+            MngrError::not_running(line)
+        });
     }
     provider
         .instance

@@ -156,6 +156,16 @@ impl SshTransport {
             reverse: self.reverse.clone(),
         };
         let config = Arc::new(client::Config {
+            // Offer only the pinned key's algorithm, so a server with several host keys shows
+            // the pinned one (not its preferred other type, which would be refused).
+            preferred: russh::Preferred {
+                key: SshEndpoint::host_key_algorithms(&self.endpoint.host_public_key)
+                    .iter()
+                    .filter_map(|name| name.parse().ok())
+                    .collect::<Vec<_>>()
+                    .into(),
+                ..Default::default()
+            },
             inactivity_timeout: None,
             keepalive_interval: Some(Duration::from_secs(30)),
             nodelay: true,
@@ -173,7 +183,7 @@ impl SshTransport {
             Ok(Err(e)) => {
                 if let Some(got) = seen.lock().expect("lock").take() {
                     return Err(TransportError::Authentication(format!(
-                        "the SSH host key of {} ({got}) does not match the key pinned for this host ({}); refusing to connect",
+                        "the SSH host key of {} ({got}) does not match the key pinned for this host ({}); refusing to connect (if the key changed on purpose, check the new one on the host itself and pin it in the host's provider settings)",
                         self.where_(),
                         self.pinned.fingerprint(HashAlg::Sha256)
                     )));

@@ -10,6 +10,8 @@ mod common;
 mod docker_common;
 // Helpers for tests of the modal plugin against the Modal stand-in.
 mod modal_common;
+// Helpers for tests of the ssh plugin: sshd machines in containers, a blackholed address.
+mod ssh_common;
 
 // Agent commands end to end on the local provider.
 mod agents;
@@ -47,5 +49,7 @@ mod plugins;
 mod secrets;
 // Settings layers, merge rules, provider instances and bad settings.
 mod settings;
+// The ssh backend: agents on existing machines, dead machines, pinned host keys.
+mod ssh_cli;
 // The SSH transport against a real sshd in a docker container.
 mod ssh_transport;

@@ -8,6 +8,7 @@ use mngr_plugin_api::{ConfigField, ConfigValueType, ProviderError, ProviderResul
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// A Rust type a configuration key can have: what the host shows for it, and how a wrong
 /// value is described.
@@ -15,6 +16,14 @@ pub trait ConfigType: DeserializeOwned + Serialize {
     const VALUE_TYPE: ConfigValueType;
     /// Completes "'key' must be ...".
     const EXPECTED: &'static str;
+
+    /// Whether `value` reads as this type; else the message for the user, naming the key by
+    /// its dotted `path` (`port`, `hosts.gpu1.port`).
+    fn check_value(path: &str, value: &Value) -> Result<(), String> {
+        Self::deserialize(value)
+            .map(|_| ())
+            .map_err(|_| format!("'{path}' must be {}, got {value}", Self::EXPECTED))
+    }
 }
 
 macro_rules! config_types {
@@ -43,6 +52,57 @@ impl<T: ConfigType> ConfigType for Option<T> {
     const EXPECTED: &'static str = T::EXPECTED;
 }
 
+/// A key holding named sub-tables, each a table declared with
+/// [`provider_config!`](crate::provider_config) (`[providers.NAME.hosts.HOST]`): every
+/// sub-table is checked like a top-level one, so unknown keys and wrong types are refused with
+/// their dotted path.
+impl<T: ProviderConfig + Serialize> ConfigType for BTreeMap<String, T> {
+    const VALUE_TYPE: ConfigValueType = ConfigValueType::Table;
+    const EXPECTED: &'static str = "a table of tables";
+
+    fn check_value(path: &str, value: &Value) -> Result<(), String> {
+        let Value::Object(entries) = value else {
+            return Err(format!("'{path}' must be {}, got {value}", Self::EXPECTED));
+        };
+        for (name, entry) in entries {
+            let Value::Object(table) = entry else {
+                return Err(format!("'{path}.{name}' must be a table, got {entry}"));
+            };
+            check_table::<T>(table, &format!("{path}.{name}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every key of `table` declared by `C` and of its type; `within` is the dotted path of a
+/// sub-table (empty for the top level), for messages.
+fn check_table<C: ProviderConfig>(table: &Map<String, Value>, within: &str) -> Result<(), String> {
+    for (key, value) in table {
+        let path = if within.is_empty() {
+            key.clone()
+        } else {
+            format!("{within}.{key}")
+        };
+        match C::check_key(key, &path, value) {
+            Some(result) => result?,
+            None => {
+                let valid: Vec<String> = C::fields().into_iter().map(|f| f.name).collect();
+                let place = if within.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in {within}")
+                };
+                return Err(format!(
+                    "unknown key '{key}'{place} for the {} backend; valid keys: {}",
+                    C::BACKEND,
+                    valid.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What [`provider_config!`](crate::provider_config) implements for a declared table.
 pub trait ProviderConfig: DeserializeOwned + Default {
     /// The backend's name, for messages.
@@ -51,31 +111,14 @@ pub trait ProviderConfig: DeserializeOwned + Default {
     /// The keys, in declaration order, for `BackendDescription::config_fields`.
     fn fields() -> Vec<ConfigField>;
 
-    /// Whether `value` suits `key`: `None` for an unknown key, else the expected type's
-    /// description on a mismatch.
-    fn check_key(key: &str, value: &Value) -> Option<Result<(), &'static str>>;
+    /// Whether `value` suits `key`: `None` for an unknown key, else the message on a
+    /// mismatch, naming the key by its dotted `path`.
+    fn check_key(key: &str, path: &str, value: &Value) -> Option<Result<(), String>>;
 
     /// Parse a `[providers.NAME]` table (common keys already removed): every key must be
     /// declared and of its type; absent keys take their defaults.
     fn parse_table(table: Map<String, Value>) -> ProviderResult<Self> {
-        for (key, value) in &table {
-            match Self::check_key(key, value) {
-                Some(Ok(())) => {}
-                Some(Err(expected)) => {
-                    return Err(ProviderError::invalid_config(format!(
-                        "'{key}' must be {expected}, got {value}"
-                    )));
-                }
-                None => {
-                    let valid: Vec<String> = Self::fields().into_iter().map(|f| f.name).collect();
-                    return Err(ProviderError::invalid_config(format!(
-                        "unknown key '{key}' for the {} backend; valid keys: {}",
-                        Self::BACKEND,
-                        valid.join(", ")
-                    )));
-                }
-            }
-        }
+        check_table::<Self>(&table, "").map_err(ProviderError::invalid_config)?;
         // Every key was checked above, so this only fails on a declaration mistake.
         serde_json::from_value(Value::Object(table)).map_err(|e| {
             ProviderError::invalid_config(format!("invalid {} settings: {e}", Self::BACKEND))
@@ -84,8 +127,8 @@ pub trait ProviderConfig: DeserializeOwned + Default {
 }
 
 /// Whether `value` reads as a `T` (for [`ProviderConfig::check_key`]).
-pub fn check<T: ConfigType>(value: &Value) -> Result<(), &'static str> {
-    T::deserialize(value).map(|_| ()).map_err(|_| T::EXPECTED)
+pub fn check<T: ConfigType>(path: &str, value: &Value) -> Result<(), String> {
+    T::check_value(path, value)
 }
 
 /// One key's [`ConfigField`]: its help is its doc comment, lines joined.
@@ -118,8 +161,10 @@ pub fn field<T: ConfigType>(name: &str, doc: &[&str], default: Option<&T>) -> Co
 /// ```
 ///
 /// A key with `= DEFAULT` takes it when absent (and shows it as its default); a key without
-/// one must be an `Option` (absent is `None`). The declaring crate needs `serde` as a
-/// dependency (the struct derives `Deserialize`).
+/// one must be an `Option` (absent is `None`). A key of type `BTreeMap<String, T>`, where `T`
+/// is another declared table, holds named sub-tables (`[providers.NAME.hosts.HOST]`), each
+/// checked the same way. The declaring crate needs `serde` as a dependency (the struct derives
+/// `Deserialize` and `Serialize`).
 #[macro_export]
 macro_rules! provider_config {
     (
@@ -132,7 +177,7 @@ macro_rules! provider_config {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
         #[serde(default, deny_unknown_fields)]
         $vis struct $name {
             $( $(#[doc = $doc])+ $fvis $field: $ty, )*
@@ -160,10 +205,11 @@ macro_rules! provider_config {
 
             fn check_key(
                 key: &str,
+                path: &str,
                 value: &$crate::__json::Value,
-            ) -> ::core::option::Option<::core::result::Result<(), &'static str>> {
+            ) -> ::core::option::Option<::core::result::Result<(), ::std::string::String>> {
                 match key {
-                    $( stringify!($field) => Some($crate::config::check::<$ty>(value)), )*
+                    $( stringify!($field) => Some($crate::config::check::<$ty>(path, value)), )*
                     _ => None,
                 }
             }
@@ -194,6 +240,63 @@ mod tests {
             pub region: Option<String>,
             /// A switch.
             pub fast: bool = false,
+        }
+    }
+
+    crate::provider_config! {
+        /// One machine of a pool.
+        pub struct TestMachine for "pool" {
+            /// Where it is.
+            pub address: Option<String>,
+            /// Its port.
+            pub port: u16 = 22,
+        }
+    }
+
+    crate::provider_config! {
+        /// A pool of machines.
+        pub struct TestPool for "pool" {
+            /// The machines, by name.
+            pub hosts: std::collections::BTreeMap<String, TestMachine> = Default::default(),
+        }
+    }
+
+    #[test]
+    fn sub_tables_are_checked_like_tables_and_named_by_their_path() {
+        let pool = TestPool::parse_table(
+            json!({"hosts": {"a": {"address": "10.0.0.1"}, "b": {"address": "h", "port": 2222}}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .unwrap();
+        assert_eq!(pool.hosts["a"].port, 22);
+        assert_eq!(pool.hosts["a"].address.as_deref(), Some("10.0.0.1"));
+        assert_eq!(pool.hosts["b"].port, 2222);
+        assert_eq!(TestPool::fields()[0].value_type, ConfigValueType::Table);
+        assert_eq!(TestPool::fields()[0].default, Some(json!({})));
+        let cases = [
+            (
+                json!({"hosts": 3}),
+                "'hosts' must be a table of tables, got 3",
+            ),
+            (
+                json!({"hosts": {"a": "x"}}),
+                "'hosts.a' must be a table, got \"x\"",
+            ),
+            (
+                json!({"hosts": {"a": {"adress": "x"}}}),
+                "unknown key 'adress' in hosts.a for the pool backend; valid keys: address, port",
+            ),
+            (
+                json!({"hosts": {"a": {"port": "22"}}}),
+                "'hosts.a.port' must be a non-negative integer, got \"22\"",
+            ),
+        ];
+        for (table, expected) in cases {
+            let err = TestPool::parse_table(table.as_object().unwrap().clone()).unwrap_err();
+            assert_eq!(err.kind, mngr_plugin_api::ErrorKind::InvalidConfig);
+            assert_eq!(err.message, expected);
         }
     }
 

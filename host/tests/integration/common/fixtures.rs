@@ -37,6 +37,28 @@ pub fn example_plugin() -> PathBuf {
     path
 }
 
+/// A workspace plugin's library (`file_name`) beside the `mngr` binary, where mngr finds it.
+/// `cargo test` builds the newest copy into `deps/` without copying it up, so copy it up
+/// (atomically) when it is newer.
+pub fn plugin_beside_mngr(file_name: &str) -> PathBuf {
+    let lib = bin_dir().join(file_name);
+    let built = bin_dir().join("deps").join(file_name);
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let Some(new) = mtime(&built)
+        && mtime(&lib).is_none_or(|old| old < new)
+    {
+        let tmp = bin_dir().join(format!(".{file_name}.{}", std::process::id()));
+        std::fs::copy(&built, &tmp).expect("copy the plugin beside mngr");
+        std::fs::rename(&tmp, &lib).expect("move the plugin beside mngr");
+    }
+    assert!(
+        lib.exists(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        lib.display()
+    );
+    lib
+}
+
 pub fn so_ext() -> &'static str {
     if cfg!(target_os = "macos") {
         "dylib"

@@ -4,33 +4,15 @@
 //! own tests live in `mngr-docker-testing`.
 
 use crate::common::agents::AgentWorld;
-use crate::common::fixtures::bin_dir;
 pub use mngr_docker_testing::*;
 use mngr_plugin_api::*;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The docker plugin beside the `mngr` binary, where mngr finds it. `cargo test` builds the
-/// newest copy into `deps/` without copying it up, so copy it up (atomically) when it is newer.
+/// The docker plugin beside the `mngr` binary, where mngr finds it.
 pub fn plugin_path() -> PathBuf {
-    let name = docker_plugin_file_name();
-    let lib = bin_dir().join(&name);
-    let built = bin_dir().join("deps").join(&name);
-    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let Some(new) = mtime(&built)
-        && mtime(&lib).is_none_or(|old| old < new)
-    {
-        let tmp = bin_dir().join(format!(".{name}.{}", std::process::id()));
-        std::fs::copy(&built, &tmp).expect("copy the docker plugin beside mngr");
-        std::fs::rename(&tmp, &lib).expect("move the docker plugin beside mngr");
-    }
-    assert!(
-        lib.exists(),
-        "{} is missing: build the workspace first (cargo build --workspace)",
-        lib.display()
-    );
-    lib
+    crate::common::fixtures::plugin_beside_mngr(&docker_plugin_file_name())
 }
 
 /// The docker backend, loaded through the real plugin path (the copy beside `mngr`).
