@@ -14,6 +14,7 @@ mod provision;
 pub mod record;
 mod sandbox;
 mod store;
+pub mod tls;
 pub mod volume;
 
 /// The shared provider parts this backend is built on.

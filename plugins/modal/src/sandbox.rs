@@ -401,7 +401,14 @@ impl Api {
                 |mut c, r| async move { c.task_get_command_router_access(r).await },
             )
             .await?;
-        let client = TaskCommandRouterClient::new(api::channel(&access.url)?);
+        // A plaintext control plane on loopback hands out `https://` router URLs it serves
+        // plaintext; behind a TLS control plane the router speaks TLS too.
+        let policy = if self.credentials().server_url.starts_with("http://") {
+            api::HttpsPolicy::PlainOnLoopback
+        } else {
+            api::HttpsPolicy::Verified
+        };
+        let client = TaskCommandRouterClient::new(api::channel(&access.url, policy)?);
         Ok(Router {
             client,
             bearer: format!("Bearer {}", access.jwt),
