@@ -48,7 +48,10 @@ fn a_certificate_from_an_untrusted_ca_is_one_clear_line_with_exit_6() {
     w.set_env("SSL_CERT_FILE", other.ca().to_str().expect("utf8"));
     let run = w.run(&["create", "doubtful", "--in", "modal", "--", "sleep", "10"]);
     let line = run.error_line(6);
-    assert!(line.contains("TLS certificate is not trusted"), "{line}");
+    assert!(
+        line.contains("TLS certificate is not trusted (UnknownIssuer)"),
+        "{line}"
+    );
     assert!(run.stderr.contains("SSL_CERT_FILE"), "{}", run.stderr);
     assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
     assert!(key_files(&w).is_empty(), "{:?}", key_files(&w));

@@ -12,7 +12,7 @@ mod hosts;
 pub mod instance;
 mod provision;
 pub mod record;
-mod sandbox;
+pub mod sandbox;
 mod store;
 pub mod tls;
 pub mod volume;

@@ -39,22 +39,18 @@ fn roots() -> Result<Arc<rustls::RootCertStore>, String> {
         .clone()
 }
 
-fn client_config(alpn: Alpn) -> ProviderResult<ClientConfig> {
+/// The verifying client config; the connector builder adds the ALPN protocols.
+fn client_config() -> ProviderResult<ClientConfig> {
     let roots = roots().map_err(|why| {
         ProviderError::invalid_config(format!("cannot make TLS connections to Modal: {why}"))
             .with_hint("install the system CA bundle, or set SSL_CERT_FILE to a PEM file of trusted CAs")
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
+    Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ProviderError::internal(format!("TLS setup: {e}")))?
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = match alpn {
-        Alpn::H2 => vec![b"h2".to_vec()],
-        Alpn::Http1 => vec![b"http/1.1".to_vec()],
-    };
-    Ok(config)
+        .with_no_client_auth())
 }
 
 /// A connector that speaks TLS to `https://` URIs and plain TCP to `http://` ones.
@@ -63,7 +59,7 @@ pub fn connector(alpn: Alpn) -> ProviderResult<HttpsConnector<HttpConnector>> {
     http.enforce_http(false);
     http.set_nodelay(true);
     let builder = HttpsConnectorBuilder::new()
-        .with_tls_config(client_config(alpn)?)
+        .with_tls_config(client_config()?)
         .https_or_http();
     Ok(match alpn {
         Alpn::H2 => builder.enable_http2().wrap_connector(http),
@@ -72,20 +68,21 @@ pub fn connector(alpn: Alpn) -> ProviderResult<HttpsConnector<HttpConnector>> {
 }
 
 /// When an error (or one it wraps) is a server certificate this machine does not trust, a
-/// one-line account of why.
+/// one-line account of why (rustls' own words, such as `UnknownIssuer`).
 pub fn certificate_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    // tonic and hyper box rustls' error in io::Errors whose chains differ between versions;
+    // rustls' text is stable, so match on that.
+    const MARK: &str = "invalid peer certificate: ";
     let mut current = Some(error);
     while let Some(e) = current {
-        if let Some(rustls::Error::InvalidCertificate(why)) = e.downcast_ref::<rustls::Error>() {
-            return Some(format!("{why:?}"));
-        }
-        // rustls errors reach us inside io::Errors, whose source() skips the inner error.
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(rustls::Error::InvalidCertificate(why)) =
-                inner.downcast_ref::<rustls::Error>()
-        {
-            return Some(format!("{why:?}"));
+        let text = e.to_string();
+        if let Some(at) = text.find(MARK) {
+            // The reason's name (`UnknownIssuer`, `ExpiredContext`...), without its details.
+            let why: String = text[at + MARK.len()..]
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            return Some(why);
         }
         current = e.source();
     }
@@ -95,3 +92,23 @@ pub fn certificate_failure(error: &(dyn std::error::Error + 'static)) -> Option<
 /// The hint every untrusted-certificate error carries.
 pub const UNTRUSTED_HINT: &str =
     "if the server uses a private CA, set SSL_CERT_FILE to a PEM file holding it";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_untrusted_certificate_is_named_by_its_reason_alone() {
+        let status = tonic::Status::unavailable(
+            "error trying to connect: invalid peer certificate: NotValidForNameContext { expected: x }",
+        );
+        assert_eq!(
+            certificate_failure(&status).as_deref(),
+            Some("NotValidForNameContext")
+        );
+        assert_eq!(
+            certificate_failure(&tonic::Status::unavailable("connection refused")),
+            None
+        );
+    }
+}

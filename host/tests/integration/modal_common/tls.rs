@@ -28,7 +28,9 @@ impl TestCa {
     pub fn new() -> TestCa {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
-        let mut ca = vec!["req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=mngr test CA"];
+        // A subject of its own, so another test CA is a stranger, not a namesake.
+        let subject = format!("/CN=mngr test CA {}", uuid::Uuid::new_v4().simple());
+        let mut ca = vec!["req", "-x509", "-nodes", "-days", "2", "-subj", &subject];
         ca.extend(EC);
         ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
         ca.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
