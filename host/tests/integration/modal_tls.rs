@@ -20,8 +20,15 @@ fn an_agent_on_modal_over_tls_is_created_snapshotted_listed_and_destroyed() {
     let mut w = modal_world(&standin);
     w.set_env("SSL_CERT_FILE", ca.ca().to_str().expect("utf8"));
     let run = w.create(&["secure", "--in", "modal", "--", "sleep", "1000"]);
-    assert!(run.stdout.starts_with("Created agent: secure@"), "{}", run.stdout);
-    assert_eq!(w.run(&["exec", "secure", "echo over-tls"]).ok(), "over-tls\n");
+    assert!(
+        run.stdout.starts_with("Created agent: secure@"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        w.run(&["exec", "secure", "echo over-tls"]).ok(),
+        "over-tls\n"
+    );
     let listed = w.run(&["list", "--format", "json"]).json();
     assert_eq!(listed["agents"][0]["host"]["state"], "RUNNING", "{listed}");
     // A snapshot goes through the command router (https) and its record onto the volume

@@ -120,9 +120,9 @@ pub fn is_transient(status: &tonic::Status) -> bool {
     // An untrusted certificate stays untrusted however often it is tried.
     tls::certificate_failure(status).is_none()
         && matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-    )
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+        )
 }
 
 /// Run `attempt` up to [`ATTEMPTS`] times while it fails transiently, backing off from

@@ -32,7 +32,9 @@ fn roots() -> Result<Arc<rustls::RootCertStore>, String> {
                     .first()
                     .map(|e| e.to_string())
                     .unwrap_or_else(|| format!("{unparsable} unusable certificates"));
-                return Err(format!("no trusted root certificates could be loaded ({why})"));
+                return Err(format!(
+                    "no trusted root certificates could be loaded ({why})"
+                ));
             }
             Ok(Arc::new(store))
         })
@@ -43,7 +45,9 @@ fn roots() -> Result<Arc<rustls::RootCertStore>, String> {
 fn client_config() -> ProviderResult<ClientConfig> {
     let roots = roots().map_err(|why| {
         ProviderError::invalid_config(format!("cannot make TLS connections to Modal: {why}"))
-            .with_hint("install the system CA bundle, or set SSL_CERT_FILE to a PEM file of trusted CAs")
+            .with_hint(
+                "install the system CA bundle, or set SSL_CERT_FILE to a PEM file of trusted CAs",
+            )
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(ClientConfig::builder_with_provider(provider)

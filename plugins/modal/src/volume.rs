@@ -229,15 +229,16 @@ impl Volume {
             .uri(url)
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| failed(e.to_string()))?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| match crate::tls::certificate_failure(&e) {
-                Some(why) => failed(format!("the server's TLS certificate is not trusted ({why})"))
+        let response =
+            self.http.request(request).await.map_err(
+                |e| match crate::tls::certificate_failure(&e) {
+                    Some(why) => failed(format!(
+                        "the server's TLS certificate is not trusted ({why})"
+                    ))
                     .with_hint(crate::tls::UNTRUSTED_HINT),
-                None => failed(e.to_string()),
-            })?;
+                    None => failed(e.to_string()),
+                },
+            )?;
         let status = response.status();
         let body = response
             .into_body()

@@ -87,7 +87,11 @@ async fn a_hung_command_ends_in_a_timeout_and_is_killed_in_the_sandbox() {
         .unwrap_err();
     let took = started.elapsed();
     assert_eq!(err.kind, ErrorKind::Timeout, "{err:?}");
-    assert!(err.message.contains("did not finish within 3 s"), "{}", err.message);
+    assert!(
+        err.message.contains("did not finish within 3 s"),
+        "{}",
+        err.message
+    );
     assert!(took < Duration::from_secs(60), "took {took:?}");
 
     // Nothing of it is left running, and the sandbox answers the next command at once.

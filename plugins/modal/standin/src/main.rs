@@ -143,8 +143,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             aliases,
         )),
         sandboxes: Arc::new(sandboxes::Sandboxes::new(docker.clone())),
-        volumes: volumes::Volumes::new(state_dir.join("blocks"), format!("{scheme}://{blocks_addr}"))
-            .map_err(|e| format!("block store in {}: {e}", state_dir.display()))?,
+        volumes: volumes::Volumes::new(
+            state_dir.join("blocks"),
+            format!("{scheme}://{blocks_addr}"),
+        )
+        .map_err(|e| format!("block store in {}: {e}", state_dir.display()))?,
         grpc_addr: grpc_addr.to_string(),
         tls: tls.is_some(),
         environment_id: ids::environment(),

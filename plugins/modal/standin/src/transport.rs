@@ -30,7 +30,10 @@ impl TlsFiles {
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
         if chain.is_empty() {
-            return Err(format!("--tls-cert {}: no certificate in it", cert.display()));
+            return Err(format!(
+                "--tls-cert {}: no certificate in it",
+                cert.display()
+            ));
         }
         let key = PrivateKeyDer::from_pem_file(key)
             .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
@@ -45,7 +48,10 @@ impl TlsFiles {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .and_then(|b| b.with_no_client_auth().with_single_cert(self.chain.clone(), self.key.clone_key()))
+            .and_then(|b| {
+                b.with_no_client_auth()
+                    .with_single_cert(self.chain.clone(), self.key.clone_key())
+            })
             .map_err(|e| format!("TLS certificate and key: {e}"))?;
         config.alpn_protocols = vec![alpn.to_vec()];
         Ok(TlsAcceptor::from(Arc::new(config)))
@@ -141,7 +147,11 @@ impl AsyncRead for Conn {
 }
 
 impl AsyncWrite for Conn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
