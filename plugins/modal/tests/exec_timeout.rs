@@ -2,66 +2,16 @@
 //! ends in a timeout error and is killed inside the sandbox, and the sandbox still answers.
 //! Runs against `modal-standin` (build it first: `cargo build -p mngr-modal-standin`).
 
-use mngr_modal::api::Api;
-use mngr_modal::credentials::Credentials;
+mod common;
+
 use mngr_modal::sandbox::SandboxSpec;
 use mngr_plugin_api::ErrorKind;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const TOKEN_ID: &str = "ak-exec-test";
-const TOKEN_SECRET: &str = "as-exec-test-secret";
-
-struct StandIn(Child, String);
-
-impl StandIn {
-    fn start() -> StandIn {
-        let exe = std::env::current_exe().expect("test exe");
-        let bin = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target dir")
-            .join("modal-standin");
-        assert!(
-            bin.exists(),
-            "{} is missing: cargo build -p mngr-modal-standin",
-            bin.display()
-        );
-        let mut child = Command::new(bin)
-            .args(["--listen", "127.0.0.1:0"])
-            .env("MODAL_STANDIN_TOKEN_ID", TOKEN_ID)
-            .env("MODAL_STANDIN_TOKEN_SECRET", TOKEN_SECRET)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting modal-standin");
-        let mut url = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut url)
-            .expect("the stand-in's URL");
-        StandIn(child, url.trim().to_string())
-    }
-}
-
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hung_command_ends_in_a_timeout_and_is_killed_in_the_sandbox() {
-    let standin = StandIn::start();
-    let api = Api::new(Credentials {
-        token_id: TOKEN_ID.into(),
-        token_secret: TOKEN_SECRET.into(),
-        server_url: standin.1.clone(),
-        environment: String::new(),
-    })
-    .unwrap();
+    let standin = common::StandIn::start();
+    let api = standin.api();
     let app = api.app_id("exec-timeout", true).await.unwrap();
     let image = api
         .image_layer(&app, None, vec!["FROM debian:bookworm-slim".into()])

@@ -3,14 +3,9 @@
 //! block store never refuses a PUT (a refused one would be hidden by the retry).
 //! Runs against `modal-standin` (build it first: `cargo build -p mngr-modal-standin`).
 
-use mngr_modal::api::Api;
-use mngr_modal::credentials::Credentials;
-use mngr_modal::volume::{BLOCK_SIZE, Volume};
-use std::io::Read;
-use std::process::{Command, Stdio};
+mod common;
 
-const TOKEN_ID: &str = "ak-volume-test";
-const TOKEN_SECRET: &str = "as-volume-test-secret";
+use mngr_modal::volume::{BLOCK_SIZE, Volume};
 
 fn contents(seed: usize) -> Vec<u8> {
     let sizes = [
@@ -37,38 +32,8 @@ fn contents(seed: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_writes_read_back_exactly_and_no_block_put_is_refused() {
-    let exe = std::env::current_exe().expect("test exe");
-    let bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target dir")
-        .join("modal-standin");
-    assert!(
-        bin.exists(),
-        "{} is missing: cargo build -p mngr-modal-standin",
-        bin.display()
-    );
-    let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("MODAL_STANDIN_TOKEN_ID", TOKEN_ID)
-        .env("MODAL_STANDIN_TOKEN_SECRET", TOKEN_SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting modal-standin");
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut url = Vec::new();
-    let mut byte = [0u8];
-    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-        url.push(byte[0]);
-    }
-    let api = Api::new(Credentials {
-        token_id: TOKEN_ID.into(),
-        token_secret: TOKEN_SECRET.into(),
-        server_url: String::from_utf8(url).unwrap(),
-        environment: String::new(),
-    })
-    .unwrap();
+    let standin = common::StandIn::start();
+    let api = standin.api();
     let volume = Volume::open(&api, "blocks-test").await.unwrap();
 
     let mut writers = Vec::new();
@@ -95,16 +60,6 @@ async fn concurrent_writes_read_back_exactly_and_no_block_put_is_refused() {
     }
     assert_eq!(volume.list("/").await.unwrap().len(), 56);
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    child.wait().unwrap();
+    let stderr = standin.stop();
     assert!(!stderr.contains("refused"), "{stderr}");
 }
