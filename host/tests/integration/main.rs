@@ -43,6 +43,8 @@ mod interrupt;
 mod kill_loop;
 // Agents on modal through the real binary, against the Modal stand-in.
 mod modal_cli;
+// Modal over TLS: a stand-in with a certificate from a CA the test makes.
+mod modal_tls;
 // Plugin loading through the real shared-library path, and deliberately bad plugins.
 mod plugins;
 // Modes of everything mngr keeps that may hold secrets.

@@ -3,6 +3,7 @@
 //! DEADLINE_EXCEEDED); everything else, NOT_FOUND included, fails at once.
 
 use crate::credentials::Credentials;
+use crate::tls;
 use mngr_modal_proto::client::modal_client_client::ModalClientClient;
 use mngr_plugin_api::{ErrorKind, ProviderError, ProviderResult};
 use std::future::Future;
@@ -29,24 +30,33 @@ pub struct Api {
     credentials: Credentials,
 }
 
-/// Whether a URL's host is this machine (Modal's clients speak plaintext to a loopback
-/// command router even when it is handed out as `https://`).
+/// Whether a URL's host is this machine.
 pub fn is_loopback(url: &str) -> bool {
     let rest = url.split("://").nth(1).unwrap_or(url);
     let host = rest.split(['/', ':']).next().unwrap_or_default();
     matches!(host, "localhost" | "127.0.0.1")
 }
 
-/// A channel to `url`, plaintext for `http://` or a loopback `https://`; TLS is not built in.
-pub fn channel(url: &str) -> ProviderResult<Channel> {
-    let plain = if let Some(rest) = url.strip_prefix("https://") {
-        if !is_loopback(url) {
-            return Err(ProviderError::invalid_config(format!(
-                "cannot reach {url}: this build of the modal plugin speaks plaintext only (http:// or a loopback address)"
-            ))
-            .with_hint("point server_url (or MODAL_SERVER_URL) at an http:// server"));
+/// How a channel's `https://` URL is spoken.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum HttpsPolicy {
+    /// TLS, the server's certificate verified (the control plane; a router whose control
+    /// plane speaks TLS).
+    Verified,
+    /// Plaintext when the host is loopback: a command router handed out by a plaintext
+    /// control plane on this machine (Modal's Go and JS clients do the same).
+    PlainOnLoopback,
+}
+
+/// A channel to `url`: `http://` is plaintext h2c, `https://` is TLS verified against the
+/// trusted roots (see tls.rs) unless `policy` says a loopback router speaks plaintext.
+pub fn channel(url: &str, policy: HttpsPolicy) -> ProviderResult<Channel> {
+    let uri = if let Some(rest) = url.strip_prefix("https://") {
+        if policy == HttpsPolicy::PlainOnLoopback && is_loopback(url) {
+            format!("http://{rest}")
+        } else {
+            url.to_string()
         }
-        format!("http://{rest}")
     } else if url.starts_with("http://") {
         url.to_string()
     } else {
@@ -54,15 +64,17 @@ pub fn channel(url: &str) -> ProviderResult<Channel> {
             "Modal server URL '{url}' must start with http:// or https://"
         )));
     };
-    let endpoint = Endpoint::from_shared(plain).map_err(|e| {
+    let endpoint = Endpoint::from_shared(uri).map_err(|e| {
         ProviderError::invalid_config(format!("Modal server URL '{url}' is not a URL: {e}"))
     })?;
+    // TLS is the connector's (tonic's own TLS features stay off, so nothing wraps it twice).
+    let connector = tls::connector(tls::Alpn::H2)?;
     Ok(endpoint
         .connect_timeout(Duration::from_secs(10))
         .http2_keep_alive_interval(Duration::from_secs(30))
         .initial_stream_window_size(Some(64 << 20))
         .initial_connection_window_size(Some(64 << 20))
-        .connect_lazy())
+        .connect_with_connector_lazy(connector))
 }
 
 /// A gRPC status as a provider error naming the call.
@@ -87,6 +99,12 @@ pub fn status_error(call: &str, status: &tonic::Status) -> ProviderError {
     } else {
         message.to_string()
     };
+    if let Some(why) = tls::certificate_failure(status) {
+        return ProviderError::unavailable(format!(
+            "Modal {call}: the server's TLS certificate is not trusted ({why})"
+        ))
+        .with_hint(tls::UNTRUSTED_HINT);
+    }
     let error = ProviderError::new(kind, format!("Modal {call}: {message}"));
     if kind == ErrorKind::Unauthenticated {
         error.with_hint(
@@ -99,10 +117,12 @@ pub fn status_error(call: &str, status: &tonic::Status) -> ProviderError {
 
 /// Whether a failed attempt is worth repeating.
 pub fn is_transient(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-    )
+    // An untrusted certificate stays untrusted however often it is tried.
+    tls::certificate_failure(status).is_none()
+        && matches!(
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+        )
 }
 
 /// Run `attempt` up to [`ATTEMPTS`] times while it fails transiently, backing off from
@@ -131,7 +151,7 @@ where
 
 impl Api {
     pub fn new(credentials: Credentials) -> ProviderResult<Api> {
-        let grpc = ModalClientClient::new(channel(&credentials.server_url)?)
+        let grpc = ModalClientClient::new(channel(&credentials.server_url, HttpsPolicy::Verified)?)
             .max_decoding_message_size(MAX_MESSAGE);
         Ok(Api { grpc, credentials })
     }
@@ -219,13 +239,20 @@ mod tests {
     }
 
     #[test]
-    fn plaintext_only_to_http_or_loopback() {
+    fn https_is_tls_except_a_loopback_router_of_a_plaintext_control_plane() {
         assert!(is_loopback("https://127.0.0.1:4/x"));
         assert!(!is_loopback("https://api.modal.com"));
-        let err = tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(async { channel("https://api.modal.com").unwrap_err() });
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let _guard = runtime.enter();
+        for (url, policy) in [
+            ("https://api.modal.com", HttpsPolicy::Verified),
+            ("https://127.0.0.1:4", HttpsPolicy::PlainOnLoopback),
+            ("http://127.0.0.1:4", HttpsPolicy::Verified),
+        ] {
+            assert!(channel(url, policy).is_ok(), "{url}");
+        }
+        let err = channel("ftp://x", HttpsPolicy::Verified).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidConfig);
-        assert!(err.message.contains("plaintext only"), "{}", err.message);
+        assert!(err.message.contains("must start with"), "{}", err.message);
     }
 }

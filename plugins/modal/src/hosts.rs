@@ -198,6 +198,8 @@ impl ModalInstance {
         h.extra.started_at = Some(unix_now());
         h.certified_host_data.stop_reason = None;
         self.save(h).await?;
+        self.services
+            .progress(&format!("opening the tunnel to modal sandbox {sandbox_id}"));
         let (tunnel, provisioned) = tokio::join!(self.api.tunnel(&sandbox_id, SSH_PORT), async {
             if fresh {
                 self.provision(h, &task_id).await
@@ -207,6 +209,8 @@ impl ModalInstance {
         });
         let (address, port) = tunnel?;
         provisioned?;
+        self.services
+            .progress(&format!("waiting for sshd in modal sandbox {sandbox_id}"));
         wait_for_sshd(&address, port).await?;
         keys::materialize(&self.state_dir, h.host_id(), &h.keys()?.client_private_key)?;
         h.ssh_host = Some(address);

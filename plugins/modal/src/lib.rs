@@ -12,8 +12,9 @@ mod hosts;
 pub mod instance;
 mod provision;
 pub mod record;
-mod sandbox;
+pub mod sandbox;
 mod store;
+pub mod tls;
 pub mod volume;
 
 /// The shared provider parts this backend is built on.

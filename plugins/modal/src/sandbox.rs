@@ -18,6 +18,11 @@ const IMAGE_WAIT: Duration = Duration::from_secs(1800);
 /// Snapshots are kept this long (Modal's clients ask for 30 days).
 const SNAPSHOT_TTL_SECS: i64 = 30 * 24 * 3600;
 const BUILDER_VERSION: &str = "2025.06";
+/// How long a command in a sandbox may run by default (mngr's own commands are short).
+pub const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
+/// Beyond a command's timeout, how long mngr waits for Modal to report it killed before it
+/// gives up on the router itself.
+const EXEC_GRACE: Duration = Duration::from_secs(15);
 
 /// What a sandbox is made of.
 #[derive(Debug, Clone, PartialEq)]
@@ -401,7 +406,14 @@ impl Api {
                 |mut c, r| async move { c.task_get_command_router_access(r).await },
             )
             .await?;
-        let client = TaskCommandRouterClient::new(api::channel(&access.url)?);
+        // A plaintext control plane on loopback hands out `https://` router URLs it serves
+        // plaintext; behind a TLS control plane the router speaks TLS too.
+        let policy = if self.credentials().server_url.starts_with("http://") {
+            api::HttpsPolicy::PlainOnLoopback
+        } else {
+            api::HttpsPolicy::Verified
+        };
+        let client = TaskCommandRouterClient::new(api::channel(&access.url, policy)?);
         Ok(Router {
             client,
             bearer: format!("Bearer {}", access.jwt),
@@ -409,9 +421,38 @@ impl Api {
         })
     }
 
-    /// Run `argv` in the sandbox and collect its output.
+    /// Run `argv` in the sandbox and collect its output, within [`EXEC_TIMEOUT`].
     pub async fn exec(&self, task_id: &str, argv: Vec<String>) -> ProviderResult<ExecOutput> {
-        self.router(task_id).await?.exec(argv).await
+        self.exec_within(task_id, argv, EXEC_TIMEOUT).await
+    }
+
+    /// Run `argv` in the sandbox, killed by Modal once `limit` passes; a router that stops
+    /// answering cannot hold mngr past `limit` plus a short grace either.
+    pub async fn exec_within(
+        &self,
+        task_id: &str,
+        argv: Vec<String>,
+        limit: Duration,
+    ) -> ProviderResult<ExecOutput> {
+        let timed_out = || {
+            ProviderError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "a command in Modal task {task_id} did not finish within {} s",
+                    limit.as_secs()
+                ),
+            )
+        };
+        let started = Instant::now();
+        let run = async { self.router(task_id).await?.exec(argv, limit).await };
+        let output = tokio::time::timeout(limit + EXEC_GRACE, run)
+            .await
+            .map_err(|_| timed_out())??;
+        // Killed by Modal for its timeout (SIGKILL): not the command's own answer.
+        if output.code == 128 + 9 && started.elapsed() >= limit {
+            return Err(timed_out());
+        }
+        Ok(output)
     }
 
     /// Snapshot the sandbox's filesystem: the new image's id.
@@ -448,7 +489,7 @@ impl Router {
         request
     }
 
-    async fn exec(&self, argv: Vec<String>) -> ProviderResult<ExecOutput> {
+    async fn exec(&self, argv: Vec<String>, limit: Duration) -> ProviderResult<ExecOutput> {
         let exec_id = uuid::Uuid::new_v4().to_string();
         let start = tcr::TaskExecStartRequest {
             task_id: self.task_id.clone(),
@@ -456,6 +497,7 @@ impl Router {
             command_args: argv,
             stdout_config: tcr::TaskExecStdoutConfig::Pipe as i32,
             stderr_config: tcr::TaskExecStderrConfig::Pipe as i32,
+            timeout_secs: Some(limit.as_secs().clamp(1, u64::from(u32::MAX)) as u32),
             ..Default::default()
         };
         // The exec id makes a retried start the same command.
@@ -473,13 +515,20 @@ impl Router {
             task_id: self.task_id.clone(),
             exec_id,
         };
-        let status = api::with_retries("TaskExecWait", |_| {
-            let request = self.request(wait.clone());
-            let mut client = self.client.clone();
-            async move { client.task_exec_wait(request).await }
-        })
-        .await?
-        .into_inner();
+        // The router holds each wait a while and answers DEADLINE_EXCEEDED while the command
+        // runs: wait again (the caller's deadline bounds the whole command).
+        let status = loop {
+            let outcome = api::with_retries("TaskExecWait", |_| {
+                let request = self.request(wait.clone());
+                let mut client = self.client.clone();
+                async move { client.task_exec_wait(request).await }
+            })
+            .await;
+            match outcome {
+                Err(e) if e.kind == ErrorKind::Timeout => continue,
+                other => break other?.into_inner(),
+            }
+        };
         let code = match status.exit_status {
             Some(tcr::task_exec_wait_response::ExitStatus::Code(code)) => code,
             Some(tcr::task_exec_wait_response::ExitStatus::Signal(signal)) => 128 + signal,

@@ -15,7 +15,10 @@ use tokio_stream::StreamExt;
 
 pub const BLOCK_SIZE: usize = 8 * 1024 * 1024;
 
-type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+type Http = Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
 
 #[derive(Clone)]
 pub struct Volume {
@@ -60,7 +63,9 @@ impl Volume {
         Ok(Volume {
             api: api.clone(),
             id: response.volume_id,
-            http: Client::builder(TokioExecutor::new()).build_http(),
+            // Block URLs are https on Modal (object storage) and http on the stand-in.
+            http: Client::builder(TokioExecutor::new())
+                .build(crate::tls::connector(crate::tls::Alpn::Http1)?),
         })
     }
 
@@ -224,11 +229,16 @@ impl Volume {
             .uri(url)
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| failed(e.to_string()))?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let response =
+            self.http.request(request).await.map_err(
+                |e| match crate::tls::certificate_failure(&e) {
+                    Some(why) => failed(format!(
+                        "the server's TLS certificate is not trusted ({why})"
+                    ))
+                    .with_hint(crate::tls::UNTRUSTED_HINT),
+                    None => failed(e.to_string()),
+                },
+            )?;
         let status = response.status();
         let body = response
             .into_body()

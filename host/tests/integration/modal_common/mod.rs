@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+pub mod tls;
+
 pub const TOKEN_ID: &str = "ak-mngr-test";
 pub const TOKEN_SECRET: &str = "as-mngr-test-secret";
 
@@ -57,7 +59,7 @@ impl StandIn {
             .expect("reading the stand-in's URL");
         let url = line.trim().to_string();
         assert!(
-            url.starts_with("http://127.0.0.1:"),
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
             "unexpected first line {line:?}"
         );
         StandIn {

@@ -36,6 +36,9 @@ struct StdinState {
 }
 
 /// The commands of one sandbox, by the client's exec id.
+/// How long past its timeout a command's `docker exec` may take to report the kill.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
 #[derive(Default)]
 pub struct Execs {
     by_id: Mutex<HashMap<String, Arc<ExecRecord>>>,
@@ -69,7 +72,13 @@ impl Execs {
         if let Some(workdir) = &spec.workdir {
             command.args(["-w", workdir]);
         }
-        command.arg(container).args(&spec.args);
+        command.arg(container);
+        // Ending `docker exec` leaves its process running in the container: the command's
+        // timeout is enforced inside, by coreutils' `timeout`, as Modal kills it there.
+        if let Some(limit) = spec.timeout {
+            command.args(["timeout", "-s", "KILL", &limit.as_secs().max(1).to_string()]);
+        }
+        command.args(&spec.args);
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -102,7 +111,8 @@ impl Execs {
         let timeout = spec.timeout;
         tokio::spawn(async move {
             let status = match timeout {
-                Some(limit) => match tokio::time::timeout(limit, child.wait()).await {
+                // Past the limit and a grace, the `docker exec` client itself goes too.
+                Some(limit) => match tokio::time::timeout(limit + KILL_GRACE, child.wait()).await {
                     Ok(status) => status.ok(),
                     Err(_) => {
                         let _ = child.kill().await;

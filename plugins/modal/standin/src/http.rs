@@ -28,7 +28,11 @@ async fn put_block(
     match standin.volumes.store_block(&name, &body) {
         // The body comes back to us as `put_response`; the block's name is enough.
         Ok(()) => (StatusCode::OK, name),
-        Err(e) => (StatusCode::BAD_REQUEST, e),
+        Err(e) => {
+            // Said on stderr too: a client that retries would otherwise hide it.
+            eprintln!("modal-standin: block PUT {name} refused: {e}");
+            (StatusCode::BAD_REQUEST, e)
+        }
     }
 }
 

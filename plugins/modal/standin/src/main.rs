@@ -16,6 +16,7 @@ mod router;
 mod sandboxes;
 mod snapshots;
 mod standin;
+mod transport;
 mod volumes;
 
 use clap::Parser;
@@ -32,9 +33,9 @@ use tokio::signal::unix::{SignalKind, signal};
 /// Largest gRPC message accepted or sent (Modal's clients allow about 100 MB).
 const MAX_MESSAGE: usize = 100 * 1024 * 1024;
 
-/// A Modal control-plane and command-router server on loopback (plaintext h2c gRPC). Prints its
-/// URL (for MODAL_SERVER_URL) on stdout once it answers; on SIGTERM or SIGINT removes every
-/// container and image it made.
+/// A Modal control-plane and command-router server on loopback (plaintext h2c gRPC, or TLS
+/// with --tls-cert/--tls-key). Prints its URL (for MODAL_SERVER_URL) on stdout once it
+/// answers; on SIGTERM or SIGINT removes every container and image it made.
 #[derive(Parser)]
 #[command(name = "modal-standin", version)]
 struct Cli {
@@ -60,6 +61,13 @@ struct Cli {
     /// (default: random), so a test can find what this stand-in left.
     #[arg(long)]
     instance: Option<String>,
+    /// Serve TLS with this PEM certificate chain (with --tls-key): gRPC, the command router
+    /// and the block store are then https:// URLs, as on real Modal.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn default_aliases() -> Vec<String> {
@@ -95,6 +103,11 @@ async fn main() {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let aliases = parse_aliases(&cli.image_aliases)?;
+    let tls = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some(transport::TlsFiles::load(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let faults = faults::Faults::parse(&cli.unavailable)?;
     let (state_dir, temp_dir) = match cli.state_dir {
         Some(dir) => (dir, None),
@@ -130,9 +143,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             aliases,
         )),
         sandboxes: Arc::new(sandboxes::Sandboxes::new(docker.clone())),
-        volumes: volumes::Volumes::new(state_dir.join("blocks"), format!("http://{blocks_addr}"))
-            .map_err(|e| format!("block store in {}: {e}", state_dir.display()))?,
+        volumes: volumes::Volumes::new(
+            state_dir.join("blocks"),
+            format!("{scheme}://{blocks_addr}"),
+        )
+        .map_err(|e| format!("block store in {}: {e}", state_dir.display()))?,
         grpc_addr: grpc_addr.to_string(),
+        tls: tls.is_some(),
         environment_id: ids::environment(),
         apps: Default::default(),
         snapshots_taken: Default::default(),
@@ -140,6 +157,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     });
 
     let block_routes = http::routes(standin.clone());
+    let blocks = transport::incoming(blocks, tls.as_ref(), b"http/1.1")?;
     tokio::spawn(async move { axum::serve(blocks, block_routes).await });
 
     let control = ModalClientServer::new(control::Control(standin.clone()))
@@ -148,13 +166,13 @@ async fn run(cli: Cli) -> Result<(), String> {
     let router = TaskCommandRouterServer::new(router::Router(standin.clone()))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc);
+    let incoming = transport::incoming(grpc, tls.as_ref(), b"h2")?.into_stream();
     let server = tonic::transport::Server::builder()
         .add_service(control)
         .add_service(router)
         .serve_with_incoming_shutdown(incoming, shutdown_signal());
 
-    println!("http://{grpc_addr}");
+    println!("{scheme}://{grpc_addr}");
     let _ = std::io::stdout().flush();
     let served = server.await.map_err(|e| format!("gRPC server: {e}"));
     docker.remove_everything().await;

@@ -24,6 +24,8 @@ pub struct Standin {
     pub volumes: Volumes,
     /// `host:port` of the gRPC listener, which also serves the command router.
     pub grpc_addr: String,
+    /// Whether both listeners speak TLS (`--tls-cert`).
+    pub tls: bool,
     pub environment_id: String,
     /// (environment, app name) → app id.
     pub apps: Mutex<HashMap<(String, String), String>>,
@@ -44,9 +46,13 @@ impl Standin {
         self.auth.check_auth_token(metadata)
     }
 
-    /// The router URL for this caller: Python takes plaintext `http://` on loopback, while the
-    /// Go and JS clients insist on an `https://` URL and then speak plaintext to localhost.
+    /// The router URL for this caller: with TLS always `https://`. In plaintext, Python takes
+    /// `http://` on loopback, while the Go and JS clients (and mngr) insist on an `https://`
+    /// URL and then speak plaintext to localhost.
     pub fn router_url(&self, metadata: &MetadataMap) -> String {
+        if self.tls {
+            return format!("https://{}", self.grpc_addr);
+        }
         let client_type = metadata
             .get("x-modal-client-type")
             .and_then(|v| v.to_str().ok());
