@@ -2,7 +2,7 @@
 //! ends in a timeout error and is killed inside the sandbox, and the sandbox still answers.
 //! Runs against `modal-standin` (build it first: `cargo build -p mngr-modal-standin`).
 
-mod common;
+use crate::common;
 
 use mngr_modal::sandbox::SandboxSpec;
 use mngr_plugin_api::ErrorKind;

@@ -3,7 +3,7 @@
 //! block store never refuses a PUT (a refused one would be hidden by the retry).
 //! Runs against `modal-standin` (build it first: `cargo build -p mngr-modal-standin`).
 
-mod common;
+use crate::common;
 
 use mngr_modal::volume::{BLOCK_SIZE, Volume};
 
