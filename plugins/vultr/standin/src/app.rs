@@ -104,6 +104,12 @@ impl App {
         self.knobs.lock().expect("knobs lock")
     }
 
+    /// The latency knob, read anew for each connection a VPS's relay takes.
+    pub fn latency(self: &Arc<Self>) -> crate::relay::Latency {
+        let app = Arc::downgrade(self);
+        Arc::new(move || app.upgrade().map(|a| a.knobs().latency).unwrap_or_default())
+    }
+
     /// Change an instance if it still exists.
     pub fn update_instance(&self, id: &str, change: impl FnOnce(&mut Instance)) {
         if let Some(instance) = self.store().instance_mut(id) {

@@ -237,7 +237,7 @@ fn meta_data(store: &crate::app::Store, instance: &crate::model::Instance) -> St
 
 /// Pick an address and start the container, trying the next address when another process
 /// took this one's ports in the meantime.
-async fn create_machine(app: &App, id: &str, disk: &Disk) -> DockerResult<Machine> {
+async fn create_machine(app: &Arc<App>, id: &str, disk: &Disk) -> DockerResult<Machine> {
     let hostname = app
         .store()
         .instance(id)
@@ -252,7 +252,18 @@ async fn create_machine(app: &App, id: &str, disk: &Disk) -> DockerResult<Machin
         let Some(address) = app.addresses.lock().expect("address lock").take() else {
             break;
         };
-        let machine = Machine::new(id, address);
+        let relay = match crate::relay::Relay::bind(address, app.latency()) {
+            Ok(relay) => relay,
+            Err(e) => {
+                // Another process took the address since the pool looked: try the next.
+                app.addresses.lock().expect("address lock").release(address);
+                last_error = Some(crate::docker::DockerError(format!(
+                    "listening on {address}: {e}"
+                )));
+                continue;
+            }
+        };
+        let machine = Machine::new(id, address, relay);
         let created = async {
             machine
                 .create_volume(volume_source, &app.settings.vps_image)
