@@ -30,6 +30,20 @@ enum Step {
     Sshd,
 }
 
+/// The names `/__standin/boot-fault` accepts, as [`Step::name`] gives them.
+pub const STEP_NAMES: [&str; 10] = [
+    "seed",
+    "network",
+    "cgroups",
+    "dockerd",
+    "images",
+    "cloud-init init --local",
+    "cloud-init init",
+    "sshd",
+    "cloud-init modules --mode=config",
+    "cloud-init modules --mode=final",
+];
+
 impl Step {
     fn name(self) -> String {
         match self {
@@ -88,7 +102,7 @@ pub async fn first_boot(app: Arc<App>, id: String, vps: Arc<Vps>, disk: Disk, ge
                 });
             }
             Err(e) => {
-                eprintln!("vultr-standin: instance {id}: the machine did not start: {e}");
+                app.boot_failed(&id, "machine", &e.0);
                 return;
             }
         }
@@ -112,6 +126,7 @@ pub async fn boot_again(app: Arc<App>, id: String, vps: Arc<Vps>, generation: u6
 
 pub fn next_generation(app: &App, id: &str) -> u64 {
     let mut store = app.store();
+    store.boot_failures.remove(id);
     let counter = store.boots.entry(id.to_string()).or_insert(0);
     *counter += 1;
     *counter
@@ -137,8 +152,22 @@ async fn run_steps(
         let Some(machine) = slot.as_ref().filter(|_| current) else {
             return; // deleted, halted or booted anew meanwhile
         };
-        if let Err(e) = run_step(app, id, machine, step).await {
+        let injected = app.knobs().take_boot_fault(&step.name());
+        let outcome = if injected {
+            Err(crate::docker::DockerError(format!(
+                "{} failed (injected through /__standin/boot-fault)",
+                step.name()
+            )))
+        } else {
+            run_step(app, id, machine, step).await
+        };
+        if let Err(e) = outcome {
             match step {
+                // Injected: the boot stops here, whatever the step.
+                _ if injected => {
+                    app.boot_failed(id, &step.name(), &e.0);
+                    return;
+                }
                 // A stage returns its error count; a VPS boots on regardless, as under systemd.
                 Step::CloudInit(stage) => eprintln!(
                     "vultr-standin: instance {id}: cloud-init {} reported errors (see /var/log/cloud-init.log on the VPS): {}",
@@ -146,7 +175,7 @@ async fn run_steps(
                     first_line(&e.0)
                 ),
                 _ => {
-                    eprintln!("vultr-standin: instance {id}: boot step {step:?} failed: {e}");
+                    app.boot_failed(id, &step.name(), &e.0);
                     return;
                 }
             }

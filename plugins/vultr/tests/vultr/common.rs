@@ -72,6 +72,18 @@ impl StandIn {
         assert!(answer.status().is_success(), "control {route}");
     }
 
+    /// What a GET of the control path answers (`boots`, `knobs`).
+    pub async fn control_state(&self, route: &str) -> Value {
+        self.http
+            .get(format!("{}/__standin/{route}", self.root()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// A GET of the API with the right key.
     pub async fn get(&self, path: &str) -> Value {
         self.http
