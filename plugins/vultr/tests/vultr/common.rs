@@ -74,28 +74,13 @@ impl StandIn {
 
     /// What a GET of the control path answers (`boots`, `knobs`).
     pub async fn control_state(&self, route: &str) -> Value {
-        self.http
-            .get(format!("{}/__standin/{route}", self.root()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_of(self.http.get(format!("{}/__standin/{route}", self.root()))).await
     }
 
     /// A GET of the API with the right key.
     pub async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(KEY)
-            .query(&[("per_page", "500")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let request = self.http.get(format!("{}{path}", self.url));
+        json_of(request.bearer_auth(KEY).query(&[("per_page", "500")])).await
     }
 
     /// Instances and SSH keys the stand-in still has.
@@ -124,6 +109,11 @@ impl StandIn {
             .cloned()
             .unwrap()
     }
+}
+
+/// The JSON body a request answers with.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 impl Drop for StandIn {
