@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark the vultr provider against the Vultr stand-in, in a release build:
-#   1. `mngr create --in vultr` of a command agent, its time split into steps: the API order,
-#      the VPS's boot (the stand-in's own breakdown: machine, dockerd, cloud-init stages), the
-#      wait for Docker, the container and its sshd, and the agent, with mngr's own overhead
-#      (everything but the boot it waits for) beside it;
+#   1. `mngr create --in vultr` of a command agent, its time split into steps (from `mngr -v`
+#      timings): API (order until active), boot (until the VPS's sshd answers), cloud-init
+#      (until Docker is ready), docker (image check, records, container), the container's
+#      sshd, and the agent; beside it the stand-in's own boot breakdown and mngr's overhead
+#      (everything but the boot it waits for);
 #   2. `mngr list` with HOSTS (default 8) VPS hosts while the stand-in adds 200 ms to every API
-#      answer and each VPS delays its packets (tc netem, so every SSH connect is slower): the
-#      total should be close to the slowest single host, not the sum.
+#      answer and every SSH connect (its latency knob; a relay in front of each VPS's ports
+#      waits before connecting): the total should be close to one host's, not the sum.
 # Everything it makes is removed at the end (the stand-in removes its machines on SIGTERM).
 #
 # Usage: scripts/bench-vultr.sh [HOSTS]   (BENCH_PROFILE=debug: use the debug build)
@@ -58,27 +59,35 @@ echo "== mngr create --in vultr (one agent)"
 start=$(now_ms)
 "$MNGR" create one --in vultr -v -- sleep 1000 2>&1 >/dev/null | stamp "$start" >"$WORK/create.log"
 total=$(($(now_ms) - start))
-step() { grep -m1 "$1" "$WORK/create.log" | cut -d' ' -f1; }
-ordered=$(step 'ordering a VPS'); booting=$(step 'waiting for the VPS'); container=$(step 'starting container')
+# When a line first appeared (ms since the start), and the N ms a `-v` timing line reports.
+at() { grep -m1 "$1" "$WORK/create.log" | cut -d' ' -f1; }
+took() { grep -m1 "$1" "$WORK/create.log" | sed -n 's/.* took \([0-9]*\) ms.*/\1/p'; }
+ordered=$(at 'ordering a VPS')
+api=$(took 'ordering the VPS until it was active')
+boot=$(took "waiting for the VPS's sshd")
+cloud=$(took 'waiting for cloud-init')
+cloud_done=$(at 'waiting for cloud-init took')
+sshd=$(took "waiting for the container's sshd")
+sshd_done=$(at "waiting for the container's sshd took")
+host_done=$(at 'creating the host took')
 boot_line=$(grep -m1 'is ok after' "$WORK/standin.log" || true)
 boot_s=$(echo "$boot_line" | sed -n 's/.*is ok after \([0-9.]*\)s.*/\1/p')
-cloud_wait=$(grep -m1 'waiting for cloud-init took' "$WORK/create.log" | sed -n 's/.* took \([0-9]*\) ms.*/\1/p')
-sshd_wait=$(grep -m1 "waiting for the container's sshd took" "$WORK/create.log" | sed -n 's/.* took \([0-9]*\) ms.*/\1/p')
-echo "total                         ${total} ms"
-echo "  until the order is sent     ${ordered:-?} ms (keys, SSH key registered)"
-echo "  until the VPS is active     ${booting:-?} ms (API polls)"
-echo "  boot to Docker ready        ${cloud_wait:-?} ms (SSH with the pinned key while cloud-init runs)"
-echo "  until the container starts  ${container:-?} ms"
-echo "  container's sshd            ${sshd_wait:-?} ms"
-echo "  agent after the host        $((total - ${container:-0} - ${sshd_wait:-0})) ms"
-echo "stand-in boot breakdown:      ${boot_line#*: }"
+echo "total                               ${total} ms"
+echo "  mngr start, keys, SSH key (API)   ${ordered:-?} ms"
+echo "  API: order until active           ${api:-?} ms (polled every 2 s)"
+echo "  boot: until the VPS's sshd        ${boot:-?} ms (pinned host key, retried while it boots)"
+echo "  cloud-init: until Docker is ready ${cloud:-?} ms"
+echo "  docker: image, records, container $((${sshd_done:-0} - ${sshd:-0} - ${cloud_done:-0})) ms"
+echo "  sshd: the container's             ${sshd:-?} ms"
+echo "  agent: after the host is made     $((total - ${host_done:-0})) ms"
+echo "stand-in boot breakdown:            ${boot_line#*: }"
 if [ -n "$boot_s" ]; then
   boot_ms=$(awk "BEGIN{printf \"%d\", $boot_s*1000}")
-  echo "mngr's own overhead:          $((total - boot_ms)) ms beside a ${boot_ms} ms boot"
+  echo "mngr's own overhead:                $((total - boot_ms)) ms beside a ${boot_ms} ms boot it waits for"
 fi
 "$MNGR" destroy one --force >/dev/null 2>&1
 
-echo "== mngr list with $HOSTS VPS hosts, 200 ms on every API answer and SSH packet"
+echo "== mngr list with $HOSTS VPS hosts, 200 ms on every API answer and every SSH connect"
 # `wait` on these pids only: the stand-in is a background job too.
 pids=()
 for i in $(seq 1 "$HOSTS"); do
@@ -91,14 +100,9 @@ if [ "$failed" -gt 0 ]; then
   echo "$failed of $HOSTS creates failed:" >&2
   grep -h '^Error' "$WORK"/create-h*.log | sort | uniq -c >&2
 fi
+# The stand-in's latency knob delays every API answer and, through its relay in front of
+# each VPS's ports, every TCP connect to a VPS (its sshd and the container's).
 curl -s -X POST -d '{"ms": 200}' "$ROOT/__standin/latency" >/dev/null
-delayed=0
-for c in $(docker ps --filter "label=mngr-vultr-standin.pid=$STANDIN_PID" --format '{{.Names}}'); do
-  if docker exec "$c" tc qdisc replace dev eth0 root netem delay 100ms >/dev/null 2>&1; then
-    delayed=$((delayed + 1))
-  fi
-done
-echo "VPSes with 100 ms each way on their network: $delayed of $HOSTS (tc netem)"
 list_ms() {
   local start best=""
   for _ in 1 2 3; do
@@ -109,6 +113,8 @@ list_ms() {
   done
   echo "$best"
 }
+echo "what mngr list shows:"
+"$MNGR" list --provider vultr 2>&1 | sed 's/^/  /'
 many=$(list_ms)
 pids=()
 for i in $(seq 2 "$HOSTS"); do "$MNGR" destroy "h$i" --force >/dev/null 2>&1 & pids+=($!); done

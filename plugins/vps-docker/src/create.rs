@@ -20,6 +20,18 @@ use std::time::{Duration, Instant};
 
 /// How often the ready marker is looked for, over the open session (cheap: one channel).
 const MARKER_POLL: Duration = Duration::from_millis(500);
+/// Written by cloud-init when its last stage is done (with or without errors).
+const CLOUD_INIT_RESULT: &str = "/run/cloud-init/result.json";
+
+/// The end of cloud-init's output on the VPS, for an error's details.
+async fn cloud_init_log(machine: &Machine) -> String {
+    machine
+        .session
+        .exec("tail -n 5 /var/log/cloud-init-output.log")
+        .await
+        .map(|(_, log)| log)
+        .unwrap_or_default()
+}
 
 /// What a create has made so far, for the undo.
 #[derive(Default)]
@@ -143,6 +155,14 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         let ordered = self.client.create_instance(&spec).await?;
         made.instance_id = Some(ordered.id.clone());
         let instance = self.wait_until_active(&ordered.id).await?;
+        self.services.log(
+            LogLevel::Debug,
+            &format!(
+                "{}: ordering the VPS until it was active took {} ms",
+                self.names.backend,
+                ordered_at.elapsed().as_millis()
+            ),
+        );
         let address = instance.main_ip.clone().unwrap_or_default();
 
         self.services
@@ -153,9 +173,14 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             .vps_boot_timeout
             .saturating_sub(ordered_at.elapsed());
         let patience = boot_left.max(self.settings.ssh_connect_timeout);
-        let first = self.machine(id, &address, patience).await?;
+        let sshd_wait = Instant::now();
+        let first = self
+            .machine(id, &address, patience)
+            .await
+            .map_err(|e| self.boot_failed(&instance.id, &address, e))?;
+        first.engine.timing("waiting for the VPS's sshd", sshd_wait);
         made.machine = Some(first.clone());
-        let machine = self.wait_for_docker(id, first).await?;
+        let machine = self.wait_for_docker(id, &instance.id, first).await?;
         made.machine = Some(machine.clone());
 
         let image = match &plan.build {
@@ -278,23 +303,59 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         }
     }
 
+    /// A VPS the API calls active whose sshd never let mngr in: its boot failed or is too
+    /// slow. Said with the instance (the provider's console shows its boot), and bounded.
+    /// A refused host key stays what it is.
+    fn boot_failed(&self, instance_id: &str, address: &str, e: ProviderError) -> ProviderError {
+        if e.kind != ErrorKind::Unavailable {
+            return e;
+        }
+        ProviderError::new(
+            ErrorKind::Timeout,
+            format!(
+                "VPS {instance_id} at {address} did not let mngr log in within {} s of its order; its boot failed or is slow ({})",
+                self.settings.vps_boot_timeout.as_secs(),
+                e.message
+            ),
+        )
+        .with_hint(format!(
+            "look at the instance's console in the provider's dashboard, or raise providers.{}.vps_boot_timeout; the VPS was destroyed",
+            self.name
+        ))
+    }
+
     /// Wait for cloud-init's last step (Docker answers, then the ready marker), and answer a
     /// session that is still open: cloud-init restarts the VPS's sshd while it configures it,
     /// which ends the session, so a dropped one is opened again (with the pinned key).
     async fn wait_for_docker(
         &self,
         host_id: &str,
+        instance_id: &str,
         first: Arc<Machine>,
     ) -> ProviderResult<Arc<Machine>> {
         let started = Instant::now();
         let address = first.session.address.clone();
-        let probe = format!("test -f {READY_MARKER}");
+        // 0: ready; 3: cloud-init finished its last stage without getting there.
+        let probe = format!(
+            "test -f {READY_MARKER} && exit 0; test -f {CLOUD_INIT_RESULT} && exit 3; exit 1"
+        );
         let mut machine = first;
         loop {
             match machine.session.exec(&probe).await {
                 Ok((0, _)) => {
                     machine.engine.timing("waiting for cloud-init", started);
                     return Ok(machine);
+                }
+                Ok((3, _)) => {
+                    let log = cloud_init_log(&machine).await;
+                    return Err(ProviderError::new(
+                        ErrorKind::Internal,
+                        format!(
+                            "cloud-init on VPS {instance_id} at {address} finished without making Docker ready; the VPS was destroyed"
+                        ),
+                    )
+                    .with_hint("the details hold the end of /var/log/cloud-init-output.log")
+                    .with_details(serde_json::Value::from(log)));
                 }
                 Ok(_) => {}
                 Err(_) => self.forget_machine(host_id).await,
@@ -304,18 +365,18 @@ impl<C: VpsClient> VpsDockerInstance<C> {
                 .docker_install_timeout
                 .saturating_sub(started.elapsed());
             if left.is_zero() {
-                let (_, log) = machine
-                    .session
-                    .exec("tail -n 5 /var/log/cloud-init-output.log")
-                    .await
-                    .unwrap_or_default();
+                let log = cloud_init_log(&machine).await;
                 return Err(ProviderError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "cloud-init on the VPS at {address} did not make Docker ready within {} s",
+                        "cloud-init on VPS {instance_id} at {address} did not make Docker ready within {} s; the VPS was destroyed",
                         self.settings.docker_install_timeout.as_secs()
                     ),
                 )
+                .with_hint(format!(
+                    "raise providers.{}.docker_install_timeout if the VPS is only slow",
+                    self.name
+                ))
                 .with_details(serde_json::Value::from(log)));
             }
             tokio::time::sleep(MARKER_POLL).await;

@@ -72,8 +72,12 @@ impl<C: VpsClient> VpsDockerInstance<C> {
     /// Remove the container, its record and the state store on the VPS, then the VPS, its
     /// registered key and this machine's key files. A host whose VPS cannot be reached is
     /// still destroyed: the VPS goes with everything on it.
+    /// Marked first (see pending.rs): a destroy killed midway is listed as abandoned and
+    /// `mngr gc` finishes it.
     pub(crate) async fn destroy(&self, host: &HostId) -> ProviderResult<()> {
         let seen = self.find(host.as_str()).await?;
+        crate::pending::Creating::destroying(self.host_name_of(&seen))
+            .write(&self.state_dir, host.as_str())?;
         if let Some(h) = &seen.stored
             && let Ok(m) = self.machine_of(&seen).await
         {

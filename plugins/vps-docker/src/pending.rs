@@ -1,7 +1,9 @@
-//! A create in progress, marked on this machine before anything is ordered (beside the host's
-//! local keys) and cleared when the host's first agent record arrives. A mngr killed half-way
-//! leaves a marker whose process is gone: the host (or only its registered SSH key, if no VPS
-//! was ordered yet) is then listed as abandoned, and `mngr gc` destroys it.
+//! A create or destroy in progress, marked on this machine before anything is ordered or
+//! removed (beside the host's local keys). A create's marker is cleared when the host's first
+//! agent record arrives; a destroy's goes with the local key files, its last step. A mngr
+//! killed half-way leaves a marker whose process is gone: the host (or only its registered
+//! SSH key and local files, when no VPS exists) is then listed as abandoned, and `mngr gc`
+//! destroys it.
 
 use crate::record::{TAG_HOST_ID, TAG_HOST_NAME, TAG_PROVIDER};
 use crate::{VpsInstance, VpsStatus};
@@ -12,10 +14,21 @@ use std::path::Path;
 
 pub const CREATING_FILE: &str = "creating.json";
 
+/// What the marked process was doing to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    #[default]
+    Create,
+    Destroy,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Creating {
     pub host_name: String,
     pub by: Process,
+    #[serde(default)]
+    pub purpose: Purpose,
 }
 
 impl Creating {
@@ -23,6 +36,15 @@ impl Creating {
         Creating {
             host_name: host_name.to_string(),
             by: Process::current(),
+            purpose: Purpose::Create,
+        }
+    }
+
+    /// The mark of a destroy starting now.
+    pub fn destroying(host_name: &str) -> Creating {
+        Creating {
+            purpose: Purpose::Destroy,
+            ..Creating::now(host_name)
         }
     }
 
@@ -33,9 +55,13 @@ impl Creating {
 
     /// Why the host is abandoned, if its creator is gone.
     pub fn abandoned(&self) -> Option<String> {
+        let what = match self.purpose {
+            Purpose::Create => "create",
+            Purpose::Destroy => "destroy",
+        };
         (!self.by.alive()).then(|| {
             format!(
-                "its create was interrupted (mngr process {} is gone)",
+                "its {what} was interrupted (mngr process {} is gone)",
                 self.by.pid
             )
         })

@@ -1,6 +1,7 @@
 //! The loopback addresses VPSes get: 127.0.0.N for N in a configured range, each used by one
 //! machine at a time. Other processes (another stand-in, a test) may hold ports on the same
-//! addresses, so an address whose ports 22 or 2222 cannot be bound is skipped.
+//! addresses, so an address whose ports 22 or 2222 cannot be bound is skipped (on 127.0.0.N
+//! or on its back address 127.0.1.N, see relay.rs).
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
@@ -47,8 +48,13 @@ impl AddressPool {
     }
 }
 
+/// The VPS's own address and the back address its machine publishes on (relay.rs).
 fn ports_free(address: Ipv4Addr) -> bool {
-    VPS_PORTS
+    [address, crate::relay::back_address(address)]
         .iter()
-        .all(|port| TcpListener::bind(SocketAddrV4::new(address, *port)).is_ok())
+        .all(|a| {
+            VPS_PORTS
+                .iter()
+                .all(|port| TcpListener::bind(SocketAddrV4::new(*a, *port)).is_ok())
+        })
 }

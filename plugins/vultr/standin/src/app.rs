@@ -42,6 +42,8 @@ pub struct Store {
     pub machines: HashMap<String, Arc<Vps>>,
     pub ssh_keys: Vec<SshKey>,
     pub snapshots: Vec<StoredSnapshot>,
+    /// Why an instance's last boot stopped, by instance id (the API has no word for it).
+    pub boot_failures: HashMap<String, String>,
 }
 
 impl Store {
@@ -102,6 +104,40 @@ impl App {
 
     pub fn knobs(&self) -> MutexGuard<'_, Knobs> {
         self.knobs.lock().expect("knobs lock")
+    }
+
+    /// The latency knob, read anew for each connection a VPS's relay takes.
+    pub fn latency(self: &Arc<Self>) -> crate::relay::Latency {
+        let app = Arc::downgrade(self);
+        Arc::new(move || app.upgrade().map(|a| a.knobs().latency).unwrap_or_default())
+    }
+
+    /// A boot that stopped at `step`: the instance stays as the API showed it (a VPS whose OS
+    /// never came up still reads `installingbooting`); the control path and the log say why.
+    pub fn boot_failed(&self, id: &str, step: &str, error: &str) {
+        let why = format!("{step}: {}", error.lines().next().unwrap_or(""));
+        eprintln!("vultr-standin: instance {id}: its boot failed at {why}");
+        self.store().boot_failures.insert(id.to_string(), why);
+    }
+
+    /// Each instance's boot as `/__standin/boots` reports it.
+    pub fn boots_json(&self) -> serde_json::Value {
+        let store = self.store();
+        let boots: serde_json::Map<String, serde_json::Value> = store
+            .instances
+            .iter()
+            .map(|i| {
+                let boot = match store.boot_failures.get(&i.id) {
+                    Some(why) => serde_json::json!({"state": "failed", "error": why}),
+                    None if i.server_status == crate::model::ServerStatus::Ok => {
+                        serde_json::json!({"state": "ok"})
+                    }
+                    None => serde_json::json!({"state": "booting"}),
+                };
+                (i.id.clone(), boot)
+            })
+            .collect();
+        serde_json::json!({ "boots": boots })
     }
 
     /// Change an instance if it still exists.

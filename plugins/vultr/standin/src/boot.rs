@@ -30,6 +30,20 @@ enum Step {
     Sshd,
 }
 
+/// The names `/__standin/boot-fault` accepts, as [`Step::name`] gives them.
+pub const STEP_NAMES: [&str; 10] = [
+    "seed",
+    "network",
+    "cgroups",
+    "dockerd",
+    "images",
+    "cloud-init init --local",
+    "cloud-init init",
+    "sshd",
+    "cloud-init modules --mode=config",
+    "cloud-init modules --mode=final",
+];
+
 impl Step {
     fn name(self) -> String {
         match self {
@@ -88,7 +102,7 @@ pub async fn first_boot(app: Arc<App>, id: String, vps: Arc<Vps>, disk: Disk, ge
                 });
             }
             Err(e) => {
-                eprintln!("vultr-standin: instance {id}: the machine did not start: {e}");
+                app.boot_failed(&id, "machine", &e.0);
                 return;
             }
         }
@@ -112,6 +126,7 @@ pub async fn boot_again(app: Arc<App>, id: String, vps: Arc<Vps>, generation: u6
 
 pub fn next_generation(app: &App, id: &str) -> u64 {
     let mut store = app.store();
+    store.boot_failures.remove(id);
     let counter = store.boots.entry(id.to_string()).or_insert(0);
     *counter += 1;
     *counter
@@ -137,8 +152,22 @@ async fn run_steps(
         let Some(machine) = slot.as_ref().filter(|_| current) else {
             return; // deleted, halted or booted anew meanwhile
         };
-        if let Err(e) = run_step(app, id, machine, step).await {
+        let injected = app.knobs().take_boot_fault(&step.name());
+        let outcome = if injected {
+            Err(crate::docker::DockerError(format!(
+                "{} failed (injected through /__standin/boot-fault)",
+                step.name()
+            )))
+        } else {
+            run_step(app, id, machine, step).await
+        };
+        if let Err(e) = outcome {
             match step {
+                // Injected: the boot stops here, whatever the step.
+                _ if injected => {
+                    app.boot_failed(id, &step.name(), &e.0);
+                    return;
+                }
                 // A stage returns its error count; a VPS boots on regardless, as under systemd.
                 Step::CloudInit(stage) => eprintln!(
                     "vultr-standin: instance {id}: cloud-init {} reported errors (see /var/log/cloud-init.log on the VPS): {}",
@@ -146,7 +175,7 @@ async fn run_steps(
                     first_line(&e.0)
                 ),
                 _ => {
-                    eprintln!("vultr-standin: instance {id}: boot step {step:?} failed: {e}");
+                    app.boot_failed(id, &step.name(), &e.0);
                     return;
                 }
             }
@@ -237,7 +266,7 @@ fn meta_data(store: &crate::app::Store, instance: &crate::model::Instance) -> St
 
 /// Pick an address and start the container, trying the next address when another process
 /// took this one's ports in the meantime.
-async fn create_machine(app: &App, id: &str, disk: &Disk) -> DockerResult<Machine> {
+async fn create_machine(app: &Arc<App>, id: &str, disk: &Disk) -> DockerResult<Machine> {
     let hostname = app
         .store()
         .instance(id)
@@ -252,7 +281,18 @@ async fn create_machine(app: &App, id: &str, disk: &Disk) -> DockerResult<Machin
         let Some(address) = app.addresses.lock().expect("address lock").take() else {
             break;
         };
-        let machine = Machine::new(id, address);
+        let relay = match crate::relay::Relay::bind(address, app.latency()) {
+            Ok(relay) => relay,
+            Err(e) => {
+                // Another process took the address since the pool looked: try the next.
+                app.addresses.lock().expect("address lock").release(address);
+                last_error = Some(crate::docker::DockerError(format!(
+                    "listening on {address}: {e}"
+                )));
+                continue;
+            }
+        };
+        let machine = Machine::new(id, address, relay);
         let created = async {
             machine
                 .create_volume(volume_source, &app.settings.vps_image)

@@ -3,6 +3,11 @@
 //!                              answer the next N API requests with that status
 //!   POST /__standin/latency   {"ms": N}      delay every API answer by N ms
 //!   POST /__standin/page-size {"max": N}     cap per_page at N (Vultr's cap is 500)
+//!   POST /__standin/boot-fault {"step": S, "count": N}
+//!                              the next N boots fail at step S (seed, network, cgroups,
+//!                              dockerd, images, sshd, or a cloud-init stage such as
+//!                              "cloud-init init"), as a full disk or a broken package would
+//!   GET  /__standin/boots                    each instance's boot: booting, ok or failed
 //!   GET  /__standin/knobs                    the current settings
 //! The same knobs can be set at start with --latency-ms and --max-page-size.
 
@@ -20,6 +25,13 @@ pub struct Knobs {
     pub fault: Option<Fault>,
     pub latency: Duration,
     pub max_page_size: usize,
+    pub boot_fault: Option<BootFault>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BootFault {
+    pub step: String,
+    pub count: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,7 +47,20 @@ impl Knobs {
             fault: None,
             latency,
             max_page_size: max_page_size.clamp(1, MAX_PER_PAGE),
+            boot_fault: None,
         }
+    }
+
+    /// Whether the boot step named `step` is to fail now (using up one injected failure).
+    pub fn take_boot_fault(&mut self, step: &str) -> bool {
+        let Some(fault) = self.boot_fault.as_mut().filter(|f| f.step == step) else {
+            return false;
+        };
+        fault.count -= 1;
+        if fault.count == 0 {
+            self.boot_fault = None;
+        }
+        true
     }
 
     /// The injected failure for this request, if one is pending.
@@ -91,6 +116,17 @@ pub fn handle(app: &App, req: &ApiRequest, path: &[&str]) -> Handled {
             }
             app.knobs().max_page_size = max;
         }
+        (&Method::POST, ["boot-fault"]) => {
+            let fault: BootFault = req.json()?;
+            if !crate::boot::STEP_NAMES.contains(&fault.step.as_str()) {
+                return Err(Reply::bad_request(format!(
+                    "boot-fault: step must be one of {}",
+                    crate::boot::STEP_NAMES.join(", ")
+                )));
+            }
+            app.knobs().boot_fault = (fault.count > 0).then_some(fault);
+        }
+        (&Method::GET, ["boots"]) => return Ok(Reply::json(200, app.boots_json())),
         (&Method::GET, ["knobs"]) => {}
         _ => {
             return Err(Reply::not_found(
@@ -105,6 +141,7 @@ pub fn handle(app: &App, req: &ApiRequest, path: &[&str]) -> Handled {
             "fault": knobs.fault.map(|f| json!({"status": f.status, "count": f.count, "retry_after": f.retry_after})),
             "latency_ms": knobs.latency.as_millis() as u64,
             "max_page_size": knobs.max_page_size,
+            "boot_fault": knobs.boot_fault.map(|f| json!({"step": f.step, "count": f.count})),
         }),
     ))
 }

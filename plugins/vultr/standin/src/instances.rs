@@ -263,6 +263,7 @@ pub async fn delete(app: &App, id: &str) -> Handled {
             .ok_or_else(|| Reply::not_found(NO_SUCH_INSTANCE))?;
         store.instances.remove(index);
         store.boots.remove(id);
+        store.boot_failures.remove(id);
         store.machines.remove(id)
     };
     if let Some(vps) = vps {

@@ -1,5 +1,5 @@
-//! One VPS as a real machine: a Docker-in-Docker container from the VPS image, published on
-//! its own 127.0.0.N, with its inner Docker's data on a volume of its own. Started the way this
+//! One VPS as a real machine: a Docker-in-Docker container from the VPS image, reached on
+//! its own 127.0.0.N (through the stand-in's relay, see relay.rs), with its inner Docker's data on a volume of its own. Started the way this
 //! engine allows (`--privileged` is refused here: every capability but SYS_RESOURCE instead).
 
 use crate::docker::{DockerResult, Input, docker, docker_with};
@@ -29,6 +29,8 @@ pub struct Machine {
     pub container: String,
     pub volume: String,
     pub address: Ipv4Addr,
+    /// The listeners on `address`; the container publishes on the relay's back address.
+    _relay: crate::relay::Relay,
 }
 
 /// The names one stand-in process gives its objects.
@@ -44,11 +46,12 @@ pub fn labels() -> Vec<String> {
 }
 
 impl Machine {
-    pub fn new(instance_id: &str, address: Ipv4Addr) -> Machine {
+    pub fn new(instance_id: &str, address: Ipv4Addr, relay: crate::relay::Relay) -> Machine {
         Machine {
             container: container_name(instance_id),
             volume: format!("vultr-standin-{instance_id}-docker"),
             address,
+            _relay: relay,
         }
     }
 
@@ -76,8 +79,9 @@ impl Machine {
         args.extend(labels());
         args.extend(DIND_FLAGS.iter().chain(&BOOT_FLAGS).map(|s| s.to_string()));
         args.push(format!("--volume={}:/var/lib/docker", self.volume));
+        let back = crate::relay::back_address(self.address);
         for port in crate::addresses::VPS_PORTS {
-            args.push(format!("--publish={}:{port}:{port}", self.address));
+            args.push(format!("--publish={back}:{port}:{port}"));
         }
         args.push(image.to_string());
         docker(&as_strs(&args)).await.map(|_| ())

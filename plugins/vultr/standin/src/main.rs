@@ -14,6 +14,7 @@ mod instances;
 mod machine;
 mod model;
 mod paging;
+mod relay;
 mod reply;
 mod request;
 mod routes;
@@ -56,7 +57,7 @@ struct Cli {
     /// Directory for the saved inner-images archive, kept between runs.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
-    /// Delay every API answer by this many milliseconds.
+    /// Delay every API answer and every connect to a VPS's ports by this many milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
     /// Cap per_page at this (Vultr's own cap is 500).

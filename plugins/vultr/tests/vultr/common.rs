@@ -72,18 +72,15 @@ impl StandIn {
         assert!(answer.status().is_success(), "control {route}");
     }
 
+    /// What a GET of the control path answers (`boots`, `knobs`).
+    pub async fn control_state(&self, route: &str) -> Value {
+        json_of(self.http.get(format!("{}/__standin/{route}", self.root()))).await
+    }
+
     /// A GET of the API with the right key.
     pub async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(KEY)
-            .query(&[("per_page", "500")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let request = self.http.get(format!("{}{path}", self.url));
+        json_of(request.bearer_auth(KEY).query(&[("per_page", "500")])).await
     }
 
     /// Instances and SSH keys the stand-in still has.
@@ -112,6 +109,11 @@ impl StandIn {
             .cloned()
             .unwrap()
     }
+}
+
+/// The JSON body a request answers with.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 impl Drop for StandIn {

@@ -1,5 +1,6 @@
 //! One host through the loaded plugin: its idle timeout stops the container while the VPS
-//! keeps running, start brings it back, and a VPS whose host key is not the pinned one is
+//! keeps running, start brings it back, a stop is listed with its reason, plan and region,
+//! and a VPS whose host key is not the pinned one is
 //! refused (mngr never trusts a key on first use, nor a changed one later). Destroy still
 //! removes the VPS it cannot log in to.
 
@@ -46,6 +47,29 @@ fn an_idle_container_stops_while_the_vps_runs_and_a_changed_vps_host_key_is_refu
     assert_eq!(vps["power_status"], "running", "the VPS keeps running");
     let again = inst.start_host(&host.id, None).expect("start");
     assert_eq!(again.state, HostState::Running);
+    assert_eq!(again.stop_reason, None);
+
+    // Stopped by mngr: a listing that reads the VPS and its record anew (another instance,
+    // nothing cached) says why, and what keeping the VPS costs (its plan) and where it runs.
+    inst.stop_host(&host.id).expect("stop");
+    let reread = instance("vultr", state.path(), s.table(), services.clone());
+    let listed = reread
+        .discover_hosts(false)
+        .unwrap()
+        .into_iter()
+        .find(|h| h.id == host.id)
+        .expect("the stopped host is listed");
+    assert_eq!(listed.state, HostState::Stopped, "{listed:?}");
+    assert_eq!(listed.stop_reason, Some(StopReason::Stopped));
+    let plan = listed.details["plan"].as_str().unwrap_or_default();
+    assert!(
+        plan.starts_with("vc2-1c-1gb") && plan.contains("billed while the VPS exists"),
+        "{listed:?}"
+    );
+    assert_eq!(listed.details["region"], "ewr", "{listed:?}");
+    let again = inst.start_host(&host.id, None).expect("start");
+    assert_eq!(again.state, HostState::Running);
+    assert_eq!(again.details["region"], "ewr");
 
     // Another key pinned for the VPS: a fresh instance (no open session) refuses to log in.
     let pinned = state

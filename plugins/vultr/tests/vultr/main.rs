@@ -7,9 +7,11 @@
 mod common;
 // The plugin-api conformance suite through the loaded library.
 mod conformance;
+// A VPS whose boot fails: a clear error within the boot allowance, nothing left.
+mod failed_boot;
 // The idle timeout (container stops, VPS runs) and a changed VPS host key refused.
 mod idle_and_keys;
-// A create killed at its steps: abandoned, and gc removes the rest.
+// A create and a destroy killed at their steps: abandoned, and gc removes the rest.
 mod interrupted;
 // An agent on a VPS through the real mngr binary: runs, execs, stops, starts, is destroyed.
 mod lifecycle;
