@@ -1,5 +1,5 @@
 //! The agent commands: create, list, connect, exec, message, capture, stop, start, destroy,
-//! rename, forward, label and gc. Each lives in its own module under `cli/agents/`; this module holds
+//! rename, forward, rsync, git, label and gc. Each lives in its own module under `cli/agents/`; this module holds
 //! the subcommand enum and what they share (reading targets, resolving them).
 
 use crate::agents::address::AgentAddress;
@@ -19,6 +19,7 @@ pub mod interact;
 pub mod lifecycle;
 pub mod list;
 pub mod provider_flags;
+pub mod sync;
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
@@ -53,6 +54,11 @@ pub enum AgentCommand {
     /// Forward ports between this machine and an agent's host until interrupted
     #[command(visible_alias = "fwd")]
     Forward(forward::ForwardArgs),
+    /// Copy files between this machine and an agent's host (rsync, pinned host key)
+    Rsync(sync::RsyncArgs),
+    /// Move commits between the repository here and an agent's work dir
+    #[command(subcommand)]
+    Git(sync::GitCommand),
     /// Add or change labels (KEY=VALUE) of agents, or the tags of their hosts
     Label(edit::LabelArgs),
     /// Remove what crashed or interrupted commands left: orphaned work dirs, records, sessions
@@ -72,6 +78,8 @@ pub fn run(global: &RunOptions, cmd: AgentCommand) -> Result<()> {
         AgentCommand::Destroy(args) => lifecycle::destroy(global, args),
         AgentCommand::Rename(args) => edit::rename(global, args),
         AgentCommand::Forward(args) => forward::run(global, args),
+        AgentCommand::Rsync(args) => sync::rsync(global, args),
+        AgentCommand::Git(command) => sync::git(global, command),
         AgentCommand::Label(args) => edit::label(global, args),
         AgentCommand::Gc(args) => gc::run(global, args),
     }
