@@ -36,11 +36,10 @@ struct Remote {
 pub fn repository_root(cwd: &Path) -> Result<PathBuf> {
     let out = git_here(cwd, &["rev-parse", "--show-toplevel"], None)?;
     if !out.status.success() {
-        return Err(MngrError::not_found(format!(
-            "{} is not in a git repository",
-            cwd.display()
-        ))
-        .with_hint("run mngr git from inside the repository to push from or pull into"));
+        return Err(
+            MngrError::not_found(format!("{} is not in a git repository", cwd.display()))
+                .with_hint("run mngr git from inside the repository to push from or pull into"),
+        );
     }
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
@@ -109,8 +108,8 @@ pub fn move_commits(
                 .stdout
                 .trim()
                 .to_string();
-            let after = rev_parse(root, &branch)?
-                .ok_or_else(|| no_branch(&branch, "this repository"))?;
+            let after =
+                rev_parse(root, &branch)?.ok_or_else(|| no_branch(&branch, "this repository"))?;
             let args = ["push", "-q", &remote.url, &refspec(force)];
             git_ok(root, &args, &remote, &branch, direction)?;
             Ok(GitMove {
@@ -152,9 +151,10 @@ fn no_branch(branch: &str, what: &str) -> MngrError {
 }
 
 fn remote_of(host: &Host, work_dir: &str) -> Result<Remote> {
-    let ssh = host.transport.system_ssh().map_err(|e| {
-        MngrError::failure(format!("host '{}': {e}", host.name()))
-    })?;
+    let ssh = host
+        .transport
+        .system_ssh()
+        .map_err(|e| MngrError::failure(format!("host '{}': {e}", host.name())))?;
     Ok(match ssh {
         Some(ssh) => Remote {
             url: ssh.git_url(work_dir),
@@ -226,7 +226,13 @@ fn git_ok(
             "cannot reach the agent's host: its SSH host key does not match the key pinned for it; refusing to {verb}"
         )));
     }
-    let refused = ["non-fast-forward", "[rejected]", "Not possible to fast-forward", "fetch first", "diverging"];
+    let refused = [
+        "non-fast-forward",
+        "[rejected]",
+        "Not possible to fast-forward",
+        "fetch first",
+        "diverging",
+    ];
     if refused.iter().any(|r| text.contains(r)) {
         let other = match direction {
             Direction::Push => "pull first (mngr git pull AGENT",
@@ -235,7 +241,9 @@ fn git_ok(
         return Err(MngrError::failure(format!(
             "{verb} of branch '{branch}' refused: the two sides have diverged (not a fast-forward)"
         ))
-        .with_hint(format!("{other} {branch}) and merge, or replace it with --force")));
+        .with_hint(format!(
+            "{other} {branch}) and merge, or replace it with --force"
+        )));
     }
     if text.contains("couldn't find remote ref") {
         return Err(no_branch(branch, "the agent's work dir"));

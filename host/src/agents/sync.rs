@@ -88,7 +88,10 @@ pub fn rsync_over(transport: &dyn Transport, plan: &RsyncPlan, label: &str) -> R
     if let Some(ssh) = &ssh {
         command.arg("-e").arg(ssh.rsync_shell());
     }
-    command.arg("--").arg(arg(&plan.source)).arg(arg(&plan.dest));
+    command
+        .arg("--")
+        .arg(arg(&plan.source))
+        .arg(arg(&plan.dest));
     let out = command
         .stdin(Stdio::null())
         .output()

@@ -47,3 +47,5 @@ mod secrets;
 mod settings;
 // The SSH transport against a real sshd in a docker container.
 mod ssh_transport;
+// `mngr rsync` and `mngr git` with docker and local agents; `create --from` without rsync.
+mod sync;

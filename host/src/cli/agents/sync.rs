@@ -244,7 +244,10 @@ mod tests {
             path: p.into(),
         };
         assert_eq!(parse_endpoint("fixer:src/"), agent("fixer", "src/"));
-        assert_eq!(parse_endpoint("fixer@box.docker:"), agent("fixer@box.docker", ""));
+        assert_eq!(
+            parse_endpoint("fixer@box.docker:"),
+            agent("fixer@box.docker", "")
+        );
         assert_eq!(parse_endpoint("fixer:/etc/x"), agent("fixer", "/etc/x"));
         assert_eq!(parse_endpoint("./a:b"), Endpoint::Here("./a:b".into()));
         assert_eq!(parse_endpoint("/tmp/x"), Endpoint::Here("/tmp/x".into()));
