@@ -40,6 +40,22 @@ pub struct Change {
 /// work dir in use changes under the copy, which is not a failure.
 const VANISHED: i32 = 24;
 
+/// rsync's exit code for a partial transfer, which is also what it reports when the only
+/// trouble was files vanishing at the wrong moment.
+const PARTIAL: i32 = 23;
+
+/// Whether every complaint rsync made is a file that vanished while it was copied.
+fn only_vanished(stderr: &str) -> bool {
+    let mut complaints = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("rsync error:") && !l.starts_with("rsync warning:")
+        })
+        .peekable();
+    complaints.peek().is_some() && complaints.all(|l| l.starts_with("file has vanished:"))
+}
+
 /// The path of `path` on an agent whose work dir is `work_dir`: relative paths (and the empty
 /// path, which means the whole work dir's contents) are joined to it, absolute ones kept.
 pub fn agent_path(work_dir: &str, path: &str) -> String {
@@ -106,7 +122,7 @@ pub fn rsync_over(transport: &dyn Transport, plan: &RsyncPlan, label: &str) -> R
     let stderr = String::from_utf8_lossy(&out.stderr);
     match out.status.code() {
         Some(0) => {}
-        Some(VANISHED) => crate::warnings::warn(
+        Some(VANISHED) | Some(PARTIAL) if only_vanished(&stderr) => crate::warnings::warn(
             "some files vanished while they were copied (the work dir changed during the copy)",
         ),
         code => return Err(rsync_error(code, &stderr, label)),
@@ -183,6 +199,19 @@ mod tests {
         assert_eq!(agent_path("/w/agent", ""), "/w/agent/");
         assert_eq!(agent_path("/w/agent/", "src/"), "/w/agent/src/");
         assert_eq!(agent_path("/w/agent", "/etc/hosts"), "/etc/hosts");
+    }
+
+    #[test]
+    fn only_vanished_files_are_not_a_failure() {
+        let vanished = "file has vanished: \"/d/a\"\nrsync warning: some files vanished before they could be transferred (code 24)\n";
+        assert!(only_vanished(vanished));
+        assert!(only_vanished(
+            "file has vanished: \"/d/a\"\nrsync error: some files/attrs were not transferred (code 23)\n"
+        ));
+        assert!(!only_vanished(
+            "rsync: [sender] send_files failed to open \"/d/b\": Permission denied (13)\nfile has vanished: \"/d/a\"\n"
+        ));
+        assert!(!only_vanished(""));
     }
 
     #[test]
