@@ -196,7 +196,7 @@ fn rsync_and_git_round_trips_with_a_docker_agent() {
                 for i in 0..20 {
                     let path = churn_dir.join(format!("churn-{i}.bin"));
                     std::fs::write(&path, binary_bytes(50_000, round + i)).unwrap();
-                    if (round + i) % 3 == 0 {
+                    if (round + i).is_multiple_of(3) {
                         let _ = std::fs::remove_file(&path);
                     }
                 }
