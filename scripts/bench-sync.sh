@@ -14,15 +14,7 @@ cd "$(dirname "$0")/.."
 RUNS="${1:-3}"
 STREAM_MB="${BENCH_STREAM_MB:-256}"
 TREE_MB="${BENCH_TREE_MB:-64}"
-IMAGE="${MNGR_BASE_IMAGE:-mngr-base:bookworm}"
-
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  echo "Error: the image $IMAGE is missing; run scripts/build-base-image.sh first" >&2
-  exit 1
-fi
-echo "building (release)..." >&2
-cargo build --release -q -p mngr -p mngr-docker
-MNGR="$PWD/target/release/mngr"
+. scripts/lib/docker-bench.sh
 
 WORK="$(mktemp -d)"
 PREFIX="mngrbench$$-"
@@ -45,9 +37,10 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 # A server on the agent's host: each connection gets STREAM_MB MiB, then the server closes it.
 cat > "$WORK/src/server.pl" <<PERL
 use IO::Socket::INET;
+\$SIG{PIPE} = "IGNORE";   # a client that leaves early must not end the server
 my \$s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => 9000, Listen => 5, ReuseAddr => 1) or die \$!;
 my \$block = "x" x 1048576;
-while (my \$c = \$s->accept) { print \$c \$block for 1 .. $STREAM_MB; close \$c }
+while (my \$c = \$s->accept) { for (1 .. $STREAM_MB) { print \$c \$block or last } close \$c }
 PERL
 cd "$WORK/src"
 "$MNGR" create bench --in docker --no-connect -- perl server.pl >/dev/null

@@ -8,118 +8,113 @@ use super::PushOptions;
 use std::fs::{self, File, Metadata};
 use std::io::{self, ErrorKind};
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Copy `src`'s contents into `dest` (created if missing) as [`PushOptions`] say.
 pub fn copy_tree(src: &Path, dest: &Path, options: &PushOptions) -> io::Result<()> {
     fs::create_dir_all(dest)?;
-    let mut dirs = Vec::new();
+    let mut copy = TreeCopy {
+        excludes: &options.excludes,
+        dirs: Vec::new(),
+    };
     match &options.files {
-        None => copy_dir_contents(src, dest, "", &options.excludes, &mut dirs)?,
+        None => copy.dir_contents(src, dest, "")?,
         Some(files) => {
             for rel in files {
-                if excluded(&options.excludes, rel, false) {
+                if excluded(copy.excludes, rel, false) {
                     continue;
                 }
                 let target = dest.join(rel);
                 if let Some(parent) = target.parent() {
                     fs::create_dir_all(parent)?;
                 }
-                copy_entry(&src.join(rel), &target, rel, &options.excludes, &mut dirs)?;
+                copy.entry(&src.join(rel), &target, rel)?;
             }
         }
     }
     // Directory modes last, deepest first: a read-only directory still receives its contents.
-    for (path, meta) in dirs.iter().rev() {
+    for (path, meta) in copy.dirs.iter().rev() {
         finish_dir(path, meta)?;
     }
     Ok(())
 }
 
-fn copy_dir_contents(
-    src: &Path,
-    dest: &Path,
-    rel: &str,
-    excludes: &[String],
-    dirs: &mut Vec<(std::path::PathBuf, Metadata)>,
-) -> io::Result<()> {
-    let entries = match fs::read_dir(src) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(with_path(e, src)),
-    };
-    let mut names: Vec<_> = entries
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<io::Result<_>>()?;
-    names.sort();
-    for name in names {
-        let name_text = name.to_string_lossy();
-        let child_rel = if rel.is_empty() {
-            name_text.into_owned()
-        } else {
-            format!("{rel}/{name_text}")
-        };
-        copy_entry(
-            &src.join(&name),
-            &dest.join(&name),
-            &child_rel,
-            excludes,
-            dirs,
-        )?;
-    }
-    Ok(())
+/// One copy in progress: its exclude patterns, and the directories made (with their source
+/// metadata) whose modes and times are set at the end.
+struct TreeCopy<'a> {
+    excludes: &'a [String],
+    dirs: Vec<(PathBuf, Metadata)>,
 }
 
-/// Copy one entry (a directory with what it holds) unless an exclude pattern matches it.
-fn copy_entry(
-    src: &Path,
-    dest: &Path,
-    rel: &str,
-    excludes: &[String],
-    dirs: &mut Vec<(std::path::PathBuf, Metadata)>,
-) -> io::Result<()> {
-    let meta = match fs::symlink_metadata(src) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(with_path(e, src)),
-    };
-    let kind = meta.file_type();
-    if excluded(excludes, rel, kind.is_dir()) {
-        return Ok(());
-    }
-    if kind.is_dir() {
-        match fs::symlink_metadata(dest) {
-            Ok(existing) if existing.is_dir() => {}
-            Ok(_) => {
-                fs::remove_file(dest).map_err(|e| with_path(e, dest))?;
-                fs::create_dir(dest).map_err(|e| with_path(e, dest))?;
-            }
-            Err(_) => fs::create_dir(dest).map_err(|e| with_path(e, dest))?,
-        }
-        // Writable by us while its contents arrive; its own mode is set at the end.
-        fs::set_permissions(dest, fs::Permissions::from_mode(0o700))?;
-        copy_dir_contents(src, dest, rel, excludes, dirs)?;
-        dirs.push((dest.to_path_buf(), meta));
-    } else if kind.is_symlink() {
-        let link = match fs::read_link(src) {
-            Ok(link) => link,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(with_path(e, src)),
+impl TreeCopy<'_> {
+    fn dir_contents(&mut self, src: &Path, dest: &Path, rel: &str) -> io::Result<()> {
+        let Some(entries) = unless_vanished(fs::read_dir(src), src)? else {
+            return Ok(());
         };
-        clear_way(dest)?;
-        symlink(link, dest).map_err(|e| with_path(e, dest))?;
-    } else if kind.is_file() {
-        copy_file(src, dest, &meta)?;
+        let mut names: Vec<_> = entries
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
+        names.sort();
+        for name in names {
+            let name_text = name.to_string_lossy();
+            let child_rel = if rel.is_empty() {
+                name_text.into_owned()
+            } else {
+                format!("{rel}/{name_text}")
+            };
+            self.entry(&src.join(&name), &dest.join(&name), &child_rel)?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Copy one entry (a directory with what it holds) unless an exclude pattern matches it.
+    fn entry(&mut self, src: &Path, dest: &Path, rel: &str) -> io::Result<()> {
+        let Some(meta) = unless_vanished(fs::symlink_metadata(src), src)? else {
+            return Ok(());
+        };
+        let kind = meta.file_type();
+        if excluded(self.excludes, rel, kind.is_dir()) {
+            return Ok(());
+        }
+        if kind.is_dir() {
+            match fs::symlink_metadata(dest) {
+                Ok(existing) if existing.is_dir() => {}
+                Ok(_) => {
+                    fs::remove_file(dest).map_err(|e| with_path(e, dest))?;
+                    fs::create_dir(dest).map_err(|e| with_path(e, dest))?;
+                }
+                Err(_) => fs::create_dir(dest).map_err(|e| with_path(e, dest))?,
+            }
+            // Writable by us while its contents arrive; its own mode is set at the end.
+            fs::set_permissions(dest, fs::Permissions::from_mode(0o700))?;
+            self.dir_contents(src, dest, rel)?;
+            self.dirs.push((dest.to_path_buf(), meta));
+        } else if kind.is_symlink() {
+            let Some(link) = unless_vanished(fs::read_link(src), src)? else {
+                return Ok(());
+            };
+            clear_way(dest)?;
+            symlink(link, dest).map_err(|e| with_path(e, dest))?;
+        } else if kind.is_file() {
+            copy_file(src, dest, &meta)?;
+        }
+        Ok(())
+    }
+}
+
+/// `None` for a source that is gone (it vanished while the copy ran), else the result.
+fn unless_vanished<T>(result: io::Result<T>, path: &Path) -> io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(with_path(e, path)),
+    }
 }
 
 /// A regular file through a temp file beside it and a rename, so a reader never sees half.
 fn copy_file(src: &Path, dest: &Path, meta: &Metadata) -> io::Result<()> {
-    let mut input = match File::open(src) {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(with_path(e, src)),
+    let Some(mut input) = unless_vanished(File::open(src), src)? else {
+        return Ok(());
     };
     let dir = dest.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
