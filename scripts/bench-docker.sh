@@ -11,15 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS="${1:-5}"
-IMAGE="${MNGR_BASE_IMAGE:-mngr-base:bookworm}"
-
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  echo "Error: the image $IMAGE is missing; run scripts/build-base-image.sh first" >&2
-  exit 1
-fi
-echo "building (release)..." >&2
-cargo build --release -q -p mngr -p mngr-docker
-MNGR="$PWD/target/release/mngr"
+. scripts/lib/docker-bench.sh
 
 WORK="$(mktemp -d)"
 PREFIX="mngrbench$$-"

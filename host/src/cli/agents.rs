@@ -1,5 +1,5 @@
 //! The agent commands: create, list, connect, exec, message, capture, stop, start, destroy,
-//! rename, forward, label, limit and gc. Each lives in its own module under `cli/agents/`; this module holds
+//! rename, forward, rsync, git, label, limit and gc. Each lives in its own module under `cli/agents/`; this module holds
 //! the subcommand enum and what they share (reading targets, resolving them).
 
 use crate::agents::address::AgentAddress;
@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod limit;
 pub mod list;
 pub mod provider_flags;
+pub mod sync;
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
@@ -54,6 +55,11 @@ pub enum AgentCommand {
     /// Forward ports between this machine and an agent's host until interrupted
     #[command(visible_alias = "fwd")]
     Forward(forward::ForwardArgs),
+    /// Copy files between this machine and an agent's host (rsync, pinned host key)
+    Rsync(sync::RsyncArgs),
+    /// Move commits between the repository here and an agent's work dir
+    #[command(subcommand)]
+    Git(sync::GitCommand),
     /// Add or change labels (KEY=VALUE) of agents, or the tags of their hosts
     Label(edit::LabelArgs),
     /// Change the idle timeout, idle mode or activity sources of a running host
@@ -75,6 +81,8 @@ pub fn run(global: &RunOptions, cmd: AgentCommand) -> Result<()> {
         AgentCommand::Destroy(args) => lifecycle::destroy(global, args),
         AgentCommand::Rename(args) => edit::rename(global, args),
         AgentCommand::Forward(args) => forward::run(global, args),
+        AgentCommand::Rsync(args) => sync::rsync(global, args),
+        AgentCommand::Git(command) => sync::git(global, command),
         AgentCommand::Label(args) => edit::label(global, args),
         AgentCommand::Limit(args) => limit::run(global, args),
         AgentCommand::Gc(args) => gc::run(global, args),

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::paths::write_atomic;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
@@ -117,55 +117,10 @@ impl Transport for LocalTransport {
             .map_err(|e| TransportError::Io(format!("writing {path}: {e}")))
     }
 
+    /// A Rust copy ([`super::local_copy`]): no `rsync` program needed on this machine.
     fn push_dir(&self, src: &Path, dest: &str, options: &PushOptions) -> TransportResult<()> {
-        std::fs::create_dir_all(dest)
-            .map_err(|e| TransportError::Io(format!("creating {dest}: {e}")))?;
-        let mut command = Command::new("rsync");
-        command.arg("-a");
-        for pattern in &options.excludes {
-            command.arg(format!("--exclude={pattern}"));
-        }
-        if options.files.is_some() {
-            command.arg("--from0").arg("--files-from=-");
-        }
-        let mut src_arg = src.as_os_str().to_owned();
-        src_arg.push("/");
-        let mut dest_arg = std::ffi::OsString::from(dest);
-        dest_arg.push("/");
-        command
-            .arg(src_arg)
-            .arg(dest_arg)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                TransportError::Io("rsync is not installed on this machine".to_string())
-            } else {
-                TransportError::Io(format!("running rsync: {e}"))
-            }
-        })?;
-        let mut stdin = child.stdin.take().expect("piped");
-        if let Some(files) = &options.files {
-            let mut list = Vec::new();
-            for file in files {
-                list.extend_from_slice(file.as_bytes());
-                list.push(0);
-            }
-            // rsync may exit early on an error; its stderr says why, so ignore a broken pipe.
-            let _ = stdin.write_all(&list);
-        }
-        drop(stdin);
-        let out = child.wait_with_output()?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(TransportError::Io(format!(
-                "rsync {} -> {dest} failed: {}",
-                src.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )))
-        }
+        super::local_copy::copy_tree(src, Path::new(dest), options)
+            .map_err(|e| TransportError::Io(format!("copying {} to {dest}: {e}", src.display())))
     }
 
     fn lock_host(

@@ -4,7 +4,8 @@
 //!
 //! Implementations: [`local::LocalTransport`] (this machine, std::process) and the SSH
 //! transport (`ssh.rs`, russh). [`connect`] maps a provider's [`HostAccess`] to one of them.
-//! [`forward`] runs port forwards over the SSH transport's connection (`mngr forward`).
+//! [`forward`] runs port forwards over the SSH transport's connection (`mngr forward`);
+//! [`system_ssh`] is the pinned system `ssh` that rsync and git use.
 //!
 //! Contract every implementation keeps (the agent layer relies on it):
 //! - Scripts are POSIX `sh` scripts run by the host's login user. The working directory is
@@ -18,8 +19,10 @@
 
 pub mod forward;
 pub mod local;
+mod local_copy;
 mod quickack;
 pub mod ssh;
+pub mod system_ssh;
 
 use mngr_plugin_api::HostAccess;
 use std::path::Path;
@@ -203,6 +206,12 @@ pub trait Transport: Send + Sync {
         Err(TransportError::Io(
             "this host is this machine: there is nothing to forward".to_string(),
         ))
+    }
+
+    /// How the system `ssh` (for rsync and git) reaches this host with its pinned key;
+    /// `None` for this machine, whose paths are used directly.
+    fn system_ssh(&self) -> TransportResult<Option<system_ssh::SystemSsh>> {
+        Ok(None)
     }
 
     /// True for the local machine. The agent layer then reads agent records and `/proc`

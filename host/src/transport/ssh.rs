@@ -8,6 +8,7 @@
 
 use super::forward::{self, ActiveForward, ForwardSpec, ReverseRoutes};
 use super::quickack::QuickAckStream;
+use super::system_ssh::SystemSsh;
 use super::{
     CommandOutput, HOLDER_FILE, HostLockGuard, LOCK_NOTICE_AFTER, LockWait, PushOptions, Transport,
     TransportError, TransportResult, holder_line, lock_timeout,
@@ -325,23 +326,35 @@ impl SshTransport {
 
     /// Options for the system ssh client: the key, strict checking against the pinned key.
     fn ssh_options(&self) -> TransportResult<Vec<String>> {
+        let ssh = self.pinned_system_ssh()?;
+        let mut options = vec!["-p".to_string(), ssh.port.to_string()];
+        options.extend(ssh.options);
+        Ok(options)
+    }
+
+    fn pinned_system_ssh(&self) -> TransportResult<SystemSsh> {
         let known_hosts = self.known_hosts_file()?;
-        Ok(vec![
-            "-i".into(),
-            self.endpoint.private_key_path.clone(),
-            "-p".into(),
-            self.endpoint.port.to_string(),
-            "-o".into(),
-            "StrictHostKeyChecking=yes".into(),
-            "-o".into(),
-            format!("UserKnownHostsFile={}", known_hosts.display()),
-            "-o".into(),
-            "GlobalKnownHostsFile=/dev/null".into(),
-            "-o".into(),
-            "IdentitiesOnly=yes".into(),
-            "-o".into(),
-            "LogLevel=ERROR".into(),
-        ])
+        Ok(SystemSsh {
+            options: vec![
+                "-i".into(),
+                self.endpoint.private_key_path.clone(),
+                "-o".into(),
+                "StrictHostKeyChecking=yes".into(),
+                "-o".into(),
+                format!("UserKnownHostsFile={}", known_hosts.display()),
+                "-o".into(),
+                "GlobalKnownHostsFile=/dev/null".into(),
+                "-o".into(),
+                "IdentitiesOnly=yes".into(),
+                "-o".into(),
+                "BatchMode=yes".into(),
+                "-o".into(),
+                "LogLevel=ERROR".into(),
+            ],
+            port: self.endpoint.port,
+            user: self.endpoint.user.clone(),
+            address: self.endpoint.address.clone(),
+        })
     }
 
     fn target(&self) -> String {
@@ -706,6 +719,10 @@ impl Transport for SshTransport {
             };
             forward::serve(session, &self.reverse, bind, specs, listeners, ready).await
         })
+    }
+
+    fn system_ssh(&self) -> TransportResult<Option<SystemSsh>> {
+        self.pinned_system_ssh().map(Some)
     }
 
     fn is_local(&self) -> bool {

@@ -55,3 +55,5 @@ mod settings;
 mod ssh_cli;
 // The SSH transport against a real sshd in a docker container.
 mod ssh_transport;
+// `mngr rsync` and `mngr git` with docker and local agents; `create --from` without rsync.
+mod sync;
