@@ -72,12 +72,21 @@ pub trait AsyncProvider: Send + Sync + 'static {
         let _ = (host, tags);
         unsupported("changing tags")
     }
+    /// Merged into the host's tags through `set_tags`; a provider whose tags are fixed
+    /// (no `mutable_tags`) answers with `set_tags`'s refusal without reading them.
     async fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        if !self.capabilities().mutable_tags {
+            return self.set_tags(host, tags).await;
+        }
         let mut all = self.get_tags(host).await?;
         all.extend(tags);
         self.set_tags(host, all).await
     }
+    /// As [`AsyncProvider::add_tags`].
     async fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
+        if !self.capabilities().mutable_tags {
+            return self.set_tags(host, BTreeMap::new()).await;
+        }
         let mut all = self.get_tags(host).await?;
         for key in keys {
             all.remove(&key);
@@ -121,6 +130,121 @@ pub trait AsyncProvider: Send + Sync + 'static {
         let _ = (host, record);
         Ok(())
     }
+}
+
+/// The refusal of a provider whose tags are fixed when the host is made: `why`, and how to
+/// set them then (`mngr create NAME --in <instance> --tag K=V`).
+pub fn fixed_tags(why: &str, instance: &str) -> ProviderError {
+    ProviderError::unsupported(why).with_hint(format!(
+        "set tags when creating the host: mngr create NAME --in {instance} --tag K=V"
+    ))
+}
+
+/// Inside `impl AsyncProvider for X { .. }`: the named contract methods, each answered by the
+/// provider's inherent method for that job, so a provider writes only the methods that differ.
+/// The inherent methods are, by contract method:
+///
+/// | contract method   | calls                            |
+/// |-------------------|----------------------------------|
+/// | `create_host`     | `self.create(request)`           |
+/// | `stop_host`       | `self.stop(host)`                |
+/// | `start_host`      | `self.start(host, snapshot)`     |
+/// | `destroy_host`    | `self.destroy(host)`             |
+/// | `delete_host`     | `self.destroy(host)` (forgetting a host of a provider that keeps nothing else is destroying it) |
+/// | `host_access`     | `self.access(host)`              |
+/// | `create_snapshot` | `self.snapshot(host, name)`      |
+/// | `list_snapshots`  | `self.snapshots(host)`           |
+/// | `delete_snapshot` | `self.delete_snap(host, id)`     |
+/// | `rename_host`     | `self.rename(host, new_name)`    |
+///
+/// ```ignore
+/// impl AsyncProvider for MyInstance {
+///     fn capabilities(&self) -> Capabilities { .. }
+///     mngr_provider_kit::forward_to_inherent!(create_host, stop_host, destroy_host, host_access);
+///     async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> { .. }
+///     ..
+/// }
+/// ```
+#[macro_export]
+macro_rules! forward_to_inherent {
+    ($($method:ident),+ $(,)?) => {
+        $($crate::forward_to_inherent!(@one $method);)+
+    };
+    (@one create_host) => {
+        async fn create_host(
+            &self,
+            request: $crate::__api::CreateHostRequest,
+        ) -> $crate::__api::ProviderResult<$crate::__api::HostRecord> {
+            self.create(request).await
+        }
+    };
+    (@one stop_host) => {
+        async fn stop_host(&self, host: &$crate::__api::HostId) -> $crate::__api::ProviderResult<()> {
+            self.stop(host).await
+        }
+    };
+    (@one start_host) => {
+        async fn start_host(
+            &self,
+            host: &$crate::__api::HostId,
+            snapshot: Option<&str>,
+        ) -> $crate::__api::ProviderResult<$crate::__api::HostRecord> {
+            self.start(host, snapshot).await
+        }
+    };
+    (@one destroy_host) => {
+        async fn destroy_host(&self, host: &$crate::__api::HostId) -> $crate::__api::ProviderResult<()> {
+            self.destroy(host).await
+        }
+    };
+    (@one delete_host) => {
+        async fn delete_host(&self, host: &$crate::__api::HostId) -> $crate::__api::ProviderResult<()> {
+            self.destroy(host).await
+        }
+    };
+    (@one host_access) => {
+        async fn host_access(
+            &self,
+            host: &$crate::__api::HostId,
+        ) -> $crate::__api::ProviderResult<$crate::__api::HostAccess> {
+            self.access(host).await
+        }
+    };
+    (@one create_snapshot) => {
+        async fn create_snapshot(
+            &self,
+            host: &$crate::__api::HostId,
+            name: Option<&str>,
+        ) -> $crate::__api::ProviderResult<$crate::__api::SnapshotInfo> {
+            self.snapshot(host, name).await
+        }
+    };
+    (@one list_snapshots) => {
+        async fn list_snapshots(
+            &self,
+            host: &$crate::__api::HostId,
+        ) -> $crate::__api::ProviderResult<Vec<$crate::__api::SnapshotInfo>> {
+            self.snapshots(host).await
+        }
+    };
+    (@one delete_snapshot) => {
+        async fn delete_snapshot(
+            &self,
+            host: &$crate::__api::HostId,
+            snapshot_id: &str,
+        ) -> $crate::__api::ProviderResult<()> {
+            self.delete_snap(host, snapshot_id).await
+        }
+    };
+    (@one rename_host) => {
+        async fn rename_host(
+            &self,
+            host: &$crate::__api::HostId,
+            new_name: &$crate::__api::HostName,
+        ) -> $crate::__api::ProviderResult<$crate::__api::HostRecord> {
+            self.rename(host, new_name).await
+        }
+    };
 }
 
 /// An [`AsyncProvider`] as a `ProviderInstance`, each call run on `runtime`.

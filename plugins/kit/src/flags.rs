@@ -2,6 +2,30 @@
 
 use mngr_plugin_api::{ProviderError, ProviderResult};
 
+/// The one `-f` flag a backend takes, a path (`--dockerfile`): its value, or none when
+/// absent; any other flag, or a value that is not a string, is refused naming `backend`.
+pub fn single_path_flag(
+    flags: &std::collections::BTreeMap<String, serde_json::Value>,
+    name: &str,
+    backend: &str,
+) -> ProviderResult<Option<String>> {
+    let value = match flags.get(name) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(ProviderError::invalid_input(format!(
+                "--{name} must be a path, got {other}"
+            )));
+        }
+    };
+    if let Some(flag) = flags.keys().find(|k| k.as_str() != name) {
+        return Err(ProviderError::invalid_input(format!(
+            "the {backend} backend has no flag --{flag}"
+        )));
+    }
+    Ok(value)
+}
+
 /// One flag with its value, taken from a token list like `["--cpus=2", "-e", "A=1"]`.
 pub struct Flag {
     pub name: String,

@@ -57,6 +57,38 @@ impl<E> StoredHost<E> {
     }
 }
 
+/// Whether a host other than `host` is named `name` (renaming `host` to it would make two).
+pub fn name_taken_by_another<'a, E: 'a>(
+    hosts: impl IntoIterator<Item = &'a StoredHost<E>>,
+    host: &mngr_plugin_api::HostId,
+    name: &str,
+) -> bool {
+    hosts
+        .into_iter()
+        .any(|h| h.name() == name && h.host_id() != host.as_str())
+}
+
+/// The host data of a host a create request makes: its id, name, tags, idle timeout (the
+/// request's, else `default_idle_timeout`) and activity sources (the request's, else the
+/// defaults of [`HostData::new`]).
+pub fn new_host_data(
+    request: &mngr_plugin_api::CreateHostRequest,
+    host_id: &mngr_plugin_api::HostId,
+    prefix: &str,
+    default_idle_timeout: u64,
+) -> HostData {
+    let mut data = HostData::new(host_id.as_str(), request.name.as_str(), prefix);
+    data.user_tags = request.tags.clone();
+    data.idle_timeout_seconds = request
+        .lifecycle
+        .idle_timeout_seconds
+        .unwrap_or(default_idle_timeout);
+    if let Some(sources) = &request.lifecycle.activity_sources {
+        data.activity_sources = sources.clone();
+    }
+    data
+}
+
 /// A new host's keys: a fresh client key and host key, and the `authorized_keys` lines
 /// (mngr's client key, then `extra_authorized`).
 pub fn new_keys(extra_authorized: &[String]) -> ProviderResult<(StoredKeys, String)> {

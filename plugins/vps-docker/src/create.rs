@@ -13,7 +13,7 @@ use mngr_docker_core::missing_image;
 use mngr_docker_core::run_args::parse_run_args;
 use mngr_plugin_api::*;
 use mngr_provider_kit::keys::{self, KeyPair};
-use mngr_provider_kit::record::new_keys;
+use mngr_provider_kit::record::{new_host_data, new_keys};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -333,17 +333,15 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         vps_host: &KeyPair,
     ) -> ProviderResult<StoredHost> {
         let (keys, host_public_key) = new_keys(&request.authorized_keys)?;
-        let mut data = HostData::new(host_id.as_str(), request.name.as_str(), &self.prefix);
-        data.user_tags = request.tags.clone();
-        data.idle_timeout_seconds = request
-            .lifecycle
-            .idle_timeout_seconds
-            .unwrap_or(self.settings.default_idle_timeout);
-        data.activity_sources = request
-            .lifecycle
-            .activity_sources
-            .clone()
-            .unwrap_or_else(|| self.settings.default_activity_sources.clone());
+        let mut data = new_host_data(
+            request,
+            host_id,
+            &self.prefix,
+            self.settings.default_idle_timeout,
+        );
+        if request.lifecycle.activity_sources.is_none() {
+            data.activity_sources = self.settings.default_activity_sources.clone();
+        }
         data.image = Some(image.to_string());
         let address = instance.main_ip.clone().unwrap_or_default();
         Ok(StoredHost {
