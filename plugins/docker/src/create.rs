@@ -10,7 +10,7 @@ use mngr_docker_core::run_args::parse_run_args;
 use mngr_plugin_api::*;
 use mngr_provider_kit::flags::single_path_flag;
 use mngr_provider_kit::keys;
-use mngr_provider_kit::record::{new_host_data, new_keys};
+use mngr_provider_kit::record::new_host;
 use std::path::PathBuf;
 
 impl DockerInstance {
@@ -142,21 +142,13 @@ impl DockerInstance {
         start_args: Vec<String>,
         built_image: Option<String>,
     ) -> ProviderResult<StoredHost> {
-        let (keys, host_public_key) = new_keys(&request.authorized_keys)?;
-        let mut data = new_host_data(
+        let mut h = new_host(
             request,
             host_id,
             &self.prefix,
             self.config.default_idle_timeout,
-        );
-        data.image = Some(image.to_string());
-        Ok(StoredHost {
-            certified_host_data: data,
-            ssh_host: Some(self.config.ssh_address()),
-            ssh_port: None,
-            ssh_host_public_key: Some(host_public_key),
-            mngr_keys: Some(keys),
-            extra: ContainerPart {
+            image,
+            ContainerPart {
                 container_id: None,
                 config: Some(ContainerSettings {
                     start_args,
@@ -166,7 +158,9 @@ impl DockerInstance {
                 }),
                 pending: Some(Pending::now(Operation::Creating)),
             },
-        })
+        )?;
+        h.ssh_host = Some(self.config.ssh_address());
+        Ok(h)
     }
 
     async fn create_from_image(

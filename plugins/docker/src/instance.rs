@@ -100,18 +100,7 @@ impl AsyncProvider for DockerInstance {
         caps
     }
 
-    mngr_provider_kit::forward_to_inherent!(
-        create_host,
-        stop_host,
-        start_host,
-        destroy_host,
-        delete_host,
-        host_access,
-        create_snapshot,
-        list_snapshots,
-        delete_snapshot,
-        rename_host,
-    );
+    mngr_provider_kit::forward_to_inherent!(lifecycle, snapshots, rename_host);
 
     async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
         self.lookup(id_or_name).await

@@ -157,6 +157,9 @@ pub fn fixed_tags(why: &str, instance: &str) -> ProviderError {
 /// | `delete_snapshot` | `self.delete_snap(host, id)`     |
 /// | `rename_host`     | `self.rename(host, new_name)`    |
 ///
+/// Two names stand for a group: `lifecycle` for `create_host`, `stop_host`, `start_host`,
+/// `destroy_host`, `delete_host` and `host_access`; `snapshots` for the three snapshot methods.
+///
 /// ```ignore
 /// impl AsyncProvider for MyInstance {
 ///     fn capabilities(&self) -> Capabilities { .. }
@@ -169,6 +172,19 @@ pub fn fixed_tags(why: &str, instance: &str) -> ProviderError {
 macro_rules! forward_to_inherent {
     ($($method:ident),+ $(,)?) => {
         $($crate::forward_to_inherent!(@one $method);)+
+    };
+    (@one lifecycle) => {
+        $crate::forward_to_inherent!(
+            create_host,
+            stop_host,
+            start_host,
+            destroy_host,
+            delete_host,
+            host_access
+        );
+    };
+    (@one snapshots) => {
+        $crate::forward_to_inherent!(create_snapshot, list_snapshots, delete_snapshot);
     };
     (@one create_host) => {
         async fn create_host(
@@ -396,5 +412,127 @@ mod tests {
             dynamic.get_tags(&host).unwrap_err().kind,
             ErrorKind::NotFound
         );
+    }
+
+    /// A provider whose contract methods are its inherent ones, forwarded by the macro, and
+    /// whose tags are fixed.
+    struct Forwarding;
+
+    fn record() -> HostRecord {
+        HostRecord::new(
+            HostId::generate(),
+            HostName::parse("box").unwrap(),
+            "acme",
+            HostState::Running,
+            "/mngr",
+        )
+    }
+
+    impl Forwarding {
+        async fn create(&self, _: CreateHostRequest) -> ProviderResult<HostRecord> {
+            Ok(record())
+        }
+        async fn stop(&self, _: &HostId) -> ProviderResult<()> {
+            Err(ProviderError::internal("stop called"))
+        }
+        async fn start(&self, _: &HostId, snapshot: Option<&str>) -> ProviderResult<HostRecord> {
+            Err(ProviderError::internal(format!(
+                "start called with {snapshot:?}"
+            )))
+        }
+        async fn destroy(&self, _: &HostId) -> ProviderResult<()> {
+            Err(ProviderError::internal("destroy called"))
+        }
+        async fn access(&self, _: &HostId) -> ProviderResult<HostAccess> {
+            Err(ProviderError::internal("access called"))
+        }
+        async fn snapshot(&self, _: &HostId, name: Option<&str>) -> ProviderResult<SnapshotInfo> {
+            Err(ProviderError::internal(format!(
+                "snapshot called with {name:?}"
+            )))
+        }
+        async fn snapshots(&self, _: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
+            Err(ProviderError::internal("snapshots called"))
+        }
+        async fn delete_snap(&self, _: &HostId, id: &str) -> ProviderResult<()> {
+            Err(ProviderError::internal(format!(
+                "delete_snap called with {id}"
+            )))
+        }
+        async fn rename(&self, _: &HostId, to: &HostName) -> ProviderResult<HostRecord> {
+            Err(ProviderError::internal(format!("rename called with {to}")))
+        }
+    }
+
+    impl AsyncProvider for Forwarding {
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::none()
+        }
+        crate::forward_to_inherent!(lifecycle, snapshots, rename_host);
+        async fn get_host(&self, _: &str) -> ProviderResult<HostRecord> {
+            Ok(record())
+        }
+        async fn discover_hosts(&self, _: bool) -> ProviderResult<Vec<HostRecord>> {
+            Ok(Vec::new())
+        }
+        async fn set_tags(&self, _: &HostId, _: BTreeMap<String, String>) -> ProviderResult<()> {
+            Err(fixed_tags("tags are fixed", "acme"))
+        }
+    }
+
+    #[test]
+    fn forwarded_methods_reach_the_inherent_ones_and_fixed_tags_refuse_every_change() {
+        let instance = OnRuntime::build(crate::runtime::plugin_runtime("kit-test"), || {
+            Ok(Forwarding)
+        })
+        .unwrap();
+        let dynamic: &dyn ProviderInstance = &instance;
+        let host = HostId::generate();
+        let message = |r: ProviderResult<()>| r.unwrap_err().message;
+        let request = CreateHostRequest::new(HostName::parse("box").unwrap());
+        assert_eq!(dynamic.create_host(request).unwrap().name.as_str(), "box");
+        assert_eq!(message(dynamic.stop_host(&host)), "stop called");
+        assert_eq!(
+            dynamic.start_host(&host, Some("s1")).unwrap_err().message,
+            "start called with Some(\"s1\")"
+        );
+        assert_eq!(message(dynamic.destroy_host(&host)), "destroy called");
+        assert_eq!(message(dynamic.delete_host(&host)), "destroy called");
+        assert_eq!(
+            dynamic.host_access(&host).unwrap_err().message,
+            "access called"
+        );
+        assert_eq!(
+            dynamic.create_snapshot(&host, None).unwrap_err().message,
+            "snapshot called with None"
+        );
+        assert_eq!(
+            dynamic.list_snapshots(&host).unwrap_err().message,
+            "snapshots called"
+        );
+        assert_eq!(
+            message(dynamic.delete_snapshot(&host, "s1")),
+            "delete_snap called with s1"
+        );
+        let new_name = HostName::parse("other").unwrap();
+        assert_eq!(
+            dynamic.rename_host(&host, &new_name).unwrap_err().message,
+            "rename called with other"
+        );
+        // No mutable_tags: add and remove give set_tags' refusal.
+        for err in [
+            dynamic.set_tags(&host, BTreeMap::new()).unwrap_err(),
+            dynamic
+                .add_tags(&host, BTreeMap::from([("k".into(), "v".into())]))
+                .unwrap_err(),
+            dynamic.remove_tags(&host, vec!["k".into()]).unwrap_err(),
+        ] {
+            assert_eq!(err.kind, ErrorKind::Unsupported);
+            assert_eq!(err.message, "tags are fixed");
+            assert_eq!(
+                err.hint.as_deref(),
+                Some("set tags when creating the host: mngr create NAME --in acme --tag K=V")
+            );
+        }
     }
 }

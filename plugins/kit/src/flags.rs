@@ -134,4 +134,26 @@ mod tests {
         assert_eq!(parse_bytes("lots"), None);
         assert_eq!(parse_bytes("-1g"), None);
     }
+
+    #[test]
+    fn a_single_path_flag_is_read_and_any_other_refused() {
+        use serde_json::{Value, json};
+        let flags = |pairs: &[(&str, Value)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let read = |f| single_path_flag(&f, "dockerfile", "acme");
+        assert_eq!(read(flags(&[])).unwrap(), None);
+        assert_eq!(read(flags(&[("dockerfile", Value::Null)])).unwrap(), None);
+        assert_eq!(
+            read(flags(&[("dockerfile", json!("./Dockerfile"))])).unwrap(),
+            Some("./Dockerfile".to_string())
+        );
+        let err = read(flags(&[("dockerfile", json!(3))])).unwrap_err();
+        assert_eq!(err.message, "--dockerfile must be a path, got 3");
+        let err = read(flags(&[("colour", json!("red"))])).unwrap_err();
+        assert_eq!(err.message, "the acme backend has no flag --colour");
+    }
 }

@@ -13,7 +13,7 @@ use mngr_provider_kit::access::{SshTarget, ssh_access, wait_for_sshd};
 use mngr_provider_kit::flags::single_path_flag;
 use mngr_provider_kit::keys;
 use mngr_provider_kit::pending::{Operation, Pending};
-use mngr_provider_kit::record::{name_taken_by_another, new_host_data, new_keys};
+use mngr_provider_kit::record::{name_taken_by_another, new_host};
 use std::collections::{BTreeMap, HashMap};
 
 const SSH_PORT: u32 = 22;
@@ -113,21 +113,13 @@ impl ModalInstance {
         host_id: &HostId,
         plan: &BuildPlan,
     ) -> ProviderResult<StoredHost> {
-        let (keys, host_public_key) = new_keys(&request.authorized_keys)?;
-        let mut data = new_host_data(
+        new_host(
             request,
             host_id,
             &self.prefix,
             self.config.default_idle_timeout,
-        );
-        data.image = Some(plan.image_label.clone());
-        Ok(StoredHost {
-            certified_host_data: data,
-            ssh_host: None,
-            ssh_port: None,
-            ssh_host_public_key: Some(host_public_key),
-            mngr_keys: Some(keys),
-            extra: SandboxPart {
+            &plan.image_label,
+            SandboxPart {
                 sandbox_id: None,
                 task_id: None,
                 started_at: None,
@@ -141,7 +133,7 @@ impl ModalInstance {
                 }),
                 pending: Some(Pending::now(Operation::Creating)),
             },
-        })
+        )
     }
 
     /// The host's image: its base, then a layer that adds sshd and tmux where missing.

@@ -123,16 +123,12 @@ impl AsyncProvider for ModalInstance {
         caps
     }
 
+    // list_snapshots is below: the record has them, no inherent method needed.
     mngr_provider_kit::forward_to_inherent!(
-        create_host,
-        stop_host,
-        start_host,
-        destroy_host,
-        delete_host,
-        host_access,
+        lifecycle,
         create_snapshot,
         delete_snapshot,
-        rename_host,
+        rename_host
     );
 
     async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {

@@ -265,15 +265,14 @@ impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
         caps
     }
 
+    // start_host is below: from a snapshot it restores instead.
     mngr_provider_kit::forward_to_inherent!(
         create_host,
         stop_host,
         destroy_host,
         delete_host,
         host_access,
-        create_snapshot,
-        list_snapshots,
-        delete_snapshot,
+        snapshots
     );
 
     async fn start_host(
