@@ -5,7 +5,7 @@ use crate::config::DockerConfig;
 use crate::record::{ContainerPart, StoredHost};
 use mngr_docker_core::{Engine, StateStore};
 use mngr_plugin_api::*;
-use mngr_provider_kit::adapter::{AsyncProvider, fixed_tags};
+use mngr_provider_kit::adapter::{AsyncProvider, fixed_tags, machine_capabilities};
 use mngr_provider_kit::agents::AgentRecords;
 use mngr_provider_kit::cache::HostCache;
 use std::collections::BTreeMap;
@@ -91,12 +91,8 @@ impl DockerInstance {
 
 impl AsyncProvider for DockerInstance {
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::none();
-        caps.snapshots = true;
-        caps.stop_start = true;
+        let mut caps = machine_capabilities();
         caps.rename = true;
-        caps.create_hosts = true;
-        caps.destroy_hosts = true;
         caps
     }
 

@@ -132,6 +132,18 @@ pub trait AsyncProvider: Send + Sync + 'static {
     }
 }
 
+/// What every provider that makes its own machines can do: create and destroy hosts, stop
+/// and start them, snapshot them. A provider adds what else it does (`rename`,
+/// `mutable_tags`).
+pub fn machine_capabilities() -> Capabilities {
+    let mut caps = Capabilities::none();
+    caps.snapshots = true;
+    caps.stop_start = true;
+    caps.create_hosts = true;
+    caps.destroy_hosts = true;
+    caps
+}
+
 /// The refusal of a provider whose tags are fixed when the host is made: `why`, and how to
 /// set them then (`mngr create NAME --in <instance> --tag K=V`).
 pub fn fixed_tags(why: &str, instance: &str) -> ProviderError {

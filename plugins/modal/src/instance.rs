@@ -113,13 +113,9 @@ impl ModalInstance {
 
 impl AsyncProvider for ModalInstance {
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::none();
-        caps.snapshots = true;
-        caps.stop_start = true;
+        let mut caps = mngr_provider_kit::adapter::machine_capabilities();
         caps.mutable_tags = true;
         caps.rename = true;
-        caps.create_hosts = true;
-        caps.destroy_hosts = true;
         caps
     }
 

@@ -6,7 +6,7 @@ use crate::machine::{Machine, local_login};
 use crate::record::StoredHost;
 use crate::settings::VpsSettings;
 use mngr_plugin_api::*;
-use mngr_provider_kit::adapter::{AsyncProvider, fixed_tags};
+use mngr_provider_kit::adapter::{AsyncProvider, fixed_tags, machine_capabilities};
 use mngr_provider_kit::agents::{AgentBlobStore, AgentRecords};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -257,12 +257,7 @@ fn agent_file(agent: &AgentId) -> String {
 
 impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::none();
-        caps.stop_start = true;
-        caps.snapshots = true;
-        caps.create_hosts = true;
-        caps.destroy_hosts = true;
-        caps
+        machine_capabilities()
     }
 
     // start_host is below: from a snapshot it restores instead.

@@ -45,18 +45,14 @@ impl StandIn {
         let instance = format!("mngr-test-{}", uuid::Uuid::new_v4().simple());
         let mut args = vec!["--listen", "127.0.0.1:0", "--instance", &instance];
         args.extend_from_slice(extra);
-        let (child, line) = spawn_announcing(
+        let (child, url) = spawn_announcing(
             &built("modal-standin", "cargo build -p mngr-modal-standin"),
             &args,
             &[
                 ("MODAL_STANDIN_TOKEN_ID", TOKEN_ID),
                 ("MODAL_STANDIN_TOKEN_SECRET", TOKEN_SECRET),
             ],
-        );
-        let url = line.trim().to_string();
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "unexpected first line {line:?}"
+            "http://127.0.0.1:",
         );
         StandIn {
             child,
