@@ -145,3 +145,44 @@ pub fn container_body(
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels;
+
+    #[test]
+    fn a_host_container_carries_mngrs_labels_pid_1_and_the_published_sshd() {
+        let tags = std::collections::BTreeMap::from([("team".to_string(), "infra".to_string())]);
+        let start_args = ["--label=own=1".to_string(), "-e=A=1".to_string()];
+        let body = container_body(HostContainer {
+            start_args: &start_args,
+            image: "mngr-base:bookworm",
+            host_dir: "/mngr",
+            host_id: "host-1",
+            host_name: "box",
+            provider: "docker",
+            tags: &tags,
+            pending: Some("{}".into()),
+            ssh_publish: bollard::models::PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(String::new()),
+            },
+        })
+        .unwrap();
+        let l = body.labels.unwrap();
+        assert_eq!(l["own"], "1");
+        assert_eq!(l[labels::HOST_ID], "host-1");
+        assert_eq!(l[labels::HOST_NAME], "box");
+        assert_eq!(l[labels::PROVIDER], "docker");
+        assert_eq!(l[labels::PENDING], "{}");
+        assert_eq!(l[labels::TAGS], r#"{"team":"infra"}"#);
+        assert_eq!(body.image.as_deref(), Some("mngr-base:bookworm"));
+        assert_eq!(body.cmd.unwrap(), [entrypoint("/mngr")]);
+        assert_eq!(body.env.unwrap(), ["A=1"]);
+        assert!(body.exposed_ports.unwrap().contains(&"22/tcp".to_string()));
+        let bindings = body.host_config.unwrap().port_bindings.unwrap();
+        let ssh = bindings["22/tcp"].as_ref().unwrap();
+        assert_eq!(ssh[0].host_ip.as_deref(), Some("127.0.0.1"));
+    }
+}
