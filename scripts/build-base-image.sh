@@ -10,21 +10,9 @@ set -euo pipefail
 TAG="${MNGR_BASE_IMAGE:-mngr-base:bookworm}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
-FORCE=0
 PACKAGES="openssh-server,tmux,git,rsync,procps,ca-certificates,bash,coreutils,util-linux"
 
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --force) FORCE=1 ;;
-    --tag) TAG="$2"; shift ;;
-    --tag=*) TAG="${1#--tag=}" ;;
-    --mirror) MIRROR="$2"; shift ;;
-    --mirror=*) MIRROR="${1#--mirror=}" ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) echo "Error: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
+parse_image_args 2,6 "$@"
 
 require_docker
 if [ "$FORCE" -eq 0 ] && docker image inspect "$TAG" >/dev/null 2>&1; then
@@ -36,8 +24,7 @@ ROOTFS="$(mktemp -d "${TMPDIR:-/tmp}/mngr-base.XXXXXX")"
 cleanup() { $SUDO rm -rf --one-file-system "$ROOTFS"; }
 trap cleanup EXIT
 
-echo "debootstrapping $SUITE from $MIRROR into $ROOTFS (takes a few minutes)..."
-$SUDO "$DEBOOTSTRAP" --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR"
+debootstrap_into "$ROOTFS" "$PACKAGES"
 
 # Keep the image small and make sshd start cleanly: mngr injects its own host key per
 # container, so the generated ones are removed; sshd needs its privilege-separation dir.

@@ -13,25 +13,13 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TAG="${MNGR_VPS_IMAGE:-mngr-vultr-vps:bookworm}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
-FORCE=0
 # What a fresh Debian 12 cloud VPS has that matters here; cloud-init and docker.io come after
 # debootstrap because debootstrap cannot resolve cloud-init's virtual dependencies.
 BASE_PACKAGES="openssh-server,iproute2,procps,ca-certificates,sudo,curl,rsync,bash,coreutils,util-linux"
 APT_PACKAGES="cloud-init docker.io"
 FILES="$ROOT/plugins/vultr/standin/image"
 
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --force) FORCE=1 ;;
-    --tag) TAG="$2"; shift ;;
-    --tag=*) TAG="${1#--tag=}" ;;
-    --mirror) MIRROR="$2"; shift ;;
-    --mirror=*) MIRROR="${1#--mirror=}" ;;
-    -h|--help) sed -n "2,8p" "$0"; exit 0 ;;
-    *) echo "Error: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
+parse_image_args 2,8 "$@"
 
 require_docker
 # The image is labelled with a digest of the stand-in's files, so changing them rebuilds it.
@@ -49,8 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "debootstrapping $SUITE from $MIRROR into $ROOTFS (takes a few minutes)..."
-$SUDO "$DEBOOTSTRAP" --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR"
+debootstrap_into "$ROOTFS" "$BASE_PACKAGES"
 
 echo "installing $APT_PACKAGES..."
 for m in proc sys dev dev/pts; do $SUDO mount --bind "/$m" "$ROOTFS/$m"; done

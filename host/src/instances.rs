@@ -348,43 +348,59 @@ mod tests {
         BackendDescription, LogLevel, ProviderBackend, ProviderError, ProviderResult,
     };
 
-    /// A backend whose service is down: building an instance reports `Unavailable`.
-    struct DownBackend;
+    /// A backend whose instances never build: `fail` says why, given the instance's config.
+    struct FailingBackend {
+        name: &'static str,
+        about: &'static str,
+        fail: fn(&serde_json::Map<String, serde_json::Value>) -> ProviderError,
+    }
 
-    impl ProviderBackend for DownBackend {
+    impl ProviderBackend for FailingBackend {
         fn describe(&self) -> BackendDescription {
-            BackendDescription::new("down", "service that is down")
+            BackendDescription::new(self.name, self.about)
         }
         fn build_instance(
             &self,
             _ctx: InstanceContext,
-            _config: serde_json::Map<String, serde_json::Value>,
+            config: serde_json::Map<String, serde_json::Value>,
         ) -> ProviderResult<Box<dyn ProviderInstance>> {
-            Err(ProviderError::new(
-                ErrorKind::Unavailable,
-                "daemon not running",
-            ))
+            Err((self.fail)(&config))
         }
     }
+
+    /// A registry of one built-in backend.
+    fn registry_of(backend: FailingBackend) -> Registry {
+        let mut registry = Registry::new();
+        registry
+            .register(Arc::new(backend), BackendOrigin::BuiltIn)
+            .map_err(|_| ())
+            .unwrap();
+        registry
+    }
+
+    /// A backend whose service is down: building an instance reports `Unavailable`.
+    const DOWN: FailingBackend = FailingBackend {
+        name: "down",
+        about: "service that is down",
+        fail: |_| ProviderError::new(ErrorKind::Unavailable, "daemon not running"),
+    };
 
     /// A backend whose account this machine has no credentials for.
-    struct NoAccountBackend;
+    const NO_ACCOUNT: FailingBackend = FailingBackend {
+        name: "cloud",
+        about: "a service that needs an account",
+        fail: |_| ProviderError::new(ErrorKind::Unauthenticated, "no token found"),
+    };
 
-    impl ProviderBackend for NoAccountBackend {
-        fn describe(&self) -> BackendDescription {
-            BackendDescription::new("cloud", "a service that needs an account")
-        }
-        fn build_instance(
-            &self,
-            _ctx: InstanceContext,
-            _config: serde_json::Map<String, serde_json::Value>,
-        ) -> ProviderResult<Box<dyn ProviderInstance>> {
-            Err(ProviderError::new(
-                ErrorKind::Unauthenticated,
-                "no token found",
-            ))
-        }
-    }
+    /// A backend that refuses its config, echoing every value it was given.
+    const ECHO: FailingBackend = FailingBackend {
+        name: "echo",
+        about: "refuses its config verbatim",
+        fail: |config| {
+            ProviderError::invalid_config(format!("bad config {config:?}"))
+                .with_hint(format!("{config:?}"))
+        },
+    };
 
     struct Quiet;
     impl HostServices for Quiet {
@@ -395,33 +411,10 @@ mod tests {
         }
     }
 
-    /// A backend that refuses its config, echoing every value it was given.
-    struct EchoBackend;
-
-    impl ProviderBackend for EchoBackend {
-        fn describe(&self) -> BackendDescription {
-            BackendDescription::new("echo", "refuses its config verbatim")
-        }
-        fn build_instance(
-            &self,
-            _ctx: InstanceContext,
-            config: serde_json::Map<String, serde_json::Value>,
-        ) -> ProviderResult<Box<dyn ProviderInstance>> {
-            Err(
-                ProviderError::invalid_config(format!("bad config {config:?}"))
-                    .with_hint(format!("{config:?}")),
-            )
-        }
-    }
-
     #[test]
     fn a_backend_that_echoes_its_config_never_shows_a_secret_value() {
         let root = tempfile::tempdir().unwrap();
-        let mut registry = Registry::new();
-        registry
-            .register(Arc::new(EchoBackend), BackendOrigin::BuiltIn)
-            .map_err(|_| ())
-            .unwrap();
+        let registry = registry_of(ECHO);
         let opts = crate::config::LoadOptions {
             locations: crate::config::Locations {
                 root: root.path().to_path_buf(),
@@ -458,11 +451,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut settings = Settings::default();
         settings.locations.root = root.path().to_path_buf();
-        let mut registry = Registry::new();
-        registry
-            .register(Arc::new(DownBackend), BackendOrigin::BuiltIn)
-            .map_err(|_| ())
-            .unwrap();
+        let registry = registry_of(DOWN);
         let switches = PluginSwitches::default();
         let mut plans =
             plan_instances(&settings, &registry, &switches, &PluginLoad::default()).unwrap();
@@ -485,11 +474,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut settings = Settings::default();
         settings.locations.root = root.path().to_path_buf();
-        let mut registry = Registry::new();
-        registry
-            .register(Arc::new(NoAccountBackend), BackendOrigin::BuiltIn)
-            .map_err(|_| ())
-            .unwrap();
+        let registry = registry_of(NO_ACCOUNT);
         let services: Arc<dyn HostServices> = Arc::new(Quiet);
         let switches = PluginSwitches::default();
 

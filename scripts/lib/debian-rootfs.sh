@@ -1,6 +1,27 @@
 # Shared by the scripts that build Debian images without a registry (sourced, not run):
-# checks that Docker answers, finds debootstrap (installing it when apt-get can), and
-# imports a root filesystem directory as an image.
+# reads their common arguments, checks that Docker answers, finds debootstrap (installing it
+# when apt-get can), debootstraps, and imports a root filesystem directory as an image.
+
+# parse_image_args USAGE_LINES ARGS...: reads --force, --tag TAG, --mirror URL and --help
+# into FORCE (0 or 1), TAG and MIRROR (set them to their defaults first); --help prints the
+# calling script's lines USAGE_LINES (a sed range such as 2,6) and exits.
+parse_image_args() {
+  local usage="$1"
+  shift
+  FORCE=0
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --force) FORCE=1 ;;
+      --tag) TAG="$2"; shift ;;
+      --tag=*) TAG="${1#--tag=}" ;;
+      --mirror) MIRROR="$2"; shift ;;
+      --mirror=*) MIRROR="${1#--mirror=}" ;;
+      -h|--help) sed -n "${usage}p" "$0"; exit 0 ;;
+      *) echo "Error: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+}
 
 # require_docker: fail with a clear line when the Docker engine cannot be used.
 require_docker() {
@@ -31,6 +52,13 @@ find_debootstrap() {
       echo "Error: debootstrap is not installed and apt-get is unavailable; install debootstrap" >&2; exit 1
     fi
   fi
+}
+
+# debootstrap_into DIR PACKAGES: a minimal Debian $SUITE from $MIRROR with PACKAGES
+# (comma-separated) in DIR (after find_debootstrap).
+debootstrap_into() {
+  echo "debootstrapping $SUITE from $MIRROR into $1 (takes a few minutes)..."
+  $SUDO "$DEBOOTSTRAP" --variant=minbase --include="$2" "$SUITE" "$1" "$MIRROR"
 }
 
 # import_rootfs DIR TAG [--change ...]: docker import DIR as TAG with the usual PATH and LANG.

@@ -145,14 +145,7 @@ fn an_unknown_gpu_type_and_bad_build_args_are_refused_leaving_nothing() {
     ]);
     let line = run.error_line(2);
     assert!(line.contains("unknown modal build arg 'colour'"), "{line}");
-    assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
-    assert!(key_files(&w).is_empty(), "{:?}", key_files(&w));
-    assert!(
-        w.run(&["list", "--format", "json"]).json()["agents"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert_nothing_left(&standin, &w);
 }
 
 /// The conformance suite through the loaded `.so`, against one stand-in.
@@ -278,14 +271,7 @@ fn unavailable_answers_are_retried_a_bounded_number_of_times() {
     ]);
     let line = run.error_line(6);
     assert!(line.contains("SandboxCreate"), "{line}");
-    assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
-    assert!(key_files(&w).is_empty(), "{:?}", key_files(&w));
-    assert!(
-        w.run(&["list", "--format", "json"]).json()["agents"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert_nothing_left(&standin, &w);
 }
 
 #[test]

@@ -29,12 +29,7 @@ impl DockerInstance {
 
     /// A host that gets an agent is no longer half-made (or emptied): it stays.
     async fn settle(&self, host: &HostId) -> ProviderResult<()> {
-        let cached = self
-            .cache
-            .lock()
-            .expect("cache lock")
-            .get(host.as_str())
-            .cloned();
+        let cached = self.cache.get(host.as_str());
         match cached {
             Some(mut h)
                 if h.extra

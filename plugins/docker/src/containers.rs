@@ -2,14 +2,11 @@
 
 use crate::instance::DockerInstance;
 use crate::record::StoredHost;
-use crate::scripts;
-use bollard::models::{ContainerCreateBody, PortBinding};
+use bollard::models::PortBinding;
 use mngr_docker_core::containers::published_ssh_port;
-use mngr_docker_core::labels;
-use mngr_docker_core::run_args::parse_run_args;
+use mngr_docker_core::host_container::{self, HostContainer};
 use mngr_plugin_api::*;
 use mngr_provider_kit::access::wait_for_sshd;
-use std::collections::HashMap;
 use std::time::Instant;
 
 impl DockerInstance {
@@ -35,54 +32,24 @@ impl DockerInstance {
             .config
             .clone()
             .ok_or_else(|| ProviderError::internal("host record has no container settings"))?;
-        let mut run = parse_run_args(&settings.start_args)?;
-        let mut container_labels = std::mem::take(&mut run.labels);
-        container_labels.insert(labels::HOST_ID.into(), h.host_id().to_string());
-        container_labels.insert(labels::HOST_NAME.into(), h.name().to_string());
-        container_labels.insert(labels::PROVIDER.into(), self.name.clone());
-        if let Some(pending) = &h.extra.pending {
-            container_labels.insert(
-                labels::PENDING.into(),
-                serde_json::to_string(pending).expect("pending serializes"),
-            );
-        }
-        container_labels.insert(
-            labels::TAGS.into(),
-            serde_json::to_string(&h.certified_host_data.user_tags).expect("tags serialize"),
-        );
-        let mut host_config = run.host_config;
-        host_config
-            .port_bindings
-            .get_or_insert_with(HashMap::new)
-            .insert(
-                "22/tcp".into(),
-                Some(vec![PortBinding {
-                    host_ip: Some(self.config.publish_address()),
-                    host_port: Some(String::new()),
-                }]),
-            );
-        let mut exposed = run.exposed_ports;
-        exposed.push("22/tcp".into());
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            entrypoint: Some(vec!["sh".into(), "-c".into()]),
-            cmd: Some(vec![scripts::entrypoint(&settings.host_dir)]),
-            labels: Some(container_labels),
-            env: if run.env.is_empty() {
-                None
-            } else {
-                Some(run.env)
+        let body = host_container::container_body(HostContainer {
+            start_args: &settings.start_args,
+            image,
+            host_dir: &settings.host_dir,
+            host_id: h.host_id(),
+            host_name: h.name(),
+            provider: &self.name,
+            tags: &h.certified_host_data.user_tags,
+            pending: h
+                .extra
+                .pending
+                .as_ref()
+                .map(|p| serde_json::to_string(p).expect("pending serializes")),
+            ssh_publish: PortBinding {
+                host_ip: Some(self.config.publish_address()),
+                host_port: Some(String::new()),
             },
-            exposed_ports: Some(exposed),
-            hostname: run.hostname,
-            domainname: run.domainname,
-            user: run.user,
-            working_dir: run.working_dir,
-            stop_signal: run.stop_signal,
-            stop_timeout: run.stop_timeout,
-            host_config: Some(host_config),
-            ..Default::default()
-        };
+        })?;
         let started = Instant::now();
         let name = self.container_name(h.name());
         let id = self

@@ -2,14 +2,15 @@
 
 use crate::instance::DockerInstance;
 use crate::pending::{Operation, Pending};
-use crate::record::{ContainerPart, ContainerSettings, HostData, StoredHost};
+use crate::record::{ContainerPart, ContainerSettings, StoredHost};
 use bollard::models::ContainerSummary;
 use mngr_docker_core::build_args::parse_build;
 use mngr_docker_core::missing_image;
 use mngr_docker_core::run_args::parse_run_args;
 use mngr_plugin_api::*;
+use mngr_provider_kit::flags::single_path_flag;
 use mngr_provider_kit::keys;
-use mngr_provider_kit::record::new_keys;
+use mngr_provider_kit::record::new_host;
 use std::path::PathBuf;
 
 impl DockerInstance {
@@ -19,20 +20,7 @@ impl DockerInstance {
         let mut start_args = self.config.default_start_args.clone();
         start_args.extend(request.start_args.iter().cloned());
         parse_run_args(&start_args)?;
-        let dockerfile = match request.flags.get("dockerfile") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(other) => {
-                return Err(ProviderError::invalid_input(format!(
-                    "--dockerfile must be a path, got {other}"
-                )));
-            }
-        };
-        if let Some(flag) = request.flags.keys().find(|k| k.as_str() != "dockerfile") {
-            return Err(ProviderError::invalid_input(format!(
-                "the docker backend has no flag --{flag}"
-            )));
-        }
+        let dockerfile = single_path_flag(&request.flags, "dockerfile", "docker")?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let plan = parse_build(dockerfile.as_deref(), &request.build_args, &cwd)?;
         if plan.is_some() && request.snapshot.is_some() {
@@ -128,7 +116,7 @@ impl DockerInstance {
         }
         keys::remove_local(&self.state_dir, h.host_id()).ok();
         self.store.delete_host(h.host_id()).await.ok();
-        self.cache.lock().expect("cache lock").remove(h.host_id());
+        self.cache.forget(h.host_id());
         self.remove_store_if_empty().await.ok();
     }
 
@@ -154,24 +142,13 @@ impl DockerInstance {
         start_args: Vec<String>,
         built_image: Option<String>,
     ) -> ProviderResult<StoredHost> {
-        let (keys, host_public_key) = new_keys(&request.authorized_keys)?;
-        let mut data = HostData::new(host_id.as_str(), request.name.as_str(), &self.prefix);
-        data.user_tags = request.tags.clone();
-        data.idle_timeout_seconds = request
-            .lifecycle
-            .idle_timeout_seconds
-            .unwrap_or(self.config.default_idle_timeout);
-        if let Some(sources) = &request.lifecycle.activity_sources {
-            data.activity_sources = sources.clone();
-        }
-        data.image = Some(image.to_string());
-        Ok(StoredHost {
-            certified_host_data: data,
-            ssh_host: Some(self.config.ssh_address()),
-            ssh_port: None,
-            ssh_host_public_key: Some(host_public_key),
-            mngr_keys: Some(keys),
-            extra: ContainerPart {
+        let mut h = new_host(
+            request,
+            host_id,
+            &self.prefix,
+            self.config.default_idle_timeout,
+            image,
+            ContainerPart {
                 container_id: None,
                 config: Some(ContainerSettings {
                     start_args,
@@ -181,7 +158,9 @@ impl DockerInstance {
                 }),
                 pending: Some(Pending::now(Operation::Creating)),
             },
-        })
+        )?;
+        h.ssh_host = Some(self.config.ssh_address());
+        Ok(h)
     }
 
     async fn create_from_image(

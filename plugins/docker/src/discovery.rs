@@ -67,11 +67,10 @@ impl DockerInstance {
                 by_id.insert(id.to_string(), c);
             }
         }
-        let mut cache = self.cache.lock().expect("cache lock");
+        self.cache.remember_all(&hosts);
         let hosts = hosts
             .into_iter()
             .map(|h| {
-                cache.insert(h.host_id().to_string(), h.clone());
                 let c = by_id.remove(h.host_id());
                 (h, c)
             })
@@ -98,8 +97,8 @@ impl DockerInstance {
 
     /// A host's record, from this run's cache when possible.
     pub(crate) async fn stored(&self, host: &HostId) -> ProviderResult<StoredHost> {
-        if let Some(h) = self.cache.lock().expect("cache lock").get(host.as_str()) {
-            return Ok(h.clone());
+        if let Some(h) = self.cache.get(host.as_str()) {
+            return Ok(h);
         }
         Ok(self.find(host.as_str()).await?.0)
     }
@@ -113,10 +112,7 @@ impl DockerInstance {
 
     /// Keep a record for the rest of this run, so later calls skip reading the volume.
     pub(crate) fn remember(&self, host: &StoredHost) {
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .insert(host.host_id().to_string(), host.clone());
+        self.cache.remember(host);
     }
 
     /// The container of a host, found by its label.

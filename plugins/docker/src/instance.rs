@@ -2,14 +2,15 @@
 //! on the plugin's runtime by `OnRuntime`), delegating to the modules.
 
 use crate::config::DockerConfig;
-use crate::record::StoredHost;
+use crate::record::{ContainerPart, StoredHost};
 use mngr_docker_core::{Engine, StateStore};
 use mngr_plugin_api::*;
-use mngr_provider_kit::adapter::AsyncProvider;
+use mngr_provider_kit::adapter::{AsyncProvider, fixed_tags, machine_capabilities};
 use mngr_provider_kit::agents::AgentRecords;
-use std::collections::{BTreeMap, HashMap};
+use mngr_provider_kit::cache::HostCache;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const TAGS_IMMUTABLE: &str = "docker tags are immutable: they are stored as container labels, which Docker cannot change after the container is created";
 
@@ -21,7 +22,7 @@ pub struct DockerInstance {
     pub engine: Engine,
     pub store: StateStore,
     pub services: Arc<dyn HostServices>,
-    pub(crate) cache: Mutex<HashMap<String, StoredHost>>,
+    pub(crate) cache: HostCache<ContainerPart>,
     /// Persisted agent records, with this run's cache of them.
     pub(crate) agents: AgentRecords,
 }
@@ -51,7 +52,7 @@ impl DockerInstance {
             engine,
             store,
             services: ctx.services,
-            cache: Mutex::new(HashMap::new()),
+            cache: HostCache::default(),
             agents: AgentRecords::default(),
         })
     }
@@ -90,38 +91,12 @@ impl DockerInstance {
 
 impl AsyncProvider for DockerInstance {
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::none();
-        caps.snapshots = true;
-        caps.stop_start = true;
+        let mut caps = machine_capabilities();
         caps.rename = true;
-        caps.create_hosts = true;
-        caps.destroy_hosts = true;
         caps
     }
 
-    async fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
-        self.create(request).await
-    }
-
-    async fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
-        self.stop(host).await
-    }
-
-    async fn start_host(
-        &self,
-        host: &HostId,
-        snapshot: Option<&str>,
-    ) -> ProviderResult<HostRecord> {
-        self.start(host, snapshot).await
-    }
-
-    async fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
-        self.destroy(host).await
-    }
-
-    async fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
-        self.destroy(host).await
-    }
+    mngr_provider_kit::forward_to_inherent!(lifecycle, snapshots, rename_host);
 
     async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
         self.lookup(id_or_name).await
@@ -134,47 +109,13 @@ impl AsyncProvider for DockerInstance {
         Ok(futures_util::future::join_all(listed).await)
     }
 
-    async fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
-        self.access(host).await
-    }
-
-    async fn create_snapshot(
-        &self,
-        host: &HostId,
-        name: Option<&str>,
-    ) -> ProviderResult<SnapshotInfo> {
-        self.snapshot(host, name).await
-    }
-
-    async fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
-        self.snapshots(host).await
-    }
-
-    async fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
-        self.delete_snap(host, snapshot_id).await
-    }
-
     async fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
         Ok(self.stored(host).await?.certified_host_data.user_tags)
     }
 
     async fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
         let _ = (host, tags);
-        Err(ProviderError::unsupported(TAGS_IMMUTABLE)
-            .with_hint("set tags when creating the host: mngr create NAME --in docker --tag K=V"))
-    }
-
-    async fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
-        self.set_tags(host, tags).await
-    }
-
-    async fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
-        let _ = keys;
-        self.set_tags(host, BTreeMap::new()).await
-    }
-
-    async fn rename_host(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
-        self.rename(host, new_name).await
+        Err(fixed_tags(TAGS_IMMUTABLE, "docker"))
     }
 
     async fn persisted_agent_records(

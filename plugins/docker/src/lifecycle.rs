@@ -7,6 +7,7 @@ use crate::record::StoredHost;
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::StopContainerOptions;
 use mngr_plugin_api::*;
+use mngr_provider_kit::record::name_taken_by_another;
 use mngr_provider_kit::{keys, snapshots};
 
 impl DockerInstance {
@@ -95,10 +96,7 @@ impl DockerInstance {
         new_name: &HostName,
     ) -> ProviderResult<HostRecord> {
         let all = self.load().await?;
-        if all
-            .iter()
-            .any(|(h, _)| h.name() == new_name.as_str() && h.host_id() != host.as_str())
-        {
+        if name_taken_by_another(all.iter().map(|(h, _)| h), host, new_name.as_str()) {
             return Err(ProviderError::already_exists(format!(
                 "a docker host named '{new_name}' already exists"
             )));
@@ -191,7 +189,7 @@ impl DockerInstance {
             )
             .with_details(serde_json::json!({ "remaining": problems })));
         }
-        self.cache.lock().expect("cache lock").remove(host.as_str());
+        self.cache.forget(host.as_str());
         let record_gone = match found {
             Some(_) => self.remove_record(host).await,
             None => self.remove_store_if_empty().await,

@@ -46,20 +46,7 @@ impl DockerInstance {
         let container = container.and_then(|c| c.id).ok_or_else(|| {
             ProviderError::not_found(format!("host {host} has no container to snapshot"))
         })?;
-        let name = name
-            .map(str::to_string)
-            .unwrap_or_else(snapshots::generated_name);
-        snapshots::check_name(&name)?;
-        if h.certified_host_data
-            .snapshots
-            .iter()
-            .any(|s| s.name == name)
-        {
-            return Err(ProviderError::already_exists(format!(
-                "host {} already has a snapshot named '{name}'",
-                h.name()
-            )));
-        }
+        let name = snapshots::new_name(name, h.name(), &h.certified_host_data.snapshots)?;
         let has_volumes = h
             .extra
             .config

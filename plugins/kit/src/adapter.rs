@@ -72,12 +72,21 @@ pub trait AsyncProvider: Send + Sync + 'static {
         let _ = (host, tags);
         unsupported("changing tags")
     }
+    /// Merged into the host's tags through `set_tags`; a provider whose tags are fixed
+    /// (no `mutable_tags`) answers with `set_tags`'s refusal without reading them.
     async fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
+        if !self.capabilities().mutable_tags {
+            return self.set_tags(host, tags).await;
+        }
         let mut all = self.get_tags(host).await?;
         all.extend(tags);
         self.set_tags(host, all).await
     }
+    /// As [`AsyncProvider::add_tags`].
     async fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
+        if !self.capabilities().mutable_tags {
+            return self.set_tags(host, BTreeMap::new()).await;
+        }
         let mut all = self.get_tags(host).await?;
         for key in keys {
             all.remove(&key);
@@ -121,6 +130,149 @@ pub trait AsyncProvider: Send + Sync + 'static {
         let _ = (host, record);
         Ok(())
     }
+}
+
+/// What every provider that makes its own machines can do: create and destroy hosts, stop
+/// and start them, snapshot them. A provider adds what else it does (`rename`,
+/// `mutable_tags`).
+pub fn machine_capabilities() -> Capabilities {
+    let mut caps = Capabilities::none();
+    caps.snapshots = true;
+    caps.stop_start = true;
+    caps.create_hosts = true;
+    caps.destroy_hosts = true;
+    caps
+}
+
+/// The refusal of a provider whose tags are fixed when the host is made: `why`, and how to
+/// set them then (`mngr create NAME --in <instance> --tag K=V`).
+pub fn fixed_tags(why: &str, instance: &str) -> ProviderError {
+    ProviderError::unsupported(why).with_hint(format!(
+        "set tags when creating the host: mngr create NAME --in {instance} --tag K=V"
+    ))
+}
+
+/// Inside `impl AsyncProvider for X { .. }`: the named contract methods, each answered by the
+/// provider's inherent method for that job, so a provider writes only the methods that differ.
+/// The inherent methods are, by contract method:
+///
+/// | contract method   | calls                            |
+/// |-------------------|----------------------------------|
+/// | `create_host`     | `self.create(request)`           |
+/// | `stop_host`       | `self.stop(host)`                |
+/// | `start_host`      | `self.start(host, snapshot)`     |
+/// | `destroy_host`    | `self.destroy(host)`             |
+/// | `delete_host`     | `self.destroy(host)` (forgetting a host of a provider that keeps nothing else is destroying it) |
+/// | `host_access`     | `self.access(host)`              |
+/// | `create_snapshot` | `self.snapshot(host, name)`      |
+/// | `list_snapshots`  | `self.snapshots(host)`           |
+/// | `delete_snapshot` | `self.delete_snap(host, id)`     |
+/// | `rename_host`     | `self.rename(host, new_name)`    |
+///
+/// Two names stand for a group: `lifecycle` for `create_host`, `stop_host`, `start_host`,
+/// `destroy_host`, `delete_host` and `host_access`; `snapshots` for the three snapshot methods.
+///
+/// ```ignore
+/// impl AsyncProvider for MyInstance {
+///     fn capabilities(&self) -> Capabilities { .. }
+///     mngr_provider_kit::forward_to_inherent!(create_host, stop_host, destroy_host, host_access);
+///     async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> { .. }
+///     ..
+/// }
+/// ```
+#[macro_export]
+macro_rules! forward_to_inherent {
+    ($($method:ident),+ $(,)?) => {
+        $($crate::forward_to_inherent!(@one $method);)+
+    };
+    (@one lifecycle) => {
+        $crate::forward_to_inherent!(
+            create_host,
+            stop_host,
+            start_host,
+            destroy_host,
+            delete_host,
+            host_access
+        );
+    };
+    (@one snapshots) => {
+        $crate::forward_to_inherent!(create_snapshot, list_snapshots, delete_snapshot);
+    };
+    (@one create_host) => {
+        async fn create_host(
+            &self,
+            request: $crate::__api::CreateHostRequest,
+        ) -> $crate::__api::ProviderResult<$crate::__api::HostRecord> {
+            self.create(request).await
+        }
+    };
+    (@one stop_host) => {
+        async fn stop_host(&self, host: &$crate::__api::HostId) -> $crate::__api::ProviderResult<()> {
+            self.stop(host).await
+        }
+    };
+    (@one start_host) => {
+        async fn start_host(
+            &self,
+            host: &$crate::__api::HostId,
+            snapshot: Option<&str>,
+        ) -> $crate::__api::ProviderResult<$crate::__api::HostRecord> {
+            self.start(host, snapshot).await
+        }
+    };
+    (@one destroy_host) => {
+        async fn destroy_host(&self, host: &$crate::__api::HostId) -> $crate::__api::ProviderResult<()> {
+            self.destroy(host).await
+        }
+    };
+    (@one delete_host) => {
+        async fn delete_host(&self, host: &$crate::__api::HostId) -> $crate::__api::ProviderResult<()> {
+            self.destroy(host).await
+        }
+    };
+    (@one host_access) => {
+        async fn host_access(
+            &self,
+            host: &$crate::__api::HostId,
+        ) -> $crate::__api::ProviderResult<$crate::__api::HostAccess> {
+            self.access(host).await
+        }
+    };
+    (@one create_snapshot) => {
+        async fn create_snapshot(
+            &self,
+            host: &$crate::__api::HostId,
+            name: Option<&str>,
+        ) -> $crate::__api::ProviderResult<$crate::__api::SnapshotInfo> {
+            self.snapshot(host, name).await
+        }
+    };
+    (@one list_snapshots) => {
+        async fn list_snapshots(
+            &self,
+            host: &$crate::__api::HostId,
+        ) -> $crate::__api::ProviderResult<Vec<$crate::__api::SnapshotInfo>> {
+            self.snapshots(host).await
+        }
+    };
+    (@one delete_snapshot) => {
+        async fn delete_snapshot(
+            &self,
+            host: &$crate::__api::HostId,
+            snapshot_id: &str,
+        ) -> $crate::__api::ProviderResult<()> {
+            self.delete_snap(host, snapshot_id).await
+        }
+    };
+    (@one rename_host) => {
+        async fn rename_host(
+            &self,
+            host: &$crate::__api::HostId,
+            new_name: &$crate::__api::HostName,
+        ) -> $crate::__api::ProviderResult<$crate::__api::HostRecord> {
+            self.rename(host, new_name).await
+        }
+    };
 }
 
 /// An [`AsyncProvider`] as a `ProviderInstance`, each call run on `runtime`.
@@ -272,5 +424,127 @@ mod tests {
             dynamic.get_tags(&host).unwrap_err().kind,
             ErrorKind::NotFound
         );
+    }
+
+    /// A provider whose contract methods are its inherent ones, forwarded by the macro, and
+    /// whose tags are fixed.
+    struct Forwarding;
+
+    fn record() -> HostRecord {
+        HostRecord::new(
+            HostId::generate(),
+            HostName::parse("box").unwrap(),
+            "acme",
+            HostState::Running,
+            "/mngr",
+        )
+    }
+
+    impl Forwarding {
+        async fn create(&self, _: CreateHostRequest) -> ProviderResult<HostRecord> {
+            Ok(record())
+        }
+        async fn stop(&self, _: &HostId) -> ProviderResult<()> {
+            Err(ProviderError::internal("stop called"))
+        }
+        async fn start(&self, _: &HostId, snapshot: Option<&str>) -> ProviderResult<HostRecord> {
+            Err(ProviderError::internal(format!(
+                "start called with {snapshot:?}"
+            )))
+        }
+        async fn destroy(&self, _: &HostId) -> ProviderResult<()> {
+            Err(ProviderError::internal("destroy called"))
+        }
+        async fn access(&self, _: &HostId) -> ProviderResult<HostAccess> {
+            Err(ProviderError::internal("access called"))
+        }
+        async fn snapshot(&self, _: &HostId, name: Option<&str>) -> ProviderResult<SnapshotInfo> {
+            Err(ProviderError::internal(format!(
+                "snapshot called with {name:?}"
+            )))
+        }
+        async fn snapshots(&self, _: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
+            Err(ProviderError::internal("snapshots called"))
+        }
+        async fn delete_snap(&self, _: &HostId, id: &str) -> ProviderResult<()> {
+            Err(ProviderError::internal(format!(
+                "delete_snap called with {id}"
+            )))
+        }
+        async fn rename(&self, _: &HostId, to: &HostName) -> ProviderResult<HostRecord> {
+            Err(ProviderError::internal(format!("rename called with {to}")))
+        }
+    }
+
+    impl AsyncProvider for Forwarding {
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::none()
+        }
+        crate::forward_to_inherent!(lifecycle, snapshots, rename_host);
+        async fn get_host(&self, _: &str) -> ProviderResult<HostRecord> {
+            Ok(record())
+        }
+        async fn discover_hosts(&self, _: bool) -> ProviderResult<Vec<HostRecord>> {
+            Ok(Vec::new())
+        }
+        async fn set_tags(&self, _: &HostId, _: BTreeMap<String, String>) -> ProviderResult<()> {
+            Err(fixed_tags("tags are fixed", "acme"))
+        }
+    }
+
+    #[test]
+    fn forwarded_methods_reach_the_inherent_ones_and_fixed_tags_refuse_every_change() {
+        let instance = OnRuntime::build(crate::runtime::plugin_runtime("kit-test"), || {
+            Ok(Forwarding)
+        })
+        .unwrap();
+        let dynamic: &dyn ProviderInstance = &instance;
+        let host = HostId::generate();
+        let message = |r: ProviderResult<()>| r.unwrap_err().message;
+        let request = CreateHostRequest::new(HostName::parse("box").unwrap());
+        assert_eq!(dynamic.create_host(request).unwrap().name.as_str(), "box");
+        assert_eq!(message(dynamic.stop_host(&host)), "stop called");
+        assert_eq!(
+            dynamic.start_host(&host, Some("s1")).unwrap_err().message,
+            "start called with Some(\"s1\")"
+        );
+        assert_eq!(message(dynamic.destroy_host(&host)), "destroy called");
+        assert_eq!(message(dynamic.delete_host(&host)), "destroy called");
+        assert_eq!(
+            dynamic.host_access(&host).unwrap_err().message,
+            "access called"
+        );
+        assert_eq!(
+            dynamic.create_snapshot(&host, None).unwrap_err().message,
+            "snapshot called with None"
+        );
+        assert_eq!(
+            dynamic.list_snapshots(&host).unwrap_err().message,
+            "snapshots called"
+        );
+        assert_eq!(
+            message(dynamic.delete_snapshot(&host, "s1")),
+            "delete_snap called with s1"
+        );
+        let new_name = HostName::parse("other").unwrap();
+        assert_eq!(
+            dynamic.rename_host(&host, &new_name).unwrap_err().message,
+            "rename called with other"
+        );
+        // No mutable_tags: add and remove give set_tags' refusal.
+        for err in [
+            dynamic.set_tags(&host, BTreeMap::new()).unwrap_err(),
+            dynamic
+                .add_tags(&host, BTreeMap::from([("k".into(), "v".into())]))
+                .unwrap_err(),
+            dynamic.remove_tags(&host, vec!["k".into()]).unwrap_err(),
+        ] {
+            assert_eq!(err.kind, ErrorKind::Unsupported);
+            assert_eq!(err.message, "tags are fixed");
+            assert_eq!(
+                err.hint.as_deref(),
+                Some("set tags when creating the host: mngr create NAME --in acme --tag K=V")
+            );
+        }
     }
 }

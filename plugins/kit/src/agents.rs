@@ -79,6 +79,17 @@ impl AgentRecords {
         store.write_agent_record(host_id, agent, record).await
     }
 
+    /// `persist_agent_record` whole: [`AgentRecords::id_of`], then [`AgentRecords::write`].
+    pub async fn persist(
+        &self,
+        store: &impl AgentBlobStore,
+        host_id: &str,
+        record: &PersistedAgentRecord,
+    ) -> ProviderResult<()> {
+        let agent = Self::id_of(record)?;
+        self.write(store, host_id, &agent, record).await
+    }
+
     /// `remove_persisted_agent_record`. Answers whether the host has no agent records left
     /// (a provider may then mark the host for removal).
     pub async fn remove(

@@ -2,6 +2,30 @@
 
 use mngr_plugin_api::{ProviderError, ProviderResult};
 
+/// The one `-f` flag a backend takes, a path (`--dockerfile`): its value, or none when
+/// absent; any other flag, or a value that is not a string, is refused naming `backend`.
+pub fn single_path_flag(
+    flags: &std::collections::BTreeMap<String, serde_json::Value>,
+    name: &str,
+    backend: &str,
+) -> ProviderResult<Option<String>> {
+    let value = match flags.get(name) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(ProviderError::invalid_input(format!(
+                "--{name} must be a path, got {other}"
+            )));
+        }
+    };
+    if let Some(flag) = flags.keys().find(|k| k.as_str() != name) {
+        return Err(ProviderError::invalid_input(format!(
+            "the {backend} backend has no flag --{flag}"
+        )));
+    }
+    Ok(value)
+}
+
 /// One flag with its value, taken from a token list like `["--cpus=2", "-e", "A=1"]`.
 pub struct Flag {
     pub name: String,
@@ -109,5 +133,27 @@ mod tests {
         assert_eq!(parse_bytes("1.5k"), Some(1536));
         assert_eq!(parse_bytes("lots"), None);
         assert_eq!(parse_bytes("-1g"), None);
+    }
+
+    #[test]
+    fn a_single_path_flag_is_read_and_any_other_refused() {
+        use serde_json::{Value, json};
+        let flags = |pairs: &[(&str, Value)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let read = |f| single_path_flag(&f, "dockerfile", "acme");
+        assert_eq!(read(flags(&[])).unwrap(), None);
+        assert_eq!(read(flags(&[("dockerfile", Value::Null)])).unwrap(), None);
+        assert_eq!(
+            read(flags(&[("dockerfile", json!("./Dockerfile"))])).unwrap(),
+            Some("./Dockerfile".to_string())
+        );
+        let err = read(flags(&[("dockerfile", json!(3))])).unwrap_err();
+        assert_eq!(err.message, "--dockerfile must be a path, got 3");
+        let err = read(flags(&[("colour", json!("red"))])).unwrap_err();
+        assert_eq!(err.message, "the acme backend has no flag --colour");
     }
 }

@@ -8,6 +8,7 @@
 //!   activity watcher with the provider's way of stopping, a fresh `data.json`), as plain data;
 //! - [`access`]: waiting for sshd and the `HostAccess` mngr connects with;
 //! - [`agents`]: persisted agent records over the provider's own blob store;
+//! - [`cache`]: the host records one run has read, by host id;
 //! - [`pending`]: operations under way on a host, recorded so a killed mngr's are recognised;
 //! - [`snapshots`]: snapshot names and lookup;
 //! - [`config`]: a backend's table declared once ([`provider_config!`]);
@@ -21,6 +22,7 @@
 pub mod access;
 pub mod adapter;
 pub mod agents;
+pub mod cache;
 pub mod config;
 pub mod flags;
 pub mod holder;

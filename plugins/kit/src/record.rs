@@ -57,6 +57,50 @@ impl<E> StoredHost<E> {
     }
 }
 
+/// Whether a host other than `host` is named `name` (renaming `host` to it would make two).
+pub fn name_taken_by_another<'a, E: 'a>(
+    hosts: impl IntoIterator<Item = &'a StoredHost<E>>,
+    host: &mngr_plugin_api::HostId,
+    name: &str,
+) -> bool {
+    hosts
+        .into_iter()
+        .any(|h| h.name() == name && h.host_id() != host.as_str())
+}
+
+/// The record of a host a create request makes, before anything is made: fresh keys
+/// ([`new_keys`]), host data with its id, name, tags, `image` label, idle timeout (the
+/// request's, else `default_idle_timeout`) and activity sources (the request's, else the
+/// defaults of [`HostData::new`]), no SSH address yet, and the provider's part `extra`.
+pub fn new_host<E>(
+    request: &mngr_plugin_api::CreateHostRequest,
+    host_id: &mngr_plugin_api::HostId,
+    prefix: &str,
+    default_idle_timeout: u64,
+    image: &str,
+    extra: E,
+) -> ProviderResult<StoredHost<E>> {
+    let (keys, host_public_key) = new_keys(&request.authorized_keys)?;
+    let mut data = HostData::new(host_id.as_str(), request.name.as_str(), prefix);
+    data.user_tags = request.tags.clone();
+    data.idle_timeout_seconds = request
+        .lifecycle
+        .idle_timeout_seconds
+        .unwrap_or(default_idle_timeout);
+    if let Some(sources) = &request.lifecycle.activity_sources {
+        data.activity_sources = sources.clone();
+    }
+    data.image = Some(image.to_string());
+    Ok(StoredHost {
+        certified_host_data: data,
+        ssh_host: None,
+        ssh_port: None,
+        ssh_host_public_key: Some(host_public_key),
+        mngr_keys: Some(keys),
+        extra,
+    })
+}
+
 /// A new host's keys: a fresh client key and host key, and the `authorized_keys` lines
 /// (mngr's client key, then `extra_authorized`).
 pub fn new_keys(extra_authorized: &[String]) -> ProviderResult<(StoredKeys, String)> {
@@ -116,5 +160,44 @@ mod tests {
         let old: StoredHost<Extra> = serde_json::from_value(old).unwrap();
         assert_eq!(old.extra, Extra::default());
         assert!(old.keys().is_err());
+    }
+
+    #[test]
+    fn a_new_host_takes_the_requests_settings_or_the_defaults() {
+        use mngr_plugin_api::{ActivitySource, CreateHostRequest, HostId, HostName};
+        let id = HostId::generate();
+        let mut request = CreateHostRequest::new(HostName::parse("box").unwrap());
+        request.tags.insert("team".into(), "infra".into());
+        let h = new_host(&request, &id, "mngr-", 600, "debian", Extra::default()).unwrap();
+        let data = &h.certified_host_data;
+        assert_eq!((h.host_id(), h.name()), (id.as_str(), "box"));
+        assert_eq!(data.user_tags["team"], "infra");
+        assert_eq!(data.image.as_deref(), Some("debian"));
+        assert_eq!(data.idle_timeout_seconds, 600);
+        let defaults = HostData::new("x", "y", "mngr-").activity_sources;
+        assert_eq!(data.activity_sources, defaults);
+        assert!(h.keys().is_ok() && h.ssh_host_public_key.is_some() && h.ssh_host.is_none());
+
+        request.lifecycle.idle_timeout_seconds = Some(60);
+        request.lifecycle.activity_sources = Some(vec![ActivitySource::User]);
+        let h = new_host(&request, &id, "mngr-", 600, "debian", Extra::default()).unwrap();
+        assert_eq!(h.certified_host_data.idle_timeout_seconds, 60);
+        assert_eq!(
+            h.certified_host_data.activity_sources,
+            [ActivitySource::User]
+        );
+
+        let other = new_host(
+            &request,
+            &HostId::generate(),
+            "mngr-",
+            600,
+            "d",
+            Extra::default(),
+        );
+        let hosts = [h, other.unwrap()];
+        assert!(!name_taken_by_another(&hosts[..1], &id, "box"));
+        let renamed = HostId::generate();
+        assert!(name_taken_by_another(&hosts, &renamed, "box"));
     }
 }

@@ -41,6 +41,23 @@ pub fn generated_name() -> String {
     )
 }
 
+/// The name a new snapshot of host `host_name` gets: the `requested` one, checked, or a
+/// generated one; refused when a snapshot in `taken` (the host's own) already has it.
+pub fn new_name(
+    requested: Option<&str>,
+    host_name: &str,
+    taken: &[HostSnapshot],
+) -> ProviderResult<String> {
+    let name = requested.map(str::to_string).unwrap_or_else(generated_name);
+    check_name(&name)?;
+    if taken.iter().any(|s| s.name == name) {
+        return Err(ProviderError::already_exists(format!(
+            "host '{host_name}' already has a snapshot named '{name}'"
+        )));
+    }
+    Ok(name)
+}
+
 /// The snapshot `wanted` names, by id, name or id prefix (of at least six characters), in the
 /// order the snapshots come.
 pub fn resolve<'a>(
@@ -132,6 +149,16 @@ mod tests {
         ] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
+        let taken = [snap("a", "nightly", "2024-01-01T00:00:00Z")];
+        assert_eq!(new_name(Some("weekly"), "box", &taken).unwrap(), "weekly");
+        let err = new_name(Some("nightly"), "box", &taken).unwrap_err();
+        assert_eq!(err.kind, mngr_plugin_api::ErrorKind::AlreadyExists);
+        assert_eq!(
+            err.message,
+            "host 'box' already has a snapshot named 'nightly'"
+        );
+        assert!(new_name(Some("-bad"), "box", &taken).is_err());
+        check_name(&new_name(None, "box", &taken).unwrap()).unwrap();
         let generated = generated_name();
         check_name(&generated).unwrap();
         assert_eq!(generated.len(), "snapshot-".len() + 12);

@@ -5,14 +5,15 @@
 use crate::build_args::{self, BuildPlan};
 use crate::instance::{ModalInstance, not_found};
 use crate::provision;
-use crate::record::{HostData, SandboxPart, SandboxSettings, StoredHost, unix_now};
+use crate::record::{SandboxPart, SandboxSettings, StoredHost, unix_now};
 use crate::sandbox::SandboxSpec;
 use mngr_modal_proto::client::generic_result::GenericStatus;
 use mngr_plugin_api::*;
 use mngr_provider_kit::access::{SshTarget, ssh_access, wait_for_sshd};
+use mngr_provider_kit::flags::single_path_flag;
 use mngr_provider_kit::keys;
 use mngr_provider_kit::pending::{Operation, Pending};
-use mngr_provider_kit::record::new_keys;
+use mngr_provider_kit::record::{name_taken_by_another, new_host};
 use std::collections::{BTreeMap, HashMap};
 
 const SSH_PORT: u32 = 22;
@@ -41,20 +42,7 @@ fn not_running(h: &StoredHost) -> ProviderError {
 impl ModalInstance {
     pub(crate) async fn create(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
         let name = request.name.as_str().to_string();
-        let dockerfile = match request.flags.get("dockerfile") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(other) => {
-                return Err(ProviderError::invalid_input(format!(
-                    "--dockerfile must be a path, got {other}"
-                )));
-            }
-        };
-        if let Some(flag) = request.flags.keys().find(|k| k.as_str() != "dockerfile") {
-            return Err(ProviderError::invalid_input(format!(
-                "the modal backend has no flag --{flag}"
-            )));
-        }
+        let dockerfile = single_path_flag(&request.flags, "dockerfile", "modal")?;
         if !request.start_args.is_empty() {
             return Err(ProviderError::invalid_input(
                 "the modal backend takes no start args (-s); size the sandbox with -b cpu=, memory=, gpu=, timeout=",
@@ -125,24 +113,13 @@ impl ModalInstance {
         host_id: &HostId,
         plan: &BuildPlan,
     ) -> ProviderResult<StoredHost> {
-        let (keys, host_public_key) = new_keys(&request.authorized_keys)?;
-        let mut data = HostData::new(host_id.as_str(), request.name.as_str(), &self.prefix);
-        data.user_tags = request.tags.clone();
-        data.idle_timeout_seconds = request
-            .lifecycle
-            .idle_timeout_seconds
-            .unwrap_or(self.config.default_idle_timeout);
-        if let Some(sources) = &request.lifecycle.activity_sources {
-            data.activity_sources = sources.clone();
-        }
-        data.image = Some(plan.image_label.clone());
-        Ok(StoredHost {
-            certified_host_data: data,
-            ssh_host: None,
-            ssh_port: None,
-            ssh_host_public_key: Some(host_public_key),
-            mngr_keys: Some(keys),
-            extra: SandboxPart {
+        new_host(
+            request,
+            host_id,
+            &self.prefix,
+            self.config.default_idle_timeout,
+            &plan.image_label,
+            SandboxPart {
                 sandbox_id: None,
                 task_id: None,
                 started_at: None,
@@ -156,7 +133,7 @@ impl ModalInstance {
                 }),
                 pending: Some(Pending::now(Operation::Creating)),
             },
-        })
+        )
     }
 
     /// The host's image: its base, then a layer that adds sshd and tmux where missing.
@@ -426,24 +403,12 @@ impl ModalInstance {
         host: &HostId,
         name: Option<&str>,
     ) -> ProviderResult<SnapshotInfo> {
-        let name = match name {
-            Some(n) => {
-                mngr_provider_kit::snapshots::check_name(n)?;
-                n.to_string()
-            }
-            None => mngr_provider_kit::snapshots::generated_name(),
-        };
         let mut h = self.stored(host).await?;
-        if h.certified_host_data
-            .snapshots
-            .iter()
-            .any(|s| s.name == name)
-        {
-            return Err(ProviderError::already_exists(format!(
-                "host '{}' already has a snapshot named '{name}'",
-                h.name()
-            )));
-        }
+        let name = mngr_provider_kit::snapshots::new_name(
+            name,
+            h.name(),
+            &h.certified_host_data.snapshots,
+        )?;
         let task = h.extra.task_id.clone().ok_or_else(|| not_running(&h))?;
         self.services
             .progress(&format!("snapshotting modal host {}", h.name()));
@@ -601,10 +566,7 @@ impl ModalInstance {
         new_name: &HostName,
     ) -> ProviderResult<HostRecord> {
         let all = self.load().await?;
-        if all
-            .iter()
-            .any(|h| h.name() == new_name.as_str() && h.host_id() != host.as_str())
-        {
+        if name_taken_by_another(&all, host, new_name.as_str()) {
             return Err(ProviderError::already_exists(format!(
                 "a modal host named '{new_name}' already exists on provider '{}'",
                 self.name

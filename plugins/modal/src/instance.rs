@@ -3,14 +3,15 @@
 
 use crate::api::Api;
 use crate::config::ModalConfig;
-use crate::record::StoredHost;
+use crate::record::{SandboxPart, StoredHost};
 use crate::store::Store;
 use mngr_plugin_api::*;
 use mngr_provider_kit::adapter::AsyncProvider;
 use mngr_provider_kit::agents::AgentRecords;
-use std::collections::{BTreeMap, HashMap};
+use mngr_provider_kit::cache::HostCache;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 pub struct ModalInstance {
@@ -22,7 +23,7 @@ pub struct ModalInstance {
     pub store: Store,
     pub services: Arc<dyn HostServices>,
     app_id: OnceCell<String>,
-    pub(crate) cache: Mutex<HashMap<String, StoredHost>>,
+    pub(crate) cache: HostCache<SandboxPart>,
     pub(crate) agents: AgentRecords,
 }
 
@@ -44,7 +45,7 @@ impl ModalInstance {
             store,
             services: ctx.services,
             app_id: OnceCell::new(),
-            cache: Mutex::new(HashMap::new()),
+            cache: HostCache::default(),
             agents: AgentRecords::default(),
         })
     }
@@ -61,16 +62,13 @@ impl ModalInstance {
     /// Every host record, remembered for the rest of this run.
     pub(crate) async fn load(&self) -> ProviderResult<Vec<StoredHost>> {
         let hosts = self.store.all_hosts().await?;
-        let mut cache = self.cache.lock().expect("cache lock");
-        for h in &hosts {
-            cache.insert(h.host_id().to_string(), h.clone());
-        }
+        self.cache.remember_all(&hosts);
         Ok(hosts)
     }
 
     pub(crate) async fn find(&self, id_or_name: &str) -> ProviderResult<StoredHost> {
-        if let Some(h) = self.cache.lock().expect("cache lock").get(id_or_name) {
-            return Ok(h.clone());
+        if let Some(h) = self.cache.get(id_or_name) {
+            return Ok(h);
         }
         if HostId::parse(id_or_name).is_ok()
             && let Some(h) = self.store.read_host(id_or_name).await?
@@ -97,14 +95,11 @@ impl ModalInstance {
     }
 
     pub(crate) fn remember(&self, host: &StoredHost) {
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .insert(host.host_id().to_string(), host.clone());
+        self.cache.remember(host);
     }
 
     pub(crate) fn forget(&self, host_id: &str) {
-        self.cache.lock().expect("cache lock").remove(host_id);
+        self.cache.forget(host_id);
     }
 
     pub(crate) fn host_dir_of(&self, h: &StoredHost) -> String {
@@ -118,39 +113,19 @@ impl ModalInstance {
 
 impl AsyncProvider for ModalInstance {
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::none();
-        caps.snapshots = true;
-        caps.stop_start = true;
+        let mut caps = mngr_provider_kit::adapter::machine_capabilities();
         caps.mutable_tags = true;
         caps.rename = true;
-        caps.create_hosts = true;
-        caps.destroy_hosts = true;
         caps
     }
 
-    async fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
-        self.create(request).await
-    }
-
-    async fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
-        self.stop(host).await
-    }
-
-    async fn start_host(
-        &self,
-        host: &HostId,
-        snapshot: Option<&str>,
-    ) -> ProviderResult<HostRecord> {
-        self.start(host, snapshot).await
-    }
-
-    async fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
-        self.destroy(host).await
-    }
-
-    async fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
-        self.destroy(host).await
-    }
+    // list_snapshots is below: the record has them, no inherent method needed.
+    mngr_provider_kit::forward_to_inherent!(
+        lifecycle,
+        create_snapshot,
+        delete_snapshot,
+        rename_host
+    );
 
     async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
         let h = self.find(id_or_name).await?;
@@ -162,27 +137,11 @@ impl AsyncProvider for ModalInstance {
         self.discover().await
     }
 
-    async fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
-        self.access(host).await
-    }
-
-    async fn create_snapshot(
-        &self,
-        host: &HostId,
-        name: Option<&str>,
-    ) -> ProviderResult<SnapshotInfo> {
-        self.snapshot(host, name).await
-    }
-
     async fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
         let h = self.stored(host).await?;
         Ok(mngr_provider_kit::snapshots::newest_first(
             &h.certified_host_data.snapshots,
         ))
-    }
-
-    async fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
-        self.delete_snap(host, snapshot_id).await
     }
 
     async fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
@@ -194,10 +153,6 @@ impl AsyncProvider for ModalInstance {
         let mut h = self.stored(host).await?;
         h.certified_host_data.user_tags = tags;
         self.save(&mut h).await
-    }
-
-    async fn rename_host(&self, host: &HostId, new_name: &HostName) -> ProviderResult<HostRecord> {
-        self.rename(host, new_name).await
     }
 
     async fn persisted_agent_records(
@@ -212,9 +167,8 @@ impl AsyncProvider for ModalInstance {
         host: &HostId,
         record: PersistedAgentRecord,
     ) -> ProviderResult<()> {
-        let id = AgentRecords::id_of(&record)?;
         self.agents
-            .write(&self.store, host.as_str(), &id, &record)
+            .persist(&self.store, host.as_str(), &record)
             .await
     }
 

@@ -6,13 +6,10 @@ use crate::instance::VpsDockerInstance;
 use crate::machine::Machine;
 use crate::record::StoredHost;
 use bollard::models::{ContainerCreateBody, PortBinding};
-use mngr_docker_core::host_container::{entrypoint, provisioning_tar};
-use mngr_docker_core::labels;
-use mngr_docker_core::run_args::parse_run_args;
+use mngr_docker_core::host_container::{
+    HostContainer, container_body as container_body_of, host_files_tar,
+};
 use mngr_plugin_api::*;
-use mngr_provider_kit::provision::{ProvisionPlan, provisioning_files};
-use mngr_provider_kit::watcher::StopAction;
-use std::collections::HashMap;
 
 /// The `docker run` of a host's container: its start args, mngr's labels, PID 1, and port 22
 /// published on every address of the VPS at the configured port (2222).
@@ -25,43 +22,19 @@ pub(crate) fn container_body<C: VpsClient>(
         .container
         .clone()
         .ok_or_else(|| ProviderError::internal("host record has no container settings"))?;
-    let mut run = parse_run_args(&settings.start_args)?;
-    let mut container_labels = std::mem::take(&mut run.labels);
-    container_labels.insert(labels::HOST_ID.into(), h.host_id().to_string());
-    container_labels.insert(labels::HOST_NAME.into(), h.name().to_string());
-    container_labels.insert(labels::PROVIDER.into(), instance.name.clone());
-    container_labels.insert(
-        labels::TAGS.into(),
-        serde_json::to_string(&h.certified_host_data.user_tags).expect("tags serialize"),
-    );
-    let mut host_config = run.host_config;
-    host_config
-        .port_bindings
-        .get_or_insert_with(HashMap::new)
-        .insert(
-            "22/tcp".into(),
-            Some(vec![PortBinding {
-                host_ip: Some("0.0.0.0".into()),
-                host_port: Some(instance.settings.container_ssh_port.to_string()),
-            }]),
-        );
-    let mut exposed = run.exposed_ports;
-    exposed.push("22/tcp".into());
-    Ok(ContainerCreateBody {
-        image: Some(settings.image.clone()),
-        entrypoint: Some(vec!["sh".into(), "-c".into()]),
-        cmd: Some(vec![entrypoint(&settings.host_dir)]),
-        labels: Some(container_labels),
-        env: (!run.env.is_empty()).then_some(run.env),
-        exposed_ports: Some(exposed),
-        hostname: run.hostname,
-        domainname: run.domainname,
-        user: run.user,
-        working_dir: run.working_dir,
-        stop_signal: run.stop_signal,
-        stop_timeout: run.stop_timeout,
-        host_config: Some(host_config),
-        ..Default::default()
+    container_body_of(HostContainer {
+        start_args: &settings.start_args,
+        image: &settings.image,
+        host_dir: &settings.host_dir,
+        host_id: h.host_id(),
+        host_name: h.name(),
+        provider: &instance.name,
+        tags: &h.certified_host_data.user_tags,
+        pending: None,
+        ssh_publish: PortBinding {
+            host_ip: Some("0.0.0.0".into()),
+            host_port: Some(instance.settings.container_ssh_port.to_string()),
+        },
     })
 }
 
@@ -75,13 +48,7 @@ impl<C: VpsClient> VpsDockerInstance<C> {
             .as_ref()
             .map(|c| c.host_dir.clone())
             .unwrap_or_else(|| self.settings.host_dir.clone());
-        let plan = ProvisionPlan {
-            host_dir: &host_dir,
-            login_home: "/root",
-            session_prefix: &self.prefix,
-            stop: &StopAction::SignalInit,
-        };
-        provisioning_tar(&provisioning_files(h, &plan)?)
+        host_files_tar(h, &host_dir, &self.prefix)
     }
 
     /// Create the host's container from its settings, write the record, inject the kit's

@@ -13,7 +13,7 @@ use mngr_docker_core::missing_image;
 use mngr_docker_core::run_args::parse_run_args;
 use mngr_plugin_api::*;
 use mngr_provider_kit::keys::{self, KeyPair};
-use mngr_provider_kit::record::new_keys;
+use mngr_provider_kit::record::new_host;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -393,30 +393,17 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         instance: &VpsInstance,
         vps_host: &KeyPair,
     ) -> ProviderResult<StoredHost> {
-        let (keys, host_public_key) = new_keys(&request.authorized_keys)?;
-        let mut data = HostData::new(host_id.as_str(), request.name.as_str(), &self.prefix);
-        data.user_tags = request.tags.clone();
-        data.idle_timeout_seconds = request
-            .lifecycle
-            .idle_timeout_seconds
-            .unwrap_or(self.settings.default_idle_timeout);
-        data.activity_sources = request
-            .lifecycle
-            .activity_sources
-            .clone()
-            .unwrap_or_else(|| self.settings.default_activity_sources.clone());
-        data.image = Some(image.to_string());
         let address = instance.main_ip.clone().unwrap_or_default();
-        Ok(StoredHost {
-            certified_host_data: data,
-            ssh_host: Some(address.clone()),
-            ssh_port: Some(self.settings.container_ssh_port),
-            ssh_host_public_key: Some(host_public_key),
-            mngr_keys: Some(keys),
-            extra: VpsPart {
+        let mut h = new_host(
+            request,
+            host_id,
+            &self.prefix,
+            self.settings.default_idle_timeout,
+            image,
+            VpsPart {
                 vps: Some(VpsMachine {
                     instance_id: instance.id.clone(),
-                    address,
+                    address: address.clone(),
                     region: plan.vps.region.clone(),
                     plan: plan.vps.plan.clone(),
                     os: plan.vps.os.clone(),
@@ -430,7 +417,13 @@ impl<C: VpsClient> VpsDockerInstance<C> {
                     host_dir: self.settings.host_dir.clone(),
                 }),
             },
-        })
+        )?;
+        if request.lifecycle.activity_sources.is_none() {
+            h.certified_host_data.activity_sources = self.settings.default_activity_sources.clone();
+        }
+        h.ssh_host = Some(address);
+        h.ssh_port = Some(self.settings.container_ssh_port);
+        Ok(h)
     }
 
     /// Remove what a failed create made, newest first; each step is best effort.

@@ -6,7 +6,7 @@ use crate::machine::{Machine, local_login};
 use crate::record::StoredHost;
 use crate::settings::VpsSettings;
 use mngr_plugin_api::*;
-use mngr_provider_kit::adapter::AsyncProvider;
+use mngr_provider_kit::adapter::{AsyncProvider, fixed_tags, machine_capabilities};
 use mngr_provider_kit::agents::{AgentBlobStore, AgentRecords};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -257,21 +257,18 @@ fn agent_file(agent: &AgentId) -> String {
 
 impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::none();
-        caps.stop_start = true;
-        caps.snapshots = true;
-        caps.create_hosts = true;
-        caps.destroy_hosts = true;
-        caps
+        machine_capabilities()
     }
 
-    async fn create_host(&self, request: CreateHostRequest) -> ProviderResult<HostRecord> {
-        self.create(request).await
-    }
-
-    async fn stop_host(&self, host: &HostId) -> ProviderResult<()> {
-        self.stop(host).await
-    }
+    // start_host is below: from a snapshot it restores instead.
+    mngr_provider_kit::forward_to_inherent!(
+        create_host,
+        stop_host,
+        destroy_host,
+        delete_host,
+        host_access,
+        snapshots
+    );
 
     async fn start_host(
         &self,
@@ -282,14 +279,6 @@ impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
             Some(wanted) => self.restore(host, wanted).await,
             None => self.start(host).await,
         }
-    }
-
-    async fn destroy_host(&self, host: &HostId) -> ProviderResult<()> {
-        self.destroy(host).await
-    }
-
-    async fn delete_host(&self, host: &HostId) -> ProviderResult<()> {
-        self.destroy(host).await
     }
 
     async fn get_host(&self, id_or_name: &str) -> ProviderResult<HostRecord> {
@@ -307,47 +296,13 @@ impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
             .collect())
     }
 
-    async fn host_access(&self, host: &HostId) -> ProviderResult<HostAccess> {
-        self.access(host).await
-    }
-
-    async fn create_snapshot(
-        &self,
-        host: &HostId,
-        name: Option<&str>,
-    ) -> ProviderResult<SnapshotInfo> {
-        self.snapshot(host, name).await
-    }
-
-    async fn list_snapshots(&self, host: &HostId) -> ProviderResult<Vec<SnapshotInfo>> {
-        self.snapshots(host).await
-    }
-
-    async fn delete_snapshot(&self, host: &HostId, snapshot_id: &str) -> ProviderResult<()> {
-        self.delete_snap(host, snapshot_id).await
-    }
-
     async fn get_tags(&self, host: &HostId) -> ProviderResult<BTreeMap<String, String>> {
         Ok(self.to_record(&self.find(host.as_str()).await?).tags)
     }
 
     async fn set_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
         let _ = (host, tags);
-        Err(
-            ProviderError::unsupported(TAGS_IMMUTABLE).with_hint(format!(
-                "set tags when creating the host: mngr create NAME --in {} --tag K=V",
-                self.name
-            )),
-        )
-    }
-
-    async fn add_tags(&self, host: &HostId, tags: BTreeMap<String, String>) -> ProviderResult<()> {
-        self.set_tags(host, tags).await
-    }
-
-    async fn remove_tags(&self, host: &HostId, keys: Vec<String>) -> ProviderResult<()> {
-        let _ = keys;
-        self.set_tags(host, BTreeMap::new()).await
+        Err(fixed_tags(TAGS_IMMUTABLE, &self.name))
     }
 
     async fn persisted_agent_records(
@@ -362,9 +317,8 @@ impl<C: VpsClient> AsyncProvider for VpsDockerInstance<C> {
         host: &HostId,
         record: PersistedAgentRecord,
     ) -> ProviderResult<()> {
-        let agent = AgentRecords::id_of(&record)?;
         self.agents
-            .write(&OnTheVps(self), host.as_str(), &agent, &record)
+            .persist(&OnTheVps(self), host.as_str(), &record)
             .await?;
         // The host holds an agent: it is no longer its creator's.
         crate::pending::clear(&self.state_dir, host.as_str());

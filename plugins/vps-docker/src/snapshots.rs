@@ -29,20 +29,7 @@ impl<C: VpsClient> VpsDockerInstance<C> {
         let container = h.extra.container_id.clone().ok_or_else(|| {
             ProviderError::not_found(format!("host {host} has no container to snapshot"))
         })?;
-        let name = name
-            .map(str::to_string)
-            .unwrap_or_else(snapshots::generated_name);
-        snapshots::check_name(&name)?;
-        if h.certified_host_data
-            .snapshots
-            .iter()
-            .any(|s| s.name == name)
-        {
-            return Err(ProviderError::already_exists(format!(
-                "host {} already has a snapshot named '{name}'",
-                h.name()
-            )));
-        }
+        let name = snapshots::new_name(name, h.name(), &h.certified_host_data.snapshots)?;
         let tag = snapshot_tag(&h, &name);
         let (repo, tag_part) = tag.split_once(':').expect("repo:tag");
         let options = CommitContainerOptions {

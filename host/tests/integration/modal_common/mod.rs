@@ -4,9 +4,10 @@
 
 use crate::common::agents::AgentWorld;
 use crate::common::fixtures::bin_dir;
-use std::io::{BufRead, BufReader};
+pub use mngr_docker_testing::docker_lines;
+use mngr_docker_testing::spawn_announcing;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 pub mod tls;
 
@@ -44,23 +45,19 @@ impl StandIn {
     /// With extra stand-in flags (such as `--unavailable RPC=N`).
     pub fn start_with(extra: &[&str]) -> StandIn {
         let instance = format!("mngr-test-{}", uuid::Uuid::new_v4().simple());
-        let mut child = Command::new(built("modal-standin", "cargo build -p mngr-modal-standin"))
-            .args(["--listen", "127.0.0.1:0", "--instance", &instance])
-            .args(extra)
-            .env("MODAL_STANDIN_TOKEN_ID", TOKEN_ID)
-            .env("MODAL_STANDIN_TOKEN_SECRET", TOKEN_SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting modal-standin");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("reading the stand-in's URL");
-        let url = line.trim().to_string();
-        assert!(
-            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
-            "unexpected first line {line:?}"
+        // With a certificate the stand-in serves TLS and announces an https URL.
+        let scheme = if extra.contains(&"--tls-cert") { "https" } else { "http" };
+        let prefix = format!("{scheme}://127.0.0.1:");
+        let mut args = vec!["--listen", "127.0.0.1:0", "--instance", &instance];
+        args.extend_from_slice(extra);
+        let (child, url) = spawn_announcing(
+            &built("modal-standin", "cargo build -p mngr-modal-standin"),
+            &args,
+            &[
+                ("MODAL_STANDIN_TOKEN_ID", TOKEN_ID),
+                ("MODAL_STANDIN_TOKEN_SECRET", TOKEN_SECRET),
+            ],
+            &prefix,
         );
         StandIn {
             child,
@@ -100,15 +97,6 @@ impl Drop for StandIn {
     }
 }
 
-pub fn docker_lines(args: &[&str]) -> Vec<String> {
-    let out = Command::new("docker").args(args).output().expect("docker");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
 /// A mngr world (the real binary) with the modal provider enabled and pointed at `standin`.
 pub fn modal_world(standin: &StandIn) -> AgentWorld {
     plugin_path();
@@ -140,6 +128,19 @@ pub fn key_files(w: &AgentWorld) -> Vec<PathBuf> {
     let mut out = Vec::new();
     walk(w.dir.path(), &mut out);
     out
+}
+
+/// What a failed create must leave: no sandbox, no key file, no agent listed.
+#[track_caller]
+pub fn assert_nothing_left(standin: &StandIn, w: &AgentWorld) {
+    assert!(standin.sandboxes().is_empty(), "{:?}", standin.sandboxes());
+    assert!(key_files(w).is_empty(), "{:?}", key_files(w));
+    assert!(
+        w.run(&["list", "--format", "json"]).json()["agents"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Poll `check` once a second for up to `secs` seconds (Modal-side changes take seconds).

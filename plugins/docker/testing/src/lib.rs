@@ -97,6 +97,36 @@ pub fn ssh_endpoint(instance: &dyn ProviderInstance, host: &HostId) -> SshEndpoi
     }
 }
 
+/// Start a stand-in server (`binary`, with `args` and `env`) and read the first line it
+/// prints on stdout, which stand-ins print once they listen: their address, which must start
+/// with `address_prefix`. Its stderr goes to the test's, so a failing test shows what the
+/// stand-in said.
+pub fn spawn_announcing(
+    binary: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    address_prefix: &str,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(binary)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("reading the stand-in's first line");
+    let address = line.trim().to_string();
+    assert!(
+        address.starts_with(address_prefix),
+        "unexpected first line {line:?}"
+    );
+    (child, address)
+}
+
 /// The non-empty lines a `docker` command prints on stdout.
 pub fn docker_lines(args: &[&str]) -> Vec<String> {
     let o = Command::new("docker")

@@ -1,6 +1,5 @@
 //! A stand-in process per test and a runner for the official-client check script.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -17,23 +16,16 @@ pub struct StandIn {
 impl StandIn {
     /// Starts `modal-standin` with extra flags and waits for the URL it prints when ready.
     pub fn start(extra: &[&str]) -> StandIn {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_modal-standin"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("MODAL_STANDIN_TOKEN_ID", TOKEN_ID)
-            .env("MODAL_STANDIN_TOKEN_SECRET", TOKEN_SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting modal-standin");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("reading the URL");
-        let url = line.trim().to_string();
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "unexpected first line {line:?}"
+        let mut args = vec!["--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let (child, url) = mngr_docker_testing::spawn_announcing(
+            Path::new(env!("CARGO_BIN_EXE_modal-standin")),
+            &args,
+            &[
+                ("MODAL_STANDIN_TOKEN_ID", TOKEN_ID),
+                ("MODAL_STANDIN_TOKEN_SECRET", TOKEN_SECRET),
+            ],
+            "http://127.0.0.1:",
         );
         StandIn { child, url }
     }
