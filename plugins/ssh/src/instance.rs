@@ -230,9 +230,8 @@ impl AsyncProvider for SshInstance {
         record: PersistedAgentRecord,
     ) -> ProviderResult<()> {
         self.machine(host.as_str())?;
-        let agent = AgentRecords::id_of(&record)?;
         self.records
-            .write(&self.store, host.as_str(), &agent, &record)
+            .persist(&self.store, host.as_str(), &record)
             .await
     }
     async fn remove_persisted_agent_record(
