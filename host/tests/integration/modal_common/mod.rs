@@ -46,7 +46,11 @@ impl StandIn {
     pub fn start_with(extra: &[&str]) -> StandIn {
         let instance = format!("mngr-test-{}", uuid::Uuid::new_v4().simple());
         // With a certificate the stand-in serves TLS and announces an https URL.
-        let scheme = if extra.contains(&"--tls-cert") { "https" } else { "http" };
+        let scheme = if extra.contains(&"--tls-cert") {
+            "https"
+        } else {
+            "http"
+        };
         let prefix = format!("{scheme}://127.0.0.1:");
         let mut args = vec!["--listen", "127.0.0.1:0", "--instance", &instance];
         args.extend_from_slice(extra);
