@@ -51,6 +51,9 @@ impl DockerInstance {
                         (None, Some(labels::EXIT_IDLE_PAUSED)) => {
                             (HostState::Paused, Some(StopReason::Paused))
                         }
+                        (None, Some(labels::EXIT_MAX_AGE_PAUSED)) => {
+                            (HostState::Paused, Some(StopReason::Paused))
+                        }
                         (None, Some(labels::EXIT_NO_AGENTS_STOPPED)) => {
                             (HostState::Stopped, Some(StopReason::Stopped))
                         }
@@ -75,6 +78,7 @@ impl DockerInstance {
         if c.and_then(|c| c.state) == Some(ContainerSummaryStateEnum::EXITED) {
             let cause = match c.and_then(|c| c.status.as_deref()).and_then(exit_code_of) {
                 Some(labels::EXIT_IDLE_PAUSED) => Some("idle"),
+                Some(labels::EXIT_MAX_AGE_PAUSED) => Some("timeout"),
                 Some(labels::EXIT_NO_AGENTS_STOPPED) => Some("no_agents"),
                 Some(0) => Some("user"),
                 _ => None,

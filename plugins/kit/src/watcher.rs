@@ -8,7 +8,8 @@ use mngr_plugin_api::ActivitySource;
 /// the host PAUSED) and `no_agents` (STOPPED); `commands/shutdown.sh` stops it as `requested`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StopAction {
-    /// Signal PID 1: USR1 when idle, USR2 when no agent is left, TERM when requested. A
+    /// Signal PID 1: USR1 when idle, HUP when the maximum lifetime is reached, USR2 when no
+    /// agent is left, TERM when requested. A
     /// container's init exits with a code per signal, which the provider reads back as the
     /// reason.
     SignalInit,
@@ -41,7 +42,7 @@ impl StopAction {
     fn watcher_command(&self) -> String {
         match self {
             StopAction::SignalInit => {
-                r#"if [ "$1" = no_agents ]; then kill -USR2 1; else kill -USR1 1; fi"#.to_string()
+                r#"case "$1" in no_agents) kill -USR2 1 ;; timeout) kill -HUP 1 ;; *) kill -USR1 1 ;; esac"#.to_string()
             }
             StopAction::Shutdown => "shutdown -h now".to_string(),
             StopAction::Command(command) => {
@@ -230,7 +231,7 @@ mod tests {
         let cases = [
             (
                 StopAction::SignalInit,
-                "if [ \"$1\" = no_agents ]; then kill -USR2 1; else kill -USR1 1; fi",
+                "case \"$1\" in no_agents) kill -USR2 1 ;; timeout) kill -HUP 1 ;; *) kill -USR1 1 ;; esac",
                 "kill -TERM 1",
             ),
             (StopAction::Shutdown, "shutdown -h now", "shutdown -h now"),

@@ -4,7 +4,7 @@
 use crate::client::{VpsClient, VpsStatus};
 use crate::instance::{ContainerState, Seen, VpsDockerInstance};
 use crate::record::TAG_HOST_ID;
-use mngr_docker_core::labels::{EXIT_IDLE_PAUSED, EXIT_NO_AGENTS_STOPPED};
+use mngr_docker_core::labels::{EXIT_IDLE_PAUSED, EXIT_MAX_AGE_PAUSED, EXIT_NO_AGENTS_STOPPED};
 use mngr_plugin_api::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -14,7 +14,9 @@ fn stopped(reason: Option<&StopReason>, exit_code: Option<i64>) -> (HostState, O
     match (reason, exit_code) {
         (Some(StopReason::Paused), _) => (HostState::Paused, Some(StopReason::Paused)),
         (Some(r), _) => (HostState::Stopped, Some(r.clone())),
-        (None, Some(EXIT_IDLE_PAUSED)) => (HostState::Paused, Some(StopReason::Paused)),
+        (None, Some(EXIT_IDLE_PAUSED | EXIT_MAX_AGE_PAUSED)) => {
+            (HostState::Paused, Some(StopReason::Paused))
+        }
         (None, Some(EXIT_NO_AGENTS_STOPPED)) => (HostState::Stopped, Some(StopReason::Stopped)),
         // `docker stop` from outside mngr: PID 1 exits 0 on SIGTERM.
         (None, Some(0)) => (HostState::Stopped, Some(StopReason::Stopped)),

@@ -1,17 +1,17 @@
 //! What every mngr host container shares, whichever daemon runs it: its PID 1 and the tar of
 //! files (the kit's provisioning set) unpacked at its `/` before it first starts.
 
-use crate::labels::{EXIT_IDLE_PAUSED, EXIT_NO_AGENTS_STOPPED};
+use crate::labels::{EXIT_IDLE_PAUSED, EXIT_MAX_AGE_PAUSED, EXIT_NO_AGENTS_STOPPED};
 use mngr_plugin_api::{ProviderError, ProviderResult};
 use mngr_provider_kit::provision::ProvisionFile;
 
 /// PID 1 of a host container. It starts sshd once mngr has injected the keys (marker file),
 /// marks boot activity, starts the idle watcher, and then waits. Signals say why it ended:
-/// TERM (docker stop) exits 0, USR1 (idle) and USR2 (no agent sessions left) exit with codes
-/// that `mngr list` reads back as PAUSED and STOPPED.
+/// TERM (docker stop) exits 0; USR1 (idle), HUP (maximum lifetime reached) and USR2 (no agent
+/// sessions left) exit with codes that `mngr list` reads back as PAUSED, PAUSED and STOPPED.
 pub fn entrypoint(host_dir: &str) -> String {
     format!(
-        "trap 'exit 0' TERM; trap 'exit {EXIT_IDLE_PAUSED}' USR1; trap 'exit {EXIT_NO_AGENTS_STOPPED}' USR2; \
+        "trap 'exit 0' TERM; trap 'exit {EXIT_IDLE_PAUSED}' USR1; trap 'exit {EXIT_MAX_AGE_PAUSED}' HUP; trap 'exit {EXIT_NO_AGENTS_STOPPED}' USR2; \
 HD='{host_dir}'; mkdir -p /run/sshd \"$HD/activity\" \"$HD/logs\"; \
 if [ -f /etc/ssh/mngr_host_provisioned ]; then /usr/sbin/sshd -o MaxSessions=100 -o PasswordAuthentication=no \
 -o PermitRootLogin=prohibit-password -o UseDNS=no -o UsePAM=no -o PrintMotd=no -o PrintLastLog=no -E \"$HD/logs/sshd.log\"; fi; \

@@ -20,6 +20,8 @@ pub const IMAGE_HOST: &str = "com.imbue.mngr.image-host";
 /// (the idle watcher signals PID 1; see `scripts.rs`).
 pub const EXIT_IDLE_PAUSED: i64 = 75;
 pub const EXIT_NO_AGENTS_STOPPED: i64 = 76;
+/// Its maximum lifetime (`max_host_age`) was reached; listed PAUSED, as for idle.
+pub const EXIT_MAX_AGE_PAUSED: i64 = 77;
 
 /// A `filters` argument for the Engine's list calls: objects carrying all these labels
 /// (`KEY=VALUE`, or `KEY` for any value).
