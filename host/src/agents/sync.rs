@@ -41,11 +41,13 @@ pub struct Change {
 const VANISHED: i32 = 24;
 
 /// rsync's exit code for a partial transfer, which is also what it reports when the only
-/// trouble was files vanishing at the wrong moment.
+/// trouble was files vanishing or being truncated while it read them.
 const PARTIAL: i32 = 23;
 
-/// Whether every complaint rsync made is a file that vanished while it was copied.
-fn only_vanished(stderr: &str) -> bool {
+/// Whether every complaint rsync made is a file that changed under it: one that vanished
+/// before it was sent, or one truncated while it was read (rsync then keeps the old copy
+/// on the receiving side, and the next copy brings the new one).
+fn only_changed_during_copy(stderr: &str) -> bool {
     let mut complaints = stderr
         .lines()
         .map(str::trim)
@@ -53,7 +55,11 @@ fn only_vanished(stderr: &str) -> bool {
             !l.is_empty() && !l.starts_with("rsync error:") && !l.starts_with("rsync warning:")
         })
         .peekable();
-    complaints.peek().is_some() && complaints.all(|l| l.starts_with("file has vanished:"))
+    complaints.peek().is_some()
+        && complaints.all(|l| {
+            l.starts_with("file has vanished:")
+                || l.starts_with("rsync: [sender] read errors mapping")
+        })
 }
 
 /// The path of `path` on an agent whose work dir is `work_dir`: relative paths (and the empty
@@ -125,9 +131,12 @@ pub fn rsync_over(transport: &dyn Transport, plan: &RsyncPlan, label: &str) -> R
     let stderr = String::from_utf8_lossy(&out.stderr);
     match out.status.code() {
         Some(0) => {}
-        Some(VANISHED) | Some(PARTIAL) if only_vanished(&stderr) => crate::warnings::warn(
-            "some files vanished while they were copied (the work dir changed during the copy)",
-        ),
+        Some(VANISHED) | Some(PARTIAL) if only_changed_during_copy(&stderr) => {
+            crate::warnings::warn(
+                "some files changed or vanished while they were copied and were left as they \
+                 were (the work dir changed during the copy; copy again to bring them)",
+            )
+        }
         code => return Err(rsync_error(code, &stderr, label)),
     }
     Ok(stdout.lines().filter_map(parse_change).collect())
@@ -205,16 +214,21 @@ mod tests {
     }
 
     #[test]
-    fn only_vanished_files_are_not_a_failure() {
+    fn only_files_changed_during_the_copy_are_not_a_failure() {
         let vanished = "file has vanished: \"/d/a\"\nrsync warning: some files vanished before they could be transferred (code 24)\n";
-        assert!(only_vanished(vanished));
-        assert!(only_vanished(
+        assert!(only_changed_during_copy(vanished));
+        assert!(only_changed_during_copy(
             "file has vanished: \"/d/a\"\nrsync error: some files/attrs were not transferred (code 23)\n"
         ));
-        assert!(!only_vanished(
+        assert!(!only_changed_during_copy(
             "rsync: [sender] send_files failed to open \"/d/b\": Permission denied (13)\nfile has vanished: \"/d/a\"\n"
         ));
-        assert!(!only_vanished(""));
+        // What rsync says of a file truncated while it read it (seen with a file rewritten
+        // during the copy).
+        assert!(only_changed_during_copy(
+            "rsync: [sender] read errors mapping \"/d/c\": No data available (61)\nfile has vanished: \"/d/a\"\nrsync error: some files/attrs were not transferred (code 23)\n"
+        ));
+        assert!(!only_changed_during_copy(""));
     }
 
     #[test]
