@@ -110,11 +110,11 @@ pub enum Command {
 pub fn main() -> i32 {
     crate::interrupt::install();
     let cli = match parse_cli() {
-        Ok(cli) => {
-            crate::transport::set_holder_command(&command_words());
+        Ok((cli, words)) => {
+            crate::transport::set_holder_command(&words);
             Ok(cli)
         }
-        err => err,
+        Err(err) => Err(err),
     };
     let cli = match cli {
         Ok(cli) => cli,
@@ -140,27 +140,37 @@ pub fn main() -> i32 {
 }
 
 /// `mngr SUBCOMMAND [SUBCOMMAND]` of this run, without arguments (which may hold secrets).
-fn command_words() -> String {
-    use clap::CommandFactory;
+fn command_words(matches: &clap::ArgMatches) -> String {
     let mut words = vec!["mngr".to_string()];
-    let matches = Cli::command()
-        .ignore_errors(true)
-        .try_get_matches_from(std::env::args_os());
-    let mut current = matches.ok();
-    while let Some((name, sub)) = current.as_ref().and_then(|m| m.subcommand()) {
+    let mut current = matches;
+    while let Some((name, sub)) = current.subcommand() {
         words.push(name.to_string());
-        current = Some(sub.clone());
+        current = sub;
     }
     words.join(" ")
 }
 
-/// Parse the command line. `create` also takes the flags provider backends register, so for
-/// it the registry is loaded first (from the global options, read leniently).
-fn parse_cli() -> std::result::Result<Cli, clap::Error> {
+/// The command line parsed by `command` (clap's tree, built once per run: building it is most
+/// of what parsing costs), with the run's command words.
+fn parse_with(
+    mut command: clap::Command,
+    args: &[std::ffi::OsString],
+) -> std::result::Result<(Cli, clap::ArgMatches), clap::Error> {
+    use clap::FromArgMatches;
+    let matches = command.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+    Ok((cli, matches))
+}
+
+/// Parse the command line, returning it with its command words. `create` also takes the flags
+/// provider backends register, so for it the registry is loaded first (from the global
+/// options, read leniently).
+fn parse_cli() -> std::result::Result<(Cli, String), clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if !args.iter().skip(1).any(|a| a == "create" || a == "c") {
-        return Cli::try_parse_from(&args);
+        let (cli, matches) = parse_with(Cli::command(), &args)?;
+        return Ok((cli, command_words(&matches)));
     }
     let registry = (|| {
         let probe_args = args.iter().filter(|a| *a != "--help" && *a != "-h");
@@ -178,17 +188,17 @@ fn parse_cli() -> std::result::Result<Cli, clap::Error> {
             .map(|(registry, _)| registry)
     })();
     let Some(registry) = registry else {
-        return Cli::try_parse_from(&args);
+        let (cli, matches) = parse_with(Cli::command(), &args)?;
+        return Ok((cli, command_words(&matches)));
     };
     let command = Cli::command().mut_subcommand("create", |create| {
         agents::create::add_provider_flags(create, &registry)
     });
-    let matches = command.try_get_matches_from(&args)?;
-    let mut cli = Cli::from_arg_matches(&matches)?;
+    let (mut cli, matches) = parse_with(command, &args)?;
     if let Command::Agent(agents::AgentCommand::Create(create)) = &mut cli.command {
         create.raw_matches = matches.subcommand().map(|(_, sub)| sub.clone());
     }
-    Ok(cli)
+    Ok((cli, command_words(&matches)))
 }
 
 /// For `[commands.NAME]` settings: every command and the options it accepts (clap ids, which
