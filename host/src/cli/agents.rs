@@ -218,6 +218,11 @@ pub fn host_idle_fields(host: &HostView) -> serde_json::Map<String, serde_json::
 
 /// One agent as list and other commands print it.
 pub fn agent_json(agent: &AgentView) -> serde_json::Value {
+    agent_json_with_host(agent, host_json(&agent.host))
+}
+
+/// [`agent_json`] with its host's row made already (a listing makes each host's once).
+pub fn agent_json_with_host(agent: &AgentView, host: serde_json::Value) -> serde_json::Value {
     let r = &agent.record;
     let mut json = serde_json::json!({
         "resource_type": "agent",
@@ -233,7 +238,7 @@ pub fn agent_json(agent: &AgentView) -> serde_json::Value {
         "state": agent.state.as_str(),
         "pid": agent.pane_pid,
         "labels": r.labels,
-        "host": host_json(&agent.host),
+        "host": host,
     });
     if let (Some(map), Some(idle)) = (
         json.as_object_mut(),

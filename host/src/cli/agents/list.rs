@@ -1,6 +1,6 @@
 //! `mngr list`: every agent on every enabled provider (queried concurrently), filtered.
 
-use super::agent_json;
+use super::agent_json_with_host;
 use crate::agents::discovery::{self, Discovery, HostView, UnreadableAgent};
 use crate::agents::state::AgentState;
 use crate::error::{ExitCode, MngrError, Result};
@@ -9,7 +9,9 @@ use crate::output::{
 };
 use crate::run_options::RunOptions;
 use clap::Args;
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -413,10 +415,17 @@ pub fn run(global: &RunOptions, args: ListArgs) -> Result<()> {
             HOSTS,
         )
     } else {
+        // Each host's row is made once and copied into its agents' rows.
+        let mut host_rows: HashMap<*const HostView, serde_json::Value> = HashMap::new();
         let rows = found
             .agents
             .iter()
-            .map(agent_json)
+            .map(|agent| {
+                let host = host_rows
+                    .entry(Arc::as_ptr(&agent.host))
+                    .or_insert_with(|| super::host_json(&agent.host));
+                agent_json_with_host(agent, host.clone())
+            })
             .chain(found.unreadable.iter().map(unreadable_json))
             .filter(|row| keep(row))
             .collect();
